@@ -1,0 +1,62 @@
+"""camunda_workers: Camunda 7 / Operaton external-task workers.
+
+>>> from camunda_workers import Worker, Task, BpmnError
+>>> worker = Worker.from_spec("worker.json")
+>>> @worker.topic("send_email", variables=["to"])
+... def send_email(task: Task) -> dict[str, object]:
+...     return {"sent": True}
+>>> worker.run()
+"""
+
+from importlib.metadata import PackageNotFoundError, version
+
+from ._retry import Backoff, ExponentialRetryPolicy, RetryDecision, RetryPolicy
+from ._router import AsyncHandler, Handler, HandlerResult, Subscription, TaskRouter
+from ._settings import ENV_VARIABLES, WorkerSettings
+from ._spec import WorkerSpec, load_spec
+from ._task import Completion, Task
+from ._variables import TypedValue
+from ._worker import Worker, WorkerOptions
+from .errors import (
+    BpmnError,
+    CamundaWorkersError,
+    EngineError,
+    EngineRejectedError,
+    EngineUnavailableError,
+    SpecError,
+    TaskFailure,
+)
+
+try:
+    __version__ = version("camunda-workers")
+except PackageNotFoundError:  # running from a source tree
+    __version__ = "0.0.0"
+
+__all__ = [
+    "ENV_VARIABLES",
+    "AsyncHandler",
+    "Backoff",
+    "BpmnError",
+    "CamundaWorkersError",
+    "Completion",
+    "EngineError",
+    "EngineRejectedError",
+    "EngineUnavailableError",
+    "ExponentialRetryPolicy",
+    "Handler",
+    "HandlerResult",
+    "RetryDecision",
+    "RetryPolicy",
+    "SpecError",
+    "Subscription",
+    "Task",
+    "TaskFailure",
+    "TaskRouter",
+    "TypedValue",
+    "Worker",
+    "WorkerOptions",
+    "WorkerSettings",
+    "WorkerSpec",
+    "__version__",
+    "load_spec",
+]

@@ -1,0 +1,153 @@
+"""Registering topic handlers, apart from running them (see :class:`~camunda_workers.Worker`)."""
+
+from __future__ import annotations
+
+import asyncio
+import contextvars
+import functools
+import inspect
+from collections.abc import Awaitable, Callable, Mapping, Sequence
+from concurrent.futures import Executor
+from dataclasses import dataclass
+from typing import Any, TypeAlias, TypeVar
+
+from ._task import Completion, Task
+
+__all__ = [
+    "HANDLER_EXECUTOR", "AsyncHandler", "Handler", "HandlerResult", "Subscription", "TaskRouter",
+]
+
+HandlerResult: TypeAlias = Mapping[str, Any] | Completion | None
+AsyncHandler: TypeAlias = Callable[[Task], Awaitable[HandlerResult]]
+Handler: TypeAlias = Callable[[Task], HandlerResult] | AsyncHandler
+HandlerT = TypeVar("HandlerT", bound=Handler)
+
+# The running worker's thread pool (sized to max_tasks); None outside a worker.
+HANDLER_EXECUTOR: contextvars.ContextVar[Executor | None] = contextvars.ContextVar(
+    "camunda_workers_handler_executor", default=None
+)
+
+
+def as_async(handler: Handler) -> AsyncHandler:
+    """The one place sync handlers become async: they run in the worker's thread pool.
+
+    The worker sizes that pool to ``max_tasks``, so a blocking handler never
+    blocks polling or other handlers.
+    """
+    if inspect.iscoroutinefunction(handler):
+        return handler
+
+    @functools.wraps(handler)
+    async def in_thread(task: Task) -> HandlerResult:
+        context = contextvars.copy_context()
+        call = functools.partial(context.run, handler, task)
+        result: Any = await asyncio.get_running_loop().run_in_executor(
+            HANDLER_EXECUTOR.get(), call
+        )
+        return result  # type: ignore[no-any-return]
+
+    return in_thread
+
+
+@dataclass(frozen=True)
+class Subscription:
+    """One topic, its handler (already async) and what ``fetchAndLock`` asks for it."""
+
+    topic: str
+    handler: AsyncHandler
+    lock_duration: int | None = None
+    variables: tuple[str, ...] | None = None
+    local_variables: bool = False
+    business_key: str | None = None
+    process_definition_key: str | None = None
+    tenant_ids: tuple[str, ...] | None = None
+    include_extension_properties: bool = False
+
+    def fetch_topic(self, default_lock_duration: int) -> dict[str, Any]:
+        """This subscription as one entry of ``fetchAndLock``'s ``topics``."""
+        topic: dict[str, Any] = {
+            "topicName": self.topic,
+            "lockDuration": self.lock_duration or default_lock_duration,
+            "localVariables": self.local_variables,
+            "includeExtensionProperties": self.include_extension_properties,
+            # Deserialized server-side, Java lists and maps arrive as JSON, not as
+            # serialized Java objects.
+            "deserializeValues": True,
+        }
+        if self.variables is not None:
+            topic["variables"] = list(self.variables)
+        if self.business_key is not None:
+            topic["businessKey"] = self.business_key
+        if self.process_definition_key is not None:
+            topic["processDefinitionKey"] = self.process_definition_key
+        if self.tenant_ids is not None:
+            topic["tenantIdIn"] = list(self.tenant_ids)
+        return topic
+
+
+class TaskRouter:
+    """Collects handlers by topic. A :class:`Worker` is a router that can also run.
+
+    >>> router = TaskRouter()
+    >>> @router.topic("send_email", variables=["to"])
+    ... def send_email(task: Task) -> dict[str, object]:
+    ...     return {"sent": True}
+    >>> worker.include_router(router)
+    """
+
+    def __init__(self) -> None:
+        self._subscriptions: dict[str, Subscription] = {}
+
+    @property
+    def subscriptions(self) -> Mapping[str, Subscription]:
+        return dict(self._subscriptions)
+
+    def topic(
+        self,
+        name: str,
+        *,
+        lock_duration: int | None = None,
+        variables: Sequence[str] | None = None,
+        local_variables: bool = False,
+        business_key: str | None = None,
+        process_definition_key: str | None = None,
+        tenant_ids: Sequence[str] | None = None,
+        include_extension_properties: bool = False,
+    ) -> Callable[[HandlerT], HandlerT]:
+        """Register the decorated function as the handler of topic ``name``.
+
+        ``lock_duration`` is in milliseconds (default: the worker's); ``variables``
+        fetches only those names (default: all); ``local_variables`` only the task's
+        local ones. The other filters narrow which tasks of the topic are fetched.
+        """
+
+        def register(handler: HandlerT) -> HandlerT:
+            self._add(Subscription(
+                topic=name,
+                handler=as_async(handler),
+                lock_duration=lock_duration,
+                variables=tuple(variables) if variables is not None else None,
+                local_variables=local_variables,
+                business_key=business_key,
+                process_definition_key=process_definition_key,
+                tenant_ids=tuple(tenant_ids) if tenant_ids is not None else None,
+                include_extension_properties=include_extension_properties,
+            ))
+            return handler
+
+        return register
+
+    def include_router(self, *routers: TaskRouter) -> None:
+        """Take over the handlers of other routers (e.g. one per module)."""
+        for router in routers:
+            for subscription in router._subscriptions.values():
+                self._add(subscription)
+
+    def _add(self, subscription: Subscription) -> None:
+        if not subscription.topic.strip():
+            raise ValueError("topic name must not be empty")
+        if subscription.topic in self._subscriptions:
+            raise ValueError(f"topic {subscription.topic!r} already has a handler")
+        if subscription.lock_duration is not None and subscription.lock_duration < 100:
+            raise ValueError(f"topic {subscription.topic!r}: lock_duration is in ms, >= 100")
+        self._subscriptions[subscription.topic] = subscription

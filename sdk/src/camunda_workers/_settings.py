@@ -1,0 +1,117 @@
+"""Worker settings: one pydantic model fed by keyword arguments, environment and worker.json.
+
+Precedence, highest first: keyword arguments given in code, environment variables,
+``worker.json``, the defaults below.
+"""
+
+from __future__ import annotations
+
+import os
+import socket
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+
+from pydantic import BaseModel, ConfigDict, Field, SecretStr
+
+from ._spec import WorkerName, WorkerSpec
+from ._validation import validate_model
+from .errors import SpecError
+
+__all__ = ["ENV_VARIABLES", "WorkerSettings", "resolve_settings"]
+
+
+class WorkerSettings(BaseModel):
+    """Every setting of a :class:`~camunda_workers.Worker` (durations as their fields say)."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    name: WorkerName
+    base_url: str = Field(default="http://localhost:8080/engine-rest", pattern=r"^https?://")
+    worker_id: str = Field(default="", description="Default: NAME-HOSTNAME-PID.")
+    max_tasks: int = Field(default=10, ge=1, le=1000)
+    lock_duration: int = Field(default=60_000, ge=100, description="Default lock, ms.")
+    async_response_timeout: int = Field(default=30_000, ge=0, le=1_800_000,
+                                        description="Long-poll wait, ms.")
+    http_timeout: float = Field(default=10.0, gt=0, description="Timeout of other requests, s.")
+    retries: int = Field(default=3, ge=0, description="Retries after a task's first failure.")
+    retry_timeout: int = Field(default=5_000, ge=0, description="Wait before the 1st retry, ms.")
+    retry_backoff: float = Field(default=2.0, ge=1.0, description="Factor per further retry.")
+    max_retry_timeout: int = Field(default=600_000, ge=0, description="Cap of the wait, ms.")
+    backoff_initial: float = Field(default=0.5, gt=0,
+                                   description="First wait after an engine error, s.")
+    backoff_max: float = Field(default=30.0, gt=0, description="Cap of that wait, s.")
+    username: str | None = None
+    password: SecretStr | None = None
+    token: SecretStr | None = None
+    ca_bundle: str | None = None
+    verify_tls: bool = True
+    port: int | None = Field(default=None, ge=0, le=65535, description="Metrics/health port.")
+    drain_timeout: float = Field(default=25.0, ge=0, description="Wait for in-flight tasks, s.")
+    use_priority: bool = True
+    log_level: str = "INFO"
+
+    def effective_worker_id(self) -> str:
+        return self.worker_id or f"{self.name}-{socket.gethostname()}-{os.getpid()}"
+
+
+# Environment variable -> setting. ``*_FILE`` variants (Docker secrets) are read too.
+ENV_VARIABLES: Mapping[str, str] = {
+    "CAMUNDA_URL": "base_url",
+    "CAMUNDA_USER": "username",
+    "CAMUNDA_PASSWORD": "password",
+    "CAMUNDA_TOKEN": "token",
+    "CAMUNDA_CA_BUNDLE": "ca_bundle",
+    "WORKER_ID": "worker_id",
+    "LOG_LEVEL": "log_level",
+    "METRICS_PORT": "port",
+}
+_SECRET_FILES = ("CAMUNDA_USER", "CAMUNDA_PASSWORD", "CAMUNDA_TOKEN")
+
+
+def _from_environment(environ: Mapping[str, str]) -> tuple[dict[str, Any], dict[str, str]]:
+    values: dict[str, Any] = {}
+    origins: dict[str, str] = {}
+    for variable, setting in ENV_VARIABLES.items():
+        file_variable = f"{variable}_FILE"
+        if variable in _SECRET_FILES and environ.get(file_variable):
+            path = environ[file_variable]
+            try:
+                values[setting] = Path(path).read_text(encoding="utf-8").strip()
+            except OSError as exc:
+                raise SpecError("environment", [(
+                    file_variable, f"cannot read {path}: {exc.strerror or exc}"
+                )]) from None
+            origins[setting] = f"env {file_variable}"
+        elif environ.get(variable):
+            values[setting] = environ[variable]
+            origins[setting] = f"env {variable}"
+    return values, origins
+
+
+def resolve_settings(
+    explicit: Mapping[str, Any],
+    *,
+    spec: WorkerSpec | None = None,
+    environ: Mapping[str, str] | None = None,
+) -> WorkerSettings:
+    """Merge the sources (see module doc) and validate once."""
+    merged: dict[str, Any] = {}
+    origins: dict[str, str] = {}
+    if spec is not None:
+        for key in ("name", "max_tasks", "lock_duration", "port"):
+            merged[key] = getattr(spec, key)
+            origins[key] = "worker.json"
+    env_values, env_origins = _from_environment(os.environ if environ is None else environ)
+    merged.update(env_values)
+    origins.update(env_origins)
+    for key, value in explicit.items():
+        if value is not None:
+            merged[key] = value
+            origins[key] = "argument"
+    try:
+        return validate_model(WorkerSettings, merged, source="settings")
+    except SpecError as exc:
+        located = [(f"{path} (from {origins[path]})" if path in origins else path, message)
+                   for path, message in exc.problems]
+        raise SpecError(exc.source, located) from None

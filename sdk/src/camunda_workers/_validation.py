@@ -1,0 +1,64 @@
+"""Pydantic validation errors as one :class:`SpecError` listing ``field.path: message``."""
+
+from __future__ import annotations
+
+import difflib
+from collections.abc import Mapping, Sequence
+from typing import Any, TypeVar
+
+from pydantic import BaseModel, ValidationError
+
+from .errors import SpecError
+
+__all__ = ["validate_model"]
+
+ModelT = TypeVar("ModelT", bound=BaseModel)
+
+
+def _sub_model(model: type[BaseModel], loc: Sequence[int | str]) -> type[BaseModel] | None:
+    """The model class that owns the field at ``loc`` (for "did you mean" hints)."""
+    current: type[BaseModel] | None = model
+    for part in loc:
+        if current is None or isinstance(part, int):
+            continue
+        field = current.model_fields.get(part)
+        annotation = field.annotation if field else None
+        current = annotation if isinstance(annotation, type) and issubclass(
+            annotation, BaseModel) else None
+    return current
+
+
+def _known_keys(model: type[BaseModel]) -> list[str]:
+    return [field.alias or name for name, field in model.model_fields.items()]
+
+
+def _message(model: type[BaseModel], error: Mapping[str, Any]) -> str:
+    kind = error["type"]
+    if kind == "extra_forbidden":
+        owner = _sub_model(model, error["loc"][:-1])
+        known = _known_keys(owner) if owner else []
+        close = difflib.get_close_matches(str(error["loc"][-1]), known, n=1)
+        hint = f"did you mean {close[0]!r}?" if close else f"known keys: {', '.join(known)}"
+        return f"unknown key; {hint}"
+    if kind == "missing":
+        return "required field is missing; add it"
+    message = str(error["msg"])
+    # Our own validators raise ValueError("must be ..."): drop pydantic's prefix.
+    return message.removeprefix("Value error, ")
+
+
+def problems(model: type[BaseModel], error: ValidationError) -> list[tuple[str, str]]:
+    return [
+        (".".join(str(part) for part in item["loc"]), _message(model, item))
+        for item in error.errors()
+    ]
+
+
+def validate_model(model: type[ModelT], data: Any, *, source: str) -> ModelT:
+    """``model.model_validate(data)``, raising :class:`SpecError` that lists every problem."""
+    if not isinstance(data, Mapping):
+        raise SpecError(source, [("", f"expected a JSON object, got {type(data).__name__}")])
+    try:
+        return model.model_validate(data)
+    except ValidationError as exc:
+        raise SpecError(source, problems(model, exc)) from None

@@ -1,0 +1,69 @@
+"""Helpers for unit-testing handlers without an engine.
+
+>>> from camunda_workers.testing import make_task, run_handler
+>>> outcome = run_handler(send_email, make_task({"to": "a@example.org"}))
+>>> outcome.variables
+{'sent': True}
+"""
+
+from __future__ import annotations
+
+import asyncio
+import uuid
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+from ._router import Handler, as_async
+from ._task import Completion, Task
+from .errors import BpmnError, TaskFailure
+
+__all__ = ["HandlerOutcome", "make_task", "run_handler"]
+
+
+def make_task(
+    variables: Mapping[str, Any] | None = None, *, topic: str = "test_topic", **fields: Any
+) -> Task:
+    """A :class:`Task` as the worker would pass it; ``fields`` set any other attribute."""
+    defaults: dict[str, Any] = {
+        "id": str(uuid.uuid4()),
+        "worker_id": "test-worker",
+        "process_instance_id": str(uuid.uuid4()),
+        "activity_id": "test_activity",
+    }
+    defaults.update(fields)
+    return Task(topic=topic, variables=dict(variables or {}), **defaults)
+
+
+@dataclass
+class HandlerOutcome:
+    """How a handler ended: completed (with variables), a BPMN error, or a failure."""
+
+    completed: bool
+    variables: dict[str, Any] = field(default_factory=dict)
+    local_variables: dict[str, Any] = field(default_factory=dict)
+    bpmn_error: BpmnError | None = None
+    failure: Exception | None = None
+
+
+def run_handler(handler: Handler, task: Task) -> HandlerOutcome:
+    """Run a sync or async handler like the worker does and return what it decided."""
+    try:
+        result = asyncio.run(_call(handler, task))
+    except BpmnError as error:
+        return HandlerOutcome(completed=False, bpmn_error=error)
+    except (TaskFailure, Exception) as error:  # noqa: BLE001 - the worker reports any error
+        return HandlerOutcome(completed=False, failure=error)
+    completion = result if isinstance(result, Completion) else task.completion
+    if isinstance(result, Mapping):
+        completion = Completion(variables=result)
+    completion = completion or Completion()
+    return HandlerOutcome(
+        completed=True,
+        variables=dict(completion.variables),
+        local_variables=dict(completion.local_variables),
+    )
+
+
+async def _call(handler: Handler, task: Task) -> Any:
+    return await as_async(handler)(task)
