@@ -1,0 +1,224 @@
+"""The SDK core against a real engine: completion, variables, batching, concurrency, options."""
+
+from __future__ import annotations
+
+import json
+import threading
+import time
+from typing import Any
+
+import pytest
+
+from camunda_workers import Task, Worker
+from tests.support.engine import EngineApi, unique
+from tests.support.running import CountingTransport, running
+
+pytestmark = pytest.mark.engine
+
+
+def make_worker(api: EngineApi, **options: Any) -> Worker:
+    options.setdefault("name", "test-worker")
+    options.setdefault("async_response_timeout", 1_000)
+    return Worker(base_url=api.url, environ={}, **options)
+
+
+def test_returned_dict_completes_with_global_variables(engine: EngineApi) -> None:
+    topic = unique("complete")
+    key = engine.deploy_external_task(topic)
+    worker = make_worker(engine)
+
+    @worker.topic(topic)
+    def handle(task: Task) -> dict[str, Any]:
+        return {"greeting": f"hello {task.variables['who']}", "count": 3}
+
+    instances = engine.start_many(key, 5, {"who": "ada"})
+    with running(worker):
+        engine.wait_finished(instances)
+    variables = engine.variables(instances[0])
+    assert variables["greeting"]["value"] == "hello ada"
+    assert variables["count"]["type"] == "Integer"
+
+
+def test_none_completes_and_complete_sets_local_variables(camunda: EngineApi) -> None:
+    plain, local = unique("none"), unique("local")
+    plain_key, local_key = camunda.deploy_external_task(plain), camunda.deploy_external_task(local)
+    worker = make_worker(camunda)
+
+    @worker.topic(plain)
+    def nothing(task: Task) -> None:
+        return None
+
+    @worker.topic(local)
+    async def with_local(task: Task) -> Any:
+        return task.complete(variables={"g": 1}, local_variables={"l": "only here"})
+
+    first, second = camunda.start(plain_key, {"x": 1}), camunda.start(local_key)
+    with running(worker):
+        camunda.wait_finished([first, second])
+    assert set(camunda.variables(first)) == {"x"}
+    variables = camunda.variables(second)
+    assert variables["g"]["activityInstanceId"] == second  # process scope
+    assert variables["l"]["activityInstanceId"].startswith("work:")  # the task's own scope
+
+
+def test_one_fetch_serves_all_topics_over_keep_alive(camunda: EngineApi) -> None:
+    topics = [unique("multi") for _ in range(3)]
+    keys = [camunda.deploy_external_task(topic) for topic in topics]
+    transport = CountingTransport()
+    worker = make_worker(camunda, max_tasks=4, transport=transport)
+    seen: list[str] = []
+    for topic in topics:
+        worker.topic(topic)(lambda task: seen.append(task.topic))  # type: ignore[func-returns-value]
+
+    instances = [camunda.start(key) for key in keys for _ in range(10)]
+    with running(worker):
+        camunda.wait_finished(instances)
+    assert sorted(set(seen)) == sorted(topics)
+    fetch = json.loads(transport.bodies[0][1])
+    assert sorted(t["topicName"] for t in fetch["topics"]) == sorted(topics)
+    assert transport.requests["complete"] == 30
+    # 30 completions and the polls went over a handful of pooled connections.
+    assert transport.connections <= worker.settings.max_tasks + 2
+
+
+def test_long_poll_waits_instead_of_spinning(camunda: EngineApi) -> None:
+    transport = CountingTransport()
+    worker = make_worker(camunda, async_response_timeout=1_000, transport=transport)
+    worker.topic(unique("idle"))(lambda task: None)
+    with running(worker):
+        time.sleep(3.5)
+    # An idle worker asks once per long poll (about 4 in 3.5 s), not in a busy loop.
+    assert 2 <= transport.requests["fetchAndLock"] <= 6
+
+
+def test_long_poll_returns_when_work_arrives(camunda: EngineApi) -> None:
+    topic = unique("wake")
+    key = camunda.deploy_external_task(topic)
+    worker = make_worker(camunda, async_response_timeout=20_000)
+    started = threading.Event()
+    worker.topic(topic)(lambda task: started.set())  # type: ignore[func-returns-value]
+    with running(worker):
+        time.sleep(1)  # the worker is inside a 20 s long poll now
+        instance = camunda.start(key)
+        assert started.wait(10), "long poll did not hand over the new task"
+        camunda.wait_finished([instance])
+
+
+def test_batches_and_never_more_than_max_tasks_in_flight(camunda: EngineApi) -> None:
+    topic = unique("batch")
+    key = camunda.deploy_external_task(topic)
+    transport = CountingTransport()
+    worker = make_worker(camunda, max_tasks=4, transport=transport)
+    lock = threading.Lock()
+    active, peak, threads = 0, 0, set()
+
+    @worker.topic(topic)
+    def slow(task: Task) -> None:
+        nonlocal active, peak
+        with lock:
+            active += 1
+            peak = max(peak, active)
+            threads.add(threading.get_ident())
+        time.sleep(0.2)
+        with lock:
+            active -= 1
+
+    instances = camunda.start_many(key, 16)
+    with running(worker):
+        camunda.wait_finished(instances)
+    assert peak == 4  # batches filled every slot, never more
+    assert len(threads) >= 2  # sync handlers ran on the thread pool
+    assert all(json.loads(body)["maxTasks"] <= 4 for _, body in transport.bodies)
+    assert transport.requests["fetchAndLock"] < 16  # tasks came in batches
+
+
+def test_async_handlers_run_on_the_loop_concurrently(camunda: EngineApi) -> None:
+    import asyncio
+
+    topic = unique("async")
+    key = camunda.deploy_external_task(topic)
+    worker = make_worker(camunda, max_tasks=5)
+    active, peak, loop_threads = 0, 0, set()
+
+    @worker.topic(topic)
+    async def handle(task: Task) -> dict[str, Any]:
+        nonlocal active, peak
+        active += 1
+        peak = max(peak, active)
+        loop_threads.add(threading.get_ident())
+        await asyncio.sleep(0.2)
+        active -= 1
+        return {"done": True}
+
+    instances = camunda.start_many(key, 10)
+    with running(worker):
+        camunda.wait_finished(instances)
+    assert peak == 5
+    assert len(loop_threads) == 1  # all on the event loop's thread
+
+
+def test_topic_options_filter_and_task_fields(camunda: EngineApi) -> None:
+    topic, ext_topic = unique("opts"), unique("ext")
+    key = camunda.deploy_external_task(topic)
+    ext_key = f"p_{ext_topic}"
+    camunda.deploy("extension_properties", process_key=ext_key, topic=ext_topic)
+    worker = make_worker(camunda)
+    received: dict[str, Task] = {}
+
+    @worker.topic(topic, variables=["wanted"], business_key="order-7", process_definition_key=key)
+    def only_order_7(task: Task) -> None:
+        received[task.business_key or ""] = task
+
+    @worker.topic(ext_topic, include_extension_properties=True)
+    def with_properties(task: Task) -> None:
+        received["ext"] = task
+
+    other = camunda.start(key, {"wanted": 1}, business_key="order-8")
+    wanted = camunda.start(key, {"wanted": 1, "secret": "x"}, business_key="order-7")
+    ext = camunda.start(ext_key)
+    with running(worker):
+        camunda.wait_finished([wanted, ext])
+        time.sleep(1.5)  # more than one long poll: order-8 must still be waiting
+    assert camunda.finished([other]) == 0
+    task = received["order-7"]
+    assert task.variables == {"wanted": 1}  # only the requested variable was fetched
+    assert task.process_instance_id == wanted
+    assert task.process_definition_key == key
+    assert task.activity_id == "work"
+    assert task.topic == topic
+    assert task.retries is None
+    assert task.worker_id == worker.worker_id
+    assert received["ext"].extension_properties == {"channel": "email", "priority": "high"}
+    # order-8 is picked up by a worker without the filter
+    plain = make_worker(camunda)
+    plain.topic(topic)(lambda task: None)
+    with running(plain):
+        camunda.wait_finished([other])
+
+
+def test_local_variables_option_fetches_only_local(camunda: EngineApi) -> None:
+    topic = unique("localonly")
+    key = camunda.deploy_external_task(topic)
+    worker = make_worker(camunda)
+    got: list[dict[str, Any]] = []
+    worker.topic(topic, local_variables=True)(lambda task: got.append(task.variables))  # type: ignore[func-returns-value]
+    instance = camunda.start(key, {"global_one": 1})
+    with running(worker):
+        camunda.wait_finished([instance])
+    assert got == [{}]
+
+
+def test_tenant_ids_option(camunda: EngineApi) -> None:
+    topic = unique("tenant")
+    key = camunda.deploy_external_task(topic, tenant_id="tenant-a")
+    camunda.deploy_external_task(topic, tenant_id="tenant-b")
+    worker = make_worker(camunda)
+    tenants: list[str | None] = []
+    worker.topic(topic, tenant_ids=["tenant-a"])(lambda task: tenants.append(task.tenant_id))  # type: ignore[func-returns-value]
+    a = camunda.start(key, tenant_id="tenant-a")
+    b = camunda.start(key, tenant_id="tenant-b")
+    with running(worker):
+        camunda.wait_finished([a])
+        time.sleep(1.5)
+    assert tenants == ["tenant-a"]
+    assert camunda.finished([b]) == 0
