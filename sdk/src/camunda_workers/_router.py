@@ -70,9 +70,10 @@ class Subscription:
             "lockDuration": self.lock_duration or default_lock_duration,
             "localVariables": self.local_variables,
             "includeExtensionProperties": self.include_extension_properties,
-            # Deserialized server-side, Java lists and maps arrive as JSON, not as
-            # serialized Java objects.
-            "deserializeValues": True,
+            # Serialized values: Json arrives as its text and Java objects in the
+            # application/json format as JSON (deserialized ones would arrive as Spin
+            # or Java bean properties); _variables decodes both.
+            "deserializeValues": False,
         }
         if self.variables is not None:
             topic["variables"] = list(self.variables)

@@ -1,0 +1,125 @@
+"""Settings and worker.json: sources, precedence and error messages."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from camunda_workers import SpecError, Worker, WorkerSpec, load_spec
+from camunda_workers._settings import resolve_settings
+
+SPEC = {"name": "email-sender", "port": 8003, "topics": ["send_email"], "max_tasks": 4,
+        "lock_duration": 30_000}
+
+
+def write_spec(tmp_path: Path, data: object) -> Path:
+    path = tmp_path / "worker.json"
+    path.write_text(json.dumps(data) if not isinstance(data, str) else data)
+    return path
+
+
+def test_precedence_arguments_over_environment_over_spec(tmp_path: Path) -> None:
+    path = write_spec(tmp_path, SPEC)
+    env = {"CAMUNDA_URL": "http://engine:8080/engine-rest", "METRICS_PORT": "9100",
+           "WORKER_ID": "w-1", "LOG_LEVEL": "DEBUG"}
+    worker = Worker.from_spec(path, environ=env, max_tasks=2)
+    s = worker.settings
+    assert (s.name, s.lock_duration) == ("email-sender", 30_000)  # from worker.json
+    assert (s.base_url, s.port, s.log_level) == ("http://engine:8080/engine-rest", 9100, "DEBUG")
+    assert s.max_tasks == 2  # argument beats worker.json
+    assert worker.worker_id == "w-1"
+
+
+def test_defaults() -> None:
+    s = resolve_settings({"name": "x"}, environ={})
+    assert s.base_url == "http://localhost:8080/engine-rest"
+    assert (s.max_tasks, s.async_response_timeout, s.retries, s.backoff_max) == (10, 30_000, 3, 30)
+    assert s.effective_worker_id().startswith("x-")
+
+
+def test_password_and_token_from_files_for_docker_secrets(tmp_path: Path) -> None:
+    (tmp_path / "pw").write_text("s3cret\n")
+    (tmp_path / "tok").write_text("abc.def\n")
+    s = resolve_settings({"name": "x"}, environ={
+        "CAMUNDA_USER": "demo", "CAMUNDA_PASSWORD_FILE": str(tmp_path / "pw"),
+        "CAMUNDA_TOKEN_FILE": str(tmp_path / "tok")})
+    assert s.username == "demo"
+    assert s.password is not None and s.password.get_secret_value() == "s3cret"
+    assert s.token is not None and s.token.get_secret_value() == "abc.def"
+    assert "s3cret" not in repr(s)
+
+
+def test_unreadable_secret_file_names_the_variable(tmp_path: Path) -> None:
+    with pytest.raises(SpecError, match="CAMUNDA_PASSWORD_FILE: cannot read .*/nope"):
+        resolve_settings({"name": "x"}, environ={"CAMUNDA_PASSWORD_FILE": str(tmp_path / "nope")})
+
+
+def test_bad_settings_list_every_problem_with_its_source() -> None:
+    with pytest.raises(SpecError) as caught:
+        resolve_settings({"name": "Bad_Name", "max_tasks": 0},
+                         environ={"METRICS_PORT": "eighty", "CAMUNDA_URL": "engine:8080"})
+    text = str(caught.value)
+    assert "settings: name (from argument): 'Bad_Name' must be kebab-case" in text
+    assert "max_tasks (from argument): Input should be greater than or equal to 1" in text
+    assert "port (from env METRICS_PORT): Input should be a valid integer" in text
+    assert "base_url (from env CAMUNDA_URL): String should match pattern '^https?://'" in text
+
+
+def test_unknown_worker_option_is_refused() -> None:
+    with pytest.raises(SpecError, match=r"max_task \(from argument\): unknown key; did you mean 'max_tasks'"):
+        Worker(name="x", environ={}, max_task=3)  # type: ignore[call-arg]
+
+
+def test_load_spec_reports_every_problem_with_file_and_field(tmp_path: Path) -> None:
+    path = write_spec(tmp_path, {"name": "Email_Sender", "port": 80, "topics": ["Send-Email"],
+                                 "replica": 2})
+    with pytest.raises(SpecError) as caught:
+        load_spec(path)
+    lines = str(caught.value).splitlines()
+    assert lines == [
+        f"{path}: name: 'Email_Sender' must be kebab-case (lowercase letters, digits, "
+        "single hyphens), e.g. 'email-sender'",
+        f"{path}: port: Input should be greater than or equal to 1024",
+        f"{path}: topics.0: 'Send-Email' must be snake_case (lowercase letters, digits, "
+        "single underscores), e.g. 'send_email'",
+        f"{path}: replica: unknown key; did you mean 'replicas'?",
+    ]
+
+
+@pytest.mark.parametrize(("text", "message"), [
+    ("{not json", "invalid JSON at line 1 column 2"),
+    ("[]", "expected a JSON object, got list"),
+    ('{"name": "a"}', "port: required field is missing; add it"),
+    ('{"name": "a", "port": 8001, "topics": []}', "topics: List should have at least 1 item"),
+])
+def test_load_spec_bad_files(tmp_path: Path, text: str, message: str) -> None:
+    with pytest.raises(SpecError, match=message):
+        load_spec(write_spec(tmp_path, text))
+
+
+def test_missing_spec_file(tmp_path: Path) -> None:
+    with pytest.raises(SpecError, match="worker.json: cannot read: No such file"):
+        load_spec(tmp_path / "worker.json")
+
+
+def test_spec_accepts_schema_reference_and_exports_json_schema(tmp_path: Path) -> None:
+    spec = load_spec(write_spec(tmp_path, {**SPEC, "$schema": "../worker.schema.json"}))
+    assert spec.schema_ref == "../worker.schema.json"
+    schema = WorkerSpec.model_json_schema(by_alias=True)
+    assert "$schema" in schema["properties"]
+    assert schema["additionalProperties"] is False
+
+
+def test_worker_without_handlers_refuses_to_run() -> None:
+    worker = Worker(name="idle", environ={})
+    with pytest.raises(ValueError, match=r"no topic handlers: register one with @worker.topic"):
+        worker.run()
+
+
+def test_duplicate_topic_registration_is_refused() -> None:
+    worker = Worker(name="dup", environ={})
+    worker.topic("a")(lambda task: None)
+    with pytest.raises(ValueError, match="topic 'a' already has a handler"):
+        worker.topic("a")(lambda task: None)
