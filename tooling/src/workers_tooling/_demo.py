@@ -1,0 +1,96 @@
+"""The main job on the embedded default: a local engine and a worker as a local process.
+
+Deploys ``processes/hello_world.bpmn``, starts instances, runs ``workers/hello-world``
+with the current Python until they complete, stops it with SIGTERM and reports.
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import httpx
+
+from .errors import EngineNotReachable, ToolingError
+
+__all__ = ["DemoReport", "run_demo"]
+
+
+@dataclass
+class DemoReport:
+    engine_url: str
+    started: int
+    completed: int
+    seconds: float
+    greetings: list[str] = field(default_factory=list)
+    worker_exit_code: int | None = None
+
+
+def _check_engine(http: httpx.Client, url: str) -> None:
+    try:
+        http.get("/engine").raise_for_status()
+    except httpx.HTTPError as exc:
+        raise EngineNotReachable(
+            f"no engine answers at {url} ({exc}); start one with `make engine` "
+            "or point CAMUNDA_URL at yours"
+        ) from None
+
+
+def _deploy(http: httpx.Client, bpmn: Path) -> None:
+    files = {bpmn.name: (bpmn.name, bpmn.read_bytes(), "application/xml")}
+    data = {"deployment-name": "camunda-workers-demo", "enable-duplicate-filtering": "true"}
+    response = http.post("/deployment/create", data=data, files=files)
+    if response.status_code >= 400:
+        raise ToolingError(f"{bpmn}: the engine refused the deployment: {response.text[:300]}")
+
+
+def _finished(http: httpx.Client, ids: list[str]) -> int:
+    body = {"processInstanceIds": ids, "finished": True}
+    return int(http.post("/history/process-instance/count", json=body).json()["count"])
+
+
+def run_demo(
+    *, repo: Path, engine_url: str, instances: int = 10, timeout: float = 120.0
+) -> DemoReport:
+    worker_dir = repo / "workers" / "hello-world"
+    with httpx.Client(base_url=engine_url.rstrip("/"), timeout=30) as http:
+        _check_engine(http, engine_url)
+        _deploy(http, repo / "processes" / "hello_world.bpmn")
+        names = [f"person {n}" for n in range(1, instances + 1)]
+        ids = [
+            http.post("/process-definition/key/hello_world/start", json={
+                "variables": {"name": {"value": name, "type": "String"}}
+            }).raise_for_status().json()["id"]
+            for name in names
+        ]
+        started_at = time.monotonic()
+        env = {**os.environ, "CAMUNDA_URL": engine_url, "METRICS_PORT": "0"}
+        worker = subprocess.Popen([sys.executable, "main.py"], cwd=worker_dir, env=env)
+        try:
+            while _finished(http, ids) < len(ids):
+                if worker.poll() is not None:
+                    raise ToolingError(f"the hello-world worker exited with {worker.returncode}")
+                if time.monotonic() - started_at > timeout:
+                    raise ToolingError(f"instances not finished after {timeout:.0f}s")
+                time.sleep(0.2)
+            seconds = time.monotonic() - started_at
+        finally:
+            if worker.poll() is None:
+                worker.send_signal(signal.SIGTERM)
+                try:
+                    worker.wait(30)
+                except subprocess.TimeoutExpired:
+                    worker.kill()
+                    worker.wait()
+        greetings = [
+            row["value"] for row in http.get("/history/variable-instance", params={
+                "variableName": "greeting", "processInstanceIdIn": ",".join(ids[:5])}).json()
+        ]
+        return DemoReport(engine_url=engine_url, started=len(ids),
+                          completed=_finished(http, ids), seconds=seconds,
+                          greetings=sorted(greetings), worker_exit_code=worker.returncode)

@@ -1,0 +1,17 @@
+"""hello-world: greets whoever the process names."""
+
+from pathlib import Path
+
+from camunda_workers import Task, Worker
+
+worker = Worker.from_spec(Path(__file__).with_name("worker.json"))
+
+
+@worker.topic("say_hello", variables=["name"])
+def say_hello(task: Task) -> dict[str, object]:
+    name = task.variables.get("name") or "world"
+    return {"greeting": f"Hello, {name}!"}
+
+
+if __name__ == "__main__":
+    worker.run()
