@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pytest
@@ -48,7 +48,7 @@ def test_task_failure_sends_exactly_its_decision(engine: EngineApi) -> None:
         raise TaskFailure("printer on fire", details="room 3", retries=7, retry_timeout=600_000)
 
     instance = engine.start(key)
-    before = datetime.now(timezone.utc)
+    before = datetime.now(UTC)
     with running(worker):
         rows = wait_until(lambda: [t for t in engine.external_tasks(processInstanceId=instance)
                                    if t["retries"] is not None], what="the failure")
@@ -108,7 +108,7 @@ def test_retry_timeout_grows_exponentially(camunda: EngineApi) -> None:
     worker = make_worker(camunda, retries=3, retry_timeout=60_000, retry_backoff=3)
     worker.topic(topic)(_raise(RuntimeError("down")))
     instance = camunda.start(key)
-    start = datetime.now(timezone.utc)
+    start = datetime.now(UTC)
     with running(worker):
         task = wait_until(lambda: [t for t in camunda.external_tasks(processInstanceId=instance)
                                    if t["retries"] is not None], what="a failure")[0]

@@ -46,13 +46,15 @@ def test_password_and_token_from_files_for_docker_secrets(tmp_path: Path) -> Non
         "CAMUNDA_USER": "demo", "CAMUNDA_PASSWORD_FILE": str(tmp_path / "pw"),
         "CAMUNDA_TOKEN_FILE": str(tmp_path / "tok")})
     assert s.username == "demo"
-    assert s.password is not None and s.password.get_secret_value() == "s3cret"
-    assert s.token is not None and s.token.get_secret_value() == "abc.def"
+    assert s.password is not None
+    assert s.password.get_secret_value() == "s3cret"
+    assert s.token is not None
+    assert s.token.get_secret_value() == "abc.def"
     assert "s3cret" not in repr(s)
 
 
 def test_unreadable_secret_file_names_the_variable(tmp_path: Path) -> None:
-    with pytest.raises(SpecError, match="CAMUNDA_PASSWORD_FILE: cannot read .*/nope"):
+    with pytest.raises(SpecError, match=r"CAMUNDA_PASSWORD_FILE: cannot read .*/nope"):
         resolve_settings({"name": "x"}, environ={"CAMUNDA_PASSWORD_FILE": str(tmp_path / "nope")})
 
 
@@ -68,7 +70,8 @@ def test_bad_settings_list_every_problem_with_its_source() -> None:
 
 
 def test_unknown_worker_option_is_refused() -> None:
-    with pytest.raises(SpecError, match=r"max_task \(from argument\): unknown key; did you mean 'max_tasks'"):
+    expected = r"max_task \(from argument\): unknown key; did you mean 'max_tasks'"
+    with pytest.raises(SpecError, match=expected):
         Worker(name="x", environ={}, max_task=3)  # type: ignore[call-arg]
 
 
@@ -100,7 +103,7 @@ def test_load_spec_bad_files(tmp_path: Path, text: str, message: str) -> None:
 
 
 def test_missing_spec_file(tmp_path: Path) -> None:
-    with pytest.raises(SpecError, match="worker.json: cannot read: No such file"):
+    with pytest.raises(SpecError, match=r"worker\.json: cannot read: No such file"):
         load_spec(tmp_path / "worker.json")
 
 

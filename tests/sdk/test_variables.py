@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import date, datetime, timezone
+from datetime import UTC, date, datetime
 from decimal import Decimal
 
 import pytest
@@ -25,7 +25,7 @@ from camunda_workers._variables import decode_value, encode_value
         ({"a": [1]}, {"value": '{"a": [1]}', "type": "Json"}),
         ([1, 2], {"value": "[1, 2]", "type": "Json"}),
         ((1, 2), {"value": "[1, 2]", "type": "Json"}),
-        (datetime(2026, 1, 2, 3, 4, 5, 678900, tzinfo=timezone.utc),
+        (datetime(2026, 1, 2, 3, 4, 5, 678900, tzinfo=UTC),
          {"value": "2026-01-02T03:04:05.678+0000", "type": "Date"}),
         (date(2026, 1, 2), {"value": "2026-01-02T00:00:00.000+0000", "type": "Date"}),
         (TypedValue("<a/>", "Xml"), {"value": "<a/>", "type": "Xml"}),

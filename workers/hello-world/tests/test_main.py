@@ -1,6 +1,6 @@
-from camunda_workers.testing import make_task, run_handler
-
 from main import say_hello
+
+from camunda_workers.testing import make_task, run_handler
 
 
 def test_greets_by_name() -> None:
