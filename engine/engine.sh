@@ -91,7 +91,7 @@ build_locked() {
   check_mvn
   [[ "$flavour" == operaton ]] && profile=(-Poperaton)
   log="$RUN_DIR/build-$flavour.log"
-  echo "Building $flavour engine jar (first build downloads dependencies, may take a few minutes) ..."
+  echo "Building the $flavour engine jar with Maven (the first build downloads dependencies) ..."
   # each flavour has its own build directory target/<flavour>/ (see pom.xml); wipe only that one
   rm -rf "$TARGET/$flavour"
   if ! mvn -q -B -f "$HERE/pom.xml" "${profile[@]}" package >"$log" 2>&1; then
@@ -114,6 +114,12 @@ engine_version() {
     | sed -n 's/.*"version" *: *"\([^"]*\)".*/\1/p'
 }
 
+# rm_pidfile FILE PID : remove FILE only if it still names PID
+rm_pidfile() {
+  [[ -f "$1" && "$(cat "$1" 2>/dev/null)" == "$2" ]] && rm -f "$1"
+  return 0
+}
+
 pid_alive() { [[ -n "${1:-}" ]] && kill -0 "$1" 2>/dev/null; }
 
 # is PID one of our engine JVMs (guards against a recycled pid)?
@@ -130,10 +136,23 @@ ready_line() {
 }
 
 do_start() {
-  local flavour="$1" port="$2"; shift 2
-  local jar pidfile log pid code other deadline timeout="${ENGINE_START_TIMEOUT:-120}"
+  local flavour="$1" port="$2" rc=0
   check_curl
   mkdir -p "$RUN_DIR"
+  # one 'start' at a time per flavour and port (parallel test runs)
+  if command -v flock >/dev/null 2>&1; then
+    exec 8>"$RUN_DIR/start-$flavour-$port.lock"
+    flock 8
+    start_locked "$@" || rc=$?
+    exec 8>&-
+    return $rc
+  fi
+  start_locked "$@"
+}
+
+start_locked() {
+  local flavour="$1" port="$2"; shift 2
+  local jar pidfile log pid="" code other deadline timeout="${ENGINE_START_TIMEOUT:-120}"
   pidfile="$RUN_DIR/$flavour-$port.pid"
   log="$RUN_DIR/$flavour-$port.log"
 
@@ -173,7 +192,7 @@ do_start() {
     check_java
     # shellcheck disable=SC2086
     nohup "$(java_bin)" ${ENGINE_JAVA_OPTS:--XX:TieredStopAtLevel=1 -XX:+UseSerialGC -Xms128m -Xmx768m} \
-      -jar "$jar" --server.port="$port" "$@" >"$log" 2>&1 </dev/null &
+      -jar "$jar" --server.port="$port" "$@" >"$log" 2>&1 </dev/null 8>&- 9>&- &
     pid=$!
     echo "$pid" >"$pidfile"
   fi
@@ -188,14 +207,14 @@ do_start() {
     if ! pid_alive "$pid"; then
       echo "Engine $flavour exited during startup; last 40 lines of $log:" >&2
       tail -n 40 "$log" >&2 || true
-      rm -f "$pidfile"
+      rm_pidfile "$pidfile" "$pid"
       exit 1
     fi
     if (( $(date +%s) >= deadline )); then
       echo "Engine $flavour not ready on port $port after ${timeout}s (last HTTP code $code); last 40 lines of $log:" >&2
       tail -n 40 "$log" >&2 || true
       stop_pid "$pid"
-      rm -f "$pidfile"
+      rm_pidfile "$pidfile" "$pid"
       exit 1
     fi
     sleep 0.3

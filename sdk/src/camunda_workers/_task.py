@@ -2,14 +2,23 @@
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Any
+from typing import Any, Protocol
 
 from ._variables import decode_variables
 
-__all__ = ["Completion", "Task"]
+__all__ = ["Completion", "LockExtender", "Task"]
+
+
+class LockExtender(Protocol):
+    """What a running worker attaches to a task so that its lock can be extended."""
+
+    loop: asyncio.AbstractEventLoop
+
+    async def extend(self, duration_ms: int) -> None: ...
 
 
 @dataclass(frozen=True)
@@ -47,6 +56,7 @@ class Task:
     lock_expiration_time: str | None = None
     extension_properties: dict[str, str] = field(default_factory=dict)
     completion: Completion | None = field(default=None, repr=False)
+    lock_extender: LockExtender | None = field(default=None, repr=False, compare=False)
 
     @classmethod
     def from_engine(cls, raw: Mapping[str, Any]) -> Task:
@@ -79,6 +89,31 @@ class Task:
         """Decide to complete this task; the worker reports it when the handler returns."""
         self.completion = Completion(dict(variables or {}), dict(local_variables or {}))
         return self.completion
+
+    def extend_lock(self, duration_ms: int) -> None:
+        """Extend this task's lock to ``duration_ms`` from now; blocks until the engine agreed.
+
+        For sync handlers (they run in a thread). In async handlers use
+        :meth:`extend_lock_async`. The worker already extends locks of long-running
+        handlers by itself; this is for handlers that know they need longer.
+        """
+        extender = self._extender()
+        try:
+            running = asyncio.get_running_loop()
+        except RuntimeError:
+            running = None
+        if running is extender.loop:
+            raise RuntimeError("in an async handler use: await task.extend_lock_async(ms)")
+        asyncio.run_coroutine_threadsafe(extender.extend(duration_ms), extender.loop).result()
+
+    async def extend_lock_async(self, duration_ms: int) -> None:
+        """Extend this task's lock to ``duration_ms`` from now (async handlers)."""
+        await self._extender().extend(duration_ms)
+
+    def _extender(self) -> LockExtender:
+        if self.lock_extender is None:
+            raise RuntimeError("this task is not running in a worker: no lock to extend")
+        return self.lock_extender
 
     def lock_expires_at(self) -> datetime | None:
         if not self.lock_expiration_time:

@@ -4,25 +4,31 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import os
 import signal
 import threading
-import traceback
-from collections.abc import Awaitable, Callable, Mapping
+from collections.abc import Awaitable, Mapping
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import suppress
 from pathlib import Path
 from typing import TypedDict, TypeVar, Unpack
+from urllib.parse import urlsplit
 
 import httpx
 from camunda.utils.auth_basic import AuthBasic
+from prometheus_client import CollectorRegistry
 
 from ._client import EngineClient
+from ._execution import TaskExecution
+from ._health import HealthServer
+from ._logging import configure_logging
+from ._metrics import WorkerMetrics
 from ._retry import Backoff, ExponentialRetryPolicy, RetryPolicy
-from ._router import HANDLER_EXECUTOR, HandlerResult, TaskRouter
+from ._router import HANDLER_EXECUTOR, TaskRouter
 from ._settings import WorkerSettings, resolve_settings
 from ._spec import WorkerSpec, load_spec
-from ._task import Completion, Task
-from .errors import BpmnError, EngineError, EngineRejectedError, TaskFailure
+from ._task import Task
+from .errors import EngineError, EngineRejectedError
 
 __all__ = ["Worker", "WorkerOptions"]
 
@@ -68,6 +74,7 @@ class Worker(TaskRouter):
 
     Settings come from the keyword arguments, then the environment (``CAMUNDA_URL``,
     ...), then ``spec`` (a ``worker.json``), then defaults; see :class:`WorkerSettings`.
+    ``registry`` receives the Prometheus metrics (default: a registry of its own).
     """
 
     def __init__(
@@ -75,6 +82,7 @@ class Worker(TaskRouter):
         *,
         spec: WorkerSpec | None = None,
         retry_policy: RetryPolicy | None = None,
+        registry: CollectorRegistry | None = None,
         environ: Mapping[str, str] | None = None,
         transport: httpx.AsyncBaseTransport | None = None,
         **options: Unpack[WorkerOptions],
@@ -89,12 +97,21 @@ class Worker(TaskRouter):
             factor=self.settings.retry_backoff,
             max_ms=self.settings.max_retry_timeout,
         )
+        from . import __version__  # the package imports this module first
+
+        self.metrics = WorkerMetrics(worker=self.settings.name, version=__version__,
+                                     engine_url=self.settings.base_url, registry=registry)
+        self.health: HealthServer | None = None
         self._transport = transport
         self._loop: asyncio.AbstractEventLoop | None = None
         self._stop_requested: asyncio.Event | None = None
-        self._in_flight: dict[asyncio.Task[None], Task] = {}
         self._slot_freed: asyncio.Event | None = None
+        self._in_flight: dict[asyncio.Task[None], Task] = {}
+        self._engine_ok = False
+        self._draining = False
+        self._last_progress = 0.0
         self._signals = 0
+        self._unlocked_early = 0
 
     @classmethod
     def from_spec(
@@ -102,22 +119,37 @@ class Worker(TaskRouter):
         path: str | Path,
         *,
         retry_policy: RetryPolicy | None = None,
+        registry: CollectorRegistry | None = None,
         environ: Mapping[str, str] | None = None,
         **options: Unpack[WorkerOptions],
     ) -> Worker:
         """A worker configured by ``worker.json`` (environment and ``options`` override it)."""
-        return cls(spec=load_spec(path), retry_policy=retry_policy, environ=environ, **options)
+        return cls(spec=load_spec(path), retry_policy=retry_policy, registry=registry,
+                   environ=environ, **options)
 
-    # -- running ---------------------------------------------------------------
+    @property
+    def in_flight(self) -> int:
+        return len(self._in_flight)
+
+    def __repr__(self) -> str:
+        return f"Worker(name={self.settings.name!r}, topics={list(self._subscriptions)})"
+
+    # -- lifecycle ---------------------------------------------------------------
 
     def run(self) -> None:
-        """Run until SIGTERM or SIGINT (or :meth:`stop`), then drain and return."""
-        if not logging.getLogger().handlers:
-            logging.basicConfig(
-                level=self.settings.log_level.upper(),
-                format="%(asctime)s %(levelname)s %(name)s: %(message)s",
-            )
+        """Run until SIGTERM or SIGINT (or :meth:`stop`), drain, then return.
+
+        If a sync handler is still running when the drain time is up (threads
+        cannot be cancelled), its task is unlocked and the process exits at once.
+        """
+        configure_logging(worker=self.settings.name, level=self.settings.log_level)
         asyncio.run(self._run_with_signals())
+        if self._unlocked_early:
+            # Sync handlers of unlocked tasks may still run in threads, which cannot be
+            # cancelled and would keep the process alive: their tasks are back in the
+            # engine, so leave now.
+            logging.shutdown()
+            os._exit(0)
 
     async def _run_with_signals(self) -> None:
         loop = asyncio.get_running_loop()
@@ -134,18 +166,28 @@ class Worker(TaskRouter):
 
     def _on_signal(self, signum: int) -> None:
         self._signals += 1
-        log.info("received %s: stopping", signal.Signals(signum).name)
-        if self._signals > 1:
+        if self._signals == 1:
+            log.info("%s: stopping; in-flight tasks have %.0fs to finish",
+                     signal.Signals(signum).name, self.settings.drain_timeout)
+        else:
+            log.warning("%s again: unlocking %d in-flight task(s) and exiting now",
+                        signal.Signals(signum).name, len(self._in_flight))
+            self._unlocked_early += len(self._in_flight)
             for job in list(self._in_flight):
-                job.cancel()  # second signal: stop now, unlocking what we can
+                job.cancel()
         self.stop()
 
     def stop(self) -> None:
         """Ask a running worker to stop polling and drain. Safe from any thread."""
-        loop, event = self._loop, self._stop_requested
-        if loop is None or event is None or loop.is_closed():
+        loop = self._loop
+        if loop is None or loop.is_closed():
             return
-        loop.call_soon_threadsafe(event.set)
+        loop.call_soon_threadsafe(self._request_stop)
+
+    def _request_stop(self) -> None:
+        if self._stop_requested is not None and self._slot_freed is not None:
+            self._stop_requested.set()
+            self._slot_freed.set()
 
     async def run_async(self) -> None:
         """Poll and handle tasks until :meth:`stop`; then drain in-flight tasks."""
@@ -155,16 +197,27 @@ class Worker(TaskRouter):
         self._loop = asyncio.get_running_loop()
         self._stop_requested = asyncio.Event()
         self._slot_freed = asyncio.Event()
+        self._last_progress = self._loop.time()
         executor = ThreadPoolExecutor(settings.max_tasks, thread_name_prefix=settings.name)
         token = HANDLER_EXECUTOR.set(executor)
         client = self._make_client()
-        log.info("worker %s polling %s for topics %s (max_tasks=%d)", self.worker_id,
-                 settings.base_url, ", ".join(self._subscriptions), settings.max_tasks)
+        execution = TaskExecution(client=client, settings=settings,
+                                  retry_policy=self.retry_policy, metrics=self.metrics,
+                                  subscriptions=self._subscriptions)
+        if settings.port is not None:
+            self.health = HealthServer(port=settings.port, registry=self.metrics.registry,
+                                       alive=self._alive, ready=self._ready)
+            await self.health.start()
+        host = urlsplit(settings.base_url).hostname
+        log.info("worker %s polling %s for %s (max_tasks=%d)", self.worker_id, host,
+                 ", ".join(self._subscriptions), settings.max_tasks)
         try:
-            await self._poll(client)
-            await self._drain(client)
+            await self._poll(client, execution)
+            await self._drain()
         finally:
             HANDLER_EXECUTOR.reset(token)
+            if self.health is not None:
+                await self.health.stop()
             await client.aclose()
             executor.shutdown(wait=False, cancel_futures=True)
             log.info("worker %s stopped", self.worker_id)
@@ -176,6 +229,7 @@ class Worker(TaskRouter):
             headers["Authorization"] = f"Bearer {settings.token.get_secret_value()}"
         elif settings.username is not None:
             password = settings.password.get_secret_value() if settings.password else ""
+            # Header built by camunda-external-task-client-python3's helper.
             headers["Authorization"] = AuthBasic(username=settings.username,
                                                  password=password).token
         return EngineClient(
@@ -187,6 +241,30 @@ class Worker(TaskRouter):
             verify=settings.ca_bundle or settings.verify_tls,
             transport=self._transport,
         )
+
+    # -- health ------------------------------------------------------------------
+
+    def _alive(self) -> tuple[bool, str]:
+        """Live while the poll loop turns: it wakes at least once per long poll."""
+        assert self._loop is not None
+        idle = self._loop.time() - self._last_progress
+        limit = 2 * (self.settings.async_response_timeout / 1000 + self.settings.http_timeout)
+        limit = max(limit, self.settings.backoff_max + self.settings.http_timeout)
+        if idle > limit:
+            return False, f"poll loop stuck for {idle:.0f}s"
+        return True, "ok"
+
+    def _ready(self) -> tuple[bool, str]:
+        if self._draining:
+            return False, "draining"
+        return (True, "ok") if self._engine_ok else (False, "engine not reachable")
+
+    def _set_ready(self, engine_ok: bool) -> None:
+        self._engine_ok = engine_ok
+        ready, _ = self._ready()
+        self.metrics.ready.labels(self.metrics.worker).set(1 if ready else 0)
+
+    # -- the loop ----------------------------------------------------------------
 
     async def _unless_stopped(self, awaitable: Awaitable[T]) -> T | None:
         """Await ``awaitable``, or cancel it and return None as soon as stop is requested."""
@@ -204,20 +282,26 @@ class Worker(TaskRouter):
             await job
         return None
 
-    async def _poll(self, client: EngineClient) -> None:
+    async def _poll(self, client: EngineClient, execution: TaskExecution) -> None:
         assert self._stop_requested is not None
         assert self._slot_freed is not None
-        settings = self.settings
+        assert self._loop is not None
+        settings, metrics, worker = self.settings, self.metrics, self.metrics.worker
         topics = [sub.fetch_topic(settings.lock_duration) for sub in self._subscriptions.values()]
         http_timeout = settings.async_response_timeout / 1000 + settings.http_timeout
         backoff = Backoff(settings.backoff_initial, settings.backoff_max)
         engine_error: EngineError | None = None
         while not self._stop_requested.is_set():
+            self._last_progress = self._loop.time()
             free = settings.max_tasks - len(self._in_flight)
             if free <= 0:
                 self._slot_freed.clear()
-                await self._unless_stopped(self._slot_freed.wait())
+                # Timed, so that liveness sees the loop turning while handlers run long;
+                # stop() sets the event too.
+                with suppress(TimeoutError):
+                    await asyncio.wait_for(self._slot_freed.wait(), 5)
                 continue
+            started = self._loop.time()
             try:
                 fetched = await self._unless_stopped(client.fetch_and_lock(
                     max_tasks=free,
@@ -227,133 +311,55 @@ class Worker(TaskRouter):
                     use_priority=settings.use_priority,
                 ))
             except EngineError as error:
-                delay = backoff.next_delay()
+                metrics.fetch_requests.labels(worker, "error").inc()
+                metrics.engine_error(error.kind)
+                self._set_ready(False)
                 if engine_error is None or engine_error.kind != error.kind:
-                    rejected = isinstance(error, EngineRejectedError)
-                    level = logging.ERROR if rejected else logging.WARNING
+                    level = logging.ERROR if isinstance(error, EngineRejectedError) else (
+                        logging.WARNING)
                     log.log(level, "engine error (%s): %s; retrying with backoff up to %.0fs",
                             error.kind, error, settings.backoff_max)
                 engine_error = error
-                await self._unless_stopped(asyncio.sleep(delay))
+                await self._unless_stopped(asyncio.sleep(backoff.next_delay()))
                 continue
+            if fetched is None:
+                break  # stop requested during the long poll
+            metrics.fetch_requests.labels(worker, "ok").inc()
+            metrics.fetch_duration.labels(worker).observe(self._loop.time() - started)
+            self._set_ready(True)
             if engine_error is not None:
                 log.info("engine reachable again after %d failed polls", backoff.failures)
                 engine_error = None
                 backoff.reset()
-            if fetched is None:
-                break
             for raw in fetched:
                 task = Task.from_engine(raw)
+                metrics.fetched.labels(worker, task.topic).inc()
                 if self._stop_requested.is_set():
-                    await self._unlock(client, task)
+                    await execution.unlock(task)
+                    metrics.task_handled(task.topic, "unlocked")
                     continue
-                job = asyncio.create_task(self._execute(client, task))
+                job = asyncio.create_task(execution.run(task))
                 self._in_flight[job] = task
+                metrics.in_flight.labels(worker).inc()
                 job.add_done_callback(self._finished)
 
     def _finished(self, job: asyncio.Task[None]) -> None:
-        self._in_flight.pop(job, None)
+        if self._in_flight.pop(job, None) is not None:
+            self.metrics.in_flight.labels(self.metrics.worker).dec()
         if self._slot_freed is not None:
             self._slot_freed.set()
 
-    async def _drain(self, client: EngineClient) -> None:
+    async def _drain(self) -> None:
+        self._draining = True
+        self._set_ready(self._engine_ok)
         if not self._in_flight:
             return
         log.info("draining %d in-flight task(s), up to %.0fs", len(self._in_flight),
                  self.settings.drain_timeout)
         _, pending = await asyncio.wait(set(self._in_flight), timeout=self.settings.drain_timeout)
-        for job in pending:
-            job.cancel()
         if pending:
+            log.warning("drain time is up: unlocking %d unfinished task(s)", len(pending))
+            self._unlocked_early += len(pending)
+            for job in pending:
+                job.cancel()
             await asyncio.wait(pending)
-
-    async def _unlock(self, client: EngineClient, task: Task) -> None:
-        try:
-            await client.unlock(task.id)
-        except EngineError as error:
-            log.warning("could not unlock task %s: %s", task.id, error)
-
-    # -- one task --------------------------------------------------------------
-
-    async def _execute(self, client: EngineClient, task: Task) -> None:
-        subscription = self._subscriptions[task.topic]
-        try:
-            result = await subscription.handler(task)
-            report = self._completion_report(client, task, result)
-        except asyncio.CancelledError:
-            # Shielded: a cancelled drain must still hand the task back.
-            await asyncio.shield(self._unlock(client, task))
-            raise
-        except BpmnError as error:
-            report = self._bpmn_error_report(client, task, error)
-        except Exception as error:  # noqa: BLE001 - any handler error becomes a failure
-            report = self._failure_report(client, task, error)
-        try:
-            await self._report(task, report)
-        except TypeError as error:  # a variable the engine cannot take
-            await self._report(task, self._failure_report(client, task, error))
-
-    def _completion_report(
-        self, client: EngineClient, task: Task, result: HandlerResult
-    ) -> Callable[[], Awaitable[None]]:
-        completion = result if isinstance(result, Completion) else task.completion
-        if isinstance(result, Mapping):
-            completion = Completion(variables=result)
-        elif result is not None and not isinstance(result, Completion):
-            raise TypeError(
-                f"handler of topic {task.topic!r} returned {type(result).__name__}; "
-                "return a dict of variables, None, or task.complete(...)"
-            )
-        completion = completion or Completion()
-        return lambda: client.complete(task.id, completion.variables, completion.local_variables)
-
-    def _bpmn_error_report(
-        self, client: EngineClient, task: Task, error: BpmnError
-    ) -> Callable[[], Awaitable[None]]:
-        return lambda: client.bpmn_error(
-            task.id, code=error.code, message=error.message, variables=error.variables
-        )
-
-    def _failure_report(
-        self, client: EngineClient, task: Task, error: Exception
-    ) -> Callable[[], Awaitable[None]]:
-        decision = self.retry_policy(task, error)
-        if isinstance(error, TaskFailure):
-            message, details = error.message, error.details
-            retries = decision.retries if error.retries is None else error.retries
-            timeout = decision.retry_timeout if error.retry_timeout is None else error.retry_timeout
-        else:
-            message = f"{type(error).__name__}: {error}"
-            details = "".join(traceback.format_exception(error))
-            retries, timeout = decision.retries, decision.retry_timeout
-        log.warning("task %s (%s) failed: %s; retries left %d", task.id, task.topic, message,
-                    retries, extra={"task_id": task.id, "topic": task.topic})
-        return lambda: client.failure(
-            task.id, message=message, details=details, retries=retries, retry_timeout=timeout
-        )
-
-    async def _report(self, task: Task, send: Callable[[], Awaitable[None]]) -> None:
-        """Send a result; transient engine errors are retried while the lock may still hold."""
-        backoff = Backoff(self.settings.backoff_initial, self.settings.backoff_max)
-        lock_ms = self._subscriptions[task.topic].lock_duration or self.settings.lock_duration
-        deadline = asyncio.get_running_loop().time() + lock_ms / 1000
-        while True:
-            try:
-                await send()
-                return
-            except EngineRejectedError as error:
-                log.warning("engine refused the result of task %s: %s", task.id, error)
-                return
-            except EngineError as error:
-                delay = backoff.next_delay()
-                if asyncio.get_running_loop().time() + delay > deadline:
-                    log.error("gave up reporting task %s (lock expires): %s", task.id, error)
-                    return
-                await asyncio.sleep(delay)
-
-    @property
-    def in_flight(self) -> int:
-        return len(self._in_flight)
-
-    def __repr__(self) -> str:
-        return f"Worker(name={self.settings.name!r}, topics={list(self._subscriptions)})"

@@ -1,0 +1,65 @@
+"""Prometheus metrics of one worker. Labels stay low-cardinality: worker, topic, outcome, kind."""
+
+from __future__ import annotations
+
+from urllib.parse import urlsplit
+
+from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, Info
+
+__all__ = ["WorkerMetrics"]
+
+_DURATION_BUCKETS = (0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 300)
+
+
+class WorkerMetrics:
+    """The metrics a worker records, registered in ``registry``.
+
+    Tests pass a fresh ``CollectorRegistry()`` and read it with ``get_sample_value``.
+    """
+
+    def __init__(
+        self, *, worker: str, version: str, engine_url: str,
+        registry: CollectorRegistry | None = None,
+    ) -> None:
+        self.registry = registry if registry is not None else CollectorRegistry()
+        self.worker = worker
+        r = self.registry
+        self.info = Info("camunda_worker", "Worker name, SDK version and engine host.",
+                         registry=r)
+        # Only the host: a URL may carry credentials.
+        self.info.info({"worker": worker, "sdk_version": version,
+                        "engine_host": urlsplit(engine_url).hostname or ""})
+        self.fetched = Counter("camunda_worker_tasks_fetched", "Tasks fetched and locked.",
+                               ["worker", "topic"], registry=r)
+        self.handled = Counter(
+            "camunda_worker_tasks_handled",
+            "Tasks handled, by outcome: completed, failed, bpmn_error, unlocked.",
+            ["worker", "topic", "outcome"], registry=r)
+        self.duration = Histogram("camunda_worker_handler_duration_seconds",
+                                  "Time a handler ran.", ["worker", "topic", "outcome"],
+                                  buckets=_DURATION_BUCKETS, registry=r)
+        self.in_flight = Gauge("camunda_worker_tasks_in_flight", "Handlers running now.",
+                               ["worker"], registry=r)
+        self.fetch_requests = Counter("camunda_worker_fetch_requests",
+                                      "fetchAndLock requests, by outcome: ok, error.",
+                                      ["worker", "outcome"], registry=r)
+        self.fetch_duration = Histogram("camunda_worker_fetch_duration_seconds",
+                                        "fetchAndLock duration (long poll included).",
+                                        ["worker"], registry=r)
+        self.engine_errors = Counter("camunda_worker_engine_errors",
+                                     "Failed engine requests, by kind.", ["worker", "kind"],
+                                     registry=r)
+        self.lock_extensions = Counter("camunda_worker_lock_extensions",
+                                       "Locks extended.", ["worker", "topic"], registry=r)
+        self.ready = Gauge("camunda_worker_ready", "1 while the engine answers and not draining.",
+                           ["worker"], registry=r)
+        self.in_flight.labels(worker)
+        self.ready.labels(worker)
+
+    def task_handled(self, topic: str, outcome: str, seconds: float | None = None) -> None:
+        self.handled.labels(self.worker, topic, outcome).inc()
+        if seconds is not None:
+            self.duration.labels(self.worker, topic, outcome).observe(seconds)
+
+    def engine_error(self, kind: str) -> None:
+        self.engine_errors.labels(self.worker, kind).inc()
