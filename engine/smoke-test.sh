@@ -53,7 +53,8 @@ code="$(req -o /dev/null -w '%{http_code}' "$BASE/version")"
 dep="$(req -F deployment-name=smoke -F enable-duplicate-filtering=true -F "smoke.bpmn=@$TMP/smoke.bpmn" "$BASE/deployment/create")"
 [[ -n "$(echo "$dep" | json 'd["id"]')" ]] && ok "deployment/create" || bad "deployment/create: $dep"
 
-pi="$(post /process-definition/key/smoke_process/start '{"variables":{"n":{"value":1,"type":"Integer"}}}' | json 'd["id"]')"
+BK="smoke-$$-$RANDOM"
+pi="$(post /process-definition/key/smoke_process/start '{"businessKey":"'"$BK"'","variables":{"n":{"value":1,"type":"Integer"}}}' | json 'd["id"]')"
 [[ -n "$pi" ]] && ok "process started: $pi" || bad "process start"
 
 fmt="$(req "$BASE/variable-instance?processInstanceIdIn=$pi&variableName=snapshot&deserializeValues=false" \
@@ -63,7 +64,7 @@ fmt="$(req "$BASE/variable-instance?processInstanceIdIn=$pi&variableName=snapsho
 task=""
 for _ in 1 2 3 4 5; do
   task="$(post /external-task/fetchAndLock \
-    '{"workerId":"smoke","maxTasks":1,"topics":[{"topicName":"smoke-hello","lockDuration":10000,"processInstanceId":"'"$pi"'"}]}' \
+    '{"workerId":"smoke","maxTasks":1,"topics":[{"topicName":"smoke-hello","lockDuration":10000,"businessKey":"'"$BK"'"}]}' \
     | json 'd[0]["id"]')"
   [[ -n "$task" ]] && break
   sleep 0.5

@@ -3,6 +3,9 @@
 from __future__ import annotations
 
 import asyncio
+import os
+import subprocess
+import sys
 import threading
 from collections import Counter
 from collections.abc import Iterator
@@ -12,6 +15,7 @@ from typing import Any
 import httpx
 
 from camunda_workers import Worker
+from tests.support.engine import REPO
 
 
 @contextmanager
@@ -66,3 +70,30 @@ class CountingTransport(httpx.AsyncBaseTransport):
 
     async def aclose(self) -> None:
         await self.inner.aclose()
+
+
+def spawn_worker(env: dict[str, str], *, log_path: str | None = None) -> subprocess.Popen[bytes]:
+    """``tests/support/worker_app.py`` as a real process (signals, SIGKILL, exit codes)."""
+    full_env = {**os.environ, **env}
+    full_env.setdefault("LOG_LEVEL", "INFO")
+    out = open(log_path, "ab") if log_path else subprocess.DEVNULL  # noqa: SIM115
+    try:
+        return subprocess.Popen([sys.executable, "-m", "tests.support.worker_app"],
+                                cwd=REPO, env=full_env, stdout=out, stderr=subprocess.STDOUT)
+    finally:
+        if log_path:
+            out.close()  # type: ignore[union-attr]
+
+
+def executions(path: str) -> Counter[str]:
+    """How many times a handler started, per process instance (from TEST_EXECUTIONS)."""
+    counts: Counter[str] = Counter()
+    try:
+        with open(path) as lines:
+            for line in lines:
+                event, instance, _ = line.split()
+                if event == "start":
+                    counts[instance] += 1
+    except FileNotFoundError:
+        pass
+    return counts

@@ -1,0 +1,67 @@
+"""A worker process for tests: ``python -m tests.support.worker_app``, configured by env.
+
+TEST_TOPIC        topic to serve (required)
+TEST_SLEEP        seconds each handler sleeps (default 0)
+TEST_MODE         sync | async (default sync)
+TEST_EXECUTIONS   file to which each handler start appends "start <instance>" and each
+                  handler end "end <instance>" (one line, O_APPEND: safe across replicas)
+Everything else is the SDK's own settings from the environment (CAMUNDA_URL, WORKER_ID,
+METRICS_PORT, LOG_LEVEL, ...) plus TEST_MAX_TASKS, TEST_LOCK_DURATION, TEST_DRAIN_TIMEOUT,
+TEST_ASYNC_RESPONSE_TIMEOUT.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import time
+from typing import Any
+
+from camunda_workers import Task, Worker
+
+
+def _record(event: str, task: Task) -> None:
+    path = os.environ.get("TEST_EXECUTIONS")
+    if path:
+        fd = os.open(path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o644)
+        try:
+            os.write(fd, f"{event} {task.process_instance_id} {os.getpid()}\n".encode())
+        finally:
+            os.close(fd)
+
+
+def build() -> Worker:
+    env = os.environ
+    options: dict[str, Any] = {"name": "test-app"}
+    for variable, setting, kind in (
+        ("TEST_MAX_TASKS", "max_tasks", int),
+        ("TEST_LOCK_DURATION", "lock_duration", int),
+        ("TEST_DRAIN_TIMEOUT", "drain_timeout", float),
+        ("TEST_ASYNC_RESPONSE_TIMEOUT", "async_response_timeout", int),
+        ("TEST_BACKOFF_MAX", "backoff_max", float),
+    ):
+        if env.get(variable):
+            options[setting] = kind(env[variable])
+    worker = Worker(**options)
+    pause = float(env.get("TEST_SLEEP", "0"))
+
+    if env.get("TEST_MODE", "sync") == "async":
+        @worker.topic(env["TEST_TOPIC"])
+        async def handle_async(task: Task) -> dict[str, Any]:
+            _record("start", task)
+            await asyncio.sleep(pause)
+            _record("end", task)
+            return {"handled_by": os.getpid()}
+    else:
+        @worker.topic(env["TEST_TOPIC"])
+        def handle(task: Task) -> dict[str, Any]:
+            _record("start", task)
+            time.sleep(pause)
+            _record("end", task)
+            return {"handled_by": os.getpid()}
+
+    return worker
+
+
+if __name__ == "__main__":
+    build().run()
