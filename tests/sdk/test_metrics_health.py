@@ -1,0 +1,155 @@
+"""Metrics and health endpoints, scraped over HTTP and checked against the engine."""
+
+from __future__ import annotations
+
+import json
+import logging
+import subprocess
+import sys
+from pathlib import Path
+from urllib.parse import urlsplit
+
+import httpx
+import pytest
+from prometheus_client.parser import text_string_to_metric_families
+
+from camunda_workers import BpmnError, Task, Worker
+from camunda_workers._logging import JsonFormatter
+from tests.support.engine import REPO, EngineApi, free_port, unique, wait_until
+from tests.support.proxy import TcpRelay
+from tests.support.running import running
+
+pytestmark = pytest.mark.engine
+
+
+def scrape(port: int) -> dict[tuple[str, frozenset[tuple[str, str]]], float]:
+    text = httpx.get(f"http://127.0.0.1:{port}/metrics").text
+    return {(sample.name, frozenset(sample.labels.items())): sample.value
+            for family in text_string_to_metric_families(text) for sample in family.samples}
+
+
+def test_scraped_metrics_match_what_the_engine_recorded(camunda: EngineApi) -> None:
+    topic = unique("metrics")
+    key = f"p_{topic}"
+    camunda.deploy("bpmn_error", process_key=key, topic=topic, error_code="REJECTED")
+    port = free_port()
+    relay = TcpRelay(urlsplit(camunda.url).port or 80)
+    relay.up()
+    worker = Worker(name="metered", base_url=f"http://127.0.0.1:{relay.port}/engine-rest",
+                    environ={}, port=port, async_response_timeout=500, retries=0,
+                    backoff_max=0.5)
+
+    @worker.topic(topic)
+    def handle(task: Task) -> None:
+        kind = task.variables["kind"]
+        if kind == "bpmn":
+            raise BpmnError("REJECTED")
+        if kind == "fail":
+            raise RuntimeError("broken")
+
+    kinds = ["ok"] * 12 + ["bpmn"] * 5 + ["fail"] * 3
+    instances = [camunda.start(key, {"kind": kind}) for kind in kinds]
+    with running(worker):
+        wait_until(lambda: camunda.finished(instances) == 17, what="ok and bpmn instances")
+        wait_until(lambda: sum(len(camunda.incidents(i)) for i in instances) == 3)
+        samples = scrape(port)
+        assert httpx.get(f"http://127.0.0.1:{port}/healthz").status_code == 200
+        assert httpx.get(f"http://127.0.0.1:{port}/readyz").status_code == 200
+        relay.down()
+        wait_until(lambda: httpx.get(f"http://127.0.0.1:{port}/readyz").status_code == 503,
+                   timeout=10, what="readiness to drop while the engine is away")
+        assert httpx.get(f"http://127.0.0.1:{port}/healthz").status_code == 200  # still alive
+        errors = scrape(port)
+        relay.up()
+        wait_until(lambda: httpx.get(f"http://127.0.0.1:{port}/readyz").status_code == 200,
+                   timeout=10)
+    relay.down()
+
+    def value(name: str, **labels: str) -> float:
+        return samples.get((name, frozenset({"worker": "metered", **labels}.items())), 0.0)
+
+    # engine side: 12 ended at "done", 5 at "caught", 3 incidents
+    ended = [camunda.activities(i) for i in instances[:17]]
+    assert sum("done" in a for a in ended) == 12
+    assert sum("caught" in a for a in ended) == 5
+    assert value("camunda_worker_tasks_fetched_total", topic=topic) == 20
+    assert value("camunda_worker_tasks_handled_total", topic=topic, outcome="completed") == 12
+    assert value("camunda_worker_tasks_handled_total", topic=topic, outcome="bpmn_error") == 5
+    assert value("camunda_worker_tasks_handled_total", topic=topic, outcome="failed") == 3
+    assert value("camunda_worker_handler_duration_seconds_count", topic=topic,
+                 outcome="completed") == 12
+    assert value("camunda_worker_tasks_in_flight") == 0
+    assert value("camunda_worker_fetch_requests_total", outcome="ok") >= 1
+    assert value("camunda_worker_fetch_duration_seconds_count") >= 1
+    assert samples[("camunda_worker_info", frozenset({
+        "worker": "metered", "sdk_version": "0.1.0", "engine_host": "127.0.0.1"}.items()))] == 1
+    connection_errors = errors.get(("camunda_worker_engine_errors_total", frozenset(
+        {"worker": "metered", "kind": "connection"}.items())), 0)
+    assert connection_errors >= 1
+
+
+def test_unknown_path_and_method() -> None:
+    from prometheus_client import CollectorRegistry
+
+    from camunda_workers._health import HealthServer
+
+    async def scenario() -> tuple[int, int]:
+        server = HealthServer(port=0, registry=CollectorRegistry(), host="127.0.0.1",
+                              alive=lambda: (True, "ok"), ready=lambda: (False, "draining"))
+        await server.start()
+        async with httpx.AsyncClient(base_url=f"http://127.0.0.1:{server.port}") as client:
+            missing = (await client.get("/nope")).status_code
+            ready = await client.get("/readyz")
+        await server.stop()
+        assert ready.text == "draining\n"
+        return missing, ready.status_code
+
+    import asyncio
+
+    assert asyncio.run(scenario()) == (404, 503)
+
+
+def test_json_logs_carry_task_context_and_no_secrets(camunda: EngineApi, tmp_path: Path) -> None:
+    topic = unique("jsonlog")
+    key = camunda.deploy_external_task(topic)
+    instance = camunda.start(key, {"kind": "x"})
+    script = (
+        "from camunda_workers import Worker\n"
+        "w = Worker(name='logger', async_response_timeout=500, retries=0)\n"
+        f"w.topic('{topic}')(lambda task: 1/0)\n"
+        "w.run()\n"
+    )
+    env = {"CAMUNDA_URL": camunda.url, "LOG_FORMAT": "json", "CAMUNDA_USER": "demo",
+           "CAMUNDA_PASSWORD": "supersecret-123", "PATH": "/usr/bin:/bin"}
+    proc = subprocess.Popen([sys.executable, "-c", script], env=env, cwd=REPO,
+                            stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
+    wait_until(lambda: camunda.incidents(instance), timeout=30)
+    import time
+
+    time.sleep(2)  # a few idle long polls: they must not log
+    proc.terminate()
+    output, _ = proc.communicate(timeout=20)
+    assert proc.returncode == 0
+    text = output.decode()
+    assert "supersecret" not in text
+    records = [json.loads(line) for line in text.splitlines()]
+    failed = [r for r in records if "failed" in r["message"]]
+    assert failed[0]["worker"] == "logger"
+    assert failed[0]["topic"] == topic
+    assert failed[0]["process_instance_id"] == instance
+    assert failed[0]["task_id"]
+    assert failed[0]["level"] == "WARNING"
+    # one line per state change: start, the failure, stop signal, stopped; not one per poll
+    assert len(records) <= 6, records
+
+
+def test_json_formatter_includes_exception() -> None:
+    formatter = JsonFormatter("w")
+    try:
+        raise ValueError("boom")
+    except ValueError:
+        record = logging.getLogger("x").makeRecord(
+            "x", logging.ERROR, __file__, 1, "bad %s", ("thing",), sys.exc_info())
+    entry = json.loads(formatter.format(record))
+    assert entry["message"] == "bad thing"
+    assert "ValueError: boom" in entry["exception"]
