@@ -37,7 +37,7 @@ check_java() {
   local java major
   java="$(java_bin)"
   [[ -n "$java" ]] || die "Java 17 not found: apt-get install openjdk-17-jdk-headless (or set JAVA_HOME)"
-  major="$("$java" -version 2>&1 | sed -n 's/.*version "\([0-9]*\)[."].*/\1/p' | head -1)"
+  major="$("$java" -version 2>&1 | sed -n '1s/.*version "\([0-9]*\)[."].*/\1/p')"
   [[ "$major" =~ ^[0-9]+$ ]] || die "cannot determine the Java version of $java"
   (( major >= 17 )) || die "Java $major found at $java, Java 17+ needed: apt-get install openjdk-17-jdk-headless (or set JAVA_HOME)"
 }
@@ -288,9 +288,10 @@ main() {
       --) shift; extra=("$@"); break ;;
       --port) [[ $# -ge 2 ]] || die "--port needs a value"; port="$2"; port_given=1; shift 2 ;;
       --port=*) port="${1#--port=}"; port_given=1; shift ;;
-      camunda|operaton) flavour="$1"; shift ;;
       -h|--help) usage; exit 0 ;;
-      *) die "unexpected argument '$1' (see: $0 help)" ;;
+      -*) die "unexpected option '$1' (see: $0 help)" ;;
+      *) [[ -z "$flavour" ]] || die "unexpected argument '$1' (see: $0 help)"
+         flavour="$(flavour_of "$1")"; shift ;;
     esac
   done
   if [[ -z "$port_given" && -n "${PORT:-}" ]]; then port="$PORT"; port_given=1; fi

@@ -55,7 +55,8 @@ def test_engine_stopped_mid_run_then_restarted(tmp_path: Path) -> None:
         # A completion in flight when the engine stopped may be re-run: at-least-once.
         assert duplicates <= 4
         worker_log = (tmp_path / "worker.log").read_text()
-        assert worker_log.count("engine error (connection)") == 1
+        # one line per state change (refused, maybe 5xx while it boots), not one per poll
+        assert 1 <= worker_log.count("engine error (") <= 3
         assert "engine reachable again" in worker_log
     finally:
         if worker is not None:

@@ -192,6 +192,12 @@ class EngineClient:
             "newDuration": new_duration_ms,
         })
 
+    async def locked_task_ids(self) -> list[str]:
+        """Ids of the tasks the engine says this worker id holds locked now."""
+        result = await self.request(
+            "GET", f"/external-task?workerId={self.worker_id}&locked=true&maxResults=1000")
+        return [str(task["id"]) for task in result or []]
+
     async def unlock(self, task_id: str) -> None:
         await self.request("POST", f"/external-task/{task_id}/unlock")
 

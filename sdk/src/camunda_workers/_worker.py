@@ -28,7 +28,7 @@ from ._router import HANDLER_EXECUTOR, TaskRouter
 from ._settings import WorkerSettings, resolve_settings
 from ._spec import WorkerSpec, load_spec
 from ._task import Task
-from .errors import EngineError, EngineRejectedError
+from .errors import EngineError, EngineRejectedError, EngineUnavailableError
 
 __all__ = ["Worker", "WorkerOptions"]
 
@@ -213,6 +213,7 @@ class Worker(TaskRouter):
                  ", ".join(self._subscriptions), settings.max_tasks)
         try:
             await self._poll(client, execution)
+            await self._release_orphans(client)
             await self._drain()
         finally:
             HANDLER_EXECUTOR.reset(token)
@@ -327,6 +328,7 @@ class Worker(TaskRouter):
             metrics.fetch_requests.labels(worker, "ok").inc()
             metrics.fetch_duration.labels(worker).observe(self._loop.time() - started)
             self._set_ready(True)
+            lost_polls = isinstance(engine_error, EngineUnavailableError)
             if engine_error is not None:
                 log.info("engine reachable again after %d failed polls", backoff.failures)
                 engine_error = None
@@ -342,6 +344,29 @@ class Worker(TaskRouter):
                 self._in_flight[job] = task
                 metrics.in_flight.labels(worker).inc()
                 job.add_done_callback(self._finished)
+            if lost_polls:  # after starting this batch, so that it counts as ours
+                await self._release_orphans(client)
+
+    async def _release_orphans(self, client: EngineClient) -> None:
+        """Unlock tasks the engine locked for a long poll whose answer never reached us.
+
+        When a long poll is cut (connection dropped, or cut short on stop), the engine
+        may still lock tasks for it; nobody would run them until their lock expires.
+        Worker ids are unique per process, so tasks locked under ours that we are not
+        running are such orphans.
+        """
+        try:
+            locked = await client.locked_task_ids()
+        except EngineError as error:
+            log.warning("could not look for orphaned locks: %s", error)
+            return
+        running = {task.id for task in self._in_flight.values()}
+        orphans = [task_id for task_id in locked if task_id not in running]
+        for task_id in orphans:
+            with suppress(EngineError):
+                await client.unlock(task_id)
+        if orphans:
+            log.info("unlocked %d task(s) locked for a lost long poll", len(orphans))
 
     def _finished(self, job: asyncio.Task[None]) -> None:
         if self._in_flight.pop(job, None) is not None:

@@ -16,6 +16,7 @@ import org.springframework.core.env.MapPropertySource;
  *   <li>{@code engine.db-file=/some/dir/engine} (env {@code ENGINE_DB_FILE}): file-backed H2
  *       database at that path (H2 appends {@code .mv.db}); data survives an engine restart.
  *       Takes precedence over {@code spring.datasource.url}.</li>
+ *   <li>{@code engine.auth} is checked ({@code basic} or {@code none}), see {@link AuthConfig}.</li>
  *   <li>{@code engine.flavour} is set to {@code camunda} or {@code operaton} for logging.</li>
  * </ul>
  */
@@ -24,6 +25,7 @@ class EngineSettings implements ApplicationListener<ApplicationEnvironmentPrepar
   @Override
   public void onApplicationEvent(ApplicationEnvironmentPreparedEvent event) {
     ConfigurableEnvironment env = event.getEnvironment();
+    AuthConfig.authEnabled(env); // fail fast on a wrong engine.auth value
     Map<String, Object> props = new HashMap<>();
     props.put("engine.flavour", Flavour.current().id);
 
