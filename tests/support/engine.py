@@ -10,6 +10,7 @@ from __future__ import annotations
 import os
 import shutil
 import socket
+import ssl
 import subprocess
 import time
 import uuid
@@ -73,10 +74,13 @@ class EngineProcess:
     args: list[str] = field(default_factory=list)
     log_path: Path | None = None
     process: subprocess.Popen[bytes] | None = None
+    scheme: str = "http"
+    verify: bool | ssl.SSLContext = True
 
     @property
     def url(self) -> str:
-        return f"http://127.0.0.1:{self.port}/engine-rest"
+        host = "localhost" if self.scheme == "https" else "127.0.0.1"
+        return f"{self.scheme}://{host}:{self.port}/engine-rest"
 
     def start(self, timeout: float = 180.0) -> None:
         jar = engine_jar(self.flavour)
@@ -95,7 +99,8 @@ class EngineProcess:
                 raise EngineUnavailable(f"engine exited with {self.process.returncode}; "
                                         f"see {self.log_path}")
             try:
-                if httpx.get(f"{self.url}/engine", timeout=2).status_code in (200, 401):
+                ready = httpx.get(f"{self.url}/engine", timeout=2, verify=self.verify)
+                if ready.status_code in (200, 401):
                     return
             except httpx.HTTPError:
                 pass
@@ -121,9 +126,10 @@ class EngineProcess:
 class EngineApi:
     """What tests need from the engine's REST API, synchronously."""
 
-    def __init__(self, url: str, *, auth: tuple[str, str] | None = None) -> None:
+    def __init__(self, url: str, *, auth: tuple[str, str] | None = None,
+                 verify: bool | ssl.SSLContext = True) -> None:
         self.url = url.rstrip("/")
-        self.http = httpx.Client(base_url=self.url, timeout=30, auth=auth)
+        self.http = httpx.Client(base_url=self.url, timeout=30, auth=auth, verify=verify)
 
     def close(self) -> None:
         self.http.close()

@@ -10,6 +10,7 @@ become :class:`~camunda_workers.errors.EngineError`.
 from __future__ import annotations
 
 import json
+import ssl
 from collections.abc import Mapping, Sequence
 from typing import Any
 
@@ -43,7 +44,7 @@ class EngineClient:
         headers: Mapping[str, str] | None = None,
         timeout: float = 10.0,
         max_connections: int = 10,
-        verify: bool | str = True,
+        verify: bool | ssl.SSLContext = True,
         transport: httpx.AsyncBaseTransport | None = None,
     ) -> None:
         self.base_url = base_url.rstrip("/")

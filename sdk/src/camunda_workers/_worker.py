@@ -6,6 +6,7 @@ import asyncio
 import logging
 import os
 import signal
+import ssl
 import threading
 from collections.abc import Awaitable, Mapping
 from concurrent.futures import ThreadPoolExecutor
@@ -239,7 +240,8 @@ class Worker(TaskRouter):
             headers=headers,
             timeout=settings.http_timeout,
             max_connections=settings.max_tasks + 2,
-            verify=settings.ca_bundle or settings.verify_tls,
+            verify=(ssl.create_default_context(cafile=settings.ca_bundle)
+                    if settings.ca_bundle else settings.verify_tls),
             transport=self._transport,
         )
 

@@ -1,0 +1,104 @@
+"""Basic auth, bearer tokens and TLS against an engine with authentication switched on."""
+
+from __future__ import annotations
+
+import ssl
+import subprocess
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from camunda_workers import Worker
+from tests.support.engine import EngineApi, EngineProcess, free_port, unique, wait_until
+from tests.support.running import running
+
+pytestmark = pytest.mark.engine
+
+
+@pytest.fixture(scope="module")
+def tls_files(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path]:
+    """A self-signed certificate for localhost/127.0.0.1 and its key (PEM)."""
+    folder = tmp_path_factory.mktemp("tls")
+    cert, key = folder / "cert.pem", folder / "key.pem"
+    subprocess.run(["openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "2",
+                    "-subj", "/CN=localhost",
+                    "-addext", "subjectAltName=DNS:localhost,IP:127.0.0.1",
+                    "-keyout", str(key), "-out", str(cert)], check=True, capture_output=True)
+    return cert, key
+
+
+@pytest.fixture(scope="module")
+def secured(tls_files: tuple[Path, Path]) -> Iterator[tuple[EngineProcess, EngineApi]]:
+    """An engine with basic auth, a bearer token and HTTPS."""
+    cert, key = tls_files
+    engine = EngineProcess("camunda", free_port(), args=[
+        "--engine.auth=basic", "--engine.auth-token=test-token",
+        "--server.ssl.enabled=true", f"--server.ssl.certificate=file:{cert}",
+        f"--server.ssl.certificate-private-key=file:{key}",
+    ])
+    engine.scheme = "https"
+    engine.verify = ssl.create_default_context(cafile=str(cert))
+    engine.start()
+    api = EngineApi(engine.url, auth=("demo", "demo"), verify=engine.verify)
+    yield engine, api
+    api.close()
+    engine.stop()
+
+
+def _worker(url: str, topic: str, **options: object) -> tuple[Worker, list[str]]:
+    worker = Worker(name="secure", base_url=url, async_response_timeout=500,
+                    backoff_max=0.5, **options)  # type: ignore[arg-type]
+    done: list[str] = []
+    worker.topic(topic)(lambda task: done.append(task.id))  # type: ignore[func-returns-value]
+    return worker, done
+
+
+@pytest.mark.parametrize("credentials", ["basic", "basic_file", "bearer"])
+def test_authenticated_worker_completes(secured: tuple[EngineProcess, EngineApi],
+                                        tls_files: tuple[Path, Path], tmp_path: Path,
+                                        credentials: str) -> None:
+    engine, api = secured
+    cert, _ = tls_files
+    topic = unique(credentials)
+    key = api.deploy_external_task(topic)
+    env = {"CAMUNDA_CA_BUNDLE": str(cert)}
+    if credentials == "basic":
+        env |= {"CAMUNDA_USER": "demo", "CAMUNDA_PASSWORD": "demo"}
+    elif credentials == "basic_file":
+        (tmp_path / "password").write_text("demo\n")
+        env |= {"CAMUNDA_USER": "demo", "CAMUNDA_PASSWORD_FILE": str(tmp_path / "password")}
+    else:
+        env |= {"CAMUNDA_TOKEN": "test-token"}
+    worker, done = _worker(engine.url, topic, environ=env)
+    instances = api.start_many(key, 3)
+    with running(worker):
+        api.wait_finished(instances)
+    assert len(done) == 3
+
+
+def test_wrong_password_is_reported_and_not_ready(secured: tuple[EngineProcess, EngineApi],
+                                                  tls_files: tuple[Path, Path],
+                                                  caplog: pytest.LogCaptureFixture) -> None:
+    engine, _ = secured
+    cert, _ = tls_files
+    worker, _ = _worker(engine.url, unique("denied"), environ={
+        "CAMUNDA_USER": "demo", "CAMUNDA_PASSWORD": "wrong-pass-42",
+        "CAMUNDA_CA_BUNDLE": str(cert)})
+    with running(worker):
+        wait_until(lambda: any("unauthorized" in r.getMessage() for r in caplog.records),
+                   timeout=20)
+        assert worker._ready() == (False, "engine not reachable")
+    assert "wrong-pass-42" not in caplog.text
+    errors = [r for r in caplog.records if "engine error (unauthorized)" in r.getMessage()]
+    assert len(errors) == 1
+    assert errors[0].levelname == "ERROR"
+
+
+def test_tls_is_verified_by_default(secured: tuple[EngineProcess, EngineApi],
+                                    caplog: pytest.LogCaptureFixture) -> None:
+    engine, _ = secured
+    worker, _ = _worker(engine.url, unique("untrusted"), environ={"CAMUNDA_TOKEN": "test-token"})
+    with running(worker):
+        wait_until(lambda: any("CERTIFICATE_VERIFY_FAILED" in r.getMessage()
+                               for r in caplog.records), timeout=20)
