@@ -7,8 +7,9 @@ VENV ?= .venv
 BIN := $(VENV)/bin
 WORKERS := $(BIN)/workers
 PORT ?= 8080
-CAMUNDA_URL ?= http://localhost:$(PORT)/engine-rest
-export CAMUNDA_URL
+# The demo and the benchmark talk to this engine; the tests start their own
+# (set CAMUNDA_URL in the environment to make them use a running one instead).
+ENGINE_URL ?= http://localhost:$(PORT)/engine-rest
 
 # ---------------------------------------------------------------- setup
 $(BIN)/python:
@@ -41,7 +42,7 @@ engine-build:
 # ---------------------------------------------------------------- main job
 .PHONY: demo
 demo: setup engine ## The main job: local engine + hello-world as a local process, instances completed
-	$(WORKERS) demo --instances 20
+	$(WORKERS) demo --instances 20 --engine-url $(ENGINE_URL)
 
 # ---------------------------------------------------------------- checks
 .PHONY: lint typecheck test test-workers bench
@@ -60,7 +61,24 @@ test: setup lint typecheck engine-build test-workers ## Everything: lint, types,
 	$(BIN)/pytest
 
 bench: setup engine ## Throughput benchmark against the local engine (see bench/README.md)
-	$(BIN)/python bench/throughput.py --engine-url $(CAMUNDA_URL)
+	$(BIN)/python bench/throughput.py --engine-url $(ENGINE_URL)
+
+# ---------------------------------------------------------------- workers and the stack
+.PHONY: discover-workers list-workers schema generate-compose check-compose
+discover-workers: setup ## Find and validate every workers/*/worker.json (all problems at once)
+	$(WORKERS) discover
+
+list-workers: setup ## Table of the workers: name, port, topics, replicas, version, Dockerfile
+	$(WORKERS) list
+
+schema: setup ## Write workers/worker.schema.json (JSON Schema of worker.json, for editors)
+	$(WORKERS) schema
+
+generate-compose: setup ## Update the worker services in docker-compose.swarm.yml (ENV=production: overlay)
+	$(WORKERS) compose $(if $(ENV),--env $(ENV))
+
+check-compose: setup ## Fail (with a diff) if docker-compose.swarm.yml is behind the workers
+	$(WORKERS) compose --check
 
 # ---------------------------------------------------------------- help
 .PHONY: help

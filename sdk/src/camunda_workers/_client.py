@@ -10,6 +10,7 @@ become :class:`~camunda_workers.errors.EngineError`.
 from __future__ import annotations
 
 import json
+import re
 import ssl
 from collections.abc import Mapping, Sequence
 from typing import Any
@@ -23,14 +24,17 @@ __all__ = ["EngineClient"]
 
 
 def _reason(response: httpx.Response) -> str:
-    """The engine's own message (``{"type": ..., "message": ...}``), else the body's start."""
+    """The engine's own message (``{"type": ..., "message": ...}``), else a short summary."""
     try:
         body = response.json()
     except ValueError:
-        return response.text[:200]
+        # e.g. the servlet container's HTML error page while the engine starts or stops
+        title = re.search(r"<title>(.*?)</title>", response.text, re.IGNORECASE | re.DOTALL)
+        text = title.group(1) if title else response.text
+        return " ".join(text.split())[:160] or response.reason_phrase
     if isinstance(body, dict) and body.get("message"):
         return f"{body.get('type', 'Error')}: {body['message']}"
-    return response.text[:200]
+    return " ".join(response.text.split())[:160]
 
 
 class EngineClient:

@@ -9,6 +9,7 @@ from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass
 
 from ._client import EngineClient
+from ._engine_state import EngineState
 from ._metrics import WorkerMetrics
 from ._retry import Backoff, RetryPolicy
 from ._router import HandlerResult, Subscription
@@ -26,8 +27,9 @@ class LockKeeper:
     """Extends a task's lock before it expires, while its handler runs."""
 
     def __init__(self, client: EngineClient, task: Task, lock_ms: int, metrics: WorkerMetrics,
-                 loop: asyncio.AbstractEventLoop) -> None:
+                 engine: EngineState, loop: asyncio.AbstractEventLoop) -> None:
         self.loop = loop
+        self._engine = engine
         self._client = client
         self._task = task
         self._lock_ms = lock_ms
@@ -48,12 +50,13 @@ class LockKeeper:
                 continue  # extended by hand meanwhile
             try:
                 await self.extend(self._lock_ms)
+                self._engine.succeeded()
             except EngineRejectedError as error:
                 log.warning("lock of task %s lost: %s", self._task.id, error,
                             extra=_context(self._task))
                 return
             except EngineError as error:
-                self._metrics.engine_error(error.kind)
+                self._engine.failed(error)
                 await asyncio.sleep(min(half / 4, 5))
 
 
@@ -70,6 +73,7 @@ class TaskExecution:
     settings: WorkerSettings
     retry_policy: RetryPolicy
     metrics: WorkerMetrics
+    engine: EngineState
     subscriptions: Mapping[str, Subscription]
 
     def lock_ms(self, task: Task) -> int:
@@ -77,7 +81,8 @@ class TaskExecution:
 
     async def run(self, task: Task) -> None:
         loop = asyncio.get_running_loop()
-        keeper = LockKeeper(self.client, task, self.lock_ms(task), self.metrics, loop)
+        keeper = LockKeeper(self.client, task, self.lock_ms(task), self.metrics, self.engine,
+                            loop)
         task.lock_extender = keeper
         keeping = asyncio.create_task(keeper.keep())
         started = loop.time()
@@ -147,6 +152,7 @@ class TaskExecution:
         while True:
             try:
                 await report()
+                self.engine.succeeded()
                 return
             except EngineRejectedError as error:
                 self.metrics.engine_error(error.kind)
@@ -154,7 +160,7 @@ class TaskExecution:
                             extra=_context(task))
                 return
             except EngineError as error:
-                self.metrics.engine_error(error.kind)
+                self.engine.failed(error)
                 delay = backoff.next_delay()
                 if loop.time() + delay > deadline:
                     log.error("gave up reporting task %s (its lock expires): %s", task.id, error,

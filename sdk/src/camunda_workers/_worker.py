@@ -20,6 +20,7 @@ from camunda.utils.auth_basic import AuthBasic
 from prometheus_client import CollectorRegistry
 
 from ._client import EngineClient
+from ._engine_state import EngineState
 from ._execution import TaskExecution
 from ._health import HealthServer
 from ._logging import configure_logging
@@ -29,7 +30,7 @@ from ._router import HANDLER_EXECUTOR, TaskRouter
 from ._settings import WorkerSettings, resolve_settings
 from ._spec import WorkerSpec, load_spec
 from ._task import Task
-from .errors import EngineError, EngineRejectedError, EngineUnavailableError
+from .errors import EngineError, EngineUnavailableError
 
 __all__ = ["Worker", "WorkerOptions"]
 
@@ -108,7 +109,7 @@ class Worker(TaskRouter):
         self._stop_requested: asyncio.Event | None = None
         self._slot_freed: asyncio.Event | None = None
         self._in_flight: dict[asyncio.Task[None], Task] = {}
-        self._engine_ok = False
+        self.engine = EngineState(self.metrics, backoff_max=self.settings.backoff_max)
         self._draining = False
         self._last_progress = 0.0
         self._signals = 0
@@ -204,7 +205,7 @@ class Worker(TaskRouter):
         client = self._make_client()
         execution = TaskExecution(client=client, settings=settings,
                                   retry_policy=self.retry_policy, metrics=self.metrics,
-                                  subscriptions=self._subscriptions)
+                                  engine=self.engine, subscriptions=self._subscriptions)
         if settings.port is not None:
             self.health = HealthServer(port=settings.port, registry=self.metrics.registry,
                                        alive=self._alive, ready=self._ready)
@@ -260,10 +261,9 @@ class Worker(TaskRouter):
     def _ready(self) -> tuple[bool, str]:
         if self._draining:
             return False, "draining"
-        return (True, "ok") if self._engine_ok else (False, "engine not reachable")
+        return (True, "ok") if self.engine.ok else (False, "engine not reachable")
 
-    def _set_ready(self, engine_ok: bool) -> None:
-        self._engine_ok = engine_ok
+    def _update_ready(self) -> None:
         ready, _ = self._ready()
         self.metrics.ready.labels(self.metrics.worker).set(1 if ready else 0)
 
@@ -293,7 +293,6 @@ class Worker(TaskRouter):
         topics = [sub.fetch_topic(settings.lock_duration) for sub in self._subscriptions.values()]
         http_timeout = settings.async_response_timeout / 1000 + settings.http_timeout
         backoff = Backoff(settings.backoff_initial, settings.backoff_max)
-        engine_error: EngineError | None = None
         while not self._stop_requested.is_set():
             self._last_progress = self._loop.time()
             free = settings.max_tasks - len(self._in_flight)
@@ -315,26 +314,18 @@ class Worker(TaskRouter):
                 ))
             except EngineError as error:
                 metrics.fetch_requests.labels(worker, "error").inc()
-                metrics.engine_error(error.kind)
-                self._set_ready(False)
-                if engine_error is None or engine_error.kind != error.kind:
-                    level = logging.ERROR if isinstance(error, EngineRejectedError) else (
-                        logging.WARNING)
-                    log.log(level, "engine error (%s): %s; retrying with backoff up to %.0fs",
-                            error.kind, error, settings.backoff_max)
-                engine_error = error
+                self.engine.failed(error)
+                self._update_ready()
                 await self._unless_stopped(asyncio.sleep(backoff.next_delay()))
                 continue
             if fetched is None:
                 break  # stop requested during the long poll
             metrics.fetch_requests.labels(worker, "ok").inc()
             metrics.fetch_duration.labels(worker).observe(self._loop.time() - started)
-            self._set_ready(True)
-            lost_polls = isinstance(engine_error, EngineUnavailableError)
-            if engine_error is not None:
-                log.info("engine reachable again after %d failed polls", backoff.failures)
-                engine_error = None
-                backoff.reset()
+            lost_polls = isinstance(self.engine.error, EngineUnavailableError)
+            self.engine.succeeded()
+            self._update_ready()
+            backoff.reset()
             for raw in fetched:
                 task = Task.from_engine(raw)
                 metrics.fetched.labels(worker, task.topic).inc()
@@ -378,7 +369,7 @@ class Worker(TaskRouter):
 
     async def _drain(self) -> None:
         self._draining = True
-        self._set_ready(self._engine_ok)
+        self._update_ready()
         if not self._in_flight:
             return
         log.info("draining %d in-flight task(s), up to %.0fs", len(self._in_flight),
