@@ -1,0 +1,238 @@
+"""The Copier template with real Copier and real git, in temporary repositories.
+
+Never depends on tags in this repository's own history: each test builds a template
+repository from copier.yml and template/, tags it, and evolves it.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from camunda_workers import SpecError, load_spec
+from workers_tooling._scaffold import check_updates, new_worker, update_workers
+from workers_tooling.errors import ToolingError
+
+REPO = Path(__file__).resolve().parents[2]
+GIT_ENV = {"GIT_AUTHOR_NAME": "t", "GIT_AUTHOR_EMAIL": "t@t", "GIT_COMMITTER_NAME": "t",
+           "GIT_COMMITTER_EMAIL": "t@t"}
+
+
+def git(cwd: Path, *args: str) -> str:
+    done = subprocess.run(["git", *args], cwd=cwd, check=True, capture_output=True, text=True,
+                          env={**os.environ, **GIT_ENV})
+    return done.stdout
+
+
+def commit_all(repo: Path, message: str, tag: str | None = None) -> None:
+    git(repo, "add", "-A")
+    git(repo, "commit", "-qm", message, "--allow-empty")
+    if tag:
+        git(repo, "tag", tag)
+
+
+@pytest.fixture
+def template_repo(tmp_path: Path) -> Path:
+    """A git repository holding this project's template, tagged v0.2.0, with workers/."""
+    repo = tmp_path / "monorepo"
+    repo.mkdir()
+    shutil.copy(REPO / "copier.yml", repo / "copier.yml")
+    shutil.copytree(REPO / "template", repo / "template")
+    (repo / "workers").mkdir()
+    (repo / "workers" / ".keep").write_text("")
+    git(repo, "init", "-q", "-b", "main")
+    commit_all(repo, "template", tag="v0.2.0")
+    return repo
+
+
+def answers(**extra: object) -> dict[str, object]:
+    return {"name": "email-sender", "port": 8003, "topics": ["send_email", "notify_user"],
+            **extra}
+
+
+def run_in(folder: Path, *command: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(command, cwd=folder, capture_output=True, text=True, check=False)
+
+
+def test_copy_renders_a_worker_that_passes_its_own_checks(template_repo: Path) -> None:
+    worker = new_worker(template_repo, answers=answers(custom_dockerfile=True))
+    assert worker == template_repo / "workers" / "email-sender"
+    files = sorted(str(p.relative_to(worker)) for p in worker.rglob("*") if p.is_file())
+    assert files == [".copier-answers.yml", "Dockerfile", "README.md", "main.py",
+                     "pyproject.toml", "requirements.txt", "tests/conftest.py",
+                     "tests/test_handlers.py", "worker.json"]
+    spec = load_spec(worker / "worker.json")
+    assert (spec.name, spec.port, spec.topics) == ("email-sender", 8003,
+                                                   ["send_email", "notify_user"])
+    recorded = (worker / ".copier-answers.yml").read_text()
+    assert "_src_path: ../.." in recorded  # relative to the worker: see _scaffold
+    assert "_commit: v0.2.0" in recorded
+    for command in ([sys.executable, "-m", "pytest", "-q"],
+                    [str(Path(sys.executable).parent / "ruff"), "check", "."],
+                    [str(Path(sys.executable).parent / "mypy"), "."]):
+        done = run_in(worker, *command)
+        assert done.returncode == 0, f"{command}: {done.stdout}{done.stderr}"
+
+
+def test_default_port_is_the_next_free_one(template_repo: Path) -> None:
+    new_worker(template_repo, answers={"name": "first", "topics": ["a"]})
+    second = new_worker(template_repo, answers={"name": "second", "topics": ["b"]})
+    assert load_spec(second / "worker.json").port == 8002
+
+
+@pytest.mark.parametrize(("bad", "message"), [
+    ({"name": "Email_Sender"}, "answers: name: 'Email_Sender' must be kebab-case"),
+    ({"name": "taken"}, "answers: name: workers/taken already exists; pick another name"),
+    ({"port": 80}, "answers: port: Input should be greater than or equal to 1024"),
+    ({"port": 8001}, "answers: port: 8001 is taken by workers/taken; the next free one is 8002"),
+    ({"topics": ["Send-Email"]}, "answers: topics.0: 'Send-Email' must be snake_case"),
+    ({"topics": []}, "answers: topics: List should have at least 1 item"),
+])
+def test_bad_answers_are_refused_and_nothing_is_written(
+    template_repo: Path, bad: dict[str, object], message: str
+) -> None:
+    new_worker(template_repo, answers={"name": "taken", "port": 8001, "topics": ["x"]})
+    before = sorted(p.name for p in (template_repo / "workers").iterdir())
+    with pytest.raises(SpecError) as caught:
+        new_worker(template_repo, answers=answers(**bad))
+    assert message in str(caught.value)
+    assert sorted(p.name for p in (template_repo / "workers").iterdir()) == before
+
+
+def evolve_template(repo: Path, tag: str) -> None:
+    """Template v-next: Dockerfile changed, a file added, main.py edited at its end."""
+    dockerfile = next((repo / "template").glob("*Dockerfile*"))
+    dockerfile.write_text(dockerfile.read_text().replace(
+        "STOPSIGNAL SIGTERM", "STOPSIGNAL SIGTERM\nLABEL org.opencontainers.image.vendor=us"))
+    (repo / "template" / "CONTRIBUTING.md").write_text("Run the tests before you push.\n")
+    main = repo / "template" / "main.py.jinja"
+    entry = 'if __name__ == "__main__":'
+    main.write_text(main.read_text().replace(entry, f"# Entry point: `python main.py`.\n{entry}"))
+    commit_all(repo, f"template {tag}", tag=tag)
+
+
+def test_update_brings_template_changes_and_keeps_local_edits(template_repo: Path) -> None:
+    worker = new_worker(template_repo, answers=answers(custom_dockerfile=True))
+    main = worker / "main.py"
+    main.write_text(main.read_text().replace(
+        'return {"send_email_done": True}', 'return {"send_email_done": True, "mine": 1}'))
+    spec = worker / "worker.json"
+    spec.write_text(spec.read_text().replace('"environment": {}',
+                                             '"environment": {"SMTP_HOST": "mail"}'))
+    commit_all(template_repo, "worker edits")
+    evolve_template(template_repo, "v0.3.0")
+    assert [c.behind for c in check_updates(template_repo)] == [True]
+
+    [result] = update_workers(template_repo)
+
+    assert result.status == "updated"
+    assert (result.from_commit, result.to_commit) == ("v0.2.0", "v0.3.0")
+    text = main.read_text()
+    assert '"mine": 1' in text  # local edit kept
+    assert "# Entry point: `python main.py`." in text  # template edit arrived
+    assert "LABEL org.opencontainers.image.vendor=us" in (worker / "Dockerfile").read_text()
+    assert (worker / "CONTRIBUTING.md").exists()
+    assert '"SMTP_HOST": "mail"' in spec.read_text()
+    assert "_commit: v0.3.0" in (worker / ".copier-answers.yml").read_text()
+    commit_all(template_repo, "updated")
+    assert [c.behind for c in check_updates(template_repo)] == [False]
+    assert update_workers(template_repo)[0].status == "current"
+
+
+def test_conflicting_edit_is_reported_with_its_file(template_repo: Path) -> None:
+    worker = new_worker(template_repo, answers=answers())
+    main = worker / "main.py"
+    main.write_text(main.read_text().replace(
+        'if __name__ == "__main__":', '# our own entry comment\nif __name__ == "__main__":'))
+    readme_edit = (worker / "README.md").read_text() + "\nOur notes.\n"
+    (worker / "README.md").write_text(readme_edit)
+    commit_all(template_repo, "worker edits")
+    evolve_template(template_repo, "v0.3.0")
+
+    [result] = update_workers(template_repo)
+
+    assert result.status == "conflicts"
+    assert result.conflicts == ["main.py"]
+    assert "<<<<<<< before updating" in main.read_text()
+    assert "# our own entry comment" in main.read_text()
+    assert (worker / "README.md").read_text() == readme_edit  # nothing else lost
+
+
+@pytest.mark.parametrize("where", ["root", "worker", "workers", "elsewhere"])
+def test_update_works_from_any_directory(template_repo: Path, where: str,
+                                         tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+                                         ) -> None:
+    worker = new_worker(template_repo, answers=answers())
+    commit_all(template_repo, "worker")
+    evolve_template(template_repo, "v0.3.0")
+    cwd = {"root": template_repo, "worker": worker, "workers": worker.parent,
+           "elsewhere": tmp_path}[where]
+    monkeypatch.chdir(cwd)
+    assert update_workers(template_repo, ["email-sender"])[0].status == "updated"
+
+
+def test_plain_copier_update_works_inside_the_worker_folder(template_repo: Path) -> None:
+    worker = new_worker(template_repo, answers=answers())
+    commit_all(template_repo, "worker")
+    evolve_template(template_repo, "v0.3.0")
+    done = run_in(worker, sys.executable, "-m", "copier", "update", "--defaults", "--trust")
+    assert done.returncode == 0, done.stderr
+    assert "_commit: v0.3.0" in (worker / ".copier-answers.yml").read_text()
+
+
+def test_team_repository_points_at_the_template_by_path(template_repo: Path,
+                                                        tmp_path: Path) -> None:
+    team = tmp_path / "team"
+    (team / "workers").mkdir(parents=True)
+    git(team, "init", "-q", "-b", "main")
+    worker = new_worker(team, answers=answers(), template=str(template_repo))
+    assert f"_src_path: {template_repo}" in (worker / ".copier-answers.yml").read_text()
+    main = worker / "main.py"
+    main.write_text(main.read_text().replace("True}", "True, 'team': 1}", 1))
+    commit_all(team, "our worker")
+    evolve_template(template_repo, "v0.3.0")
+    [result] = update_workers(team)
+    assert result.status == "updated"
+    assert "'team': 1" in main.read_text()
+    assert (worker / "CONTRIBUTING.md").exists()
+
+
+def test_migration_runs_once_and_only_when_crossing_its_version(template_repo: Path) -> None:
+    # v0.1.0: the template before the rename (tests/test_main.py, no migration yet)
+    v2_config = (template_repo / "copier.yml").read_text()
+    git(template_repo, "tag", "-d", "v0.2.0")
+    tests = template_repo / "template" / "tests"
+    (tests / "test_handlers.py.jinja").rename(tests / "test_main.py.jinja")
+    before, after = v2_config.split("_migrations:")[0], v2_config.split("\nname:", 1)[1]
+    (template_repo / "copier.yml").write_text(f"{before}\nname:{after}")
+    commit_all(template_repo, "v0.1.0", tag="v0.1.0")
+    worker = new_worker(template_repo, answers=answers(), vcs_ref="v0.1.0")
+    edited = (worker / "tests" / "test_main.py").read_text() + "\n# our extra check\n"
+    (worker / "tests" / "test_main.py").write_text(edited)
+    commit_all(template_repo, "worker at v0.1.0")
+    # v0.2.0: the rename, with its migration (this repository's template as it is)
+    (tests / "test_main.py.jinja").rename(tests / "test_handlers.py.jinja")
+    (template_repo / "copier.yml").write_text(v2_config)
+    commit_all(template_repo, "v0.2.0", tag="v0.2.0")
+
+    assert update_workers(template_repo)[0].to_commit == "v0.2.0"
+    assert not (worker / "tests" / "test_main.py").exists()
+    assert "# our extra check" in (worker / "tests" / "test_handlers.py").read_text()
+    commit_all(template_repo, "worker at v0.2.0")
+
+    # v0.3.0 does not cross v0.2.0: a new tests/test_main.py of ours stays put
+    (worker / "tests" / "test_main.py").write_text("def test_ours() -> None:\n    pass\n")
+    commit_all(template_repo, "our own test_main")
+    evolve_template(template_repo, "v0.3.0")
+    assert update_workers(template_repo)[0].to_commit == "v0.3.0"
+    assert (worker / "tests" / "test_main.py").exists()
+
+
+def test_unknown_worker_name_is_a_clear_error(template_repo: Path) -> None:
+    with pytest.raises(ToolingError, match="no template-managed worker named nope"):
+        update_workers(template_repo, ["nope"])
