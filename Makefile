@@ -80,6 +80,17 @@ generate-compose: setup ## Update the worker services in docker-compose.swarm.ym
 check-compose: setup ## Fail (with a diff) if docker-compose.swarm.yml is behind the workers
 	$(WORKERS) compose --check
 
+# ---------------------------------------------------------------- template
+.PHONY: new-worker update-workers check-updates
+new-worker: setup ## Create a worker from the template, answering its questions
+	$(WORKERS) new --interactive
+
+update-workers: setup ## Re-apply newer template versions to every worker (3-way merge)
+	$(WORKERS) update --all
+
+check-updates: setup ## Which workers are behind the template
+	$(WORKERS) check-update
+
 # ---------------------------------------------------------------- help
 .PHONY: help
 help: ## List the targets

@@ -1,6 +1,7 @@
-"""hello-world: greets whoever the process names."""
+"""hello-world: Greets whoever the process names: the smallest useful worker."""
 
 from pathlib import Path
+from typing import Any
 
 from camunda_workers import Task, Worker
 
@@ -8,7 +9,8 @@ worker = Worker.from_spec(Path(__file__).with_name("worker.json"))
 
 
 @worker.topic("say_hello", variables=["name"])
-def say_hello(task: Task) -> dict[str, object]:
+def say_hello(task: Task) -> dict[str, Any]:
+    """Greet the process variable `name` (or the world) in `greeting`."""
     name = task.variables.get("name") or "world"
     return {"greeting": f"Hello, {name}!"}
 

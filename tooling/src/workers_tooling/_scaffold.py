@@ -133,11 +133,11 @@ def new_worker(
             if destination.exists():
                 raise ToolingError(f"{destination} already exists: pick another name")
             staging.rename(destination)
-    except (CopierError, ValueError, KeyboardInterrupt) as exc:
+    except (Exception, KeyboardInterrupt) as exc:
         shutil.rmtree(staging, ignore_errors=True)
-        if isinstance(exc, ToolingError):
-            raise
-        raise ToolingError(f"the template could not be rendered: {exc}") from exc
+        if isinstance(exc, CopierError | ValueError):
+            raise ToolingError(f"the template could not be rendered: {exc}") from exc
+        raise
     return destination
 
 
