@@ -1,5 +1,7 @@
 import sys
 from pathlib import Path
 
-# main.py and its helper modules import as top-level modules, as in the container.
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+# main.py and its helper modules import as top-level modules, as in the container;
+# workers/ itself holds the shared `common` package.
+HERE = Path(__file__).resolve().parents[1]
+sys.path[:0] = [str(HERE), str(HERE.parent)]

@@ -1,4 +1,5 @@
-"""hello-world: Greets whoever the process names: the smallest useful worker."""
+"""hello-world: Greets whoever the process names: the smallest useful worker.
+"""
 
 from pathlib import Path
 from typing import Any
