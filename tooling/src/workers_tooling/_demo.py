@@ -69,7 +69,9 @@ def run_demo(
             for name in names
         ]
         started_at = time.monotonic()
-        env = {**os.environ, "CAMUNDA_URL": engine_url, "METRICS_PORT": "0"}
+        # workers/ on the path for the shared `common` package, as in the images
+        env = {**os.environ, "CAMUNDA_URL": engine_url, "METRICS_PORT": "0",
+               "PYTHONPATH": str(repo / "workers")}
         worker = subprocess.Popen([sys.executable, "main.py"], cwd=worker_dir, env=env)
         try:
             while _finished(http, ids) < len(ids):
