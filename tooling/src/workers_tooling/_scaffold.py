@@ -212,8 +212,7 @@ def update_workers(
                 copier.run_update(".", defaults=True, overwrite=True, unsafe=True, quiet=True,
                                   vcs_ref=vcs_ref, conflict="inline")
         except (CopierError, ValueError) as exc:
-            hint = " (commit or stash the worker's changes first)" if "dirty" in str(exc) else ""
-            raise ToolingError(f"workers/{folder.name}: update failed: {exc}{hint}") from exc
+            raise ToolingError(f"workers/{folder.name}: update failed: {exc}") from exc
         after = _answers(folder).get("_commit")
         conflicts = _conflicted_files(folder)
         status: Literal["updated", "current", "conflicts"] = (
