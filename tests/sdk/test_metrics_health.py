@@ -153,3 +153,22 @@ def test_json_formatter_includes_exception() -> None:
     entry = json.loads(formatter.format(record))
     assert entry["message"] == "bad thing"
     assert "ValueError: boom" in entry["exception"]
+
+
+def test_liveness_fails_when_the_poll_loop_stops_turning(camunda: EngineApi) -> None:
+    port = free_port()
+    worker = Worker(name="stuck", base_url=camunda.url, environ={}, port=port,
+                    async_response_timeout=20_000)  # the loop sits in one long poll
+    worker.topic(unique("stuck"))(lambda task: None)
+    with running(worker):
+        wait_until(lambda: httpx.get(f"http://127.0.0.1:{port}/healthz").status_code == 200)
+        loop = worker._loop
+        assert loop is not None
+
+        def freeze() -> None:  # as if the loop had not turned for 1000 s
+            worker._last_progress = loop.time() - 1000
+
+        loop.call_soon_threadsafe(freeze)
+        response = httpx.get(f"http://127.0.0.1:{port}/healthz")
+        assert response.status_code == 503
+        assert response.text.startswith("poll loop stuck for")
