@@ -80,6 +80,8 @@ class BenchConfig:
     latency_rate: float
     warmup: int
     start_threads: int
+    engine_pid: int | None
+    rounds: int
     worker: WorkerConfig
 
 
@@ -94,6 +96,7 @@ class VariantResult:
     capped: bool = False
     handler_calls: int = 0
     worker_cpu_ms_per_task: float | None = None
+    engine_cpu_ms_per_task: float | None = None
     latency_samples: int = 0
     latency_p50_ms: float | None = None
     latency_p95_ms: float | None = None
@@ -353,7 +356,7 @@ class Engine:
 
 
 class Collector(threading.Thread):
-    """Drains the child's queue: first handler start per process instance, and READY."""
+    """Drains a worker's queue: first handler start per process instance, and READY."""
 
     def __init__(self, queue: RecordQueue) -> None:
         super().__init__(name="collector", daemon=True)
@@ -395,6 +398,43 @@ class Collector(threading.Thread):
         self._stop_requested.set()
 
 
+class WorkerProcess:
+    """One variant's worker in a spawned child process, and the thread reading its queue."""
+
+    def __init__(self, variant: str, url: str, topic: str, cfg: WorkerConfig) -> None:
+        ctx = multiprocessing.get_context("spawn")
+        self.variant = variant
+        self.queue: RecordQueue = ctx.Queue()
+        self.collector = Collector(self.queue)
+        self.process = ctx.Process(target=worker_main, name=f"bench-{variant}", daemon=True,
+                                   args=(variant, url, topic, cfg, self.queue))
+
+    def start(self, timeout: float = 60.0) -> float:
+        """Start it; return the time (epoch s) at which it was about to poll."""
+        self.collector.start()
+        self.process.start()
+        if not self.collector.ready.wait(timeout) or self.collector.ready_at is None:
+            raise RuntimeError(f"{self.variant}: worker process did not start (exit code "
+                               f"{self.process.exitcode})")
+        return self.collector.ready_at
+
+    def cpu_seconds(self) -> float | None:
+        return process_cpu_seconds(self.process.pid)
+
+    def stop(self) -> None:
+        if self.process.is_alive():
+            self.process.terminate()  # SIGTERM: camunda_workers drains, the others just exit
+            self.process.join(15)
+            if self.process.is_alive():
+                self.process.kill()
+                self.process.join(5)
+        self.collector.stop()
+        if self.collector.is_alive():
+            self.collector.join(2)
+        self.queue.close()
+        self.queue.cancel_join_thread()
+
+
 def process_cpu_seconds(pid: int | None) -> float | None:
     """user+system CPU time of a process (Linux /proc), None elsewhere."""
     if pid is None:
@@ -407,10 +447,71 @@ def process_cpu_seconds(pid: int | None) -> float | None:
     return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
+def cpu_ms_per_task(before: float | None, after: float | None, tasks: int) -> float | None:
+    if before is None or after is None or tasks <= 0:
+        return None
+    return (after - before) * 1000 / tasks
+
+
+def load_average() -> str:
+    try:
+        return " ".join(f"{x:.2f}" for x in os.getloadavg())
+    except OSError:
+        return "?"
+
+
 def percentile(values: list[float], q: float) -> float:
     ordered = sorted(values)
     index = max(0, min(len(ordered) - 1, round(q * (len(ordered) - 1))))
     return ordered[index]
+
+
+def measure_throughput(engine: Engine, cfg: BenchConfig, key: str, worker: WorkerProcess,
+                       result: VariantResult) -> None:
+    """Phase 1: a backlog of ``cfg.instances`` is waiting; time the worker through it."""
+    t0 = worker.start()
+    cpu0, engine_cpu0 = worker.cpu_seconds(), process_cpu_seconds(cfg.engine_pid)
+    deadline = t0 + cfg.cap
+    while True:
+        completed = engine.finished(key)
+        now = time.time()
+        if completed >= cfg.instances:
+            last = engine.last_end_time(key)
+            # the engine's clock if it plausibly is ours (same machine), else the poll's
+            t_end = last if last is not None and t0 < last <= now + 0.05 else now
+            break
+        if now >= deadline or not worker.process.is_alive():
+            result.capped = True
+            t_end = now
+            break
+        time.sleep(0.1)
+    result.completed = completed
+    result.seconds = t_end - t0
+    result.tasks_per_second = completed / result.seconds if result.seconds > 0 else 0.0
+    result.handler_calls = worker.collector.calls
+    result.worker_cpu_ms_per_task = cpu_ms_per_task(cpu0, worker.cpu_seconds(), completed)
+    result.engine_cpu_ms_per_task = cpu_ms_per_task(
+        engine_cpu0, process_cpu_seconds(cfg.engine_pid), completed)
+    if not worker.process.is_alive():
+        result.notes.append(f"worker exited with code {worker.process.exitcode}")
+    if result.capped:
+        result.notes.append(f"capped at {cfg.cap:.0f}s: {completed}/{cfg.instances} done")
+
+
+def measure_latency(engine: Engine, cfg: BenchConfig, key: str, worker: WorkerProcess,
+                    result: VariantResult) -> None:
+    """Phase 2: the worker idles in its long poll; instances arrive at a steady rate."""
+    time.sleep(1.0)
+    sent = engine.start_paced(key, cfg.latency_instances, cfg.latency_rate)
+    if not worker.collector.wait_for(sent, timeout=30 + cfg.latency_instances / 10):
+        result.notes.append("latency: not every instance was picked up within the wait")
+    with worker.collector.changed:
+        seen = worker.collector.first_seen
+        latencies = [(seen[i] - t) * 1000 for i, t in sent.items() if i in seen]
+    if latencies:
+        result.latency_samples = len(latencies)
+        result.latency_p50_ms = statistics.median(latencies)
+        result.latency_p95_ms = percentile(latencies, 0.95)
 
 
 def run_variant(engine: Engine, cfg: BenchConfig, variant: str, run_id: str,
@@ -418,84 +519,40 @@ def run_variant(engine: Engine, cfg: BenchConfig, variant: str, run_id: str,
     key = f"bench_{variant}_{run_id}"
     result = VariantResult(variant=variant, settings=variant_settings(variant, cfg.worker),
                            instances=cfg.instances)
-    deployment = engine.deploy(key, key)  # topic name = process key: variants stay apart
-    ctx = multiprocessing.get_context("spawn")
-    queue: RecordQueue = ctx.Queue()
-    collector = Collector(queue)
-    process = ctx.Process(target=worker_main, name=f"bench-{variant}", daemon=True,
-                          args=(variant, engine.url, key, cfg.worker, queue))
+    deployments = [engine.deploy(key, key)]  # topic name = process key: variants stay apart
+    worker = WorkerProcess(variant, engine.url, key, cfg.worker)
     try:
         began = time.monotonic()
         engine.start_many(key, cfg.instances)
         say(f"  backlog: {cfg.instances} instances started in "
             f"{time.monotonic() - began:.1f}s (not measured)")
-        collector.start()
-        process.start()
-        if not collector.ready.wait(60) or collector.ready_at is None:
-            raise RuntimeError(f"{variant}: worker process did not start (exit code "
-                               f"{process.exitcode})")
-        t0 = collector.ready_at
-        cpu0 = process_cpu_seconds(process.pid)
-        deadline = t0 + cfg.cap
-        completed = 0
-        while True:
-            completed = engine.finished(key)
-            now = time.time()
-            if completed >= cfg.instances:
-                last = engine.last_end_time(key)
-                # the engine's clock, if it plausibly is ours (same machine), else the poll's
-                t_end = last if last is not None and t0 < last <= now + 0.05 else now
-                break
-            if now >= deadline or not process.is_alive():
-                result.capped = True
-                t_end = now
-                break
-            time.sleep(0.1)
-        cpu1 = process_cpu_seconds(process.pid)
-        result.completed = completed
-        result.seconds = t_end - t0
-        result.tasks_per_second = completed / result.seconds if result.seconds > 0 else 0.0
-        result.handler_calls = collector.calls
-        if cpu0 is not None and cpu1 is not None and completed:
-            result.worker_cpu_ms_per_task = (cpu1 - cpu0) * 1000 / completed
-        if not process.is_alive():
-            result.notes.append(f"worker exited with code {process.exitcode}")
+        measure_throughput(engine, cfg, key, worker, result)
         if result.capped:
-            result.notes.append(f"capped at {cfg.cap:.0f}s: {completed}/{cfg.instances} done")
-            say(f"  throughput: CAPPED, {completed}/{cfg.instances} in {result.seconds:.1f}s")
+            say(f"  throughput: CAPPED, {result.completed}/{cfg.instances} in "
+                f"{result.seconds:.1f}s = {result.tasks_per_second:.1f}/s")
+        else:
+            say(f"  throughput: {result.completed} tasks in {result.seconds:.2f}s = "
+                f"{result.tasks_per_second:.1f}/s")
+        if cfg.latency_instances <= 0:
             return result
-        say(f"  throughput: {completed} tasks in {result.seconds:.2f}s = "
-            f"{result.tasks_per_second:.1f}/s")
-
-        # Phase 2: the worker is idle (long polling); start instances at a steady rate.
-        if cfg.latency_instances > 0:
-            time.sleep(1.0)
-            sent = engine.start_paced(key, cfg.latency_instances, cfg.latency_rate)
-            if not collector.wait_for(sent, timeout=30 + cfg.latency_instances / 10):
-                result.notes.append("latency: not every instance was picked up in time")
-            with collector.changed:
-                latencies = [(collector.first_seen[i] - t) * 1000 for i, t in sent.items()
-                             if i in collector.first_seen]
-            if latencies:
-                result.latency_samples = len(latencies)
-                result.latency_p50_ms = statistics.median(latencies)
-                result.latency_p95_ms = percentile(latencies, 0.95)
-                say(f"  pick-up latency: median {result.latency_p50_ms:.1f} ms, "
-                    f"p95 {result.latency_p95_ms:.1f} ms ({len(latencies)} instances)")
+        if result.capped:
+            # The rest of the backlog would be in the way: new definition, new worker.
+            worker.stop()
+            engine.delete_deployment(deployments.pop())
+            key = f"{key}_latency"
+            deployments.append(engine.deploy(key, key))
+            worker = WorkerProcess(variant, engine.url, key, cfg.worker)
+            worker.start()
+            result.notes.append("latency measured with a fresh worker and process definition")
+        measure_latency(engine, cfg, key, worker, result)
+        if result.latency_p50_ms is not None and result.latency_p95_ms is not None:
+            say(f"  pick-up latency: median {result.latency_p50_ms:.1f} ms, "
+                f"p95 {result.latency_p95_ms:.1f} ms ({result.latency_samples} instances)")
         return result
     finally:
-        if process.is_alive():
-            process.terminate()  # SIGTERM: camunda_workers drains, the others just exit
-            process.join(15)
-            if process.is_alive():
-                process.kill()
-                process.join(5)
-        collector.stop()
-        if collector.is_alive():
-            collector.join(2)
-        queue.close()
-        queue.cancel_join_thread()
-        engine.delete_deployment(deployment)
+        worker.stop()
+        for deployment in deployments:
+            engine.delete_deployment(deployment)
 
 
 # --------------------------------------------------------------------------- report
@@ -511,10 +568,42 @@ def ratio(result: VariantResult, reference: VariantResult | None) -> float | Non
     return result.tasks_per_second / reference.tasks_per_second
 
 
+def _median(values: Iterable[float | None]) -> float | None:
+    present = [v for v in values if v is not None]
+    return statistics.median(present) if present else None
+
+
+def combine(rounds: list[VariantResult]) -> VariantResult:
+    """One variant over several rounds: medians, summed counts, capped if any round was."""
+    if len(rounds) == 1:
+        return rounds[0]
+    first = rounds[0]
+    notes = [f"round {n}: {note}" for n, r in enumerate(rounds, 1) for note in r.notes]
+    rates = ", ".join(f"{r.tasks_per_second:.1f}" for r in rounds)
+    notes.append(f"tasks/s per round: {rates} (the table shows medians)")
+    return VariantResult(
+        variant=first.variant,
+        settings=first.settings,
+        instances=sum(r.instances for r in rounds),
+        completed=sum(r.completed for r in rounds),
+        seconds=statistics.median(r.seconds for r in rounds),
+        tasks_per_second=statistics.median(r.tasks_per_second for r in rounds),
+        capped=any(r.capped for r in rounds),
+        handler_calls=sum(r.handler_calls for r in rounds),
+        worker_cpu_ms_per_task=_median(r.worker_cpu_ms_per_task for r in rounds),
+        engine_cpu_ms_per_task=_median(r.engine_cpu_ms_per_task for r in rounds),
+        latency_samples=sum(r.latency_samples for r in rounds),
+        latency_p50_ms=_median(r.latency_p50_ms for r in rounds),
+        latency_p95_ms=_median(r.latency_p95_ms for r in rounds),
+        notes=notes,
+    )
+
+
 def table(results: list[VariantResult]) -> str:
     by_name = {r.variant: r for r in results}
     header = ("variant", "tasks/s", "seconds", "done", "p50 ms", "p95 ms",
-              f"x {BASELINE}", f"x {CEILING}", "CPU ms/task", "note")
+              f"x {BASELINE}", f"x {CEILING}", "worker CPU ms/task", "engine CPU ms/task",
+              "note")
     rows: list[tuple[str, ...]] = [header]
     for r in results:
         rows.append((
@@ -527,14 +616,15 @@ def table(results: list[VariantResult]) -> str:
             _fmt(ratio(r, by_name.get(BASELINE)), ".2f"),
             _fmt(ratio(r, by_name.get(CEILING)), ".2f"),
             _fmt(r.worker_cpu_ms_per_task, ".2f"),
+            _fmt(r.engine_cpu_ms_per_task, ".2f"),
             "capped" if r.capped else "",
         ))
     widths = [max(len(row[i]) for row in rows) for i in range(len(header))]
     lines = []
     for n, row in enumerate(rows):
-        cells = [cell.ljust(w) if i == 0 else cell.rjust(w)
+        cells = [cell.ljust(w) if i in (0, len(row) - 1) else cell.rjust(w)
                  for i, (cell, w) in enumerate(zip(row, widths, strict=True))]
-        lines.append("| " + " | ".join(cells).rstrip() + " |")
+        lines.append("| " + " | ".join(cells) + " |")
         if n == 0:
             lines.append("|" + "|".join("-" * (w + 2) for w in widths) + "|")
     return "\n".join(lines)
@@ -553,7 +643,7 @@ def parse_args(argv: list[str] | None) -> tuple[BenchConfig, Path | None]:
     parser.add_argument("--variants", default=",".join(VARIANTS),
                         help="comma-separated subset of: " + ", ".join(VARIANTS))
     parser.add_argument("--json", type=Path, metavar="PATH", help="also write results as JSON")
-    parser.add_argument("--cap", type=float, default=180.0,
+    parser.add_argument("--cap", type=float, default=120.0,
                         help="max seconds per throughput phase (default %(default)s)")
     parser.add_argument("--latency-instances", type=int, default=200,
                         help="instances for the pick-up latency phase, 0 = skip (default "
@@ -572,13 +662,18 @@ def parse_args(argv: list[str] | None) -> tuple[BenchConfig, Path | None]:
     parser.add_argument("--async-response-timeout", type=int,
                         default=WorkerConfig.async_response_timeout,
                         help="long-poll timeout in ms, all variants (default %(default)s)")
+    parser.add_argument("--rounds", type=int, default=1,
+                        help="run every variant this many times (order rotated each round) and "
+                             "report medians: steadier on a busy machine (default %(default)s)")
+    parser.add_argument("--engine-pid", type=int,
+                        help="pid of a local engine JVM: also report its CPU time per task")
     args = parser.parse_args(argv)
     variants = tuple(v.strip() for v in args.variants.split(",") if v.strip())
     unknown = [v for v in variants if v not in VARIANTS]
     if unknown or not variants:
         parser.error(f"unknown variant(s) {', '.join(unknown)}; choose from {', '.join(VARIANTS)}")
-    if args.instances < 1 or args.latency_rate <= 0:
-        parser.error("--instances must be >= 1 and --latency-rate > 0")
+    if args.instances < 1 or args.latency_rate <= 0 or args.rounds < 1:
+        parser.error("--instances and --rounds must be >= 1 and --latency-rate > 0")
     worker = WorkerConfig(max_tasks=args.max_tasks, batch_size=args.batch_size,
                           async_response_timeout=args.async_response_timeout)
     cfg = BenchConfig(
@@ -590,6 +685,8 @@ def parse_args(argv: list[str] | None) -> tuple[BenchConfig, Path | None]:
         latency_rate=args.latency_rate,
         warmup=args.warmup,
         start_threads=8,
+        engine_pid=args.engine_pid,
+        rounds=args.rounds,
         worker=worker,
     )
     return cfg, args.json
@@ -610,18 +707,24 @@ def main(argv: list[str] | None = None) -> int:
             return 2
         started = datetime.now(UTC)
         say(f"engine {version} at {cfg.engine_url}; {os.cpu_count()} CPUs; Python "
-            f"{platform.python_version()}; {cfg.instances} instances per variant")
+            f"{platform.python_version()}; {cfg.instances} instances per variant; "
+            f"load average {load_average()}")
         if cfg.warmup:
             say(f"warm-up: {cfg.warmup} instances (not measured)")
             engine.warm_up(cfg.warmup, cfg.worker)
-        run_id = uuid.uuid4().hex[:8]
-        results: list[VariantResult] = []
-        for variant in cfg.variants:
-            say(f"== {variant}: {variant_settings(variant, cfg.worker)}")
-            results.append(run_variant(engine, cfg, variant, run_id, say))
+        rounds: dict[str, list[VariantResult]] = {v: [] for v in cfg.variants}
+        for n in range(cfg.rounds):
+            run_id = uuid.uuid4().hex[:8]
+            order = cfg.variants[n % len(cfg.variants):] + cfg.variants[:n % len(cfg.variants)]
+            for variant in order:
+                label = f" (round {n + 1}/{cfg.rounds})" if cfg.rounds > 1 else ""
+                say(f"== {variant}{label}: {variant_settings(variant, cfg.worker)}")
+                rounds[variant].append(run_variant(engine, cfg, variant, run_id, say))
+        results = [combine(rounds[v]) for v in cfg.variants]
     finally:
         engine.close()
 
+    load_after = load_average()
     say("")
     say(table(results))
     say("")
@@ -630,6 +733,7 @@ def main(argv: list[str] | None = None) -> int:
         say(f"  {r.variant}: {r.settings}")
     say(f"  pick-up latency: {cfg.latency_instances} instances at {cfg.latency_rate:g}/s into an "
         "idle worker; from sending the start request to the handler's first line")
+    say(f"  load average at the end: {load_after} (other processes on the machine skew results)")
     notes = [f"  {r.variant}: {note}" for r in results for note in r.notes]
     if notes:
         say("Notes:")
@@ -642,8 +746,10 @@ def main(argv: list[str] | None = None) -> int:
             "engine_url": cfg.engine_url,
             "cpus": os.cpu_count(),
             "python": platform.python_version(),
+            "load_average_end": load_after,
             "config": asdict(cfg),
             "results": [asdict(r) for r in results],
+            "rounds": {v: [asdict(r) for r in rs] for v, rs in rounds.items()},
         }
         json_path.write_text(json.dumps(document, indent=2) + "\n")
         say(f"wrote {json_path}")

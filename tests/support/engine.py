@@ -83,9 +83,16 @@ class EngineProcess:
         return f"{self.scheme}://{host}:{self.port}/engine-rest"
 
     def start(self, timeout: float = 180.0) -> None:
-        jar = engine_jar(self.flavour)
         log_dir = REPO / ".run"
         log_dir.mkdir(exist_ok=True)
+        # A private link: a rebuild replaces engine/target/engine-*.jar, and a running
+        # Spring Boot app re-reads its jar by path.
+        jar = log_dir / f"engine-{self.flavour}-{self.port}.jar"
+        jar.unlink(missing_ok=True)
+        try:
+            os.link(engine_jar(self.flavour), jar)
+        except OSError:
+            shutil.copyfile(engine_jar(self.flavour), jar)
         self.log_path = log_dir / f"test-engine-{self.flavour}-{self.port}.log"
         with self.log_path.open("ab") as log:  # the child keeps its own descriptor
             self.process = subprocess.Popen(
