@@ -1,11 +1,13 @@
 """hello-world: Greets whoever the process names: the smallest useful worker.
 """
 
+import logging
 from pathlib import Path
 from typing import Any
 
 from camunda_workers import Task, Worker
 
+log = logging.getLogger("hello-world")
 worker = Worker.from_spec(Path(__file__).with_name("worker.json"))
 
 
@@ -13,6 +15,7 @@ worker = Worker.from_spec(Path(__file__).with_name("worker.json"))
 def say_hello(task: Task) -> dict[str, Any]:
     """Greet the process variable `name` (or the world) in `greeting`."""
     name = task.variables.get("name") or "world"
+    log.info("greeted %s for %s", name, task.process_instance_id)
     return {"greeting": f"Hello, {name}!"}
 
 
