@@ -91,6 +91,34 @@ update-workers: setup ## Re-apply newer template versions to every worker (3-way
 check-updates: setup ## Which workers are behind the template
 	$(WORKERS) check-update
 
+# ---------------------------------------------------------------- images and Swarm
+# BASE_IMAGE (default python:3.12-slim), REGISTRY (default local), STACK, ENVIRONMENT
+STACK ?= camunda-workers
+.PHONY: docker-up build-all-workers deploy-workers deploy worker-status monitoring-status
+docker-up: ## Start a local Docker engine + single-node Swarm and build the base images
+	scripts/docker-up.sh
+	scripts/base-images.sh
+
+build-all-workers: setup ## Build every worker image with the Docker SDK
+	$(WORKERS) build --all
+
+build-worker-%: setup ## Build one worker image: make build-worker-hello-world
+	$(WORKERS) build $*
+
+deploy-workers: setup ## Regenerate the stack, build the images, docker stack deploy
+	$(WORKERS) deploy --stack $(STACK) $(if $(ENVIRONMENT),--env $(ENVIRONMENT))
+
+deploy: deploy-workers ## Same as deploy-workers (ENVIRONMENT=production make deploy)
+
+worker-status: setup ## Replicas, image, update state and last error per service
+	$(WORKERS) status --stack $(STACK)
+
+logs-worker-%: setup ## Logs of one worker's replicas: make logs-worker-hello-world
+	$(WORKERS) logs $* --stack $(STACK)
+
+monitoring-status: setup ## Each worker's metrics URL and whether it answers
+	$(WORKERS) monitoring-status
+
 # ---------------------------------------------------------------- help
 .PHONY: help
 help: ## List the targets
