@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import difflib
 from collections.abc import Mapping, Sequence
-from typing import Any, TypeVar
+from typing import Any, TypeVar, get_args
 
 from pydantic import BaseModel, ValidationError
 
@@ -15,6 +15,17 @@ __all__ = ["validate_model"]
 ModelT = TypeVar("ModelT", bound=BaseModel)
 
 
+def _model_in(annotation: Any) -> type[BaseModel] | None:
+    """The model class inside an annotation: ``M``, ``M | None``, ``list[M]``."""
+    if isinstance(annotation, type) and issubclass(annotation, BaseModel):
+        return annotation
+    for argument in get_args(annotation):
+        found = _model_in(argument)
+        if found is not None:
+            return found
+    return None
+
+
 def _sub_model(model: type[BaseModel], loc: Sequence[int | str]) -> type[BaseModel] | None:
     """The model class that owns the field at ``loc`` (for "did you mean" hints)."""
     current: type[BaseModel] | None = model
@@ -22,9 +33,7 @@ def _sub_model(model: type[BaseModel], loc: Sequence[int | str]) -> type[BaseMod
         if current is None or isinstance(part, int):
             continue
         field = current.model_fields.get(part)
-        annotation = field.annotation if field else None
-        current = annotation if isinstance(annotation, type) and issubclass(
-            annotation, BaseModel) else None
+        current = _model_in(field.annotation) if field else None
     return current
 
 

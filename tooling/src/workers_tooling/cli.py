@@ -5,6 +5,7 @@ Errors are mapped to exit codes and messages in one place, :func:`main`.
 
 from __future__ import annotations
 
+import json
 import os
 import sys
 from pathlib import Path
@@ -12,16 +13,26 @@ from typing import Annotated
 
 import typer
 from rich.console import Console
+from rich.table import Table
+from rich.text import Text
 
 from camunda_workers import SpecError
 
+from ._compose import STACK_FILE, compose_stack
 from ._demo import run_demo
+from ._discovery import discover_workers, worker_summary
+from ._images import build_images
 from ._paths import find_repo_root
+from ._scaffold import check_updates, new_worker, update_workers
+from ._schema import write_schema
+from ._swarm import DEFAULT_STACK, monitoring_status, scale, service_logs, stack_status
+from ._swarm import deploy as swarm_deploy
 from .errors import ToolingError
 
 app = typer.Typer(help="Run, scaffold and deploy camunda-workers.", no_args_is_help=True)
-console = Console()
-err_console = Console(stderr=True)
+# soft_wrap: messages keep their lines (they name files and fields people grep for)
+console = Console(soft_wrap=True)
+err_console = Console(stderr=True, soft_wrap=True)
 
 RepoOption = Annotated[Path | None, typer.Option(help="Repository root (default: found from cwd).")]
 
@@ -48,10 +59,245 @@ def demo(
         console.print(f"  greeting = {greeting!r}")
 
 
+@app.command("list")
+def list_workers(repo: RepoOption = None) -> None:
+    """Print a table of the workers (validating every worker.json)."""
+    table = Table("name", "port", "topics", "replicas", "version", "Dockerfile")
+    for worker in discover_workers(repo or find_repo_root()):
+        row = worker_summary(worker)
+        table.add_row(row["name"], str(row["port"]), ", ".join(row["topics"]),
+                      str(row["replicas"]), row["version"],
+                      "custom" if row["dockerfile"] else "shared")
+    console.print(table)
+
+
+@app.command()
+def discover(
+    as_json: Annotated[bool, typer.Option("--json", help="Print JSON for machines.")] = False,
+    repo: RepoOption = None,
+) -> None:
+    """Find and validate every workers/*/worker.json; all problems are listed at once."""
+    workers = discover_workers(repo or find_repo_root())
+    if as_json:
+        typer.echo(json.dumps([worker_summary(worker) for worker in workers], indent=2))
+        return
+    for worker in workers:
+        typer.echo(f"{worker.name}  port {worker.spec.port}  {worker.path}")
+    typer.echo(f"{len(workers)} worker(s), all valid")
+
+
+@app.command()
+def schema(
+    check: Annotated[bool, typer.Option("--check", help="Write nothing; exit 1 if stale.")] = False,
+    repo: RepoOption = None,
+) -> None:
+    """Write workers/worker.schema.json (JSON Schema of worker.json, for editors)."""
+    result = write_schema(repo or find_repo_root(), check=check)
+    if check and result.changed:
+        typer.echo(f"{result.path} is stale: run `workers schema`", err=True)
+        raise typer.Exit(1)
+    typer.echo(f"{result.path}: {'written' if result.written else 'up to date'}")
+
+
+@app.command()
+def compose(
+    check: Annotated[bool, typer.Option(
+        "--check", help="Write nothing; print the diff and exit 1 if the file is stale.")] = False,
+    env: Annotated[str | None, typer.Option(
+        help="Apply the overlay deploy/ENV.yml, e.g. production.")] = None,
+    stack_file: Annotated[Path | None, typer.Option(
+        help=f"Stack file (default: {STACK_FILE} in the repository).")] = None,
+    registry: Annotated[str | None, typer.Option(
+        help="Image registry (default: $REGISTRY or local).")] = None,
+    tag: Annotated[str | None, typer.Option(
+        help="Image tag (default: $TAG or each worker's version).")] = None,
+    repo: RepoOption = None,
+) -> None:
+    """Add, update and remove the worker services of the Swarm stack file, keeping the rest."""
+    result = compose_stack(repo or find_repo_root(), stack_file=stack_file, registry=registry,
+                           tag=tag, environment=env, check=check)
+    if check:
+        if result.changed:
+            typer.echo(result.diff, nl=False)
+            typer.echo(f"{result.stack_file} is stale: run `workers compose`", err=True)
+            raise typer.Exit(1)
+        typer.echo(f"{result.stack_file}: up to date")
+        return
+    for label, names in (("added", result.added), ("updated", result.updated),
+                         ("removed", result.removed)):
+        if names:
+            typer.echo(f"{label}: {', '.join(names)}")
+    state = "written" if result.written else "unchanged"
+    typer.echo(f"{result.stack_file}: {state} ({len(result.workers)} worker services)")
+
+
+@app.command()
+def new(
+    name: Annotated[str | None, typer.Argument(help="Worker name, kebab-case.")] = None,
+    topic: Annotated[list[str] | None, typer.Option(help="Topic it serves (repeat).")] = None,
+    port: Annotated[int | None, typer.Option(help="Metrics port (default: next free).")] = None,
+    description: Annotated[str | None, typer.Option(help="One line about it.")] = None,
+    max_tasks: Annotated[int | None, typer.Option(help="Handlers in flight.")] = None,
+    lock_duration: Annotated[int | None, typer.Option(help="Lock per task, ms.")] = None,
+    replicas: Annotated[int | None, typer.Option(help="Swarm replicas.")] = None,
+    dockerfile: Annotated[bool, typer.Option("--dockerfile", help="Own Dockerfile.")] = False,
+    interactive: Annotated[bool, typer.Option("--interactive", "-i",
+                                              help="Ask every question.")] = False,
+    template: Annotated[str | None, typer.Option(
+        help="Template path or git URL (default: this repository).")] = None,
+    vcs_ref: Annotated[str | None, typer.Option(help="Template version (tag).")] = None,
+    repo: RepoOption = None,
+) -> None:
+    """Create workers/NAME from the Copier template."""
+    given = {"name": name, "topics": topic or None, "port": port, "description": description,
+             "max_tasks": max_tasks, "lock_duration": lock_duration, "replicas": replicas,
+             "custom_dockerfile": dockerfile or None}
+    answers = {key: value for key, value in given.items() if value is not None}
+    if not interactive and ("name" not in answers or "topics" not in answers):
+        raise ToolingError("give NAME and at least one --topic, or use --interactive")
+    folder = new_worker(repo or find_repo_root(), answers=answers, template=template,
+                        vcs_ref=vcs_ref, interactive=interactive)
+    console.print(f"[green]created[/] {folder}")
+
+
+@app.command()
+def update(
+    names: Annotated[list[str] | None, typer.Argument(help="Workers (default: all).")] = None,
+    all_workers: Annotated[bool, typer.Option("--all", help="Every worker.")] = False,
+    vcs_ref: Annotated[str | None, typer.Option(help="Template version (tag).")] = None,
+    repo: RepoOption = None,
+) -> None:
+    """Re-apply the template (3-way merge) and report per worker; exit 1 on conflicts."""
+    results = update_workers(repo or find_repo_root(), None if all_workers else names,
+                             vcs_ref=vcs_ref)
+    for result in results:
+        change = f"{result.from_commit} -> {result.to_commit}"
+        if result.status == "conflicts":
+            console.print(f"[red]conflicts[/] {result.name} ({change}): "
+                          f"{', '.join(result.conflicts)}")
+        elif result.status == "updated":
+            console.print(f"[green]updated[/] {result.name} ({change})")
+        else:
+            console.print(f"current {result.name} ({result.to_commit})")
+    if any(result.status == "conflicts" for result in results):
+        raise typer.Exit(1)
+
+
+@app.command("check-update")
+def check_update(
+    names: Annotated[list[str] | None, typer.Argument(help="Workers (default: all).")] = None,
+    repo: RepoOption = None,
+) -> None:
+    """Say which workers are behind the template; exit 2 if any is."""
+    checks = check_updates(repo or find_repo_root(), names)
+    for check in checks:
+        state = "[yellow]behind[/]" if check.behind else "current"
+        console.print(f"{state} {check.name}: {check.current} (latest {check.latest})")
+    if any(check.behind for check in checks):
+        raise typer.Exit(2)
+
+
+StackOption = Annotated[str, typer.Option(envvar="STACK", help="Swarm stack name.")]
+
+
+def _progress(worker: str, line: str) -> None:
+    console.print(Text.assemble((worker, "dim"), " ", line), highlight=False)
+
+
+@app.command()
+def build(
+    names: Annotated[list[str] | None, typer.Argument(help="Workers (default: all).")] = None,
+    all_workers: Annotated[bool, typer.Option("--all", help="Every worker.")] = False,
+    push: Annotated[bool, typer.Option("--push", help="Push to REGISTRY.")] = False,
+    base_image: Annotated[str | None, typer.Option(envvar="BASE_IMAGE",
+                                                   help="Base image for the Dockerfiles.")] = None,
+    repo: RepoOption = None,
+) -> None:
+    """Build worker images with the Docker SDK (REGISTRY/workers-NAME:VERSION, latest, sha)."""
+    images = build_images(repo or find_repo_root(), None if all_workers else names,
+                          base_image=base_image, push=push, progress=_progress)
+    for image in images:
+        console.print(f"[green]built[/] {image.worker}: {', '.join(image.tags)} "
+                      f"({image.size_bytes / 1e6:.0f} MB, {image.seconds:.1f}s)")
+
+
+@app.command()
+def deploy(
+    env: Annotated[str | None, typer.Option("--env", envvar="ENVIRONMENT",
+                                            help="Overlay, e.g. production.")] = None,
+    stack: StackOption = DEFAULT_STACK,
+    push: Annotated[bool, typer.Option("--push", help="Push images to REGISTRY.")] = False,
+    no_build: Annotated[bool, typer.Option("--no-build", help="Use the images as they are.")
+                        ] = False,
+    base_image: Annotated[str | None, typer.Option(envvar="BASE_IMAGE",
+                                                   help="Base image for the Dockerfiles.")] = None,
+    repo: RepoOption = None,
+) -> None:
+    """Regenerate the stack file, build the images and `docker stack deploy` them."""
+    result = swarm_deploy(repo or find_repo_root(), stack=stack, environment=env, push=push,
+                          build=not no_build, base_image=base_image, progress=_progress)
+    for warning in result.warnings:
+        err_console.print(f"[yellow]warning:[/] {warning}", highlight=False)
+    console.print(result.output.strip(), highlight=False, markup=False)
+    console.print(f"[green]deployed[/] stack {result.stack} "
+                  f"({len(result.compose.workers)} workers); `workers status` shows it")
+
+
+@app.command()
+def status(stack: StackOption = DEFAULT_STACK) -> None:
+    """Per service: desired/running replicas, image, update state, last task error."""
+    table = Table("service", "replicas", "image", "update", "last error")
+    for service in stack_status(stack):
+        ok = service.running >= service.desired
+        replicas = f"{'[green]' if ok else '[red]'}{service.running}/{service.desired}[/]"
+        table.add_row(service.name, replicas, service.image, service.update_state,
+                      service.last_error or "-")
+    console.print(table)
+
+
+@app.command()
+def logs(
+    name: Annotated[str, typer.Argument(help="Worker or service name.")],
+    follow: Annotated[bool, typer.Option("--follow", "-f", help="Keep following.")] = False,
+    since: Annotated[str | None, typer.Option(help="e.g. 10m or an RFC 3339 time.")] = None,
+    tail: Annotated[int | None, typer.Option(help="Last N lines per replica.")] = None,
+    stack: StackOption = DEFAULT_STACK,
+) -> None:
+    """Log lines of every replica of a worker's service."""
+    for line in service_logs(name, stack=stack, follow=follow, since=since, tail=tail):
+        typer.echo(line)
+
+
+@app.command("scale")
+def scale_command(
+    assignments: Annotated[list[str], typer.Argument(help="NAME=N, e.g. hello-world=3.")],
+    stack: StackOption = DEFAULT_STACK,
+) -> None:
+    """Set the replicas of services."""
+    for name, count in scale(assignments, stack=stack).items():
+        console.print(f"scaled {name} to {count}")
+
+
+@app.command("monitoring-status")
+def monitoring_status_command(
+    host: Annotated[str, typer.Option(help="Where the worker ports are published.")] = (
+        "127.0.0.1"),
+    repo: RepoOption = None,
+) -> None:
+    """Each worker's metrics URL and whether it answers now; exit 1 if any is down."""
+    endpoints = monitoring_status(repo or find_repo_root(), host=host)
+    for endpoint in endpoints:
+        state = "[green]up[/]" if endpoint.up else "[red]down[/]"
+        console.print(f"{state} {endpoint.worker} {endpoint.url} ({endpoint.detail})")
+    if not all(endpoint.up for endpoint in endpoints):
+        raise typer.Exit(1)
+
+
 def main(argv: list[str] | None = None) -> int:
     """Entry point: run the app, turning our errors into messages and exit codes."""
     try:
-        app(args=argv, standalone_mode=False)
+        # Without standalone mode, click returns typer.Exit's code instead of exiting.
+        code = app(args=argv, standalone_mode=False)
     except SpecError as exc:
         err_console.print(f"[red]invalid worker specification[/]\n{exc}", highlight=False)
         return 2
@@ -60,12 +306,19 @@ def main(argv: list[str] | None = None) -> int:
         return exc.exit_code
     except typer.Exit as exc:
         return int(exc.exit_code)
+    except typer.TyperException as exc:  # usage errors: bad options or arguments
+        show = getattr(exc, "show", None)
+        if callable(show):
+            show()
+        else:
+            err_console.print(f"[red]error:[/] {exc}", highlight=False)
+        return int(getattr(exc, "exit_code", 2))
     except typer.Abort:
         err_console.print("aborted")
         return 130
     except KeyboardInterrupt:
         return 130
-    return 0
+    return code if isinstance(code, int) else 0
 
 
 if __name__ == "__main__":

@@ -1,0 +1,226 @@
+"""Discovery and validation of worker.json files: a corpus of bad ones, and the good paths."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from workers_tooling import WorkerValidationError, compose_stack, discover_workers
+
+from .helpers import build_file_tree, make_repo, run_cli, worker_files
+
+GOOD = (worker_files("alpha", 8001), worker_files("beta", 8002))
+
+
+def spec_of(name: str, port: int, **fields: Any) -> dict[str, Any]:
+    return worker_files(name, port, **fields)[f"workers/{name}/worker.json"]
+
+
+def raw(name: str, text: str) -> dict[str, Any]:
+    """A worker folder whose worker.json has exactly ``text``."""
+    return {f"workers/{name}/worker.json": text, f"workers/{name}/main.py": ""}
+
+
+# (case id, files added to the good repo, the exact problem line expected)
+BAD: list[tuple[str, dict[str, Any], str]] = [
+    ("bad-json", raw("gamma", '{"name": "gamma",\n  "port": 8003,,}'),
+     "workers/gamma/worker.json: invalid JSON at line 2 column 16: "
+     "Expecting property name enclosed in double quotes"),
+    ("not-an-object", raw("gamma", "[1, 2]"),
+     "workers/gamma/worker.json: expected a JSON object, got list"),
+    ("empty-file", raw("gamma", ""),
+     "workers/gamma/worker.json: invalid JSON at line 1 column 1: Expecting value"),
+    ("missing-port", {"workers/gamma/worker.json": {"name": "gamma", "topics": ["g"]},
+                      "workers/gamma/main.py": ""},
+     "workers/gamma/worker.json: port: required field is missing; add it"),
+    ("missing-topics", {"workers/gamma/worker.json": {"name": "gamma", "port": 8003},
+                        "workers/gamma/main.py": ""},
+     "workers/gamma/worker.json: topics: required field is missing; add it"),
+    ("port-not-int", worker_files("gamma", "eighty"),  # type: ignore[arg-type]
+     "workers/gamma/worker.json: port: Input should be a valid integer, "
+     "unable to parse string as an integer"),
+    ("port-too-low", worker_files("gamma", 80),
+     "workers/gamma/worker.json: port: Input should be greater than or equal to 1024"),
+    ("replicas-negative", worker_files("gamma", 8003, replicas=-1),
+     "workers/gamma/worker.json: replicas: Input should be greater than or equal to 0"),
+    ("topics-empty", worker_files("gamma", 8003, topics=[]),
+     "workers/gamma/worker.json: topics: List should have at least 1 item after validation, "
+     "not 0"),
+    ("topic-not-snake", worker_files("gamma", 8003, topics=["Send-Mail"]),
+     "workers/gamma/worker.json: topics.0: 'Send-Mail' must be snake_case (lowercase "
+     "letters, digits, single underscores), e.g. 'send_mail'"),
+    ("unknown-key", worker_files("gamma", 8003, replica=2),
+     "workers/gamma/worker.json: replica: unknown key; did you mean 'replicas'?"),
+    ("unknown-nested-key", worker_files("gamma", 8003, resources={"limits": {"cpu": 1}}),
+     "workers/gamma/worker.json: resources.limits.cpu: unknown key; did you mean 'cpus'?"),
+    ("unknown-key-in-update", worker_files("gamma", 8003, update={"oder": "start-first"}),
+     "workers/gamma/worker.json: update.oder: unknown key; did you mean 'order'?"),
+    ("unknown-key-in-list-item",
+     worker_files("gamma", 8003, placement={"preferences": [{"spread": "a", "sprad": "b"}]}),
+     "workers/gamma/worker.json: placement.preferences.0.sprad: unknown key; "
+     "did you mean 'spread'?"),
+    ("bad-update-order", worker_files("gamma", 8003, update={"order": "first"}),
+     "workers/gamma/worker.json: update.order: Input should be 'start-first' or 'stop-first'"),
+    ("bad-duration", worker_files("gamma", 8003, stop_grace_period="30"),
+     "workers/gamma/worker.json: stop_grace_period: '30' is not a duration; "
+     "write e.g. '30s', '1m30s' or '500ms'"),
+    ("bad-memory", worker_files("gamma", 8003, resources={"limits": {"memory": "lots"}}),
+     "workers/gamma/worker.json: resources.limits.memory: 'lots' is not a memory size; "
+     'write e.g. "256M" or "1G"'),
+    ("bad-cpus", worker_files("gamma", 8003, resources={"reservations": {"cpus": "-1"}}),
+     "workers/gamma/worker.json: resources.reservations.cpus: '-1' is not a CPU count; "
+     'write e.g. "0.5" or 2'),
+    ("env-not-string", worker_files("gamma", 8003, environment={"SMTP_PORT": 25}),
+     "workers/gamma/worker.json: environment.SMTP_PORT: Input should be a valid string"),
+    ("env-derived", worker_files("gamma", 8003, environment={"METRICS_PORT": "9"}),
+     'workers/gamma/worker.json: environment: METRICS_PORT is set from "port"; remove it here'),
+    ("label-reserved", worker_files("gamma", 8003, labels={"prometheus.port": "1"}),
+     "workers/gamma/worker.json: labels: 'prometheus.port': labels starting with "
+     "camunda-workers. or prometheus. are set by the tooling; rename"),
+    ("bad-secret-name", worker_files("gamma", 8003, secrets=["-pw"]),
+     "workers/gamma/worker.json: secrets.0: '-pw' is not a valid Docker secret name "
+     "(letters, digits, _ . -)"),
+    ("bad-version", worker_files("gamma", 8003, version="1.0+local"),
+     "workers/gamma/worker.json: version: '1.0+local' is not a valid version: it is the "
+     "image tag, e.g. '1.2.0'"),
+    ("bad-name", {"workers/Gamma_W/worker.json": spec_of("Gamma_W", 8003),
+                  "workers/Gamma_W/main.py": ""},
+     "workers/Gamma_W/worker.json: name: 'Gamma_W' must be kebab-case (lowercase letters, "
+     "digits, single hyphens), e.g. 'gamma-w'"),
+    ("name-not-folder", {"workers/gamma/worker.json": spec_of("delta", 8003),
+                         "workers/gamma/main.py": ""},
+     "workers/gamma/worker.json: name: 'delta' differs from its folder; set "
+     '"name": "gamma" or rename the folder to delta'),
+    ("duplicate-name", {"workers/gamma/worker.json": spec_of("alpha", 8003),
+                        "workers/gamma/main.py": ""},
+     "workers/gamma/worker.json: name: 'alpha' is already the name of "
+     "workers/alpha/worker.json; worker names must be unique"),
+    ("duplicate-port", worker_files("gamma", 8001),
+     "workers/gamma/worker.json: port: 8001 is already used by workers/alpha/worker.json; "
+     "pick a free port, e.g. 8003"),
+    ("missing-entry-point", {"workers/gamma/worker.json": spec_of("gamma", 8003)},
+     "workers/gamma/worker.json: entry_point: 'main.py' does not exist in gamma/; "
+     "create it or point entry_point at the script"),
+    ("entry-point-outside", worker_files("gamma", 8003, entry_point="../alpha/main.py"),
+     "workers/gamma/worker.json: entry_point: '../alpha/main.py' must be a path inside the "
+     "worker's folder, e.g. 'main.py'"),
+    ("topic-claimed-twice", worker_files("gamma", 8003, topics=["alpha"]),
+     "workers/gamma/worker.json: topics: 'alpha' is also served by workers/alpha/worker.json; "
+     'remove it from one of them, or list it in "shared_topics" of both if they share it '
+     "on purpose"),
+    ("topic-shared-by-one-only",
+     worker_files("gamma", 8003, topics=["alpha"], shared_topics=["alpha"]),
+     "workers/gamma/worker.json: topics: 'alpha' is also served by workers/alpha/worker.json; "
+     'remove it from one of them, or list it in "shared_topics" of both if they share it '
+     "on purpose"),
+    ("shared-topic-not-served", worker_files("gamma", 8003, shared_topics=["other"]),
+     "workers/gamma/worker.json: shared_topics: 'other' is not in \"topics\"; add it there "
+     "or remove it here"),
+    ("folder-without-worker-json", {"workers/gamma/main.py": ""},
+     "workers/gamma/worker.json: missing; every folder in workers/ is a worker: add its "
+     "worker.json (`workers new`), or prefix the folder name with _"),
+]
+
+
+@pytest.fixture
+def repo(tmp_path: Path) -> Path:
+    repo = make_repo(tmp_path, *GOOD)
+    compose_stack(repo)  # a current stack file: it must survive every bad case untouched
+    return repo
+
+
+def test_the_corpus_is_large_enough() -> None:
+    assert len(BAD) >= 20
+    assert len({case for case, _, _ in BAD}) == len(BAD)
+
+
+@pytest.mark.parametrize(("files", "expected"), [(f, e) for _, f, e in BAD],
+                         ids=[case for case, _, _ in BAD])
+def test_bad_worker_json(repo: Path, files: dict[str, Any], expected: str,
+                         capsys: pytest.CaptureFixture[str]) -> None:
+    build_file_tree(repo, files)
+    stack = (repo / "docker-compose.swarm.yml").read_bytes()
+
+    with pytest.raises(WorkerValidationError) as caught:
+        discover_workers(repo)
+    assert expected in caught.value.problems
+
+    for command in (["discover"], ["list"], ["compose"], ["compose", "--check"]):
+        code, out, err = run_cli(capsys, *command, "--repo", str(repo))
+        assert code == 2, (command, out, err)
+        assert expected in " ".join(err.split()), err  # rich may wrap long lines
+    assert (repo / "docker-compose.swarm.yml").read_bytes() == stack
+    assert not [p for p in repo.iterdir() if p.name.endswith(".tmp")]
+
+
+def test_every_problem_of_every_file_at_once(repo: Path) -> None:
+    build_file_tree(repo, {
+        **worker_files("gamma", 8001, replica=2, topics=["Bad"]),
+        **raw("delta", "{oops"),
+        **worker_files("epsilon", 8002, entry_point="run.py"),
+    })
+    with pytest.raises(WorkerValidationError) as caught:
+        discover_workers(repo)
+    assert caught.value.problems == [
+        "workers/delta/worker.json: invalid JSON at line 1 column 2: Expecting property name "
+        "enclosed in double quotes",
+        "workers/epsilon/worker.json: entry_point: 'run.py' does not exist in epsilon/; "
+        "create it or point entry_point at the script",
+        "workers/gamma/worker.json: topics.0: 'Bad' must be snake_case (lowercase letters, "
+        "digits, single underscores), e.g. 'bad'",
+        "workers/gamma/worker.json: replica: unknown key; did you mean 'replicas'?",
+        # gamma is invalid on its own: its port (taken too) is not compared with others
+        "workers/epsilon/worker.json: port: 8002 is already used by workers/beta/worker.json; "
+        "pick a free port, e.g. 8003",
+    ]
+    assert str(caught.value).startswith("5 problems in the worker declarations:\n")
+
+
+def test_discovery_finds_valid_workers_and_skips_private_folders(tmp_path: Path) -> None:
+    repo = make_repo(tmp_path, *GOOD,
+                     worker_files("gamma", 8003, topics=["alpha"], shared_topics=["alpha"]),
+                     {"workers/common/helpers.py": "", "workers/_draft/worker.json": "{",
+                      "workers/.cache/x": "", "workers/worker.schema.json": "{}",
+                      "workers/beta/Dockerfile": "FROM scratch\n"})
+    build_file_tree(repo, {"workers/alpha/worker.json": spec_of(
+        "alpha", 8001, topics=["alpha"], shared_topics=["alpha"])})
+    workers = discover_workers(repo)
+    assert [(w.name, w.spec.port, w.has_dockerfile) for w in workers] == [
+        ("alpha", 8001, False), ("beta", 8002, True), ("gamma", 8003, False)]
+    assert workers[0].path == repo / "workers" / "alpha"
+
+
+def test_list_and_discover_json(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    repo = make_repo(tmp_path, *GOOD, {"workers/beta/Dockerfile": "FROM scratch\n"})
+    code, out, _ = run_cli(capsys, "discover", "--json", "--repo", str(repo))
+    assert code == 0
+    assert json.loads(out) == [
+        {"name": "alpha", "path": "workers/alpha", "port": 8001, "topics": ["alpha"],
+         "replicas": 1, "version": "1.0.0", "dockerfile": False},
+        {"name": "beta", "path": "workers/beta", "port": 8002, "topics": ["beta"],
+         "replicas": 1, "version": "1.0.0", "dockerfile": True},
+    ]
+    code, out, _ = run_cli(capsys, "list", "--repo", str(repo))
+    assert code == 0
+    for cell in ("name", "port", "topics", "replicas", "version", "Dockerfile",
+                 "alpha", "8001", "beta", "8002", "custom", "shared"):
+        assert cell in out
+    code, out, _ = run_cli(capsys, "discover", "--repo", str(repo))
+    assert (code, out.splitlines()[-1]) == (0, "2 worker(s), all valid")
+
+
+def test_the_repository_workers_are_valid() -> None:
+    from .helpers import REPO
+
+    names = [worker.name for worker in discover_workers(REPO)]
+    assert "hello-world" in names
+
+
+@pytest.mark.parametrize("command", ["list", "discover", "schema", "compose"])
+def test_help(command: str, capsys: pytest.CaptureFixture[str]) -> None:
+    code, out, _ = run_cli(capsys, command, "--help")
+    assert code == 0
+    assert "Usage" in out

@@ -1,0 +1,53 @@
+"""The one place where a Docker engine is reached and its absence explained."""
+
+from __future__ import annotations
+
+import shutil
+import subprocess
+from collections.abc import Sequence
+
+import docker
+from docker.errors import DockerException
+
+from .errors import ToolingError
+
+__all__ = ["DockerUnavailable", "NotASwarm", "docker_cli", "require_docker", "require_swarm"]
+
+
+class DockerUnavailable(ToolingError):
+    """No Docker engine answers."""
+
+
+class NotASwarm(ToolingError):
+    """The engine is not a Swarm manager."""
+
+
+def require_docker() -> docker.DockerClient:
+    """A client of the engine from the environment (DOCKER_HOST, --context via DOCKER_CONTEXT)."""
+    try:
+        client = docker.from_env(timeout=120)
+        client.ping()
+    except DockerException as exc:
+        raise DockerUnavailable(
+            f"no Docker engine answers ({exc}); start one (`scripts/docker-up.sh` here, or "
+            "`systemctl start docker`), or point DOCKER_HOST at yours (e.g. ssh://user@host)"
+        ) from None
+    return client
+
+
+def require_swarm(client: docker.DockerClient) -> None:
+    swarm = client.info().get("Swarm") or {}
+    if swarm.get("LocalNodeState") != "active" or not swarm.get("ControlAvailable"):
+        raise NotASwarm(
+            "this Docker engine is not a Swarm manager; run `docker swarm init` "
+            "(`docker swarm init --advertise-addr 127.0.0.1` on a single machine)"
+        )
+
+
+def docker_cli(args: Sequence[str], *, capture: bool = True) -> subprocess.CompletedProcess[str]:
+    """The ``docker`` CLI, for what the Docker SDK does not do (stacks, streamed logs)."""
+    executable = shutil.which("docker")
+    if executable is None:
+        raise DockerUnavailable("the docker command line is not installed (apt-get install "
+                                "docker.io, or docker-ce-cli)")
+    return subprocess.run([executable, *args], capture_output=capture, text=True, check=False)

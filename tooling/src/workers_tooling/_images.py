@@ -1,0 +1,147 @@
+"""Worker images, built with the Docker SDK from workers/Dockerfile or a worker's own."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from docker.errors import APIError, DockerException
+
+from ._discovery import DiscoveredWorker, discover_workers
+from ._docker_client import require_docker
+from .errors import ToolingError
+
+__all__ = ["BuildFailed", "BuiltImage", "build_images", "image_name"]
+
+Progress = Callable[[str, str], None]  # (worker, line)
+
+
+class BuildFailed(ToolingError):
+    """A worker's image did not build; the message names the worker and the failing step."""
+
+
+@dataclass(frozen=True)
+class BuiltImage:
+    worker: str
+    tags: tuple[str, ...]
+    image_id: str
+    size_bytes: int
+    seconds: float
+
+
+def image_name(worker: str, registry: str | None = None) -> str:
+    """``REGISTRY/workers-NAME`` (``REGISTRY``: argument, env ``REGISTRY``, or ``local``)."""
+    registry = (registry or os.environ.get("REGISTRY") or "local").rstrip("/")
+    return f"{registry}/workers-{worker}"
+
+
+def _git_sha(repo: Path) -> str | None:
+    done = subprocess.run(["git", "rev-parse", "--short", "HEAD"], cwd=repo,
+                          capture_output=True, text=True, check=False)
+    return done.stdout.strip() or None if done.returncode == 0 else None
+
+
+def ensure_wheelhouse(repo: Path, progress: Progress) -> None:
+    """Wheels of the SDK and every requirements.txt: images install with ``--no-index``."""
+    script = repo / "scripts" / "wheelhouse.sh"
+    done = subprocess.run([str(script)], cwd=repo, capture_output=True, text=True, check=False)
+    for line in done.stdout.splitlines():
+        progress("wheelhouse", line)
+    if done.returncode != 0:
+        raise ToolingError(f"building the wheelhouse failed:\n{done.stderr.strip()}")
+
+
+def _select(repo: Path, names: Sequence[str] | None) -> list[DiscoveredWorker]:
+    workers = discover_workers(repo)
+    if not names:
+        return workers
+    known = {worker.name: worker for worker in workers}
+    unknown = [name for name in names if name not in known]
+    if unknown:
+        raise ToolingError(f"no worker named {', '.join(unknown)}; known: {', '.join(known)}")
+    return [known[name] for name in names]
+
+
+def build_images(
+    repo: Path,
+    names: Sequence[str] | None = None,
+    *,
+    registry: str | None = None,
+    tag: str | None = None,
+    base_image: str | None = None,
+    push: bool = False,
+    progress: Progress = lambda worker, line: None,
+) -> list[BuiltImage]:
+    """Build (and with ``push`` push) the images of the named workers, or all.
+
+    Tags: ``REGISTRY/workers-NAME:VERSION`` (or ``tag``), ``:latest`` and the git short
+    sha. ``base_image`` (env ``BASE_IMAGE``) replaces the Dockerfiles' ``python:3.12-slim``.
+    """
+    client = require_docker()
+    ensure_wheelhouse(repo, progress)
+    base_image = base_image or os.environ.get("BASE_IMAGE")
+    sha = _git_sha(repo)
+    built = []
+    for worker in _select(repo, names):
+        repository = image_name(worker.name, registry)
+        tags = [tag or worker.spec.version, "latest", *([sha] if sha else [])]
+        dockerfile = (worker.path / "Dockerfile" if worker.has_dockerfile
+                      else repo / "workers" / "Dockerfile")
+        args = {"WORKER_DIR": str(worker.path.relative_to(repo)),
+                "ENTRY_POINT": worker.spec.entry_point}
+        if base_image:
+            args["BASE_IMAGE"] = base_image
+        started = time.monotonic()
+        image_id = _build(client, worker.name, repo, dockerfile, args,
+                          f"{repository}:{tags[0]}", progress)
+        image = client.images.get(image_id)
+        for extra in tags[1:]:
+            image.tag(repository, extra)
+        if push:
+            _push(client, worker.name, repository, tags, progress)
+        built.append(BuiltImage(worker.name, tuple(f"{repository}:{t}" for t in tags),
+                                image_id, int(image.attrs.get("Size", 0)),
+                                time.monotonic() - started))
+    return built
+
+
+def _build(client: Any, worker: str, repo: Path, dockerfile: Path, args: dict[str, str],
+           tag: str, progress: Progress) -> str:
+    step = ""
+    image_id = ""
+    try:
+        stream = client.api.build(path=str(repo), dockerfile=str(dockerfile.relative_to(repo)),
+                                  buildargs=args, tag=tag, rm=True, forcerm=True, decode=True)
+        for chunk in stream:
+            if "error" in chunk:
+                detail = str(chunk.get("error", "")).strip()
+                raise BuildFailed(f"{worker}: image build failed at {step or 'the start'}: "
+                                  f"{detail}")
+            line = str(chunk.get("stream", "")).rstrip()
+            if line.startswith("Step "):
+                step = line
+            if line:
+                progress(worker, line)
+            aux = chunk.get("aux")
+            if isinstance(aux, dict) and "ID" in aux:
+                image_id = str(aux["ID"])
+    except (APIError, DockerException) as exc:
+        raise BuildFailed(f"{worker}: image build failed at {step or 'the start'}: {exc}") from None
+    if not image_id:
+        raise BuildFailed(f"{worker}: the build finished without an image id")
+    return image_id
+
+
+def _push(client: Any, worker: str, repository: str, tags: list[str], progress: Progress) -> None:
+    for tag in tags:
+        for chunk in client.api.push(repository, tag=tag, stream=True, decode=True):
+            if "error" in chunk:
+                raise ToolingError(f"{worker}: push of {repository}:{tag} failed: "
+                                   f"{chunk['error']} (is `docker login` done for that registry?)")
+            if chunk.get("status"):
+                progress(worker, f"{chunk['status']} {chunk.get('progress', '')}".strip())

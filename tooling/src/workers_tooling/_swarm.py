@@ -1,0 +1,186 @@
+"""Deploying the stack to Docker Swarm and operating it: status, logs, scale, monitoring."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Callable, Iterator, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import httpx
+from docker.errors import APIError, NotFound
+
+from ._compose import ComposeResult, compose_stack
+from ._discovery import discover_workers
+from ._docker_client import docker_cli, require_docker, require_swarm
+from ._images import BuiltImage, build_images
+from .errors import ToolingError
+
+__all__ = [
+    "DEFAULT_STACK",
+    "DeployResult",
+    "ServiceStatus",
+    "WorkerEndpoint",
+    "deploy",
+    "monitoring_status",
+    "scale",
+    "service_logs",
+    "stack_status",
+]
+
+DEFAULT_STACK = "camunda-workers"
+WORKER_LABEL = "camunda-workers.worker"
+
+
+@dataclass(frozen=True)
+class DeployResult:
+    stack: str
+    compose: ComposeResult
+    images: tuple[BuiltImage, ...]
+    warnings: tuple[str, ...]
+    output: str
+
+
+def deploy(
+    repo: Path,
+    *,
+    stack: str = DEFAULT_STACK,
+    environment: str | None = None,
+    stack_file: Path | None = None,
+    build: bool = True,
+    push: bool = False,
+    base_image: str | None = None,
+    progress: Callable[[str, str], None] = lambda worker, line: None,
+) -> DeployResult:
+    """Regenerate the stack file, build the images, ``docker stack deploy`` it."""
+    client = require_docker()
+    require_swarm(client)
+    composed = compose_stack(repo, stack_file=stack_file, environment=environment)
+    images = tuple(build_images(repo, base_image=base_image, push=push, progress=progress)
+                   if build else ())
+    warnings = []
+    registry = os.environ.get("REGISTRY") or "local"
+    nodes = len(client.nodes.list())
+    if nodes > 1 and (not push or registry == "local"):
+        warnings.append(f"this swarm has {nodes} nodes but the images are only on this one: "
+                        "build with --push to a registry (REGISTRY=...) that every node reaches")
+    done = docker_cli(["stack", "deploy", "--with-registry-auth", "--prune", "-c",
+                       str(composed.stack_file), stack])
+    if done.returncode != 0:
+        raise ToolingError(f"docker stack deploy failed:\n{(done.stderr or done.stdout).strip()}")
+    return DeployResult(stack, composed, images, tuple(warnings), done.stdout)
+
+
+@dataclass(frozen=True)
+class ServiceStatus:
+    name: str
+    worker: str | None
+    desired: int
+    running: int
+    image: str
+    update_state: str
+    last_error: str
+
+
+def _services(client: Any, stack: str) -> list[Any]:
+    return list(client.services.list(filters={"label": f"com.docker.stack.namespace={stack}"}))
+
+
+def stack_status(stack: str = DEFAULT_STACK) -> list[ServiceStatus]:
+    client = require_docker()
+    require_swarm(client)
+    services = _services(client, stack)
+    if not services:
+        raise ToolingError(f"no stack named {stack!r} is deployed; run `workers deploy`")
+    statuses = []
+    for service in sorted(services, key=lambda s: s.name):
+        spec = service.attrs["Spec"]
+        mode = spec.get("Mode", {})
+        tasks = service.tasks()
+        desired = (mode["Replicated"].get("Replicas", 1) if "Replicated" in mode
+                   else sum(1 for t in tasks if t.get("DesiredState") == "running"))
+        running = sum(1 for t in tasks if t.get("Status", {}).get("State") == "running")
+        failed = [t for t in tasks if t.get("Status", {}).get("Err")]
+        failed.sort(key=lambda t: t.get("UpdatedAt", ""))
+        labels = spec.get("Labels", {})
+        image = spec["TaskTemplate"]["ContainerSpec"]["Image"].split("@", 1)[0]
+        statuses.append(ServiceStatus(
+            name=spec["Name"], worker=labels.get(WORKER_LABEL), desired=desired,
+            running=running, image=image,
+            update_state=(service.attrs.get("UpdateStatus") or {}).get("State", "-"),
+            last_error=failed[-1]["Status"]["Err"] if failed else ""))
+    return statuses
+
+
+def _service(client: Any, stack: str, name: str) -> Any:
+    try:
+        return client.services.get(f"{stack}_{name}")
+    except NotFound:
+        raise ToolingError(f"no service {name!r} in stack {stack!r}; `workers status` lists "
+                           "them") from None
+
+
+def scale(assignments: Sequence[str], *, stack: str = DEFAULT_STACK) -> dict[str, int]:
+    """``NAME=N`` for each service to scale."""
+    client = require_docker()
+    require_swarm(client)
+    wanted: dict[str, int] = {}
+    for assignment in assignments:
+        name, _, replicas = assignment.partition("=")
+        if not name or not replicas.isdigit():
+            raise ToolingError(f"{assignment!r}: expected NAME=N, e.g. hello-world=3")
+        wanted[name] = int(replicas)
+    for name, count in wanted.items():
+        try:
+            _service(client, stack, name).scale(count)
+        except APIError as exc:
+            raise ToolingError(f"scaling {name} failed: {exc.explanation or exc}") from None
+    return wanted
+
+
+def service_logs(name: str, *, stack: str = DEFAULT_STACK, follow: bool = False,
+                 since: str | None = None, tail: int | None = None) -> Iterator[str]:
+    """Log lines of every replica of a service, oldest first."""
+    client = require_docker()
+    service = _service(client, stack, name)
+    options: dict[str, Any] = {"stdout": True, "stderr": True, "follow": follow,
+                               "timestamps": False, "details": False}
+    if since:
+        options["since"] = since
+    if tail is not None:
+        options["tail"] = tail
+    pending = b""
+    for chunk in service.logs(**options):
+        pending += chunk
+        *lines, pending = pending.split(b"\n")
+        for line in lines:
+            yield line.decode("utf-8", "replace")
+    if pending:
+        yield pending.decode("utf-8", "replace")
+
+
+@dataclass(frozen=True)
+class WorkerEndpoint:
+    worker: str
+    url: str
+    up: bool
+    detail: str
+
+
+def monitoring_status(repo: Path, *, host: str = "127.0.0.1") -> list[WorkerEndpoint]:
+    """Each worker's published /metrics URL and whether it answers now."""
+    endpoints = []
+    for worker in discover_workers(repo):
+        url = f"http://{host}:{worker.spec.port}/metrics"
+        try:
+            response = httpx.get(url, timeout=3)
+            up = response.status_code == 200
+            samples = sum(1 for line in response.text.splitlines()
+                          if line and not line.startswith("#"))
+            detail = f"{samples} samples" if up else f"HTTP {response.status_code}"
+        except httpx.HTTPError as exc:
+            up, detail = False, type(exc).__name__
+        endpoints.append(WorkerEndpoint(worker.name, url, up, detail))
+    return endpoints
+
