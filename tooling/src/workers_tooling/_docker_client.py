@@ -4,14 +4,18 @@ from __future__ import annotations
 
 import shutil
 import subprocess
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
 
 import docker
 from docker.errors import DockerException
 
 from .errors import ToolingError
 
-__all__ = ["DockerUnavailable", "NotASwarm", "docker_cli", "require_docker", "require_swarm"]
+__all__ = [
+    "DockerUnavailable", "NotASwarm", "docker_cli", "docker_cli_lines", "docker_client",
+    "require_swarm",
+]
 
 
 class DockerUnavailable(ToolingError):
@@ -22,8 +26,9 @@ class NotASwarm(ToolingError):
     """The engine is not a Swarm manager."""
 
 
-def require_docker() -> docker.DockerClient:
-    """A client of the engine from the environment (DOCKER_HOST, --context via DOCKER_CONTEXT)."""
+@contextmanager
+def docker_client() -> Iterator[docker.DockerClient]:
+    """A client of the engine from the environment (DOCKER_HOST, DOCKER_CONTEXT), closed after."""
     try:
         client = docker.from_env(timeout=120)
         client.ping()
@@ -32,7 +37,10 @@ def require_docker() -> docker.DockerClient:
             f"no Docker engine answers ({exc}); start one (`scripts/docker-up.sh` here, or "
             "`systemctl start docker`), or point DOCKER_HOST at yours (e.g. ssh://user@host)"
         ) from None
-    return client
+    try:
+        yield client
+    finally:
+        client.close()
 
 
 def require_swarm(client: docker.DockerClient) -> None:
@@ -42,6 +50,25 @@ def require_swarm(client: docker.DockerClient) -> None:
             "this Docker engine is not a Swarm manager; run `docker swarm init` "
             "(`docker swarm init --advertise-addr 127.0.0.1` on a single machine)"
         )
+
+
+def docker_cli_lines(args: Sequence[str]) -> Iterator[str]:
+    """Stream the docker CLI's output (stdout and stderr) line by line as it comes."""
+    executable = shutil.which("docker")
+    if executable is None:
+        raise DockerUnavailable("the docker command line is not installed (apt-get install "
+                                "docker.io, or docker-ce-cli)")
+    with subprocess.Popen([executable, *args], stdout=subprocess.PIPE,
+                          stderr=subprocess.STDOUT, text=True, errors="replace") as process:
+        assert process.stdout is not None
+        try:
+            for line in process.stdout:
+                yield line.rstrip("\n")
+        finally:
+            if process.poll() is None:
+                process.terminate()
+    if process.returncode not in (0, -15):
+        raise ToolingError(f"docker {' '.join(args)} exited with {process.returncode}")
 
 
 def docker_cli(args: Sequence[str], *, capture: bool = True) -> subprocess.CompletedProcess[str]:

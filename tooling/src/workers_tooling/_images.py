@@ -13,7 +13,7 @@ from typing import Any
 from docker.errors import APIError, DockerException
 
 from ._discovery import DiscoveredWorker, discover_workers
-from ._docker_client import require_docker
+from ._docker_client import docker_client
 from .errors import ToolingError
 
 __all__ = ["BuildFailed", "BuiltImage", "build_images", "image_name"]
@@ -82,32 +82,32 @@ def build_images(
     Tags: ``REGISTRY/workers-NAME:VERSION`` (or ``tag``), ``:latest`` and the git short
     sha. ``base_image`` (env ``BASE_IMAGE``) replaces the Dockerfiles' ``python:3.12-slim``.
     """
-    client = require_docker()
-    ensure_wheelhouse(repo, progress)
-    base_image = base_image or os.environ.get("BASE_IMAGE")
-    sha = _git_sha(repo)
-    built = []
-    for worker in _select(repo, names):
-        repository = image_name(worker.name, registry)
-        tags = [tag or worker.spec.version, "latest", *([sha] if sha else [])]
-        dockerfile = (worker.path / "Dockerfile" if worker.has_dockerfile
-                      else repo / "workers" / "Dockerfile")
-        args = {"WORKER_DIR": str(worker.path.relative_to(repo)),
-                "ENTRY_POINT": worker.spec.entry_point}
-        if base_image:
-            args["BASE_IMAGE"] = base_image
-        started = time.monotonic()
-        image_id = _build(client, worker.name, repo, dockerfile, args,
-                          f"{repository}:{tags[0]}", progress)
-        image = client.images.get(image_id)
-        for extra in tags[1:]:
-            image.tag(repository, extra)
-        if push:
-            _push(client, worker.name, repository, tags, progress)
-        built.append(BuiltImage(worker.name, tuple(f"{repository}:{t}" for t in tags),
-                                image_id, int(image.attrs.get("Size", 0)),
-                                time.monotonic() - started))
-    return built
+    with docker_client() as client:
+        ensure_wheelhouse(repo, progress)
+        base_image = base_image or os.environ.get("BASE_IMAGE")
+        sha = _git_sha(repo)
+        built = []
+        for worker in _select(repo, names):
+            repository = image_name(worker.name, registry)
+            tags = [tag or worker.spec.version, "latest", *([sha] if sha else [])]
+            dockerfile = (worker.path / "Dockerfile" if worker.has_dockerfile
+                          else repo / "workers" / "Dockerfile")
+            args = {"WORKER_DIR": str(worker.path.relative_to(repo)),
+                    "ENTRY_POINT": worker.spec.entry_point}
+            if base_image:
+                args["BASE_IMAGE"] = base_image
+            started = time.monotonic()
+            image_id = _build(client, worker.name, repo, dockerfile, args,
+                              f"{repository}:{tags[0]}", progress)
+            image = client.images.get(image_id)
+            for extra in tags[1:]:
+                image.tag(repository, extra)
+            if push:
+                _push(client, worker.name, repository, tags, progress)
+            built.append(BuiltImage(worker.name, tuple(f"{repository}:{t}" for t in tags),
+                                    image_id, int(image.attrs.get("Size", 0)),
+                                    time.monotonic() - started))
+        return built
 
 
 def _build(client: Any, worker: str, repo: Path, dockerfile: Path, args: dict[str, str],

@@ -27,7 +27,7 @@ from .errors import ToolingError
 
 __all__ = ["OVERLAY_KEYS", "load_overlay"]
 
-OVERLAY_KEYS = ("environment", "deploy", "healthcheck", "stop_grace_period")
+OVERLAY_KEYS = ("environment", "deploy", "healthcheck", "stop_grace_period", "ports")
 
 
 def load_overlay(repo: Path, environment: str,

@@ -38,7 +38,7 @@ SERVICE_KEYS = ("image", "environment", "ports", "networks", "secrets", "healthc
                 "stop_grace_period", "deploy")
 REMOVED_KEYS = ("build", "depends_on")
 DEPLOY_KEYS = ("replicas", "placement", "resources", "update_config", "rollback_config",
-               "restart_policy", "labels")
+               "restart_policy", "labels", "endpoint_mode")
 FIXED_ENVIRONMENT = ("CAMUNDA_URL", "METRICS_PORT", "WORKER_ID")
 WORKER_LABEL = "camunda-workers.worker"
 ENV_LABEL = "camunda-workers.environment"
@@ -148,8 +148,9 @@ def build_service(worker: DiscoveredWorker, *, image: str,
                               for key, value in service["environment"].items()}
     env_keys = [key for key in service["environment"] if key not in FIXED_ENVIRONMENT]
     service["deploy"] = _merge(_deploy(worker, env_keys), service["deploy"])
-    if not service["secrets"]:
-        del service["secrets"]
+    for key in ("secrets", "ports"):  # an overlay's `ports: []` publishes nothing
+        if not service[key]:
+            del service[key]
     return service
 
 

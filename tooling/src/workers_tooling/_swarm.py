@@ -13,7 +13,7 @@ from docker.errors import APIError, NotFound
 
 from ._compose import ComposeResult, compose_stack
 from ._discovery import discover_workers
-from ._docker_client import docker_cli, require_docker, require_swarm
+from ._docker_client import docker_cli, docker_cli_lines, docker_client, require_swarm
 from ._images import BuiltImage, build_images
 from .errors import ToolingError
 
@@ -54,22 +54,44 @@ def deploy(
     progress: Callable[[str, str], None] = lambda worker, line: None,
 ) -> DeployResult:
     """Regenerate the stack file, build the images, ``docker stack deploy`` it."""
-    client = require_docker()
-    require_swarm(client)
     composed = compose_stack(repo, stack_file=stack_file, environment=environment)
+    with docker_client() as client:
+        require_swarm(client)
+        nodes = len(client.nodes.list())
+        if not build:
+            _require_images(client, composed.text)
     images = tuple(build_images(repo, base_image=base_image, push=push, progress=progress)
                    if build else ())
     warnings = []
     registry = os.environ.get("REGISTRY") or "local"
-    nodes = len(client.nodes.list())
     if nodes > 1 and (not push or registry == "local"):
         warnings.append(f"this swarm has {nodes} nodes but the images are only on this one: "
                         "build with --push to a registry (REGISTRY=...) that every node reaches")
     done = docker_cli(["stack", "deploy", "--with-registry-auth", "--prune", "-c",
                        str(composed.stack_file), stack])
     if done.returncode != 0:
-        raise ToolingError(f"docker stack deploy failed:\n{(done.stderr or done.stdout).strip()}")
+        detail = (done.stderr or done.stdout).strip()
+        raise ToolingError(f"docker stack deploy failed:\n{detail}")
     return DeployResult(stack, composed, images, tuple(warnings), done.stdout)
+
+
+def _require_images(client: Any, stack_text: str) -> None:
+    """Before deploying without a build: every worker image must exist here."""
+    from ruamel.yaml import YAML
+
+    services = (YAML(typ="safe").load(stack_text) or {}).get("services") or {}
+    missing = []
+    for name, service in services.items():
+        labels = ((service or {}).get("deploy") or {}).get("labels") or {}
+        image = (service or {}).get("image")
+        if WORKER_LABEL in labels and image:
+            try:
+                client.images.get(image)
+            except NotFound:
+                missing.append(f"{image} (service {name})")
+    if missing:
+        raise ToolingError(f"image(s) missing on this Docker engine: {', '.join(missing)}; "
+                           "build them with `workers build --all` (or deploy without --no-build)")
 
 
 @dataclass(frozen=True)
@@ -88,29 +110,29 @@ def _services(client: Any, stack: str) -> list[Any]:
 
 
 def stack_status(stack: str = DEFAULT_STACK) -> list[ServiceStatus]:
-    client = require_docker()
-    require_swarm(client)
-    services = _services(client, stack)
-    if not services:
-        raise ToolingError(f"no stack named {stack!r} is deployed; run `workers deploy`")
-    statuses = []
-    for service in sorted(services, key=lambda s: s.name):
-        spec = service.attrs["Spec"]
-        mode = spec.get("Mode", {})
-        tasks = service.tasks()
-        desired = (mode["Replicated"].get("Replicas", 1) if "Replicated" in mode
-                   else sum(1 for t in tasks if t.get("DesiredState") == "running"))
-        running = sum(1 for t in tasks if t.get("Status", {}).get("State") == "running")
-        failed = [t for t in tasks if t.get("Status", {}).get("Err")]
-        failed.sort(key=lambda t: t.get("UpdatedAt", ""))
-        labels = spec.get("Labels", {})
-        image = spec["TaskTemplate"]["ContainerSpec"]["Image"].split("@", 1)[0]
-        statuses.append(ServiceStatus(
-            name=spec["Name"], worker=labels.get(WORKER_LABEL), desired=desired,
-            running=running, image=image,
-            update_state=(service.attrs.get("UpdateStatus") or {}).get("State", "-"),
-            last_error=failed[-1]["Status"]["Err"] if failed else ""))
-    return statuses
+    with docker_client() as client:
+        require_swarm(client)
+        services = _services(client, stack)
+        if not services:
+            raise ToolingError(f"no stack named {stack!r} is deployed; run `workers deploy`")
+        statuses = []
+        for service in sorted(services, key=lambda s: s.name):
+            spec = service.attrs["Spec"]
+            mode = spec.get("Mode", {})
+            tasks = service.tasks()
+            desired = (mode["Replicated"].get("Replicas", 1) if "Replicated" in mode
+                       else sum(1 for t in tasks if t.get("DesiredState") == "running"))
+            running = sum(1 for t in tasks if t.get("Status", {}).get("State") == "running")
+            failed = [t for t in tasks if t.get("Status", {}).get("Err")]
+            failed.sort(key=lambda t: t.get("UpdatedAt", ""))
+            labels = spec.get("Labels", {})
+            image = spec["TaskTemplate"]["ContainerSpec"]["Image"].split("@", 1)[0]
+            statuses.append(ServiceStatus(
+                name=spec["Name"], worker=labels.get(WORKER_LABEL), desired=desired,
+                running=running, image=image,
+                update_state=(service.attrs.get("UpdateStatus") or {}).get("State", "-"),
+                last_error=failed[-1]["Status"]["Err"] if failed else ""))
+        return statuses
 
 
 def _service(client: Any, stack: str, name: str) -> Any:
@@ -123,41 +145,39 @@ def _service(client: Any, stack: str, name: str) -> Any:
 
 def scale(assignments: Sequence[str], *, stack: str = DEFAULT_STACK) -> dict[str, int]:
     """``NAME=N`` for each service to scale."""
-    client = require_docker()
-    require_swarm(client)
-    wanted: dict[str, int] = {}
-    for assignment in assignments:
-        name, _, replicas = assignment.partition("=")
-        if not name or not replicas.isdigit():
-            raise ToolingError(f"{assignment!r}: expected NAME=N, e.g. hello-world=3")
-        wanted[name] = int(replicas)
-    for name, count in wanted.items():
-        try:
-            _service(client, stack, name).scale(count)
-        except APIError as exc:
-            raise ToolingError(f"scaling {name} failed: {exc.explanation or exc}") from None
-    return wanted
+    with docker_client() as client:
+        require_swarm(client)
+        wanted: dict[str, int] = {}
+        for assignment in assignments:
+            name, _, replicas = assignment.partition("=")
+            if not name or not replicas.isdigit():
+                raise ToolingError(f"{assignment!r}: expected NAME=N, e.g. hello-world=3")
+            wanted[name] = int(replicas)
+        for name, count in wanted.items():
+            try:
+                _service(client, stack, name).scale(count)
+            except APIError as exc:
+                raise ToolingError(f"scaling {name} failed: {exc.explanation or exc}") from None
+        return wanted
 
 
 def service_logs(name: str, *, stack: str = DEFAULT_STACK, follow: bool = False,
                  since: str | None = None, tail: int | None = None) -> Iterator[str]:
-    """Log lines of every replica of a service, oldest first."""
-    client = require_docker()
-    service = _service(client, stack, name)
-    options: dict[str, Any] = {"stdout": True, "stderr": True, "follow": follow,
-                               "timestamps": False, "details": False}
+    """Log lines of every replica of a service, each prefixed with its task name.
+
+    Through the docker CLI: the Docker SDK's service log stream can hang on engines of
+    the 20.10 line once a task was shut down, while the CLI returns.
+    """
+    with docker_client() as client:
+        service = _service(client, stack, name)
+    command = ["service", "logs", "--no-trunc"]
+    if follow:
+        command.append("--follow")
     if since:
-        options["since"] = since
+        command += ["--since", since]
     if tail is not None:
-        options["tail"] = tail
-    pending = b""
-    for chunk in service.logs(**options):
-        pending += chunk
-        *lines, pending = pending.split(b"\n")
-        for line in lines:
-            yield line.decode("utf-8", "replace")
-    if pending:
-        yield pending.decode("utf-8", "replace")
+        command += ["--tail", str(tail)]
+    yield from docker_cli_lines([*command, service.name])
 
 
 @dataclass(frozen=True)

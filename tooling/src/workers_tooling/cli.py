@@ -231,11 +231,14 @@ def deploy(
                         ] = False,
     base_image: Annotated[str | None, typer.Option(envvar="BASE_IMAGE",
                                                    help="Base image for the Dockerfiles.")] = None,
+    stack_file: Annotated[Path | None, typer.Option(
+        help="Stack file (default: docker-compose.swarm.yml).")] = None,
     repo: RepoOption = None,
 ) -> None:
     """Regenerate the stack file, build the images and `docker stack deploy` them."""
     result = swarm_deploy(repo or find_repo_root(), stack=stack, environment=env, push=push,
-                          build=not no_build, base_image=base_image, progress=_progress)
+                          build=not no_build, base_image=base_image, stack_file=stack_file,
+                          progress=_progress)
     for warning in result.warnings:
         err_console.print(f"[yellow]warning:[/] {warning}", highlight=False)
     console.print(result.output.strip(), highlight=False, markup=False)

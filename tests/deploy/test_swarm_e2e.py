@@ -1,0 +1,222 @@
+"""End to end on a real Docker engine and Swarm: deploy, run instances, scale, roll updates.
+
+The stack is built from a copy of the repository (so the test can change a worker) with
+locally built base images (no registry is reachable here). Counts go to stdout (-s).
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import shutil
+import time
+from collections import Counter
+from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+
+import httpx
+import pytest
+
+from tests.support.docker import require_docker_or_skip
+from tests.support.docker import run as _run
+from tests.support.engine import REPO, EngineApi, free_port, wait_until
+from workers_tooling._swarm import deploy, scale, service_logs, stack_status
+
+# Deploys and rolling updates take minutes on 2 cores.
+pytestmark = [pytest.mark.docker, pytest.mark.slow, pytest.mark.timeout(900)]
+
+STACK = "cw-e2e"
+PYTHON_BASE = "local/python-base:bookworm"
+JRE_BASE = "local/jre-base:bookworm"
+ENGINE_IMAGE = "local/camunda-engine:e2e"
+ENVIRONMENT = "local"  # deploy/local.yml: single node without IPVS (DNS round robin)
+
+
+def _docker_ready() -> None:
+    """Docker engine, Swarm, base images and the engine image; made here when missing."""
+    require_docker_or_skip(
+        ("scripts/base-images.sh",),
+        ("engine/engine.sh", "build", "camunda"),
+        ("docker", "build", "-q", "-f", "engine/Dockerfile", "--build-arg",
+         f"JRE_BASE_IMAGE={JRE_BASE}", "-t", ENGINE_IMAGE, "engine"),
+    )
+
+
+def _copy_repo(target: Path) -> Path:
+    ignore = shutil.ignore_patterns(".venv", ".git", "__pycache__", ".run", "target", "*.jar",
+                                    ".pytest_cache", ".mypy_cache", ".ruff_cache")
+    shutil.copytree(REPO, target, ignore=ignore, symlinks=True)
+    return target
+
+
+def _stack_services_gone() -> bool:
+    return _run("docker", "service", "ls", "-q", "--filter",
+                f"label=com.docker.stack.namespace={STACK}").strip() == ""
+
+
+@pytest.fixture(scope="module")
+def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[Path, EngineApi]]:
+    _docker_ready()
+    repo = _copy_repo(tmp_path_factory.mktemp("e2e") / "repo")
+    engine_port = free_port()
+    stack_file = repo / "docker-compose.swarm.yml"
+    stack_file.unlink(missing_ok=True)  # start from the seed, as a new project would
+    from workers_tooling._compose import compose_stack
+
+    compose_stack(repo, stack_file=stack_file, environment=ENVIRONMENT)
+    _hand_edit_engine(stack_file, engine_port)
+    os.environ["ENGINE_IMAGE"] = ENGINE_IMAGE
+    deploy(repo, stack=STACK, stack_file=stack_file, environment=ENVIRONMENT,
+           base_image=PYTHON_BASE)
+    api = EngineApi(f"http://127.0.0.1:{engine_port}/engine-rest")
+    try:
+        wait_until(lambda: _answers(api), timeout=300, interval=2, what="the engine service")
+        for bpmn in ("hello_world.bpmn", "publicacao.bpmn"):
+            files = {bpmn: (bpmn, (repo / "processes" / bpmn).read_bytes(), "application/xml")}
+            response = api.http.post("/deployment/create", files=files,
+                                     data={"deployment-name": bpmn})
+            assert response.status_code == 200, response.text
+        yield repo, api
+    finally:
+        api.close()
+        _run("docker", "stack", "rm", STACK)
+        wait_until(_stack_services_gone, timeout=120, interval=1, what="the stack to go")
+        os.environ.pop("ENGINE_IMAGE", None)
+
+
+def _hand_edit_engine(stack_file: Path, port: int) -> None:
+    """What a person does on a machine without IPVS: the engine's port in host mode.
+
+    Without IPVS (this kernel), Swarm's virtual IPs and ingress ports do not work; the
+    `local` overlay gives the workers DNS round robin, and the engine (a service the
+    generator leaves alone) is edited by hand, as its stack-file comment says.
+    """
+    from ruamel.yaml import YAML
+
+    yaml = YAML()
+    yaml.preserve_quotes = True
+    data = yaml.load(stack_file.read_text())
+    engine = data["services"]["engine"]
+    engine["ports"] = [{"target": 8080, "published": port, "mode": "host"}]
+    engine["deploy"]["endpoint_mode"] = "dnsrr"
+    with stack_file.open("w") as out:
+        yaml.dump(data, out)
+
+
+def _answers(api: EngineApi) -> bool:
+    try:
+        return api.http.get("/engine").status_code == 200
+    except httpx.HTTPError:
+        return False
+
+
+def _start(api: EngineApi, count: int, prefix: str) -> list[str]:
+    with ThreadPoolExecutor(8) as pool:
+        return list(pool.map(lambda n: api.start("hello_world", {"name": f"{prefix}{n}"}),
+                             range(count)))
+
+
+def _greeted() -> Counter[str]:
+    """Handler executions per process instance, from every replica's log lines."""
+    pattern = re.compile(r"greeted \S+ for ([0-9a-f-]{36})")
+    counts: Counter[str] = Counter()
+    for line in service_logs("hello-world", stack=STACK):
+        match = pattern.search(line)
+        if match:
+            counts[match.group(1)] += 1
+    return counts
+
+
+def _report(name: str, instances: list[str], api: EngineApi) -> int:
+    counts = _greeted()
+    duplicates = sum(counts[i] - 1 for i in instances if counts[i] > 1)
+    print(f"\n[swarm] {name}: started={len(instances)} completed={api.finished(instances)} "
+          f"duplicates={duplicates}")
+    return duplicates
+
+
+def _completed(worker: str, port: int) -> float:
+    """Completed tasks summed over the replicas' /metrics, read inside each container."""
+    containers = _run("docker", "ps", "-q", "--filter",
+                      f"label=com.docker.swarm.service.name={STACK}_{worker}").split()
+    total = 0.0
+    for container in containers:
+        text = _run("docker", "exec", container, "python", "-c",
+                    "import urllib.request as r; "
+                    f"print(r.urlopen('http://127.0.0.1:{port}/metrics').read().decode())")
+        total += sum(float(line.rsplit(" ", 1)[1]) for line in text.splitlines()
+                     if line.startswith("camunda_worker_tasks_handled_total{")
+                     and 'outcome="completed"' in line)
+    return total
+
+
+def test_deploy_runs_instances_and_reports(stack: tuple[Path, EngineApi]) -> None:
+    _, api = stack
+    instances = _start(api, 200, "first-")
+    article = {"titulo": "Boletim", "autor": "Equipe",
+               "secoes": [{"titulo": "Notas", "paragrafos": ["Tudo certo."]}]}
+    publications = [api.start("publicacao", article) for _ in range(5)]
+    api.wait_finished(instances + publications, timeout=300)
+    assert _report("deploy", instances, api) == 0
+    services = {s.worker: s for s in stack_status(STACK) if s.worker}
+    assert (services["hello-world"].running, services["hello-world"].desired) == (1, 1)
+    assert services["publicacao"].running == 1
+    assert len(_greeted()) >= 200  # `workers logs hello-world` shows the task lines
+    assert _completed("hello-world", 8001) == 200
+    assert _completed("publicacao", 8002) == 5
+
+
+def test_scale_under_load_without_duplicates(stack: tuple[Path, EngineApi]) -> None:
+    _, api = stack
+    instances = _start(api, 300, "scaled-")
+    scale(["hello-world=3"], stack=STACK)
+    more = _start(api, 200, "scaled-more-")
+    api.wait_finished(instances + more, timeout=300)
+    wait_until(lambda: next(s for s in stack_status(STACK) if s.worker == "hello-world"
+                            ).running == 3, timeout=120, interval=1)
+    assert _report("scale to 3", instances + more, api) == 0
+
+
+def test_rolling_update_under_load_and_rollback_of_a_broken_image(
+    stack: tuple[Path, EngineApi],
+) -> None:
+    repo, api = stack
+    stack_file = repo / "docker-compose.swarm.yml"
+    main = repo / "workers" / "hello-world" / "main.py"
+    spec = repo / "workers" / "hello-world" / "worker.json"
+    original_main, original_spec = main.read_text(), spec.read_text()
+    main.write_text(original_main.replace('f"Hello, {name}!"', 'f"Hi, {name}!"'))
+    spec.write_text(original_spec.replace('"version": "0.1.0"', '"version": "0.1.1"'))
+    instances = _start(api, 300, "rolling-")
+    started = time.monotonic()
+    deploy(repo, stack=STACK, stack_file=stack_file, environment=ENVIRONMENT,
+           base_image=PYTHON_BASE)
+    wait_until(lambda: _update_state("hello-world") == "completed", timeout=300, interval=2,
+               what="the rolling update")
+    print(f"\n[swarm] rolling update took {time.monotonic() - started:.0f}s")
+    api.wait_finished(instances, timeout=300)
+    assert _report("rolling update", instances, api) == 0
+    greetings = {row["value"].split(",")[0] for row in api.get(
+        "/history/variable-instance", variableName="greeting", maxResults=5000,
+        deserializeValues="false")}
+    assert {"Hello", "Hi"} <= greetings  # old and new versions both served, nothing lost
+    assert any("draining" in line or "stopped" in line
+               for line in service_logs("hello-world", stack=STACK))  # old tasks drained
+
+    # A broken image: never becomes healthy -> the update rolls back by itself.
+    main.write_text(original_main.replace("    worker.run()",
+                                          "    import time\n    time.sleep(3600)"))
+    spec.write_text(original_spec.replace('"version": "0.1.0"', '"version": "0.1.2"'))
+    deploy(repo, stack=STACK, stack_file=stack_file, environment=ENVIRONMENT,
+           base_image=PYTHON_BASE)
+    wait_until(lambda: _update_state("hello-world") == "rollback_completed", timeout=400,
+               interval=3, what="the automatic rollback")
+    image = next(s for s in stack_status(STACK) if s.worker == "hello-world").image
+    assert image.endswith(":0.1.1")
+    after = _start(api, 50, "after-rollback-")
+    api.wait_finished(after, timeout=120)
+
+
+def _update_state(worker: str) -> str:
+    return next(s for s in stack_status(STACK) if s.worker == worker).update_state
