@@ -67,20 +67,24 @@ jar_is_fresh() {
 }
 
 # build FLAVOUR : build the jar unless it is newer than pom.xml and src/
+# Run "$@" holding an exclusive lock on file $1, serialising parallel runs (e.g. tests);
+# the lock fd is closed again so that an engine JVM started meanwhile does not inherit it.
+with_lock() {
+  local lockfile="$1" fd rc=0
+  shift
+  command -v flock >/dev/null 2>&1 || { "$@"; return; }
+  exec {fd}>"$lockfile"
+  flock "$fd"
+  "$@" || rc=$?
+  exec {fd}>&-
+  return $rc
+}
+
 do_build() {
-  local flavour="$1" rc=0
+  local flavour="$1"
   mkdir -p "$RUN_DIR"
   jar_is_fresh "$(jar_of "$flavour")" && return 0
-  # serialise concurrent builds of the same flavour (e.g. parallel test runs);
-  # the lock fd is closed again so the engine JVM started later does not inherit it
-  if command -v flock >/dev/null 2>&1; then
-    exec 9>"$RUN_DIR/build-$flavour.lock"
-    flock 9
-    build_locked "$flavour" || rc=$?
-    exec 9>&-
-    return $rc
-  fi
-  build_locked "$flavour"
+  with_lock "$RUN_DIR/build-$flavour.lock" build_locked "$flavour"
 }
 
 build_locked() {
@@ -136,18 +140,11 @@ ready_line() {
 }
 
 do_start() {
-  local flavour="$1" port="$2" rc=0
+  local flavour="$1" port="$2"
   check_curl
   mkdir -p "$RUN_DIR"
   # one 'start' at a time per flavour and port (parallel test runs)
-  if command -v flock >/dev/null 2>&1; then
-    exec 8>"$RUN_DIR/start-$flavour-$port.lock"
-    flock 8
-    start_locked "$@" || rc=$?
-    exec 8>&-
-    return $rc
-  fi
-  start_locked "$@"
+  with_lock "$RUN_DIR/start-$flavour-$port.lock" start_locked "$@"
 }
 
 start_locked() {

@@ -9,17 +9,11 @@ from typing import Any
 
 import pytest
 
-from camunda_workers import Task, Worker
+from camunda_workers import Task
 from tests.support.engine import EngineApi, unique
-from tests.support.running import CountingTransport, running
+from tests.support.running import CountingTransport, make_worker, running
 
 pytestmark = pytest.mark.engine
-
-
-def make_worker(api: EngineApi, **options: Any) -> Worker:
-    options.setdefault("name", "test-worker")
-    options.setdefault("async_response_timeout", 1_000)
-    return Worker(base_url=api.url, environ={}, **options)
 
 
 def test_returned_dict_completes_with_global_variables(engine: EngineApi) -> None:

@@ -7,17 +7,11 @@ from typing import Any
 
 import pytest
 
-from camunda_workers import BpmnError, Task, TaskFailure, Worker
+from camunda_workers import BpmnError, Task, TaskFailure
 from tests.support.engine import EngineApi, unique, wait_until
-from tests.support.running import running
+from tests.support.running import make_worker, running
 
 pytestmark = pytest.mark.engine
-
-
-def make_worker(api: EngineApi, **options: Any) -> Worker:
-    options.setdefault("name", "test-worker")
-    options.setdefault("async_response_timeout", 1_000)
-    return Worker(base_url=api.url, environ={}, **options)
 
 
 def test_bpmn_error_is_caught_by_boundary_event(engine: EngineApi) -> None:

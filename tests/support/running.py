@@ -15,7 +15,14 @@ from typing import Any
 import httpx
 
 from camunda_workers import Worker
-from tests.support.engine import REPO
+from tests.support.engine import REPO, EngineApi
+
+
+def make_worker(api: EngineApi, **options: Any) -> Worker:
+    """A worker on ``api``'s engine with test-friendly defaults (short long polls, no env)."""
+    options.setdefault("name", "test-worker")
+    options.setdefault("async_response_timeout", 1_000)
+    return Worker(base_url=api.url, environ={}, **options)
 
 
 @contextmanager
