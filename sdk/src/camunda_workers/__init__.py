@@ -12,11 +12,11 @@ from importlib.metadata import PackageNotFoundError, version
 
 from ._retry import Backoff, ExponentialRetryPolicy, RetryDecision, RetryPolicy
 from ._router import AsyncHandler, Handler, HandlerResult, Subscription, TaskRouter
-from ._settings import ENV_VARIABLES, WorkerSettings
+from ._settings import ENV_VARIABLES, WorkerOptions, WorkerSettings
 from ._spec import WorkerSpec, load_spec
 from ._task import Completion, Task
 from ._variables import TypedValue
-from ._worker import Worker, WorkerOptions
+from ._worker import Worker
 from .errors import (
     BpmnError,
     CamundaWorkersError,

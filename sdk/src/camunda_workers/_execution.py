@@ -6,6 +6,7 @@ import asyncio
 import logging
 import traceback
 from collections.abc import Awaitable, Callable, Mapping
+from contextlib import suppress
 from dataclasses import dataclass
 
 from ._client import EngineClient
@@ -105,6 +106,26 @@ class TaskExecution:
             await self._send(task, report)
         except TypeError as error:  # a variable the engine cannot take
             await self._send(task, self._failure(task, error))
+
+    async def release_orphans(self, running: set[str]) -> None:
+        """Unlock tasks the engine locked for a long poll whose answer never reached us.
+
+        When a long poll is cut (connection dropped, or cut short on stop), the engine
+        may still lock tasks for it; nobody would run them until their lock expires.
+        Worker ids are unique per process, so tasks locked under ours that are not
+        ``running`` are such orphans.
+        """
+        try:
+            locked = await self.client.locked_task_ids()
+        except EngineError as error:
+            log.warning("could not look for orphaned locks: %s", error)
+            return
+        orphans = [task_id for task_id in locked if task_id not in running]
+        for task_id in orphans:
+            with suppress(EngineError):
+                await self.client.unlock(task_id)
+        if orphans:
+            log.info("unlocked %d task(s) locked for a lost long poll", len(orphans))
 
     async def unlock(self, task: Task) -> None:
         try:

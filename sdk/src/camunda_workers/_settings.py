@@ -10,7 +10,7 @@ import os
 import socket
 from collections.abc import Mapping
 from pathlib import Path
-from typing import Any
+from typing import Any, TypedDict
 
 from pydantic import BaseModel, ConfigDict, Field, SecretStr
 
@@ -18,7 +18,7 @@ from ._spec import WorkerName, WorkerSpec
 from ._validation import validate_model
 from .errors import SpecError
 
-__all__ = ["ENV_VARIABLES", "WorkerSettings", "resolve_settings"]
+__all__ = ["ENV_VARIABLES", "WorkerOptions", "WorkerSettings", "resolve_settings"]
 
 
 class WorkerSettings(BaseModel):
@@ -53,6 +53,33 @@ class WorkerSettings(BaseModel):
 
     def effective_worker_id(self) -> str:
         return self.worker_id or f"{self.name}-{socket.gethostname()}-{os.getpid()}"
+
+
+class WorkerOptions(TypedDict, total=False):
+    """Keyword arguments of :class:`Worker`; each is a field of :class:`WorkerSettings`."""
+
+    name: str
+    base_url: str
+    worker_id: str
+    max_tasks: int
+    lock_duration: int
+    async_response_timeout: int
+    http_timeout: float
+    retries: int
+    retry_timeout: int
+    retry_backoff: float
+    max_retry_timeout: int
+    backoff_initial: float
+    backoff_max: float
+    username: str
+    password: str
+    token: str
+    ca_bundle: str
+    verify_tls: bool
+    port: int
+    drain_timeout: float
+    use_priority: bool
+    log_level: str
 
 
 # Environment variable -> setting. ``*_FILE`` variants (Docker secrets) are read too.

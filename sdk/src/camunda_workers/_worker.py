@@ -12,7 +12,7 @@ from collections.abc import Awaitable, Mapping
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import suppress
 from pathlib import Path
-from typing import TypedDict, TypeVar, Unpack
+from typing import TypeVar, Unpack
 from urllib.parse import urlsplit
 
 import httpx
@@ -27,42 +27,15 @@ from ._logging import configure_logging
 from ._metrics import WorkerMetrics
 from ._retry import Backoff, ExponentialRetryPolicy, RetryPolicy
 from ._router import HANDLER_EXECUTOR, TaskRouter
-from ._settings import WorkerSettings, resolve_settings
+from ._settings import WorkerOptions, WorkerSettings, resolve_settings
 from ._spec import WorkerSpec, load_spec
 from ._task import Task
 from .errors import EngineError, EngineUnavailableError
 
-__all__ = ["Worker", "WorkerOptions"]
+__all__ = ["Worker"]
 
 log = logging.getLogger("camunda_workers")
 T = TypeVar("T")
-
-
-class WorkerOptions(TypedDict, total=False):
-    """Keyword arguments of :class:`Worker`; each is a field of :class:`WorkerSettings`."""
-
-    name: str
-    base_url: str
-    worker_id: str
-    max_tasks: int
-    lock_duration: int
-    async_response_timeout: int
-    http_timeout: float
-    retries: int
-    retry_timeout: int
-    retry_backoff: float
-    max_retry_timeout: int
-    backoff_initial: float
-    backoff_max: float
-    username: str
-    password: str
-    token: str
-    ca_bundle: str
-    verify_tls: bool
-    port: int
-    drain_timeout: float
-    use_priority: bool
-    log_level: str
 
 
 class Worker(TaskRouter):
@@ -215,7 +188,7 @@ class Worker(TaskRouter):
                  ", ".join(self._subscriptions), settings.max_tasks)
         try:
             await self._poll(client, execution)
-            await self._release_orphans(client)
+            await execution.release_orphans(self._running_ids())
             await self._drain()
         finally:
             HANDLER_EXECUTOR.reset(token)
@@ -338,28 +311,10 @@ class Worker(TaskRouter):
                 metrics.in_flight.labels(worker).inc()
                 job.add_done_callback(self._finished)
             if lost_polls:  # after starting this batch, so that it counts as ours
-                await self._release_orphans(client)
+                await execution.release_orphans(self._running_ids())
 
-    async def _release_orphans(self, client: EngineClient) -> None:
-        """Unlock tasks the engine locked for a long poll whose answer never reached us.
-
-        When a long poll is cut (connection dropped, or cut short on stop), the engine
-        may still lock tasks for it; nobody would run them until their lock expires.
-        Worker ids are unique per process, so tasks locked under ours that we are not
-        running are such orphans.
-        """
-        try:
-            locked = await client.locked_task_ids()
-        except EngineError as error:
-            log.warning("could not look for orphaned locks: %s", error)
-            return
-        running = {task.id for task in self._in_flight.values()}
-        orphans = [task_id for task_id in locked if task_id not in running]
-        for task_id in orphans:
-            with suppress(EngineError):
-                await client.unlock(task_id)
-        if orphans:
-            log.info("unlocked %d task(s) locked for a lost long poll", len(orphans))
+    def _running_ids(self) -> set[str]:
+        return {task.id for task in self._in_flight.values()}
 
     def _finished(self, job: asyncio.Task[None]) -> None:
         if self._in_flight.pop(job, None) is not None:

@@ -71,10 +71,16 @@ def docker_cli_lines(args: Sequence[str]) -> Iterator[str]:
         raise ToolingError(f"docker {' '.join(args)} exited with {process.returncode}")
 
 
-def docker_cli(args: Sequence[str], *, capture: bool = True) -> subprocess.CompletedProcess[str]:
+def docker_cli(args: Sequence[str], *, timeout: float | None = None,
+               ) -> subprocess.CompletedProcess[str]:
     """The ``docker`` CLI, for what the Docker SDK does not do (stacks, streamed logs)."""
     executable = shutil.which("docker")
     if executable is None:
         raise DockerUnavailable("the docker command line is not installed (apt-get install "
                                 "docker.io, or docker-ce-cli)")
-    return subprocess.run([executable, *args], capture_output=capture, text=True, check=False)
+    try:
+        return subprocess.run([executable, *args], capture_output=True, text=True,
+                              errors="replace", check=False, timeout=timeout)
+    except subprocess.TimeoutExpired:
+        raise ToolingError(f"docker {' '.join(args)} did not finish within {timeout:.0f}s; "
+                           "try again") from None

@@ -9,7 +9,7 @@ from pathlib import Path
 from typing import Any
 
 import httpx
-from docker.errors import APIError, NotFound
+from docker.errors import NotFound
 
 from ._compose import ComposeResult, compose_stack
 from ._discovery import discover_workers
@@ -31,6 +31,7 @@ __all__ = [
 
 DEFAULT_STACK = "camunda-workers"
 WORKER_LABEL = "camunda-workers.worker"
+LOGS_TIMEOUT = 60.0  # seconds for `workers logs` without --follow
 
 
 @dataclass(frozen=True)
@@ -144,21 +145,26 @@ def _service(client: Any, stack: str, name: str) -> Any:
 
 
 def scale(assignments: Sequence[str], *, stack: str = DEFAULT_STACK) -> dict[str, int]:
-    """``NAME=N`` for each service to scale."""
+    """``NAME=N`` for each service to scale.
+
+    Through ``docker service scale``: the SDK's scale re-sends the whole service spec,
+    which restarts running tasks on some engines; the CLI changes the replicas only.
+    """
+    wanted: dict[str, int] = {}
+    for assignment in assignments:
+        name, _, replicas = assignment.partition("=")
+        if not name or not replicas.isdigit():
+            raise ToolingError(f"{assignment!r}: expected NAME=N, e.g. hello-world=3")
+        wanted[name] = int(replicas)
     with docker_client() as client:
         require_swarm(client)
-        wanted: dict[str, int] = {}
-        for assignment in assignments:
-            name, _, replicas = assignment.partition("=")
-            if not name or not replicas.isdigit():
-                raise ToolingError(f"{assignment!r}: expected NAME=N, e.g. hello-world=3")
-            wanted[name] = int(replicas)
-        for name, count in wanted.items():
-            try:
-                _service(client, stack, name).scale(count)
-            except APIError as exc:
-                raise ToolingError(f"scaling {name} failed: {exc.explanation or exc}") from None
-        return wanted
+        services = [_service(client, stack, name).name for name in wanted]
+    done = docker_cli(["service", "scale", "--detach",
+                       *(f"{service}={count}" for service, count in zip(
+                           services, wanted.values(), strict=True))])
+    if done.returncode != 0:
+        raise ToolingError(f"scaling failed: {(done.stderr or done.stdout).strip()}")
+    return wanted
 
 
 def service_logs(name: str, *, stack: str = DEFAULT_STACK, follow: bool = False,
@@ -177,7 +183,15 @@ def service_logs(name: str, *, stack: str = DEFAULT_STACK, follow: bool = False,
         command += ["--since", since]
     if tail is not None:
         command += ["--tail", str(tail)]
-    yield from docker_cli_lines([*command, service.name])
+    if follow:
+        yield from docker_cli_lines([*command, service.name])
+        return
+    # Bounded: on engines of the 20.10 line the stream of a task that stops while it is
+    # read may never end.
+    done = docker_cli([*command, service.name], timeout=LOGS_TIMEOUT)
+    if done.returncode != 0:
+        raise ToolingError(f"docker service logs failed: {done.stderr.strip()}")
+    yield from (done.stdout + done.stderr).splitlines()
 
 
 @dataclass(frozen=True)
