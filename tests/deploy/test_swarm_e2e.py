@@ -22,6 +22,7 @@ from tests.support.docker import require_docker_or_skip
 from tests.support.docker import run as _run
 from tests.support.engine import REPO, EngineApi, free_port, wait_until
 from workers_tooling._swarm import deploy, scale, service_logs, stack_status
+from workers_tooling.cli import main
 from workers_tooling.errors import ToolingError
 
 # Deploys and rolling updates take minutes on 2 cores.
@@ -169,7 +170,9 @@ def _completed(worker: str, port: int) -> float:
     return total
 
 
-def test_deploy_runs_instances_and_reports(stack: tuple[Path, EngineApi]) -> None:
+def test_deploy_runs_instances_and_reports(stack: tuple[Path, EngineApi],
+                                           capsys: pytest.CaptureFixture[str],
+                                           monkeypatch: pytest.MonkeyPatch) -> None:
     _, api = stack
     instances = _start(api, 200, "first-")
     article = {"titulo": "Boletim", "autor": "Equipe",
@@ -181,6 +184,12 @@ def test_deploy_runs_instances_and_reports(stack: tuple[Path, EngineApi]) -> Non
     assert (services["hello-world"].running, services["hello-world"].desired) == (1, 1)
     assert services["publicacao"].running == 1
     assert len(_greeted()) >= 200  # `workers logs hello-world` shows the task lines
+    monkeypatch.setenv("COLUMNS", "200")  # the status table, unfolded
+    assert main(["status", "--stack", STACK]) == 0
+    shown = capsys.readouterr().out
+    assert re.search(rf"{STACK}_hello-world\s.*1/1\s.*local/workers-hello-world:0.1.0", shown)
+    assert main(["logs", "hello-world", "--stack", STACK, "--tail", "5"]) == 0
+    assert "greeted" in capsys.readouterr().out
     assert _completed("hello-world", 8001) == 200
     assert _completed("publicacao", 8002) == 5
 

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import gc
+import shutil
+import warnings
 from pathlib import Path
 from typing import Any
 
@@ -15,6 +18,9 @@ def test_no_docker_engine_says_how_to_get_one(monkeypatch: pytest.MonkeyPatch, t
                                               capsys: pytest.CaptureFixture[str]) -> None:
     monkeypatch.setenv("DOCKER_HOST", f"unix://{tmp_path}/no-such.sock")
     assert main(["status"]) == 1
+    with warnings.catch_warnings():  # docker-py leaves a failed unix connect's socket open
+        warnings.simplefilter("ignore", ResourceWarning)
+        gc.collect()
     err = capsys.readouterr().err
     assert "no Docker engine answers" in err
     assert "scripts/docker-up.sh" in err
@@ -46,3 +52,28 @@ def test_deploy_without_build_names_the_missing_image(capsys: pytest.CaptureFixt
     err = capsys.readouterr().err
     assert "image(s) missing on this Docker engine: local/workers-hello-world:never-built-0" in err
     assert "workers build --all" in err
+
+
+@pytest.mark.docker
+def test_build_error_names_the_worker_and_the_failing_step(tmp_path: Path) -> None:
+    from tests.support.docker import require_docker_or_skip
+    from tests.support.engine import REPO
+    from workers_tooling._images import BuildFailed, build_images
+
+    require_docker_or_skip(("scripts/base-images.sh",))
+    repo = tmp_path / "repo"
+    for part in ("sdk", "scripts"):
+        shutil.copytree(REPO / part, repo / part,
+                        ignore=shutil.ignore_patterns("*.egg-info", "__pycache__"))
+    worker = repo / "workers" / "broken-one"
+    worker.mkdir(parents=True)
+    (worker / "worker.json").write_text(
+        '{"name": "broken-one", "port": 8090, "topics": ["x"]}')
+    (worker / "main.py").write_text("")
+    (worker / "Dockerfile").write_text(
+        "FROM local/python-base:bookworm\nRUN echo preparing\nRUN exit 3\n")
+    with pytest.raises(BuildFailed) as caught:
+        build_images(repo, ["broken-one"])
+    message = str(caught.value)
+    assert message.startswith("broken-one: image build failed at Step 3/3 : RUN exit 3")
+    assert "returned a non-zero code: 3" in message

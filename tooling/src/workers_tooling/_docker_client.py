@@ -29,10 +29,13 @@ class NotASwarm(ToolingError):
 @contextmanager
 def docker_client() -> Iterator[docker.DockerClient]:
     """A client of the engine from the environment (DOCKER_HOST, DOCKER_CONTEXT), closed after."""
+    client: docker.DockerClient | None = None
     try:
         client = docker.from_env(timeout=120)
         client.ping()
     except DockerException as exc:
+        if client is not None:
+            client.close()
         raise DockerUnavailable(
             f"no Docker engine answers ({exc}); start one (`scripts/docker-up.sh` here, or "
             "`systemctl start docker`), or point DOCKER_HOST at yours (e.g. ssh://user@host)"

@@ -117,11 +117,11 @@ def _build(client: Any, worker: str, repo: Path, dockerfile: Path, args: dict[st
     try:
         stream = client.api.build(path=str(repo), dockerfile=str(dockerfile.relative_to(repo)),
                                   buildargs=args, tag=tag, rm=True, forcerm=True, decode=True)
-        for chunk in stream:
-            if "error" in chunk:
+        failure = ""
+        for chunk in stream:  # read to the end even after an error: that frees the socket
+            if "error" in chunk and not failure:
                 detail = str(chunk.get("error", "")).strip()
-                raise BuildFailed(f"{worker}: image build failed at {step or 'the start'}: "
-                                  f"{detail}")
+                failure = f"{worker}: image build failed at {step or 'the start'}: {detail}"
             line = str(chunk.get("stream", "")).rstrip()
             if line.startswith("Step "):
                 step = line
@@ -132,6 +132,8 @@ def _build(client: Any, worker: str, repo: Path, dockerfile: Path, args: dict[st
                 image_id = str(aux["ID"])
     except (APIError, DockerException) as exc:
         raise BuildFailed(f"{worker}: image build failed at {step or 'the start'}: {exc}") from None
+    if failure:
+        raise BuildFailed(failure)
     if not image_id:
         raise BuildFailed(f"{worker}: the build finished without an image id")
     return image_id
