@@ -201,7 +201,8 @@ def test_production_overlay(tmp_path: Path) -> None:
 @pytest.mark.parametrize(("overlay", "message"), [
     ("all:\n  logging: {driver: none}\n",
      "deploy/production.yml: all.logging: not a key the generator writes; allowed: "
-     "environment, deploy, healthcheck, stop_grace_period (other keys: edit the stack file)"),
+     "environment, deploy, healthcheck, stop_grace_period, ports "
+     "(other keys: edit the stack file)"),
     ("workers:\n  nobody: {}\n",
      "deploy/production.yml: workers.nobody: no such worker; known: alpha"),
     ("all:\n  deploy: {mode: global}\n",
