@@ -190,6 +190,9 @@ def test_deploy_runs_instances_and_reports(stack: tuple[Path, EngineApi],
     assert re.search(rf"{STACK}_hello-world\s.*1/1\s.*local/workers-hello-world:0.1.0", shown)
     assert main(["logs", "hello-world", "--stack", STACK, "--tail", "5"]) == 0
     assert "greeted" in capsys.readouterr().out
+    assert main(["monitoring-status", "--stack", STACK, "--repo", str(stack[0])]) == 0
+    shown = capsys.readouterr().out
+    assert re.search(r"up hello-world .*1/1 replicas answer, \d+ samples", shown), shown
     assert _completed("hello-world", 8001) == 200
     assert _completed("publicacao", 8002) == 5
 

@@ -285,10 +285,11 @@ def scale_command(
 def monitoring_status_command(
     host: Annotated[str, typer.Option(help="Where the worker ports are published.")] = (
         "127.0.0.1"),
+    stack: StackOption = DEFAULT_STACK,
     repo: RepoOption = None,
 ) -> None:
     """Each worker's metrics URL and whether it answers now; exit 1 if any is down."""
-    endpoints = monitoring_status(repo or find_repo_root(), host=host)
+    endpoints = monitoring_status(repo or find_repo_root(), host=host, stack=stack)
     for endpoint in endpoints:
         state = "[green]up[/]" if endpoint.up else "[red]down[/]"
         console.print(f"{state} {endpoint.worker} {endpoint.url} ({endpoint.detail})")
