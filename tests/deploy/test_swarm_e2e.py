@@ -221,12 +221,8 @@ def test_rolling_update_under_load_and_rollback_of_a_broken_image(
     # 300 instances arrive at ~4/s while the update replaces the replicas one by one.
     with ThreadPoolExecutor(1) as background:
         arriving = background.submit(_start_paced, api, 300, "rolling-", 4.0)
-        started = time.monotonic()
-        deploy(repo, stack=STACK, stack_file=stack_file, environment=ENVIRONMENT,
-               base_image=PYTHON_BASE)
-        wait_until(lambda: _update_state("hello-world") == "completed", timeout=400,
-                   interval=2, what="the rolling update")
-        print(f"\n[swarm] rolling update took {time.monotonic() - started:.0f}s")
+        seconds = _redeploy(repo, stack_file, until="completed")
+        print(f"\n[swarm] rolling update took {seconds:.0f}s")
         instances = arriving.result()
     api.wait_finished(instances, timeout=300)
     assert _report("rolling update", instances, api) == 0
@@ -241,16 +237,22 @@ def test_rolling_update_under_load_and_rollback_of_a_broken_image(
     main.write_text(original_main.replace("    worker.run()",
                                           "    import time\n    time.sleep(3600)"))
     spec.write_text(original_spec.replace('"version": "0.1.0"', '"version": "0.1.2"'))
-    started = time.monotonic()
-    deploy(repo, stack=STACK, stack_file=stack_file, environment=ENVIRONMENT,
-           base_image=PYTHON_BASE)
-    wait_until(lambda: _update_state("hello-world") == "rollback_completed", timeout=400,
-               interval=3, what="the automatic rollback")
-    print(f"[swarm] broken image rolled back after {time.monotonic() - started:.0f}s")
+    seconds = _redeploy(repo, stack_file, until="rollback_completed")
+    print(f"[swarm] broken image rolled back after {seconds:.0f}s")
     image = next(s for s in stack_status(STACK) if s.worker == "hello-world").image
     assert image.endswith(":0.1.1")
     after = _start(api, 50, "after-rollback-")
     api.wait_finished(after, timeout=120)
+
+
+def _redeploy(repo: Path, stack_file: Path, *, until: str) -> float:
+    """Deploy the changed copy; wait until hello-world's update reaches ``until``."""
+    started = time.monotonic()
+    deploy(repo, stack=STACK, stack_file=stack_file, environment=ENVIRONMENT,
+           base_image=PYTHON_BASE)
+    wait_until(lambda: _update_state("hello-world") == until, timeout=400, interval=2,
+               what=f"the update to reach {until}")
+    return time.monotonic() - started
 
 
 def _update_state(worker: str) -> str:
