@@ -15,7 +15,7 @@ from ._metrics import WorkerMetrics
 from ._retry import Backoff, RetryPolicy
 from ._router import HandlerResult, Subscription
 from ._settings import WorkerSettings
-from ._task import Completion, Task
+from ._task import Task, completion_of
 from .errors import BpmnError, EngineError, EngineRejectedError, TaskFailure
 
 __all__ = ["LockKeeper", "TaskExecution"]
@@ -134,15 +134,7 @@ class TaskExecution:
             log.warning("could not unlock task %s: %s", task.id, error, extra=_context(task))
 
     def _completion(self, task: Task, result: HandlerResult) -> Report:
-        completion = result if isinstance(result, Completion) else task.completion
-        if isinstance(result, Mapping):
-            completion = Completion(variables=result)
-        elif result is not None and not isinstance(result, Completion):
-            raise TypeError(
-                f"handler of topic {task.topic!r} returned {type(result).__name__}; "
-                "return a dict of variables, None, or task.complete(...)"
-            )
-        done = completion or Completion()
+        done = completion_of(task, result)
         return lambda: self.client.complete(task.id, done.variables, done.local_variables)
 
     def _bpmn_error(self, task: Task, error: BpmnError) -> Report:

@@ -10,7 +10,7 @@ from typing import Any, Protocol
 
 from ._variables import decode_variables
 
-__all__ = ["Completion", "LockExtender", "Task"]
+__all__ = ["Completion", "LockExtender", "Task", "completion_of"]
 
 
 class LockExtender(Protocol):
@@ -119,3 +119,21 @@ class Task:
         if not self.lock_expiration_time:
             return None
         return datetime.strptime(self.lock_expiration_time, "%Y-%m-%dT%H:%M:%S.%f%z")
+
+
+def completion_of(task: Task, result: object) -> Completion:
+    """What a handler's return value means: a dict, None, or ``task.complete(...)``.
+
+    Raises TypeError for anything else; the worker reports that as the task's failure.
+    """
+    if isinstance(result, Completion):
+        return result
+    if isinstance(result, Mapping):
+        return Completion(variables=result)
+    if result is not None:
+        raise TypeError(
+            f"handler of topic {task.topic!r} returned {type(result).__name__}; "
+            "return a dict of variables, None, or task.complete(...)"
+        )
+    return task.completion or Completion()
+

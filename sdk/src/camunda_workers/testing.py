@@ -15,8 +15,8 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from ._router import Handler, as_async
-from ._task import Completion, Task
-from .errors import BpmnError, TaskFailure
+from ._task import Task, completion_of
+from .errors import BpmnError
 
 __all__ = ["HandlerOutcome", "make_task", "run_handler"]
 
@@ -49,15 +49,11 @@ class HandlerOutcome:
 def run_handler(handler: Handler, task: Task) -> HandlerOutcome:
     """Run a sync or async handler like the worker does and return what it decided."""
     try:
-        result = asyncio.run(_call(handler, task))
+        completion = completion_of(task, asyncio.run(_call(handler, task)))
     except BpmnError as error:
         return HandlerOutcome(completed=False, bpmn_error=error)
-    except (TaskFailure, Exception) as error:  # noqa: BLE001 - the worker reports any error
+    except Exception as error:  # noqa: BLE001 - the worker reports any error as a failure
         return HandlerOutcome(completed=False, failure=error)
-    completion = result if isinstance(result, Completion) else task.completion
-    if isinstance(result, Mapping):
-        completion = Completion(variables=result)
-    completion = completion or Completion()
     return HandlerOutcome(
         completed=True,
         variables=dict(completion.variables),
