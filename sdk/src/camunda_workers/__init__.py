@@ -8,14 +8,13 @@
 >>> worker.run()
 """
 
-from importlib.metadata import PackageNotFoundError, version
-
 from ._retry import Backoff, ExponentialRetryPolicy, RetryDecision, RetryPolicy
 from ._router import AsyncHandler, Handler, HandlerResult, Subscription, TaskRouter
 from ._settings import ENV_VARIABLES, WorkerOptions, WorkerSettings
 from ._spec import WorkerSpec, load_spec
 from ._task import Completion, Task
 from ._variables import TypedValue
+from ._version import __version__
 from ._worker import Worker
 from .errors import (
     BpmnError,
@@ -26,11 +25,6 @@ from .errors import (
     SpecError,
     TaskFailure,
 )
-
-try:
-    __version__ = version("camunda-workers")
-except PackageNotFoundError:  # running from a source tree
-    __version__ = "0.0.0"
 
 __all__ = [
     "ENV_VARIABLES",

@@ -30,6 +30,7 @@ from ._router import HANDLER_EXECUTOR, TaskRouter
 from ._settings import WorkerOptions, WorkerSettings, resolve_settings
 from ._spec import WorkerSpec, load_spec
 from ._task import Task
+from ._version import __version__
 from .errors import EngineError, EngineUnavailableError
 
 __all__ = ["Worker"]
@@ -72,8 +73,6 @@ class Worker(TaskRouter):
             factor=self.settings.retry_backoff,
             max_ms=self.settings.max_retry_timeout,
         )
-        from . import __version__  # the package imports this module first
-
         self.metrics = WorkerMetrics(worker=self.settings.name, version=__version__,
                                      engine_url=self.settings.base_url, registry=registry)
         self.health: HealthServer | None = None
