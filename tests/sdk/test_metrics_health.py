@@ -179,3 +179,21 @@ def _status(url: str) -> int:
         return httpx.get(url).status_code
     except httpx.ConnectError:
         return 0  # not listening yet
+
+
+def test_port_in_use_is_a_clear_error(camunda: EngineApi) -> None:
+    import asyncio
+    import socket
+
+    from camunda_workers import CamundaWorkersError
+
+    with socket.socket() as taken:
+        taken.bind(("0.0.0.0", 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+        worker = Worker(name="clash", base_url=camunda.url, environ={}, port=port)
+        worker.topic(unique("clash"))(lambda task: None)
+        with pytest.raises(CamundaWorkersError,
+                           match=rf"cannot serve /metrics and /healthz on port {port}: .*"
+                                 "set METRICS_PORT"):
+            asyncio.run(worker.run_async())

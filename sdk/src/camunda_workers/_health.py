@@ -12,6 +12,8 @@ from contextlib import suppress
 
 from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, generate_latest
 
+from .errors import CamundaWorkersError
+
 __all__ = ["HealthServer"]
 
 log = logging.getLogger("camunda_workers")
@@ -37,7 +39,13 @@ class HealthServer:
         self._server: asyncio.Server | None = None
 
     async def start(self) -> None:
-        self._server = await asyncio.start_server(self._serve, self.host, self.port)
+        try:
+            self._server = await asyncio.start_server(self._serve, self.host, self.port)
+        except OSError as exc:
+            raise CamundaWorkersError(
+                f"cannot serve /metrics and /healthz on port {self.port}: "
+                f"{exc.strerror or exc}; set METRICS_PORT to a free port (0 = any)"
+            ) from None
         self.port = self._server.sockets[0].getsockname()[1]
         log.info("metrics and health on http://%s:%d/metrics /healthz /readyz",
                  self.host, self.port)

@@ -178,14 +178,14 @@ class Worker(TaskRouter):
         execution = TaskExecution(client=client, settings=settings,
                                   retry_policy=self.retry_policy, metrics=self.metrics,
                                   engine=self.engine, subscriptions=self._subscriptions)
-        if settings.port is not None:
-            self.health = HealthServer(port=settings.port, registry=self.metrics.registry,
-                                       alive=self._alive, ready=self._ready)
-            await self.health.start()
-        host = urlsplit(settings.base_url).hostname
-        log.info("worker %s polling %s for %s (max_tasks=%d)", self.worker_id, host,
-                 ", ".join(self._subscriptions), settings.max_tasks)
         try:
+            if settings.port is not None:
+                self.health = HealthServer(port=settings.port, registry=self.metrics.registry,
+                                           alive=self._alive, ready=self._ready)
+                await self.health.start()
+            host = urlsplit(settings.base_url).hostname
+            log.info("worker %s polling %s for %s (max_tasks=%d)", self.worker_id, host,
+                     ", ".join(self._subscriptions), settings.max_tasks)
             await self._poll(client, execution)
             await execution.release_orphans(self._running_ids())
             await self._drain()
@@ -193,6 +193,7 @@ class Worker(TaskRouter):
             HANDLER_EXECUTOR.reset(token)
             if self.health is not None:
                 await self.health.stop()
+                self.health = None
             await client.aclose()
             executor.shutdown(wait=False, cancel_futures=True)
             log.info("worker %s stopped", self.worker_id)
