@@ -139,10 +139,12 @@ class EngineClient:
         result = await self.request(
             "POST", "/external-task/fetchAndLock", body, timeout=http_timeout
         )
-        if not isinstance(result, list):
+        if not isinstance(result, list) or not all(
+            isinstance(task, dict) and "id" in task and "topicName" in task for task in result
+        ):
             raise EngineUnavailableError(
-                "POST /external-task/fetchAndLock: expected a JSON list, "
-                f"got {type(result).__name__}",
+                "POST /external-task/fetchAndLock: expected a JSON list of tasks with id and "
+                f"topicName, got {str(result)[:100]}",
                 kind="malformed_response", path="/external-task/fetchAndLock",
             )
         return result
