@@ -32,6 +32,16 @@ def test_precedence_arguments_over_environment_over_spec(tmp_path: Path) -> None
     assert worker.worker_id == "w-1"
 
 
+def test_drain_timeout_follows_the_stop_grace_period(tmp_path: Path) -> None:
+    default = Worker.from_spec(write_spec(tmp_path, SPEC), environ={})
+    assert default.settings.drain_timeout == 25  # 30s grace period
+    longer = Worker.from_spec(write_spec(tmp_path, {**SPEC, "stop_grace_period": "2m"}),
+                              environ={})
+    assert longer.settings.drain_timeout == 115
+    assert Worker.from_spec(write_spec(tmp_path, SPEC), environ={},
+                            drain_timeout=3).settings.drain_timeout == 3
+
+
 def test_defaults() -> None:
     s = resolve_settings({"name": "x"}, environ={})
     assert s.base_url == "http://localhost:8080/engine-rest"

@@ -14,7 +14,7 @@ from typing import Any, TypedDict
 
 from pydantic import BaseModel, ConfigDict, Field, SecretStr
 
-from ._spec import WorkerName, WorkerSpec
+from ._spec import WorkerName, WorkerSpec, duration_seconds
 from ._validation import validate_model
 from .errors import SpecError
 
@@ -129,6 +129,10 @@ def resolve_settings(
         for key in ("name", "max_tasks", "lock_duration", "port"):
             merged[key] = getattr(spec, key)
             origins[key] = "worker.json"
+        # Drain a little under the grace period Swarm gives before SIGKILL.
+        grace = duration_seconds(spec.stop_grace_period)
+        merged["drain_timeout"] = max(grace - 5, grace * 0.8)
+        origins["drain_timeout"] = "worker.json stop_grace_period"
     env_values, env_origins = _from_environment(os.environ if environ is None else environ)
     merged.update(env_values)
     origins.update(env_origins)

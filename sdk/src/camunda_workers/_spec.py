@@ -67,6 +67,13 @@ def _duration(value: str) -> str:
     return value
 
 
+def duration_seconds(value: str) -> float:
+    """``"1m30s"`` -> 90.0 (the Docker duration units h, m, s, ms, us, ns)."""
+    units = {"h": 3600.0, "m": 60.0, "s": 1.0, "ms": 1e-3, "us": 1e-6, "ns": 1e-9}
+    return sum(float(number) * units[unit]
+               for number, unit in re.findall(r"(\d+(?:\.\d+)?)(h|ms|us|ns|m|s)", value))
+
+
 def _cpus(value: str | float) -> str | float:
     try:
         ok = float(value) > 0
