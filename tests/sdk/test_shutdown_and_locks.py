@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import signal
+import subprocess
 import threading
 import time
 from datetime import UTC, datetime, timedelta
@@ -27,16 +28,24 @@ def _locked_by(api: EngineApi, worker_id: str) -> list[dict[str, object]]:
     return api.external_tasks(workerId=worker_id, locked="true")
 
 
+def _busy_worker(api: EngineApi, tmp_path: Path, prefix: str, *, instances: int, busy: int,
+                 **extra: str) -> tuple[str, dict[str, str], list[str], subprocess.Popen[bytes]]:
+    """A worker process with ``busy`` handlers started on ``instances`` new instances."""
+    topic = unique(prefix)
+    key = api.deploy_external_task(topic)
+    env = _env(api, topic, tmp_path, **extra)
+    started = api.start_many(key, instances)
+    worker = spawn_worker(env, log_path=str(tmp_path / "worker.log"))
+    wait_until(lambda: sum(executions(env["TEST_EXECUTIONS"]).values()) >= busy, timeout=60,
+               what=f"{busy} handlers in flight")
+    return topic, env, started, worker
+
+
 def test_sigterm_mid_batch_finishes_in_flight_and_exits_0(camunda: EngineApi,
                                                          tmp_path: Path) -> None:
-    topic = unique("drain")
-    key = camunda.deploy_external_task(topic)
-    env = _env(camunda, topic, tmp_path, TEST_SLEEP="2", TEST_MAX_TASKS="4",
-               TEST_DRAIN_TIMEOUT="20")
-    instances = camunda.start_many(key, 10)
-    worker = spawn_worker(env, log_path=str(tmp_path / "worker.log"))
-    wait_until(lambda: sum(executions(env["TEST_EXECUTIONS"]).values()) >= 4, timeout=60,
-               what="a batch in flight")
+    _, env, instances, worker = _busy_worker(
+        camunda, tmp_path, "drain", instances=10, busy=4,
+        TEST_SLEEP="2", TEST_MAX_TASKS="4", TEST_DRAIN_TIMEOUT="20")
     worker.send_signal(signal.SIGTERM)
     assert worker.wait(timeout=20) == 0
     started = executions(env["TEST_EXECUTIONS"])
@@ -60,13 +69,9 @@ def test_sigterm_cuts_an_idle_long_poll_short(camunda: EngineApi, tmp_path: Path
 
 
 def test_drain_timeout_unlocks_unfinished_tasks(camunda: EngineApi, tmp_path: Path) -> None:
-    topic = unique("slowdrain")
-    key = camunda.deploy_external_task(topic)
-    env = _env(camunda, topic, tmp_path, TEST_SLEEP="60", TEST_MAX_TASKS="3",
-               TEST_DRAIN_TIMEOUT="2")
-    instances = camunda.start_many(key, 3)
-    worker = spawn_worker(env, log_path=str(tmp_path / "worker.log"))
-    wait_until(lambda: sum(executions(env["TEST_EXECUTIONS"]).values()) == 3, timeout=60)
+    topic, env, instances, worker = _busy_worker(
+        camunda, tmp_path, "slowdrain", instances=3, busy=3,
+        TEST_SLEEP="60", TEST_MAX_TASKS="3", TEST_DRAIN_TIMEOUT="2")
     worker.send_signal(signal.SIGTERM)
     assert worker.wait(timeout=15) == 0
     assert _locked_by(camunda, env["WORKER_ID"]) == []
@@ -77,13 +82,9 @@ def test_drain_timeout_unlocks_unfinished_tasks(camunda: EngineApi, tmp_path: Pa
 
 
 def test_second_signal_exits_at_once_after_unlocking(camunda: EngineApi, tmp_path: Path) -> None:
-    topic = unique("twice")
-    key = camunda.deploy_external_task(topic)
-    env = _env(camunda, topic, tmp_path, TEST_SLEEP="60", TEST_MAX_TASKS="2",
-               TEST_DRAIN_TIMEOUT="120", TEST_MODE="async")
-    camunda.start_many(key, 2)
-    worker = spawn_worker(env, log_path=str(tmp_path / "worker.log"))
-    wait_until(lambda: sum(executions(env["TEST_EXECUTIONS"]).values()) == 2, timeout=60)
+    _, env, _, worker = _busy_worker(
+        camunda, tmp_path, "twice", instances=2, busy=2,
+        TEST_SLEEP="60", TEST_MAX_TASKS="2", TEST_DRAIN_TIMEOUT="120", TEST_MODE="async")
     worker.send_signal(signal.SIGTERM)
     time.sleep(0.5)
     worker.send_signal(signal.SIGINT)

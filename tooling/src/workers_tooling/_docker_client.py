@@ -55,12 +55,17 @@ def require_swarm(client: docker.DockerClient) -> None:
         )
 
 
-def docker_cli_lines(args: Sequence[str]) -> Iterator[str]:
-    """Stream the docker CLI's output (stdout and stderr) line by line as it comes."""
+def _docker_executable() -> str:
     executable = shutil.which("docker")
     if executable is None:
         raise DockerUnavailable("the docker command line is not installed (apt-get install "
                                 "docker.io, or docker-ce-cli)")
+    return executable
+
+
+def docker_cli_lines(args: Sequence[str]) -> Iterator[str]:
+    """Stream the docker CLI's output (stdout and stderr) line by line as it comes."""
+    executable = _docker_executable()
     with subprocess.Popen([executable, *args], stdout=subprocess.PIPE,
                           stderr=subprocess.STDOUT, text=True, errors="replace") as process:
         assert process.stdout is not None
@@ -77,10 +82,7 @@ def docker_cli_lines(args: Sequence[str]) -> Iterator[str]:
 def docker_cli(args: Sequence[str], *, timeout: float | None = None,
                ) -> subprocess.CompletedProcess[str]:
     """The ``docker`` CLI, for what the Docker SDK does not do (stacks, streamed logs)."""
-    executable = shutil.which("docker")
-    if executable is None:
-        raise DockerUnavailable("the docker command line is not installed (apt-get install "
-                                "docker.io, or docker-ce-cli)")
+    executable = _docker_executable()
     try:
         return subprocess.run([executable, *args], capture_output=True, text=True,
                               errors="replace", check=False, timeout=timeout)
