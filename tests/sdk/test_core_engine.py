@@ -68,7 +68,7 @@ def test_one_fetch_serves_all_topics_over_keep_alive(camunda: EngineApi) -> None
     with running(worker):
         camunda.wait_finished(instances)
     assert sorted(set(seen)) == sorted(topics)
-    fetch = json.loads(transport.bodies[0][1])
+    fetch = json.loads(transport.fetch_bodies[0])
     assert sorted(t["topicName"] for t in fetch["topics"]) == sorted(topics)
     assert transport.requests["complete"] == 30
     # 30 completions and the polls went over a handful of pooled connections.
@@ -122,7 +122,7 @@ def test_batches_and_never_more_than_max_tasks_in_flight(camunda: EngineApi) -> 
         camunda.wait_finished(instances)
     assert peak == 4  # batches filled every slot, never more
     assert len(threads) >= 2  # sync handlers ran on the thread pool
-    assert all(json.loads(body)["maxTasks"] <= 4 for _, body in transport.bodies)
+    assert all(json.loads(body)["maxTasks"] <= 4 for body in transport.fetch_bodies)
     assert transport.requests["fetchAndLock"] < 16  # tasks came in batches
 
 

@@ -58,7 +58,7 @@ class CountingTransport(httpx.AsyncBaseTransport):
     def __init__(self) -> None:
         self.inner = httpx.AsyncHTTPTransport()
         self.requests: Counter[str] = Counter()
-        self.bodies: list[tuple[str, bytes]] = []
+        self.fetch_bodies: list[bytes] = []  # of every fetchAndLock request
         self.connections = 0
 
     async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
@@ -66,7 +66,7 @@ class CountingTransport(httpx.AsyncBaseTransport):
         kind = path.rsplit("/", 1)[-1] if "/external-task/" in path else path
         self.requests[kind] += 1
         if kind == "fetchAndLock":
-            self.bodies.append((kind, request.content))
+            self.fetch_bodies.append(request.content)
 
         async def trace(event: str, info: dict[str, Any]) -> None:
             if event == "connection.connect_tcp.complete":
