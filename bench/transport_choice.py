@@ -57,7 +57,9 @@ def _names(text: str, known: tuple[str, ...], what: str,
 def child(spec_json: str) -> int:
     spec = DriveSpec(**json.loads(spec_json))
     print(json.dumps(asdict(run(spec))), flush=True)
-    return 0
+    # pyreqwest 0.15's runtime threads can abort the interpreter's finalization
+    # ("PyGILState_Release: thread state ... must be current"); the result is out.
+    os._exit(0)
 
 
 def run_one(engine: Engine, spec: DriveSpec, variables: dict[str, Any],
@@ -182,6 +184,9 @@ def main(argv: list[str] | None = None) -> int:
         help="stack for the strategy comparison (default %(default)s)")
     add("--batch-size", type=int, default=100,
         help="maxTasks of the batch strategy (default %(default)s)")
+    add("--warmup", type=int, default=300,
+        help="instances run once before measuring, to warm the engine's JIT (default "
+             "%(default)s)")
     add("--timeout", type=float, default=300, help="seconds per combination (default %(default)s)")
     add("--json", type=Path, metavar="PATH", help="also write results as JSON")
     args = parser.parse_args(argv)
@@ -212,7 +217,8 @@ def main(argv: list[str] | None = None) -> int:
         print(f"engine {engine.version()} at {url}; {args.tasks} tasks per combination with "
               f"{args.variables} variables each; {args.rounds} round(s); load average "
               f"{' '.join(f'{x:.2f}' for x in os.getloadavg())}", flush=True)
-        engine.warm_up(300)
+        if args.warmup:
+            engine.warm_up(args.warmup)
         print("== clients and JSON codecs (strategy: free slots, no-op handler)", flush=True)
         transport_rows = measure(engine, transports, args.rounds, variables, args.timeout)
         strategy_rows: list[dict[str, Any]] = []
