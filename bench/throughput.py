@@ -149,9 +149,10 @@ def run_rounds(engine: Engine, cfg: BenchConfig) -> dict[tuple[str, str], list[R
                 say(f"== {variant}, {WORKLOADS[workload].title}{label}")
                 try:
                     result = run_variant(engine, cfg, variant, workload, run_id, say)
-                except WorkerExited as error:
-                    say(f"  {error}")
-                    result = RunResult(variant, workload, cfg.instances, notes=[str(error)])
+                except (WorkerExited, httpx.HTTPError) as error:
+                    say(f"  failed: {type(error).__name__}: {error}")
+                    result = RunResult(variant, workload, cfg.instances,
+                                       notes=[f"failed: {type(error).__name__}: {error}"])
                 rounds.setdefault((variant, workload), []).append(result)
     return rounds
 
@@ -186,7 +187,12 @@ def main(argv: list[str] | None = None) -> int:
         soak: list[SoakResult] = []
         for variant in cfg.soak_variants:
             say(f"== soak: {variant}, RSS after {', '.join(map(str, cfg.soak_tasks))} tasks")
-            soak.append(run_soak(engine, cfg, variant, say))
+            try:
+                soak.append(run_soak(engine, cfg, variant, say))
+            except (WorkerExited, httpx.HTTPError) as error:
+                say(f"  failed: {type(error).__name__}: {error}")
+                soak.append(SoakResult(variant, notes=[f"failed: {type(error).__name__}: "
+                                                       f"{error}"]))
     finally:
         engine.close()
 
@@ -200,8 +206,9 @@ def main(argv: list[str] | None = None) -> int:
     say("Settings:")
     for variant in cfg.variants:
         say(f"  {variant}: {VARIANTS[variant].settings(cfg.worker)}")
-    say(f"  pick-up latency: {cfg.latency_instances} instances at {cfg.latency_rate:g}/s into an "
-        "idle worker; from sending the start request to the handler's first line")
+    if cfg.latency_instances:
+        say(f"  pick-up latency: {cfg.latency_instances} instances at {cfg.latency_rate:g}/s into "
+            "an idle worker; from sending the start request to the handler's first line")
     say(f"  load average at the end: {load_after} (other processes on the machine skew results)")
     notes = [f"  {r.variant} / {r.workload}: {note}" for r in runs for note in r.notes]
     notes += [f"  {r.variant}: {note}" for r in idle for note in r.notes]

@@ -9,6 +9,8 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from urllib.parse import urlsplit, urlunsplit
 
+import httpx
+
 from .engine import Engine, loop_bpmn, one_task_bpmn
 from .proxy import CountingProxy
 from .results import IdleResult, RunResult, SoakResult, percentile
@@ -133,8 +135,20 @@ def run_variant(engine: Engine, cfg: BenchConfig, variant: str, workload: str, r
         return result
     finally:
         worker.close()
+        _clean_up(engine, deployments, result.notes)
+
+
+def _clean_up(engine: Engine, deployments: list[str], notes: list[str],
+              soak_key: str | None = None) -> None:
+    """Delete what a phase deployed; a failure is a note, the figures stand."""
+    try:
+        if soak_key is not None:
+            engine.delete_instances(soak_key)
         for deployment in deployments:
             engine.delete_deployment(deployment)
+    except httpx.HTTPError as error:
+        notes.append(f"clean-up failed ({type(error).__name__}: {error}); delete deployment(s) "
+                     f"{', '.join(deployments)} by hand")
 
 
 def _fmt(value: float | None) -> str:
@@ -235,4 +249,4 @@ def run_soak(engine: Engine, cfg: BenchConfig, variant: str, say: Say) -> SoakRe
         return result
     finally:
         worker.close()
-        engine.delete_deployment(deployment)
+        _clean_up(engine, [deployment], result.notes, soak_key=key)
