@@ -14,6 +14,7 @@ import argparse
 import json
 import os
 import platform
+import signal
 import sys
 import uuid
 from collections.abc import Mapping
@@ -159,6 +160,8 @@ def run_rounds(engine: Engine, cfg: BenchConfig) -> dict[tuple[str, str], list[R
 
 def main(argv: list[str] | None = None) -> int:
     cfg, json_path = parse_args(argv)
+    # SIGTERM unwinds like Ctrl-C, so that worker processes and deployments are cleaned up.
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))
     try:
         for variant in dict.fromkeys(cfg.variants + cfg.soak_variants):
             VARIANTS[variant].prepare()

@@ -5,6 +5,9 @@ It runs in a child process of transport_choice.py, so that the CPU time it repor
 
 - ``free``: ask for as many tasks as there are free handler slots, as soon as one is
   free (what camunda_workers does today).
+- ``interval``: the same, but wait ``interval_ms`` after every fetch before the next one
+  (what the official JS client does with ``interval``), so that more slots are free
+  when it asks again.
 - ``batch``: ask for ``batch_size`` tasks whenever the local queue holds fewer than
   ``concurrency`` tasks; handlers take tasks from that queue. Fewer, larger fetches, but
   a task waits in the queue while its lock runs (reported as queue wait).
@@ -23,7 +26,7 @@ from .transports import CODECS, make_transport
 
 __all__ = ["DriveResult", "DriveSpec", "drive"]
 
-STRATEGIES = ("free", "batch")
+STRATEGIES = ("free", "interval", "batch")
 
 
 @dataclass(frozen=True)
@@ -37,6 +40,7 @@ class DriveSpec:
     concurrency: int = 32
     strategy: str = "free"
     batch_size: int = 100
+    interval_ms: int = 10
     wait_ms: int = 0
     async_response_timeout: int = 20_000
 
@@ -86,9 +90,9 @@ async def drive(spec: DriveSpec) -> DriveResult:
             job.add_done_callback(jobs.discard)
 
     def wanted() -> int:
-        if spec.strategy == "free":
-            return spec.concurrency - state["in_flight"] - len(queue)
-        return spec.batch_size if len(queue) < spec.concurrency else 0
+        if spec.strategy == "batch":
+            return spec.batch_size if len(queue) < spec.concurrency else 0
+        return spec.concurrency - state["in_flight"] - len(queue)
 
     async def fetcher() -> None:
         while True:
@@ -107,6 +111,8 @@ async def drive(spec: DriveSpec) -> DriveResult:
             now = loop.time()
             queue.extend((task, now) for task in tasks)
             dispatch()
+            if spec.strategy == "interval":
+                await asyncio.sleep(spec.interval_ms / 1000)
 
     cpu0, t0 = time.process_time(), loop.time()
     polling = loop.create_task(fetcher())

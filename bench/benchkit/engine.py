@@ -81,11 +81,17 @@ class Engine:
         return str(response.json()["id"])
 
     def delete_deployment(self, deployment_id: str) -> None:
-        response = self.http.delete(
-            f"/deployment/{deployment_id}",
-            params={"cascade": "true", "skipCustomListeners": "true", "skipIoMappings": "true"},
-        )
-        response.raise_for_status()
+        params = {"cascade": "true", "skipCustomListeners": "true", "skipIoMappings": "true"}
+        for attempt in range(10):
+            response = self.http.delete(f"/deployment/{deployment_id}", params=params)
+            # A stopped worker's last completes may still be running in the engine; the
+            # delete then loses an optimistic lock and is worth another try.
+            if (response.status_code == 500 and "OptimisticLocking" in response.text
+                    and attempt < 9):
+                time.sleep(0.5)
+                continue
+            response.raise_for_status()
+            return
 
     def delete_instances(self, key: str) -> int:
         """Delete every instance of ``key`` with its history, one small transaction each.
