@@ -11,7 +11,15 @@ import re
 from pathlib import Path
 from typing import Annotated, Any, Literal
 
-from pydantic import AfterValidator, BaseModel, ConfigDict, Field, ValidationInfo, field_validator
+from pydantic import (
+    AfterValidator,
+    BaseModel,
+    ConfigDict,
+    Field,
+    StringConstraints,
+    ValidationInfo,
+    field_validator,
+)
 
 from ._validation import validate_model
 from .errors import SpecError
@@ -98,8 +106,15 @@ def _matches(pattern: re.Pattern[str], what: str) -> AfterValidator:
     return AfterValidator(check)
 
 
-WorkerName = Annotated[str, AfterValidator(_kebab_case)]
-TopicName = Annotated[str, AfterValidator(_snake_case)]
+# Swarm names a worker's service STACK_NAME, a DNS label of at most 63 characters: 40
+# leaves room for stack names of up to 22.
+WORKER_NAME_MAX = 40
+# The engine keeps a topic in a varchar(255) column (ACT_RU_EXT_TASK.TOPIC_NAME_).
+TOPIC_NAME_MAX = 255
+WorkerName = Annotated[str, StringConstraints(max_length=WORKER_NAME_MAX),
+                       AfterValidator(_kebab_case)]
+TopicName = Annotated[str, StringConstraints(max_length=TOPIC_NAME_MAX),
+                      AfterValidator(_snake_case)]
 Duration = Annotated[str, AfterValidator(_duration), Field(examples=["30s", "1m30s"])]
 SecretName = Annotated[str, _matches(_SECRET, "Docker secret name (letters, digits, _ . -)")]
 
