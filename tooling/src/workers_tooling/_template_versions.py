@@ -223,6 +223,9 @@ def _head_version(repo: Path) -> str:
 
 
 def _check_repository(repo: Path) -> None:
+    if not repo.is_dir():
+        raise TemplateVersionError(f"{repo} does not exist: pass the template repository's "
+                                   "folder")
     if not _git_ok(repo, "rev-parse", "--git-dir"):
         raise TemplateVersionError(
             f"{repo} is not a git repository: template versions and updates come from its "
@@ -246,31 +249,33 @@ def sync_template_tags(repo: Path) -> TemplateVersions:
             f"commit {derived[highest].sha[:10]} set: versions only go up; set a version "
             f"above {highest}")
     existing = _existing_tags(repo)
-    tags: list[VersionTag] = []
-    conflicts: list[str] = []
-    for version in sorted(derived, key=Version):
-        commit = derived[version]
-        tag = _sync_one(repo, version, commit, existing.get(f"v{version}"), conflicts)
-        if tag is not None:
-            tags.append(tag)
+    ordered = sorted(derived, key=Version)
+    # Every conflict first: nothing is written unless every tag can be.
+    conflicts = [_conflict(version, derived[version], existing[f"v{version}"])
+                 for version in ordered if f"v{version}" in existing
+                 and existing[f"v{version}"].commit != derived[version].sha
+                 and not existing[f"v{version}"].ours]
     if conflicts:
         raise TemplateVersionError("\n".join(conflicts))
-    return TemplateVersions(repo, current, tuple(tags), _release_problems(repo, current, derived),
+    tags = tuple(_sync_one(repo, version, derived[version], existing.get(f"v{version}"))
+                 for version in ordered)
+    return TemplateVersions(repo, current, tags, _release_problems(repo, current, derived),
                             _stray_tags(existing, derived, current))
 
 
-def _sync_one(repo: Path, version: str, commit: _Commit, tag: _ExistingTag | None,
-              conflicts: list[str]) -> VersionTag | None:
+def _conflict(version: str, commit: _Commit, tag: _ExistingTag) -> str:
     name = f"v{version}"
-    if tag is not None and tag.commit == commit.sha:
-        return VersionTag(version, commit.sha, "present")
-    if tag is not None and not tag.ours:
-        conflicts.append(
-            f"tag {name} points at {tag.commit[:10]}, but template version {version} is set "
+    return (f"tag {name} points at {tag.commit[:10]}, but template version {version} is set "
             f"first by commit {commit.sha[:10]} ({CONFIG_FILE}, {VERSION_KEY}); it is not a "
             f"tag `workers` made: delete it (`git tag -d {name}`) and run "
             "`workers template-version` again")
-        return None
+
+
+def _sync_one(repo: Path, version: str, commit: _Commit, tag: _ExistingTag | None,
+              ) -> VersionTag:
+    name = f"v{version}"
+    if tag is not None and tag.commit == commit.sha:
+        return VersionTag(version, commit.sha, "present")
     new = _tag_object(repo, version, commit)
     # Compare-and-swap: a concurrent run may have made the same tag meanwhile.
     old = tag.target if tag is not None else ""
