@@ -248,6 +248,6 @@ def test_this_repository_releases_its_template_properly() -> None:
     committed = read_version(git(REPO, "show", "HEAD:copier.yml"))
     assert committed in derived
     changed = git(REPO, "diff", "--name-only", derived[committed].sha, "HEAD", "--",
-                  "copier.yml", "template").split()
+                  "copier.yml", "template").splitlines()
     assert changed == [], (f"template changed after v{committed}: raise _template_version "
                            "and add a CHANGELOG entry")

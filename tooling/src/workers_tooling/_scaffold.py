@@ -184,7 +184,8 @@ def _templates(repo: Path, names: Sequence[str] | None, sources: SourceCache,
     found = [worker_template(folder, sources) for folder in managed_workers(repo, names)]
     problems = [item for item in found if isinstance(item, str)]
     if problems:
-        raise TemplateVersionError("\n".join(problems))
+        raise TemplateVersionError("\n".join(
+            ["the template version some workers record cannot be found:", *problems]))
     return [item for item in found if isinstance(item, WorkerTemplate)]
 
 

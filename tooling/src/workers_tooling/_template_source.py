@@ -33,7 +33,7 @@ from ._template_versions import (
 __all__ = ["SourceCache", "TemplateSource", "is_url", "parse_version", "resolve_source"]
 
 Warn = Callable[[str], None]
-_URL = re.compile(r"^[a-z][a-z0-9+.-]*://|^git@|^gh:|^gl:")
+_URL = re.compile(r"^[a-z][a-z0-9+.-]*://|^git@")
 _DESCRIBED = re.compile(r"^(?P<base>.+)-(?P<count>\d+)-g[0-9a-f]+$")
 
 
@@ -118,8 +118,10 @@ def _is_versioned(path: Path) -> bool:
 
 
 def _remote_tags(location: str) -> tuple[str, ...]:
+    # Copier's "git+" prefix (git+file://...) marks a URL as git; git itself does not know it.
+    url = location.removeprefix("git+")
     try:
-        done = subprocess.run(["git", "ls-remote", "--tags", "--refs", "--", location],
+        done = subprocess.run(["git", "ls-remote", "--tags", "--refs", "--", url],
                               capture_output=True, text=True, check=False, timeout=120)
     except FileNotFoundError:
         raise TemplateVersionError("git is not installed: templates are git repositories; "

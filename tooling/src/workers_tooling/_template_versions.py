@@ -303,7 +303,8 @@ def _release_problems(repo: Path, current: str, derived: Mapping[str, _Commit]) 
     match = _SUBDIRECTORY_LINE.search(text)
     paths = [CONFIG_FILE, match.group("value") if match else "."]
     since = derived[current].sha
-    changed = _git(repo, "diff", "--name-only", since, "HEAD", "--", *paths).split()
+    changed = [name for name in _git(repo, "diff", "-z", "--name-only", since, "HEAD", "--",
+                                     *paths).split("\0") if name]
     if changed:
         shown = ", ".join(changed[:5]) + (f" and {len(changed) - 5} more" if len(changed) > 5
                                           else "")
