@@ -24,8 +24,11 @@ def test_new_then_update_and_check(template_repo: Path,
     evolve_template(template_repo, "v0.3.0")
     assert main(["check-update", "--repo", repo]) == 2
     assert capsys.readouterr().out == "behind email-sender: v0.2.0 -> v0.3.0\n"
+    assert main(["update", "email-sender", "--version", "v0.3.0", "--repo", repo]) == 0
+    assert capsys.readouterr().out == "updated email-sender (v0.2.0 -> v0.3.0)\n"
+    commit_all(template_repo, "updated")
     assert main(["update", "--all", "--repo", repo]) == 0
-    assert "updated email-sender (v0.2.0 -> v0.3.0)" in capsys.readouterr().out
+    assert capsys.readouterr().out == "current email-sender (v0.3.0)\n"
 
 
 def test_bad_answers_exit_2_listing_every_problem(template_repo: Path,

@@ -8,11 +8,15 @@ the team's own template repository, which has real tags of its own.
 
 from __future__ import annotations
 
+import functools
+import http.server
 import os
 import re
 import shutil
 import subprocess
 import sys
+import threading
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -296,3 +300,74 @@ def test_migration_runs_once_and_only_when_crossing_its_version(tmp_path: Path) 
 def test_unknown_worker_name_is_a_clear_error(template_repo: Path) -> None:
     with pytest.raises(ToolingError, match="no template-managed worker named nope"):
         update_workers(template_repo, ["nope"])
+
+
+@pytest.fixture
+def http_template(tagged_template: Path, tmp_path: Path) -> Iterator[tuple[Path, str]]:
+    """The team's template served over HTTP (git's dumb protocol): (bare repo, URL)."""
+    served = tmp_path / "served"
+    bare = served / "template.git"
+    git(tmp_path, "clone", "-q", "--bare", str(tagged_template), str(bare))
+    handler = functools.partial(http.server.SimpleHTTPRequestHandler, directory=str(served))
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
+    server.RequestHandlerClass.log_message = lambda *args: None  # type: ignore[method-assign]
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        yield bare, f"http://127.0.0.1:{server.server_address[1]}/template.git"
+    finally:
+        server.shutdown()
+        server.server_close()
+
+
+def publish(bare: Path, template: Path) -> None:
+    """Push the template's new commits and tags to the served repository."""
+    git(template, "push", "-q", "--tags", str(bare), "main")
+    git(bare, "update-server-info")
+
+
+def test_team_template_over_http(http_template: tuple[Path, str], tagged_template: Path,
+                                 tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("COPIER_CACHE_DIR", str(tmp_path / "copier-cache"))
+    bare, url = http_template
+    git(bare, "update-server-info")
+    team = tmp_path / "team"
+    (team / "workers").mkdir(parents=True)
+    git(team, "init", "-q", "-b", "main")
+    worker = new_worker(team, answers=answers(), template=url)
+    recorded = (worker / ".copier-answers.yml").read_text()
+    assert f"_src_path: {url}\n" in recorded
+    assert "_commit: v1.0.0\n" in recorded
+    commit_all(team, "our worker")
+    evolve_template(tagged_template, "v1.1.0")
+    publish(bare, tagged_template)
+    assert [c.latest for c in check_updates(team)] == ["v1.1.0"]
+    [result] = update_workers(team)
+    assert (result.status, result.to_commit) == ("updated", "v1.1.0")
+    assert (worker / "CONTRIBUTING.md").exists()
+
+
+def test_a_dirty_worker_stops_the_update_before_any_worker_is_touched(
+        template_repo: Path) -> None:
+    first = new_worker(template_repo, answers=answers())
+    second = new_worker(template_repo, answers={"name": "second", "topics": ["second"]})
+    commit_all(template_repo, "two workers")
+    evolve_template(template_repo, "v0.3.0")
+    (second / "README.md").write_text("ours, not committed\n")
+    with pytest.raises(ToolingError, match="workers/second: has uncommitted changes"):
+        update_workers(template_repo)
+    assert "_commit: v0.2.0" in (first / ".copier-answers.yml").read_text()
+    assert not (first / "CONTRIBUTING.md").exists()
+    assert git(template_repo, "status", "--porcelain").strip() == "M workers/second/README.md"
+
+
+def test_commands_use_the_version_of_this_branch_whatever_other_tags_exist(
+        template_repo: Path) -> None:
+    warnings: list[str] = []
+    git(template_repo, "tag", "v9.0.0")  # e.g. a release tag of something else
+    worker = new_worker(template_repo, answers=answers(), warn=warnings.append)
+    assert "_commit: v0.2.0" in (worker / ".copier-answers.yml").read_text()
+    assert len(warnings) == 1
+    assert "a plain `copier update` would take v9.0.0 as the latest" in warnings[0]
+    commit_all(template_repo, "worker")
+    assert [(c.latest, c.behind) for c in check_updates(template_repo)] == [("v0.2.0", False)]

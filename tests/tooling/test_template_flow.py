@@ -48,7 +48,10 @@ def test_make_setup_derives_the_tags_a_fresh_clone_lacks(origin: Path, tmp_path:
     repo = clone(origin, tmp_path / "clone")
     assert tags(repo) == {}
     venv = BIN.parent
-    run(repo, "make", "template-tags", f"VENV={venv}", "-o", f"{venv}/.installed")
+    keep_venv = ("-o", f"{venv}/.installed")  # this test's .venv, as it is
+    planned = run(repo, "make", "-n", "setup", f"VENV={venv}", *keep_venv).stdout
+    assert f"{venv}/bin/workers template-version --quiet" in planned
+    run(repo, "make", "template-tags", f"VENV={venv}", *keep_venv)
     version = template_version(repo)
     head = git(repo, "rev-parse", "HEAD").strip()
     assert [name for name in tags(repo)] == [f"v{version}"]
