@@ -153,3 +153,14 @@ def test_new_records_versions_only(template_repo: Path, capsys: pytest.CaptureFi
             "(a version, never a commit: answers files record versions)"
             in capsys.readouterr().err)
     assert not (template_repo / "workers" / "email-sender").exists()
+
+
+def test_without_git_the_commands_say_so(template_repo: Path, capsys: pytest.CaptureFixture[str],
+                                         monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("PATH", str(template_repo / "no-such-bin"))
+    for command in (["template-version"], ["new", "email-sender", "--topic", "send_email"]):
+        assert main([*command, "--repo", str(template_repo)]) == 1
+        assert capsys.readouterr().err == (
+            "error: git is not installed: template versions come from the repository's "
+            "history; install git\n")
+    assert not (template_repo / "workers" / "email-sender").exists()

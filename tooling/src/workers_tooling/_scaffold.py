@@ -34,7 +34,7 @@ from camunda_workers import SpecError
 
 from ._answers import ANSWERS_FILE, answer_problems, next_free_port, read_answers, record_version
 from ._template_source import SourceCache, TemplateSource, Warn, is_url, parse_version
-from ._template_versions import TemplateVersionError
+from ._template_versions import TemplateVersionError, run_git
 from .errors import ToolingError
 
 __all__ = [
@@ -213,8 +213,7 @@ def _conflicted_files(folder: Path) -> list[str]:
 
 
 def _dirty(folder: Path) -> bool:
-    done = subprocess.run(["git", "status", "--porcelain", "--", "."], cwd=folder,
-                          capture_output=True, text=True, check=False)
+    done = run_git(folder, "status", "--porcelain", "--", ".")
     return done.returncode == 0 and bool(done.stdout.strip())
 
 

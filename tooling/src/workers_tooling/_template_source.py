@@ -27,6 +27,7 @@ from ._template_versions import (
     TemplateVersionError,
     TemplateVersions,
     read_version,
+    run_git,
     sync_template_tags,
 )
 
@@ -74,8 +75,8 @@ class TemplateSource:
             return True
         if self.versions is not None or self.local is None:
             return False  # versioned: only its versions; remote: only tags are checkable
-        return subprocess.run(["git", "rev-parse", "--verify", "--quiet", f"{ref}^{{commit}}"],
-                              cwd=self.local, capture_output=True, check=False).returncode == 0
+        return run_git(self.local, "rev-parse", "--verify", "--quiet",
+                       f"{ref}^{{commit}}").returncode == 0
 
     def version_ref(self, wanted: str | None) -> str:
         """The tag to pin Copier to: ``wanted`` (``0.3.0`` or ``v0.3.0``) or the latest."""
@@ -104,9 +105,8 @@ class SourceCache:
 
 
 def _is_git_root(path: Path) -> bool:
-    done = subprocess.run(["git", "rev-parse", "--show-toplevel"], cwd=path,
-                          capture_output=True, text=True, check=False)
-    return done.returncode == 0 and Path(done.stdout.strip()).resolve() == path.resolve()
+    done = run_git(path, "rev-parse", "--show-toplevel")
+    return done.returncode == 0 and Path(done.stdout.decode().strip()).resolve() == path.resolve()
 
 
 def _is_versioned(path: Path) -> bool:
@@ -121,19 +121,15 @@ def _remote_tags(location: str) -> tuple[str, ...]:
     # Copier's "git+" prefix (git+file://...) marks a URL as git; git itself does not know it.
     url = location.removeprefix("git+")
     try:
-        done = subprocess.run(["git", "ls-remote", "--tags", "--refs", "--", url],
-                              capture_output=True, text=True, check=False, timeout=120)
-    except FileNotFoundError:
-        raise TemplateVersionError("git is not installed: templates are git repositories; "
-                                   "install git") from None
+        done = run_git(Path.cwd(), "ls-remote", "--tags", "--refs", "--", url, timeout=120)
     except subprocess.TimeoutExpired:
         raise TemplateVersionError(f"the template {location} did not answer within 120 s "
                                    "(git ls-remote); check the URL and the network") from None
     if done.returncode != 0:
-        raise TemplateVersionError(f"cannot read the template {location}: "
-                                   f"{done.stderr.strip() or 'git ls-remote failed'}")
-    names = [line.split("\t", 1)[1].removeprefix("refs/tags/")
-             for line in done.stdout.splitlines() if "\t" in line]
+        error = done.stderr.decode(errors="replace").strip() or "git ls-remote failed"
+        raise TemplateVersionError(f"cannot read the template {location}: {error}")
+    lines = done.stdout.decode(errors="replace").splitlines()
+    names = [line.split("\t", 1)[1].removeprefix("refs/tags/") for line in lines if "\t" in line]
     versions = [(parse_version(name), name) for name in names]
     # Copier's rule: PEP 440 tags, prereleases left out.
     usable = [(version, name) for version, name in versions

@@ -37,6 +37,7 @@ __all__ = [
     "changelog_versions",
     "derive_versions",
     "read_version",
+    "run_git",
     "sync_template_tags",
 ]
 
@@ -70,22 +71,28 @@ def changelog_versions(repo: Path) -> set[str]:
     return set(_CHANGELOG_HEADING.findall(text))
 
 
-def _git(repo: Path, *args: str, stdin: str | None = None) -> str:
+def run_git(cwd: Path, *args: str, stdin: bytes | None = None, timeout: float | None = None,
+            ) -> subprocess.CompletedProcess[bytes]:
+    """``git ARGS`` in ``cwd`` (any exit code); a missing git is a clear error."""
     try:
-        done = subprocess.run(["git", *args], cwd=repo, input=stdin, capture_output=True,
-                              text=True, check=False)
+        return subprocess.run(["git", *args], cwd=cwd, input=stdin, capture_output=True,
+                              check=False, timeout=timeout)
     except FileNotFoundError:
         raise TemplateVersionError(
             "git is not installed: template versions come from the repository's history; "
             "install git") from None
+
+
+def _git(repo: Path, *args: str, stdin: str | None = None) -> str:
+    done = run_git(repo, *args, stdin=stdin.encode() if stdin is not None else None)
     if done.returncode != 0:
-        raise TemplateVersionError(f"git {args[0]} failed in {repo}: {done.stderr.strip()}")
-    return done.stdout
+        error = done.stderr.decode(errors="replace").strip()
+        raise TemplateVersionError(f"git {args[0]} failed in {repo}: {error}")
+    return done.stdout.decode(errors="replace")
 
 
 def _git_ok(repo: Path, *args: str) -> bool:
-    return subprocess.run(["git", *args], cwd=repo, capture_output=True,
-                          check=False).returncode == 0
+    return run_git(repo, *args).returncode == 0
 
 
 @dataclass(frozen=True)
@@ -99,8 +106,11 @@ def _versions_at(repo: Path, revisions: Sequence[str]) -> dict[str, str | None]:
     if not revisions:
         return {}
     query = "".join(f"{rev}:{CONFIG_FILE}\n" for rev in revisions)
-    raw = subprocess.run(["git", "cat-file", "--batch"], cwd=repo, input=query.encode(),
-                         capture_output=True, check=True).stdout
+    done = run_git(repo, "cat-file", "--batch", stdin=query.encode())
+    if done.returncode != 0:
+        raise TemplateVersionError(f"git cat-file failed in {repo}: "
+                                   f"{done.stderr.decode(errors='replace').strip()}")
+    raw = done.stdout
     found: dict[str, str | None] = {}
     position = 0
     for rev in revisions:
