@@ -1,5 +1,6 @@
 """One source for the answers' rules: copier.yml's validators and ``workers new``'s model
-accept exactly what ``worker.json`` (WorkerSpec) accepts, field by field, and the handler
+accept exactly what ``worker.json`` (ServiceSpec, the SDK's ServiceSpec plus the Swarm
+sections) accepts, field by field, and the handler
 names the template derives cannot clash with Python's names or the template's own."""
 
 from __future__ import annotations
@@ -17,12 +18,13 @@ import pytest
 from pydantic import ValidationError
 from ruamel.yaml import YAML
 
-from camunda_workers import SpecError, WorkerSpec
+from camunda_workers import SpecError
 from tests.tooling.fresh_clone import REPO, clone, squashed_copy
+from workers_tooling import ServiceSpec
 from workers_tooling._answers import RESERVED_NAMES, SPEC_FIELDS, NewWorkerAnswers
 from workers_tooling._scaffold import new_worker
 
-SCHEMA = WorkerSpec.model_json_schema()["properties"]
+SCHEMA = ServiceSpec.model_json_schema()["properties"]
 BASE: dict[str, Any] = {"name": "ok-name", "topics": ["ok_topic"], "port": 8001}
 SNAKE = re.compile(r"^[a-z][a-z0-9]*(_[a-z0-9]+)*$")
 
@@ -55,7 +57,7 @@ def model_refusal(answers: dict[str, Any]) -> str | None:
 
 
 def bound_cases() -> list[tuple[str, Any, bool]]:
-    """(field, value, accepted) at and beyond every bound WorkerSpec declares."""
+    """(field, value, accepted) at and beyond every bound ServiceSpec declares."""
     cases: list[tuple[str, Any, bool]] = []
     for field in SPEC_FIELDS:
         schema = SCHEMA[field]
@@ -92,6 +94,8 @@ RULE_CASES: list[tuple[str, Any, bool]] = [
     ("description", "two\nlines", False), ("description", "tab\there", False),
     ("description", "nul\x00", False), ("description", "", True),
     ("depends_on", ["engine", "redis"], True), ("depends_on", [1], False),
+    ("depends_on", ["my_db.v2"], True), ("depends_on", ["two words"], False),
+    ("depends_on", ["-x"], False), ("depends_on", "engine", False),
 ]
 
 
@@ -110,7 +114,7 @@ def test_copier_and_workers_new_accept_what_worker_json_accepts(
         if field == "topics" and len(set(value)) != len(value):
             return  # listed twice: a rule of the answers (two handlers of one name)
         try:
-            WorkerSpec.model_validate(spec)
+            ServiceSpec.model_validate(spec)
             by_spec = True
         except ValidationError:
             by_spec = False
@@ -120,13 +124,13 @@ def test_copier_and_workers_new_accept_what_worker_json_accepts(
 def test_copier_defaults_are_worker_json_defaults() -> None:
     questions = YAML(typ="safe").load((REPO / "copier.yml").read_text())
     for field in ("max_tasks", "lock_duration", "replicas"):
-        assert questions[field]["default"] == WorkerSpec.model_fields[field].default, field
+        assert questions[field]["default"] == ServiceSpec.model_fields[field].default, field
     assert questions["depends_on"]["default"] == "[]"
-    assert WorkerSpec.model_fields["depends_on"].default_factory is not None
+    assert ServiceSpec.model_fields["depends_on"].default_factory is not None
     assert set(SPEC_FIELDS) <= set(questions)
     assert NewWorkerAnswers.model_fields.keys() == {*SPEC_FIELDS, "custom_dockerfile"}
-    for field in SPEC_FIELDS:  # the same rules object: bounds and validators of WorkerSpec
-        ours, theirs = NewWorkerAnswers.model_fields[field], WorkerSpec.model_fields[field]
+    for field in SPEC_FIELDS:  # the same rules object: bounds and validators of ServiceSpec
+        ours, theirs = NewWorkerAnswers.model_fields[field], ServiceSpec.model_fields[field]
         assert (ours.annotation, ours.metadata) == (theirs.annotation, theirs.metadata), field
 
 

@@ -1,12 +1,13 @@
 """The answers a worker is made with: checked before Copier runs, and kept in its answers file.
 
-The bounds of the fields that end up in ``worker.json`` are :class:`camunda_workers.WorkerSpec`'s
-own: :data:`NewWorkerAnswers` is built from its fields, so an answer is accepted exactly
-when ``worker.json`` would be (copier.yml's validators are tested field by field against
-the same model). On top come the rules of rendering and of the repository: topics listed
-once, a description that is one line of text (it goes into ``main.py``'s docstring), a name
-that is not a reserved folder of ``workers/`` nor a non-worker service of the stack file,
-and a port and topics no other worker uses.
+The bounds of the fields that end up in ``worker.json`` are those of the model discovery
+reads it with (:class:`~workers_tooling.ServiceSpec`, the SDK's ``WorkerSpec`` plus the
+Swarm sections): :data:`NewWorkerAnswers` is built from its fields, so an answer is
+accepted exactly when ``worker.json`` would be (copier.yml's validators are tested field
+by field against the same model). On top come the rules of rendering and of the
+repository: topics listed once, a description that is one line of text (it goes into
+``main.py``'s docstring), a name that is not a reserved folder of ``workers/`` nor a
+non-worker service of the stack file, and a port and topics no other worker uses.
 """
 
 from __future__ import annotations
@@ -18,16 +19,17 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
-from pydantic import BaseModel, ConfigDict, ValidationError, create_model, field_validator
+from pydantic import BaseModel, ConfigDict, create_model, field_validator
 from ruamel.yaml import YAML
 from ruamel.yaml.error import YAMLError
 
-from camunda_workers import WorkerSpec
+from camunda_workers import SpecError, validate_model
 
 from ._atomic import atomic_write
 from ._compose import STACK_FILE
 from ._discovery import SKIPPED_FOLDERS
-from ._service import WORKER_LABEL
+from ._labels import WORKER_LABEL
+from ._service_spec import ServiceSpec
 from .errors import ToolingError
 
 __all__ = [
@@ -46,7 +48,7 @@ ANSWERS_FILE = ".copier-answers.yml"
 FIRST_PORT = 8001
 # Folders of workers/ that are not workers (discovery skips them): no worker may take one.
 RESERVED_NAMES = SKIPPED_FOLDERS
-# The questions of copier.yml that are fields of worker.json, validated by WorkerSpec's rules.
+# The questions of copier.yml that are fields of worker.json, validated by its model's rules.
 SPEC_FIELDS = ("name", "description", "port", "topics", "depends_on", "max_tasks",
                "lock_duration", "replicas")
 _CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f]")
@@ -83,9 +85,9 @@ class _RenderingRules(BaseModel):
         return name
 
 
-# WorkerSpec's own annotation and FieldInfo (bounds, validators, defaults) for each field.
-_spec_fields: dict[str, Any] = {name: (WorkerSpec.model_fields[name].annotation,
-                                       WorkerSpec.model_fields[name]) for name in SPEC_FIELDS}
+# worker.json's own annotation and FieldInfo (bounds, validators, defaults) for each field.
+_spec_fields: dict[str, Any] = {name: (ServiceSpec.model_fields[name].annotation,
+                                       ServiceSpec.model_fields[name]) for name in SPEC_FIELDS}
 NewWorkerAnswers: type[BaseModel] = create_model(
     "NewWorkerAnswers",
     __base__=_RenderingRules,
@@ -93,16 +95,6 @@ NewWorkerAnswers: type[BaseModel] = create_model(
     custom_dockerfile=(bool, False),
     **_spec_fields,
 )
-
-
-def _problems(error: ValidationError) -> list[tuple[str, str]]:
-    found = []
-    for item in error.errors():
-        message = str(item["msg"]).removeprefix("Value error, ")
-        if item["type"] == "extra_forbidden":
-            message = f"unknown question; known: {', '.join(NewWorkerAnswers.model_fields)}"
-        found.append((".".join(str(part) for part in item["loc"]), message))
-    return found
 
 
 def _worker_specs(repo: Path) -> dict[str, dict[str, Any]]:
@@ -156,9 +148,9 @@ def answer_problems(repo: Path, answers: Mapping[str, Any]) -> list[tuple[str, s
     """Every problem of ``answers`` for a new worker in ``repo`` (empty when it can be made)."""
     problems: list[tuple[str, str]] = []
     try:
-        NewWorkerAnswers.model_validate(dict(answers))
-    except ValidationError as exc:
-        problems.extend(_problems(exc))
+        validate_model(NewWorkerAnswers, answers, source="answers")
+    except SpecError as exc:
+        problems.extend(exc.problems)
     name, port, topics = answers.get("name"), answers.get("port"), answers.get("topics")
     if isinstance(name, str) and (repo / "workers" / name).exists():
         problems.append(("name", f"workers/{name} already exists; pick another name"))

@@ -22,13 +22,17 @@ from ._adopt import adopt_worker
 from ._answers import read_answers
 from ._compose import STACK_FILE, compose_stack
 from ._demo import run_demo
+from ._deploy import deploy as swarm_deploy
 from ._discovery import discover_workers, worker_summary
 from ._images import build_images
+from ._logs import service_logs
+from ._monitoring import monitoring_status
 from ._paths import find_repo_root
 from ._scaffold import check_updates, new_worker, update_workers
+from ._scale import scale
 from ._schema import write_schema
-from ._swarm import DEFAULT_STACK, monitoring_status, scale, service_logs, stack_status
-from ._swarm import deploy as swarm_deploy
+from ._stack import DEFAULT_STACK
+from ._status import stack_status
 from ._template_versions import VERSION_KEY, sync_template_tags
 from .errors import ToolingError
 
