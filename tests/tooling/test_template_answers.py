@@ -180,7 +180,8 @@ def repo(tmp_path_factory: pytest.TempPathFactory) -> Path:
     ({"topics": ["say_hello"]}, "topics.0: 'say_hello' is served by workers/hello-world; a "
                                 "topic has one worker"),
     ({"port": 8001}, "port: 8001 is taken by workers/hello-world; the next free one is 8003"),
-    ({"name": "café", "topics": ["ação"]}, "topics.0: 'ação' must be snake_case"),
+    ({"name": "café"}, "name: 'café' must be kebab-case"),
+    ({"topics": ["ação"]}, "topics.0: 'ação' must be snake_case"),
     ({"replicas": 1001}, "replicas: Input should be less than or equal to 1000"),
     ({"description": "two\nlines"}, "description: must be one line of text"),
     ({"topics": ["a", "a"]}, "topics: 'a' listed more than once; list each topic once"),
@@ -192,4 +193,5 @@ def test_workers_new_refuses_with_the_reason_and_writes_nothing(
     with pytest.raises(SpecError) as caught:
         new_worker(repo, answers={"name": "fine", "topics": ["fine"], **answers})
     assert problem in str(caught.value)
+    assert len(caught.value.problems) == 1  # one reason each
     assert sorted(p.name for p in (repo / "workers").iterdir()) == before

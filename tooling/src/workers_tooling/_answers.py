@@ -152,9 +152,11 @@ def answer_problems(repo: Path, answers: Mapping[str, Any]) -> list[tuple[str, s
     except SpecError as exc:
         problems.extend(exc.problems)
     name, port, topics = answers.get("name"), answers.get("port"), answers.get("topics")
-    if isinstance(name, str) and (repo / "workers" / name).exists():
+    if not isinstance(name, str) or name in RESERVED_NAMES:
+        pass  # the model said why
+    elif (repo / "workers" / name).exists():
         problems.append(("name", f"workers/{name} already exists; pick another name"))
-    elif isinstance(name, str) and name in _stack_services(repo):
+    elif name in _stack_services(repo):
         problems.append(("name", f"{name!r} is a service of {STACK_FILE} that is not a worker; "
                                  "pick another name"))
     owner = _used_ports(repo).get(port) if isinstance(port, int) else None
