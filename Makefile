@@ -24,8 +24,9 @@ $(VENV)/.installed: $(BIN)/python sdk/pyproject.toml tooling/pyproject.toml requ
 setup: $(VENV)/.installed template-tags ## Create .venv with the SDK, the tooling and the test tools
 
 # Copier reads template versions from vX.Y.Z tags; clones carry none (see CHANGELOG.md).
+# Only the template commands need them: a copy without git history still sets up.
 template-tags: $(VENV)/.installed ## Derive the template's vX.Y.Z tags from copier.yml's history
-	@$(WORKERS) template-version --quiet
+	@$(WORKERS) template-version --quiet || echo "make: no template tags (see above); only workers new/update/check-update need them"
 
 # ---------------------------------------------------------------- engine
 .PHONY: engine engine-stop engine-operaton

@@ -8,6 +8,7 @@ derives them (``make setup``, or the first ``workers`` command that needs them).
 from __future__ import annotations
 
 import re
+import shutil
 import sys
 from pathlib import Path
 
@@ -61,6 +62,16 @@ def test_make_setup_derives_the_tags_a_fresh_clone_lacks(origin: Path, tmp_path:
     shown = workers(repo, "template-version").stdout
     assert f"template version {version}" in shown
     assert f"v{version}  {head[:12]}  present" in shown
+
+
+def test_make_setup_still_works_in_a_copy_without_git(origin: Path, tmp_path: Path) -> None:
+    copy = tmp_path / "download"
+    shutil.copytree(origin, copy, ignore=shutil.ignore_patterns(".git"))
+    venv = BIN.parent
+    done = run(copy, "make", "template-tags", f"VENV={venv}", "-o", f"{venv}/.installed")
+    assert "is not a git repository: template versions and updates come from its history" \
+        in done.stderr
+    assert "make: no template tags (see above)" in done.stdout
 
 
 def test_same_tags_on_the_same_commits_in_every_clone(origin: Path, tmp_path: Path) -> None:
