@@ -9,13 +9,12 @@ from pathlib import Path
 import pytest
 
 from tests.tooling.fresh_clone import REPO, clone, commit_all, git, tags
+from workers_tooling._template_tags import TAGGER_EMAIL, sync_template_tags
 from workers_tooling._template_versions import (
-    TAGGER_EMAIL,
     TemplateVersionError,
     changelog_versions,
     derive_versions,
     read_version,
-    sync_template_tags,
 )
 
 

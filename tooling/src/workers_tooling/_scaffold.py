@@ -3,7 +3,7 @@
 Versions: every Copier call is pinned to a version tag of the template (the latest, or the
 one asked for), so answers files record versions (``_commit: v0.3.0``), never commits; for
 this repository's own template the tags are derived from ``_template_version`` first
-(:mod:`._template_versions`, :mod:`._template_source`).
+(:mod:`._template_tags`, :mod:`._template_source`).
 
 How ``_src_path`` is recorded: relative to the worker's own folder (``../..`` for a worker
 in ``workers/NAME`` of this repository), or as given when it is a URL or an absolute

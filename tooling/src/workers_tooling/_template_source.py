@@ -4,7 +4,7 @@ Two kinds of template source:
 
 * **versioned**: a local git repository whose copier.yml sets ``_template_version`` (this
   repository, or a camunda-workers clone passed as ``--template PATH``). Its tags are
-  derived from its history first (:mod:`._template_versions`), and the commands pin Copier
+  derived from its history first (:mod:`._template_tags`), and the commands pin Copier
   to the version its HEAD sets, so tags of other branches never leak in.
 * **tagged**: any other git template (a URL, or a local repository without the field): its
   own ``vX.Y.Z`` (PEP 440) tags are its versions, as Copier reads them.
@@ -21,14 +21,13 @@ from pathlib import Path
 
 from packaging.version import InvalidVersion, Version
 
+from ._template_tags import TemplateVersions, sync_template_tags
 from ._template_versions import (
     CONFIG_FILE,
     VERSION_KEY,
     TemplateVersionError,
-    TemplateVersions,
     read_version,
     run_git,
-    sync_template_tags,
 )
 
 __all__ = ["SourceCache", "TemplateSource", "is_url", "parse_version", "resolve_source"]

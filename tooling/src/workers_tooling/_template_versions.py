@@ -1,17 +1,12 @@
-"""Template versions: ``_template_version`` in copier.yml, turned into the tags Copier reads.
+"""Template versions: ``_template_version`` in copier.yml, and the commits that set them.
 
 Copier takes a template's versions from its git tags (``vX.Y.Z``). Clones made the way CI
 makes them carry no tags, and commits are rewritten on their way to main (squash, rebase),
-so the versions live in the tree instead, and the tags are derived from the history:
-version ``X.Y.Z`` is tagged ``vX.Y.Z`` on the commit that first sets it (a commit whose
-copier.yml says ``_template_version: X.Y.Z`` while none of its parents' does). The same
-history gives the same tags on the same commits in every clone; a rewritten history gives
-them again, on its new commits.
-
-The tags are annotated with a fixed tagger and the commit's own date, so even the tag
-objects are identical in every clone. A tag with that tagger is ours and follows the
-history (it moves when the commit it points at is no longer the one that sets its
-version); any other tag in the way is reported and left alone.
+so the versions live in the tree instead: version ``X.Y.Z`` belongs to the commit that
+first sets it (a commit whose copier.yml says ``_template_version: X.Y.Z`` while none of
+its parents' does), found from the history alone. The same history gives the same commits
+in every clone; a rewritten history gives them again, on its new commits.
+:mod:`._template_tags` turns them into the tags.
 """
 
 from __future__ import annotations
@@ -19,33 +14,31 @@ from __future__ import annotations
 import re
 import subprocess
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
-from typing import Literal
-
-from packaging.version import InvalidVersion, Version
 
 from .errors import ToolingError
 
 __all__ = [
+    "CHANGELOG",
     "CONFIG_FILE",
-    "TAGGER_EMAIL",
     "VERSION_KEY",
     "TemplateVersionError",
-    "TemplateVersions",
-    "VersionTag",
+    "VersionCommit",
     "changelog_versions",
+    "check_repository",
     "derive_versions",
+    "git_ok",
+    "git_output",
+    "head_version",
     "read_version",
+    "release_problems",
     "run_git",
-    "sync_template_tags",
 ]
 
 CONFIG_FILE = "copier.yml"
 CHANGELOG = "CHANGELOG.md"
 VERSION_KEY = "_template_version"
-TAGGER_NAME = "camunda-workers"
-TAGGER_EMAIL = "template-versions@camunda-workers.invalid"
 _VERSION = re.compile(r"^(0|[1-9]\d*)\.(0|[1-9]\d*)\.(0|[1-9]\d*)$")
 _VERSION_LINE = re.compile(rf"^{VERSION_KEY}:[ \t]*(?P<value>.*?)[ \t]*(#.*)?$", re.MULTILINE)
 _SUBDIRECTORY_LINE = re.compile(r"^_subdirectory:[ \t]*['\"]?(?P<value>[^'\"#\s]+)", re.MULTILINE)
@@ -83,7 +76,7 @@ def run_git(cwd: Path, *args: str, stdin: bytes | None = None, timeout: float | 
             "install git") from None
 
 
-def _git(repo: Path, *args: str, stdin: str | None = None) -> str:
+def git_output(repo: Path, *args: str, stdin: str | None = None) -> str:
     done = run_git(repo, *args, stdin=stdin.encode() if stdin is not None else None)
     if done.returncode != 0:
         error = done.stderr.decode(errors="replace").strip()
@@ -91,12 +84,12 @@ def _git(repo: Path, *args: str, stdin: str | None = None) -> str:
     return done.stdout.decode(errors="replace")
 
 
-def _git_ok(repo: Path, *args: str) -> bool:
+def git_ok(repo: Path, *args: str) -> bool:
     return run_git(repo, *args).returncode == 0
 
 
 @dataclass(frozen=True)
-class _Commit:
+class VersionCommit:
     sha: str
     date: int  # committer time, seconds
 
@@ -127,95 +120,37 @@ def _versions_at(repo: Path, revisions: Sequence[str]) -> dict[str, str | None]:
     return found
 
 
-def derive_versions(repo: Path) -> dict[str, _Commit]:
+def derive_versions(repo: Path) -> dict[str, VersionCommit]:
     """``version -> the commit that first sets it``, from the history of HEAD alone."""
-    log = _git(repo, "log", "--full-history", "--format=%H %ct %P", "HEAD", "--", CONFIG_FILE)
+    log = git_output(repo, "log", "--full-history", "--format=%H %ct %P", "HEAD", "--", CONFIG_FILE)
     history = [line.split() for line in log.splitlines() if line]
     revisions = sorted({rev for sha, _, *parents in history for rev in (sha, *parents)})
     versions = _versions_at(repo, revisions)
-    introduced: dict[str, list[_Commit]] = {}
+    introduced: dict[str, list[VersionCommit]] = {}
     for sha, date, *parents in history:
         version = versions.get(sha)
         if version is None or not _VERSION.fullmatch(version):
             continue  # a commit of the past cannot be fixed: versions start where valid
         if any(versions.get(parent) == version for parent in parents):
             continue
-        introduced.setdefault(version, []).append(_Commit(sha, int(date)))
+        introduced.setdefault(version, []).append(VersionCommit(sha, int(date)))
     return {version: _earliest(repo, commits) for version, commits in introduced.items()}
 
 
-def _earliest(repo: Path, commits: list[_Commit]) -> _Commit:
+def _earliest(repo: Path, commits: list[VersionCommit]) -> VersionCommit:
     """The one commit of several that set the same version (branches that each did)."""
     if len(commits) > 1:
         # Not a descendant of another candidate; then the oldest. Independent of traversal
         # order, so the answer does not change as history grows.
         roots = [c for c in commits if not any(
-            o.sha != c.sha and _git_ok(repo, "merge-base", "--is-ancestor", o.sha, c.sha)
+            o.sha != c.sha and git_ok(repo, "merge-base", "--is-ancestor", o.sha, c.sha)
             for o in commits)]
         commits = roots or commits
     return min(commits, key=lambda commit: (commit.date, commit.sha))
 
 
-@dataclass(frozen=True)
-class VersionTag:
-    """A template version and its tag: ``created``, ``moved`` (ours, history was rewritten)
-    or ``present`` (already right)."""
-
-    version: str
-    commit: str
-    state: Literal["created", "moved", "present"]
-
-    @property
-    def name(self) -> str:
-        return f"v{self.version}"
-
-
-@dataclass(frozen=True)
-class TemplateVersions:
-    """What :func:`sync_template_tags` found and did for one template repository."""
-
-    path: Path
-    current: str
-    tags: tuple[VersionTag, ...]
-    release_problems: tuple[str, ...] = ()
-    warnings: tuple[str, ...] = field(default=())
-
-    @property
-    def latest(self) -> str:
-        """The tag of the version copier.yml sets at HEAD: what new workers get."""
-        return f"v{self.current}"
-
-    @property
-    def known(self) -> list[str]:
-        return [tag.name for tag in self.tags]
-
-
-@dataclass(frozen=True)
-class _ExistingTag:
-    target: str  # the tag object (annotated) or the commit (lightweight)
-    commit: str
-    ours: bool
-
-
-def _existing_tags(repo: Path) -> dict[str, _ExistingTag]:
-    fmt = "%(refname:strip=2)%09%(objectname)%09%(*objectname)%09%(taggeremail)"
-    tags = {}
-    for line in _git(repo, "for-each-ref", f"--format={fmt}", "refs/tags").splitlines():
-        name, target, peeled, email = [*line.split("\t"), "", "", ""][:4]
-        tags[name] = _ExistingTag(target, peeled or target, email == f"<{TAGGER_EMAIL}>")
-    return tags
-
-
-def _tag_object(repo: Path, version: str, commit: _Commit) -> str:
-    body = (f"object {commit.sha}\ntype commit\ntag v{version}\n"
-            f"tagger {TAGGER_NAME} <{TAGGER_EMAIL}> {commit.date} +0000\n\n"
-            f"Template version {version}: the commit that sets {VERSION_KEY}: {version} "
-            f"in {CONFIG_FILE} (derived by `workers template-version`).\n")
-    return _git(repo, "mktag", stdin=body).strip()
-
-
-def _head_version(repo: Path) -> str:
-    if not _git_ok(repo, "rev-parse", "--verify", "--quiet", "HEAD"):
+def head_version(repo: Path) -> str:
+    if not git_ok(repo, "rev-parse", "--verify", "--quiet", "HEAD"):
         raise TemplateVersionError(
             f"{repo} has no commits yet: commit {CONFIG_FILE} first; its template versions "
             "come from the history")
@@ -232,89 +167,41 @@ def _head_version(repo: Path) -> str:
     return raw
 
 
-def _check_repository(repo: Path) -> None:
+def check_repository(repo: Path) -> None:
     if not repo.is_dir():
         raise TemplateVersionError(f"{repo} does not exist: pass the template repository's "
                                    "folder")
-    if not _git_ok(repo, "rev-parse", "--git-dir"):
+    if not git_ok(repo, "rev-parse", "--git-dir"):
         raise TemplateVersionError(
             f"{repo} is not a git repository: template versions and updates come from its "
             "history; work in a clone (git clone ...)")
-    top = Path(_git(repo, "rev-parse", "--show-toplevel").strip())
+    top = Path(git_output(repo, "rev-parse", "--show-toplevel").strip())
     if top.resolve() != repo.resolve():
         raise TemplateVersionError(
             f"{repo} is inside the git repository {top}, not its root: Copier reads a "
             "template's versions only at the root of its repository")
 
 
-def sync_template_tags(repo: Path) -> TemplateVersions:
-    """Derive the template's versions from HEAD's history and create or move their tags."""
-    _check_repository(repo)
-    current = _head_version(repo)
-    derived = derive_versions(repo)
-    highest = max(derived, key=Version)
-    if Version(highest) > Version(current):
-        raise TemplateVersionError(
-            f"{repo / CONFIG_FILE}: {VERSION_KEY}: {current} is lower than {highest}, which "
-            f"commit {derived[highest].sha[:10]} set: versions only go up; set a version "
-            f"above {highest}")
-    existing = _existing_tags(repo)
-    ordered = sorted(derived, key=Version)
-    # Every conflict first: nothing is written unless every tag can be.
-    conflicts = [_conflict(version, derived[version], existing[f"v{version}"])
-                 for version in ordered if f"v{version}" in existing
-                 and existing[f"v{version}"].commit != derived[version].sha
-                 and not existing[f"v{version}"].ours]
-    if conflicts:
-        raise TemplateVersionError("\n".join(conflicts))
-    tags = tuple(_sync_one(repo, version, derived[version], existing.get(f"v{version}"))
-                 for version in ordered)
-    return TemplateVersions(repo, current, tags, _release_problems(repo, current, derived),
-                            _stray_tags(existing, derived, current))
-
-
-def _conflict(version: str, commit: _Commit, tag: _ExistingTag) -> str:
-    name = f"v{version}"
-    return (f"tag {name} points at {tag.commit[:10]}, but template version {version} is set "
-            f"first by commit {commit.sha[:10]} ({CONFIG_FILE}, {VERSION_KEY}); it is not a "
-            f"tag `workers` made: delete it (`git tag -d {name}`) and run "
-            "`workers template-version` again")
-
-
-def _sync_one(repo: Path, version: str, commit: _Commit, tag: _ExistingTag | None,
-              ) -> VersionTag:
-    name = f"v{version}"
-    if tag is not None and tag.commit == commit.sha:
-        return VersionTag(version, commit.sha, "present")
-    new = _tag_object(repo, version, commit)
-    # Compare-and-swap: a concurrent run may have made the same tag meanwhile.
-    old = tag.target if tag is not None else ""
-    if not _git_ok(repo, "update-ref", f"refs/tags/{name}", new, old):
-        again = _existing_tags(repo).get(name)
-        if again is None or again.commit != commit.sha:
-            raise TemplateVersionError(f"could not write tag {name} in {repo}: it changed "
-                                       "meanwhile; run the command again")
-        return VersionTag(version, commit.sha, "present")
-    return VersionTag(version, commit.sha, "created" if tag is None else "moved")
-
-
-def _release_problems(repo: Path, current: str, derived: Mapping[str, _Commit]) -> tuple[str, ...]:
+def release_problems(repo: Path, current: str, derived: Mapping[str, VersionCommit],
+                     ) -> tuple[str, ...]:
     """What `workers template-version --check` fails on: a release step left out."""
     problems = []
     if (repo / CHANGELOG).exists() and current not in changelog_versions(repo):
         problems.append(f"{CHANGELOG} has no entry for v{current}: add a `## v{current}` "
                         "section saying what `workers update` changes in a worker")
-    config = repo / CONFIG_FILE
-    with_tree = read_version(config.read_text(encoding="utf-8")) if config.exists() else None
+    try:  # the working tree's copier.yml: a version raised but not committed yet
+        text = (repo / CONFIG_FILE).read_bytes().decode("utf-8", errors="replace")
+    except OSError:
+        text = ""
+    with_tree = read_version(text)
     if with_tree is not None and with_tree != current:
         problems.append(f"{CONFIG_FILE}: {VERSION_KEY}: {with_tree} is not committed yet; "
                         f"workers get v{current} until it is")
-    text = config.read_text(encoding="utf-8") if config.exists() else ""
     match = _SUBDIRECTORY_LINE.search(text)
     paths = [CONFIG_FILE, match.group("value") if match else "."]
     since = derived[current].sha
-    changed = [name for name in _git(repo, "diff", "-z", "--name-only", since, "HEAD", "--",
-                                     *paths).split("\0") if name]
+    listed = git_output(repo, "diff", "-z", "--name-only", since, "HEAD", "--", *paths)
+    changed = [name for name in listed.split("\0") if name]
     if changed:
         shown = ", ".join(changed[:5]) + (f" and {len(changed) - 5} more" if len(changed) > 5
                                           else "")
@@ -323,23 +210,3 @@ def _release_problems(repo: Path, current: str, derived: Mapping[str, _Commit]) 
             f"those changes with the next version: raise {VERSION_KEY} in {CONFIG_FILE} and "
             f"add its {CHANGELOG} entry")
     return tuple(problems)
-
-
-def _stray_tags(existing: Mapping[str, _ExistingTag], derived: Mapping[str, _Commit],
-                current: str) -> tuple[str, ...]:
-    """Version-like tags that are not versions of this history but that Copier would read."""
-    warnings = []
-    for name, tag in sorted(existing.items()):
-        try:
-            version = Version(name)
-        except InvalidVersion:
-            continue
-        if name.removeprefix("v") in derived or version <= Version(current):
-            continue
-        origin = ("made by `workers` on another branch or history" if tag.ours
-                  else "not made by `workers`")
-        warnings.append(
-            f"tag {name} ({tag.commit[:10]}) is {origin} and is not in this history: "
-            f"`workers` commands use v{current}, but a plain `copier update` would take "
-            f"{name} as the latest template version")
-    return tuple(warnings)

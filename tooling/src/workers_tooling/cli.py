@@ -33,7 +33,8 @@ from ._scale import scale
 from ._schema import write_schema
 from ._stack import DEFAULT_STACK
 from ._status import stack_status
-from ._template_versions import VERSION_KEY, sync_template_tags
+from ._template_tags import sync_template_tags
+from ._template_versions import VERSION_KEY
 from .errors import ToolingError
 
 app = typer.Typer(help="Run, scaffold and deploy camunda-workers.", no_args_is_help=True)
