@@ -158,15 +158,16 @@ def test_json_formatter_includes_exception() -> None:
 def test_liveness_fails_when_the_poll_loop_stops_turning(camunda: EngineApi) -> None:
     port = free_port()
     worker = Worker(name="stuck", base_url=camunda.url, environ={}, port=port,
-                    async_response_timeout=20_000)  # the loop sits in one long poll
+                    async_response_timeout=5_000)  # the loop sits in one long poll
     worker.topic(unique("stuck"))(lambda task: None)
     with running(worker):
         wait_until(lambda: _status(f"http://127.0.0.1:{port}/healthz") == 200)
-        loop = worker._loop
+        loop, poller = worker.lifecycle.loop, worker._poller
         assert loop is not None
+        assert poller is not None
 
         def freeze() -> None:  # as if the loop had not turned for 1000 s
-            worker._last_progress = loop.time() - 1000
+            poller.last_turn = loop.time() - 1000
 
         loop.call_soon_threadsafe(freeze)
         response = httpx.get(f"http://127.0.0.1:{port}/healthz")

@@ -41,10 +41,7 @@ def running(worker: Worker, *, join_timeout: float = 60) -> Iterator[Worker]:
     try:
         yield worker
     finally:
-        # The loop may not exist yet if the block ended at once.
-        while thread.is_alive() and worker._loop is None:
-            thread.join(0.01)
-        worker.stop()
+        worker.stop()  # also when the run has not started yet
         thread.join(join_timeout)
         if thread.is_alive():
             raise AssertionError(f"worker did not stop within {join_timeout}s")

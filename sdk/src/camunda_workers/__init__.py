@@ -13,7 +13,7 @@ from ._router import AsyncHandler, Handler, HandlerResult, Subscription, TaskRou
 from ._settings import ENV_VARIABLES, WorkerOptions, WorkerSettings
 from ._spec import WorkerSpec, load_spec
 from ._task import Completion, Task
-from ._variables import TypedValue
+from ._variables import FileValue, TypedValue
 from ._version import __version__
 from ._worker import Worker
 from .errors import (
@@ -24,6 +24,7 @@ from .errors import (
     EngineUnavailableError,
     SpecError,
     TaskFailure,
+    UnsendableVariableError,
 )
 
 __all__ = [
@@ -37,6 +38,7 @@ __all__ = [
     "EngineRejectedError",
     "EngineUnavailableError",
     "ExponentialRetryPolicy",
+    "FileValue",
     "Handler",
     "HandlerResult",
     "RetryDecision",
@@ -47,6 +49,7 @@ __all__ = [
     "TaskFailure",
     "TaskRouter",
     "TypedValue",
+    "UnsendableVariableError",
     "Worker",
     "WorkerOptions",
     "WorkerSettings",
