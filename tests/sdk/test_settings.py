@@ -94,12 +94,12 @@ def test_base_url_is_checked_at_construction(url: str, problem: str) -> None:
 
 
 def test_the_long_poll_fits_inside_the_drain() -> None:
-    assert resolve_settings({"name": "x", "drain_timeout": 5}, environ={}).long_poll_ms() == 4000
+    assert resolve_settings({"name": "x", "drain_timeout": 5}, environ={}).long_poll_ms() == 3700
     assert resolve_settings({"name": "x", "drain_timeout": 0}, environ={}).long_poll_ms() == 1000
     assert resolve_settings({"name": "x", "async_response_timeout": 20_000},
                             environ={}).long_poll_ms() == 20_000
     with pytest.raises(SpecError, match=r"async_response_timeout \(30000 ms\) must be at most "
-                                        r"23000 ms with drain_timeout 25 s: a stopping worker "
+                                        r"22700 ms with drain_timeout 25 s: a stopping worker "
                                         r"waits for its last long poll"):
         resolve_settings({"name": "x", "async_response_timeout": 30_000}, environ={})
 

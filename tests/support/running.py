@@ -89,15 +89,16 @@ def spawn_worker(env: dict[str, str], *, log_path: str | None = None) -> subproc
             out.close()  # type: ignore[union-attr]
 
 
-def executions(path: str) -> Counter[str]:
-    """How many times a handler started, per process instance (from TEST_EXECUTIONS)."""
-    counts: Counter[str] = Counter()
+def execution_starts(path: str) -> list[tuple[str, float]]:
+    """(process instance, time.time()) of every handler start (from TEST_EXECUTIONS)."""
     try:
         with open(path) as lines:
-            for line in lines:
-                event, instance, _ = line.split()
-                if event == "start":
-                    counts[instance] += 1
+            return [(parts[1], float(parts[3])) for parts in map(str.split, lines)
+                    if parts[0] == "start"]
     except FileNotFoundError:
-        pass
-    return counts
+        return []
+
+
+def executions(path: str) -> Counter[str]:
+    """How many times a handler started, per process instance (from TEST_EXECUTIONS)."""
+    return Counter(instance for instance, _ in execution_starts(path))

@@ -22,6 +22,8 @@ from collections.abc import Awaitable, Callable, Coroutine
 from contextlib import suppress
 from typing import Any, TypeVar
 
+from ._settings import SHUTDOWN_TEARDOWN
+
 __all__ = ["Lifecycle"]
 
 log = logging.getLogger("camunda_workers")
@@ -70,7 +72,9 @@ class Lifecycle:
         assert loop is not None
         now = loop.time()
         if self.deadline is None:
-            self.deadline = now + self.drain_timeout
+            # Closing the loop, the HTTP pool and the interpreter takes a moment after the
+            # deadline: it comes that much before drain_timeout.
+            self.deadline = now + max(self.drain_timeout - SHUTDOWN_TEARDOWN, 0.0)
             loop.call_at(self.deadline - self.reserve, self.cut.set)
             self.stopping.set()
         if urgent:
@@ -172,7 +176,7 @@ class Lifecycle:
     def _exit_if_threads_remain(self, code: int) -> None:
         """Leave at once if a thread would keep the process alive past the deadline."""
         until = self.deadline if self.deadline is not None else time.monotonic()
-        until = max(until, time.monotonic() + 0.2)  # idle pool threads take a moment to end
+        until = max(until, time.monotonic() + 0.05)  # idle pool threads take a moment to end
         for thread in threading.enumerate():
             if thread is not threading.current_thread() and not thread.daemon:
                 thread.join(max(until - time.monotonic(), 0))

@@ -19,7 +19,12 @@ from ._spec import WorkerName, WorkerSpec, duration_seconds
 from ._validation import validate_model
 from .errors import SpecError
 
-__all__ = ["ENV_VARIABLES", "WorkerOptions", "WorkerSettings", "resolve_settings"]
+__all__ = [
+    "ENV_VARIABLES", "SHUTDOWN_TEARDOWN", "WorkerOptions", "WorkerSettings", "resolve_settings",
+]
+
+# Seconds a stopping process needs after its shutdown deadline to close and exit.
+SHUTDOWN_TEARDOWN = 0.3
 
 
 class WorkerSettings(BaseModel):
@@ -93,7 +98,8 @@ class WorkerSettings(BaseModel):
         return min(2.0, self.drain_timeout * 0.2)
 
     def _long_poll_bound_ms(self) -> int:
-        return max(int((self.drain_timeout - self.shutdown_reserve()) * 1000), 1000)
+        room = self.drain_timeout - SHUTDOWN_TEARDOWN - self.shutdown_reserve()
+        return max(int(room * 1000), 1000)
 
     def long_poll_ms(self) -> int:
         """The long poll's length: as set, else 10 s or what the drain leaves room for."""
