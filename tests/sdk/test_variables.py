@@ -1,4 +1,4 @@
-"""The variable codec and the wire encoding on their own (the engine tests prove them end to end)."""
+"""The variable codec and the wire encoding on their own (engine tests prove them end to end)."""
 
 from __future__ import annotations
 
