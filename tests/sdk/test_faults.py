@@ -76,12 +76,11 @@ def test_killed_replica_task_is_completed_by_the_other(camunda: EngineApi, tmp_p
            "TEST_LOCK_DURATION": "3000", "TEST_SLEEP": "1", "TEST_MAX_TASKS": "4"}
     instances = camunda.start_many(key, 20)
     victim = spawn_worker({**env, "WORKER_ID": "victim"})
-    wait_until(lambda: len(camunda.external_tasks(workerId="victim", locked="true")) > 0)
+    wait_until(lambda: len(camunda.locked_by("victim", topic)) > 0)
     survivor = spawn_worker({**env, "WORKER_ID": "survivor"})
     try:
         time.sleep(0.5)
-        held = {t["processInstanceId"] for t in
-                camunda.external_tasks(workerId="victim", locked="true")}
+        held = {t["processInstanceId"] for t in camunda.locked_by("victim", topic)}
         victim.send_signal(signal.SIGKILL)
         victim.wait(10)
         camunda.wait_finished(instances, timeout=120)
@@ -156,7 +155,7 @@ def test_500_malformed_json_and_dropped_long_poll(camunda: EngineApi) -> None:
     transport = BrokenAnswers(errors=3)
     worker = Worker(name="resilient", base_url=f"http://127.0.0.1:{relay.port}/engine-rest",
                     environ={}, registry=registry, transport=transport,
-                    async_response_timeout=20_000, backoff_initial=0.1, backoff_max=0.5)
+                    async_response_timeout=5_000, backoff_initial=0.1, backoff_max=0.5)
     done: list[str] = []
 
     @worker.topic(topic)
@@ -166,7 +165,7 @@ def test_500_malformed_json_and_dropped_long_poll(camunda: EngineApi) -> None:
     first = camunda.start_many(key, 5)
     with running(worker):
         camunda.wait_finished(first)
-        time.sleep(1)  # now inside a 20 s long poll
+        time.sleep(1)  # now inside a 5 s long poll
         relay.down()  # the connection drops mid-long-poll
         time.sleep(1)
         relay.up()

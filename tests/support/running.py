@@ -22,7 +22,8 @@ def make_worker(api: EngineApi, **options: Any) -> Worker:
     """A worker on ``api``'s engine with test-friendly defaults (short long polls, no env)."""
     options.setdefault("name", "test-worker")
     options.setdefault("async_response_timeout", 1_000)
-    return Worker(base_url=api.url, environ={}, **options)
+    options.setdefault("base_url", api.url)
+    return Worker(environ={}, **options)
 
 
 @contextmanager

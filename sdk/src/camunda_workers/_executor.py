@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+from contextlib import suppress
 from collections.abc import Callable, Iterable, Mapping
 from typing import Any
 
@@ -40,7 +41,9 @@ class TaskExecutor:
         """How many more tasks may start; when none, wait up to ``wait`` s for a slot."""
         if len(self._jobs) >= self._max_tasks:
             self._slot_freed.clear()
-            await self._lifecycle.until_stopping(asyncio.wait_for(self._slot_freed.wait(), wait))
+            with suppress(TimeoutError):
+                await self._lifecycle.until_stopping(
+                    asyncio.wait_for(self._slot_freed.wait(), wait))
         return max(self._max_tasks - len(self._jobs), 0)
 
     def lock(self, raw: Mapping[str, Any], *, owner: str, sent_at: float) -> TaskLock:

@@ -82,6 +82,9 @@ class Poller:
     async def _poll(self, free: int) -> None:
         loop = asyncio.get_running_loop()
         settings, metrics, worker = self._settings, self._metrics, self._metrics.worker
+        if self._sweep and (self._engine.error is not None or self._sweep.due(loop.time())):
+            # Before polling: the orphans of a dropped poll are then fetched at once.
+            await self._sweep.sweep(loop.time())
         poll_id = self.ids.next()
         sent = loop.time()
         pending_until = sent + self._poll_ms / 1000 + _POLL_END_MARGIN
@@ -110,7 +113,7 @@ class Poller:
             return
         metrics.fetch_requests.labels(worker, "ok").inc()
         metrics.fetch_duration.labels(worker).observe(loop.time() - sent)
-        outage_ended = self._engine.succeeded()
+        self._engine.succeeded()
         self._on_engine_state()
         self._backoff.reset()
         locks = [(raw, self._executor.lock(raw, owner=str(raw.get("workerId") or poll_id),
@@ -122,8 +125,6 @@ class Poller:
         else:
             for raw, lock in locks:
                 self._executor.start(raw, lock)
-        if self._sweep and (outage_ended or self._sweep.due(loop.time())):
-            await self._sweep.sweep(loop.time())
         if not self._checked_worker_id:
             self._checked_worker_id = True
             self._in_background(warn_if_worker_id_shared(self._client, self.ids,
