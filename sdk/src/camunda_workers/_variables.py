@@ -16,9 +16,9 @@ import math
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, time
-from decimal import Decimal
 from typing import Any
 
+from ._unsendable import json_problem, unsupported
 from .errors import UnsendableVariableError
 
 __all__ = [
@@ -30,7 +30,6 @@ __all__ = [
     "decode_variables",
     "encode_value",
     "encode_variables",
-    "json_problem",
 ]
 
 _INT_RANGES = {
@@ -165,42 +164,6 @@ def _java_length(text: str) -> int:
     return len(text) + sum(1 for char in text if ord(char) > 0xFFFF)
 
 
-def json_problem(value: Any, path: str = "") -> str | None:
-    """Where in ``value`` strict JSON in UTF-8 fails, and why; None if nowhere."""
-    where = path or "the value"
-    if value is None or isinstance(value, bool | int):
-        return None
-    if isinstance(value, float):
-        return None if math.isfinite(value) else (
-            f"{where} is {value!r}: JSON has no NaN or infinity; send None or a string")
-    if isinstance(value, str):
-        try:
-            value.encode("utf-8")
-        except UnicodeEncodeError as exc:
-            return (f"{where} has a lone surrogate {value[exc.start]!r} at index {exc.start}: "
-                    "not valid Unicode, the engine cannot store it")
-        return None
-    if isinstance(value, Mapping):
-        for key, item in value.items():
-            inner = f"{path}[{key!r}]"
-            if not isinstance(key, str | int | float | bool) and key is not None:
-                return f"{inner}: a {type(key).__name__} key; JSON keys are strings"
-            found = json_problem(key, f"{inner} (the key)") or json_problem(item, inner)
-            if found:
-                return found
-        return None
-    if isinstance(value, list | tuple):
-        for index, item in enumerate(value):
-            found = json_problem(item, f"{path}[{index}]")
-            if found:
-                return found
-        return None
-    if isinstance(value, bytes | bytearray):
-        return (f"{where} is bytes: a dict or list goes to the engine as Json, which has no "
-                "bytes; base64-encode them, or send them as a variable of their own")
-    return f"{where}: {_unsupported(value)}"
-
-
 def _json_text(name: str, value: Any) -> str:
     try:
         # The text the engine parses; ensure_ascii=False so that a lone surrogate is
@@ -278,18 +241,7 @@ def encode_value(name: str, value: Any, arrived: VariableType | None = None) -> 
         return {"value": base64.b64encode(bytes(value)).decode("ascii"), "type": "Bytes"}
     if isinstance(value, Mapping | list | tuple):
         return {"value": _json_text(name, value), "type": "Json"}
-    raise UnsendableVariableError(name, _unsupported(value))
-
-
-def _unsupported(value: Any) -> str:
-    if isinstance(value, Decimal):
-        return ("cannot send a Decimal; convert it: float(x) for a Double, "
-                "or str(x) to keep every digit")
-    if isinstance(value, set | frozenset):
-        return "cannot send a set; send a list (e.g. sorted(x))"
-    return (f"cannot send a value of type {type(value).__name__} to the engine; "
-            "use str, int, float, bool, None, datetime, bytes, dict or list, "
-            "or wrap it in TypedValue(value, type)")
+    raise UnsendableVariableError(name, unsupported(value))
 
 
 def encode_variables(

@@ -12,7 +12,8 @@ import re
 from collections.abc import Mapping, Sequence
 from typing import Any
 
-from ._variables import VariableType, encode_variables, json_problem
+from ._unsendable import json_problem
+from ._variables import VariableType, encode_variables
 from .errors import UnsendableVariableError
 
 __all__ = [
