@@ -241,17 +241,22 @@ def test_an_engine_refusing_complete_counts_retries_down_to_an_incident(
           f"failures, incident after {took:.1f}s")
 
 
-def test_a_400_on_complete_becomes_a_failure_with_the_engines_message(
-        camunda: EngineApi) -> None:
+@pytest.mark.parametrize(("value", "refusal"), [
+    (TypedValue("abc", "Integer"),  # 400
+     "InvalidRequestException: Cannot convert value 'abc' of type 'Integer'"),
+    (TypedValue("x" * 5000, "String"),  # 500: longer than the String column
+     "ProcessEnginePersistenceException: An exception occurred in the persistence layer"),
+])
+def test_other_refusals_become_a_failure_with_the_engines_message(
+        camunda: EngineApi, value: TypedValue, refusal: str) -> None:
     topic = unique("badvalue")
     key = camunda.deploy_external_task(topic)
     worker = make_worker(camunda, retries=0)
-    worker.topic(topic)(lambda task: {"n": TypedValue("abc", "Integer")})
+    worker.topic(topic)(lambda task: {"n": value})
     instance = camunda.start(key)
     with running(worker):
         incident = wait_until(lambda: camunda.incidents(instance), what="an incident")[0]
-    assert incident["incidentMessage"].startswith("engine refused complete: InvalidRequestEx")
-    assert "Cannot convert value 'abc' of type 'Integer'" in incident["incidentMessage"]
+    assert incident["incidentMessage"].startswith(f"engine refused complete: {refusal}")
 
 
 def test_an_instance_deleted_while_its_handler_runs(camunda: EngineApi) -> None:

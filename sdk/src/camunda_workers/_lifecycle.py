@@ -69,7 +69,9 @@ class Lifecycle:
     def request_stop(self, *, urgent: bool = False) -> None:
         """Start the stop (on the loop); ``urgent``: cut now, end within ``reserve``."""
         loop = self._loop
-        assert loop is not None
+        if loop is None:  # a signal before the run began
+            self._stop_before_start = True
+            return
         now = loop.time()
         if self.deadline is None:
             # Closing the loop, the HTTP pool and the interpreter takes a moment after the
