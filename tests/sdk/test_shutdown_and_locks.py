@@ -82,13 +82,15 @@ def test_an_idle_worker_waits_for_its_last_poll_and_leaves_nothing_pending(
     key = camunda.deploy_external_task(topic)
     env = _env(camunda, topic, tmp_path, TEST_ASYNC_RESPONSE_TIMEOUT="8000", METRICS_PORT="0")
     stopping = spawn_worker(env, log_path=str(tmp_path / "worker.log"))
+    wait_until(lambda: "polling" in (tmp_path / "worker.log").read_text(), timeout=30)
+    time.sleep(1)  # inside an 8 s long poll now
+    took = _stop(stopping, bound=8)  # the rest of that poll at most
+    # Another worker starts polling after the exit: a poll the stopped worker left pending
+    # would come first in the engine's queue and take the new task.
     other = make_worker(camunda, name="other", async_response_timeout=5_000)
     ran_at: list[float] = []
     other.topic(topic, lock_duration=600_000)(lambda task: ran_at.append(time.monotonic()))  # type: ignore[func-returns-value]
     with running(other):
-        wait_until(lambda: "polling" in (tmp_path / "worker.log").read_text(), timeout=30)
-        time.sleep(1)  # inside an 8 s long poll now
-        took = _stop(stopping, bound=8)  # the rest of that poll at most
         time.sleep(1)
         created = time.monotonic()
         instance = camunda.start(key)
