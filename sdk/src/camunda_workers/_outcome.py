@@ -49,9 +49,7 @@ class Report:
     outcome: str  # completed | bpmn_error | failed | unlocked
 
 
-def _context(task: Task | TaskLock) -> dict[str, str | None]:
-    if isinstance(task, TaskLock):
-        return {"topic": task.topic, "task_id": task.task_id}
+def _context(task: Task) -> dict[str, str | None]:
     return {"topic": task.topic, "task_id": task.id,
             "process_instance_id": task.process_instance_id}
 
@@ -86,7 +84,7 @@ class OutcomePath:
             await self._decode(task, raw)
         except (VariableDecodeError, EngineError) as error:
             # Before the handler: this task fails, the rest of its batch goes on.
-            await self._deliver(task, lock, self._failure(task, error))
+            await self._deliver(lock, self._failure(task, error), task)
             return
         loop = asyncio.get_running_loop()
         started = loop.time()
@@ -97,6 +95,8 @@ class OutcomePath:
             report = self._completion(task, result)
         except asyncio.CancelledError:
             # Drain time is up or a second signal: the task goes back to the engine.
+            lock.handler_running = False
+            self._renewal.release(lock)  # no extension may follow the unlock
             await self.hand_back(lock)
             raise
         except BpmnError as error:
@@ -109,11 +109,11 @@ class OutcomePath:
         decision = {"complete": "completed", "bpmnError": "bpmn_error"}.get(
             report.action, "failed")
         self._metrics.handler_ran(task.topic, decision, loop.time() - started)
-        await self._deliver(task, lock, report)
+        await self._deliver(lock, report, task)
 
     async def hand_back(self, lock: TaskLock) -> None:
         """Unlock a task this worker will not run (stopping, or its drain time is up)."""
-        await self._deliver(lock, lock, Report("unlock", None, "unlocked"))
+        await self._deliver(lock, Report("unlock", None, "unlocked"))
 
     # -- decode -----------------------------------------------------------------
 
@@ -186,33 +186,35 @@ class OutcomePath:
 
     # -- send, classify, count ----------------------------------------------------
 
-    async def _deliver(self, task: Task | TaskLock, lock: TaskLock, report: Report) -> None:
+    async def _deliver(self, lock: TaskLock, report: Report, task: Task | None = None) -> None:
+        """Send ``report``, classify the answer, count what the engine accepted."""
         topic = lock.topic
+        context = _context(task) if task else {"topic": topic, "task_id": lock.task_id}
         error = await self._send(lock, report)
         if error is None:
             self._metrics.task_handled(topic, report.outcome)
             return
         if error.status == 404:  # instance deleted or cancelled meanwhile
             log.warning("task %s is gone (its %s was not needed): %s", lock.task_id,
-                        report.action, error, extra=_context(task))
+                        report.action, error, extra=context)
             self._metrics.report_not_accepted(topic, report.action, "task_gone")
         elif error.transient:
             log.error("gave up sending the %s of task %s (its lock expires, or shutdown): "
-                      "%s", report.action, lock.task_id, error, extra=_context(task))
+                      "%s", report.action, lock.task_id, error, extra=context)
             self._metrics.report_not_accepted(topic, report.action, "undeliverable")
         else:
             self._metrics.report_not_accepted(topic, report.action, "refused")
-            if report.action in ("complete", "bpmnError") and isinstance(task, Task):
+            if task is not None and report.action in ("complete", "bpmnError"):
                 # The engine's answer, not an outage: fail the task with the engine's
                 # message, so that retries count down to an incident instead of a loop.
                 log.warning("engine refused the %s of task %s: %s; reporting a failure",
-                            report.action, lock.task_id, error, extra=_context(task))
-                reason = f"engine refused {report.action}: {error.engine_type or error.kind}: " \
-                         f"{error.engine_message or error}"
-                await self._deliver(task, lock, self._failure(task, error, reason, str(error)))
+                            report.action, lock.task_id, error, extra=context)
+                reason = (f"engine refused {report.action}: "
+                          f"{error.engine_type or error.kind}: {error.engine_message or error}")
+                await self._deliver(lock, self._failure(task, error, reason, str(error)), task)
             else:
                 log.error("engine refused the %s of task %s: %s", report.action,
-                          lock.task_id, error, extra=_context(task))
+                          lock.task_id, error, extra=context)
 
     async def _send(self, lock: TaskLock, report: Report) -> EngineError | None:
         """Send ``report``; retry transient errors until the task's lock expires (or the
