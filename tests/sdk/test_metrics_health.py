@@ -198,3 +198,22 @@ def test_port_in_use_is_a_clear_error(camunda: EngineApi) -> None:
                            match=rf"cannot serve /metrics and /healthz on port {port}: .*"
                                  "set METRICS_PORT"):
             asyncio.run(worker.run_async())
+
+
+def test_a_taken_port_ends_the_process_with_one_line_and_exit_code_1(camunda: EngineApi,
+                                                                     tmp_path: Path) -> None:
+    import socket
+
+    from tests.support.running import spawn_worker
+
+    with socket.socket() as taken:
+        taken.bind(("0.0.0.0", 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+        worker = spawn_worker({"CAMUNDA_URL": camunda.url, "TEST_TOPIC": unique("clash"),
+                               "METRICS_PORT": str(port)}, log_path=str(tmp_path / "w.log"))
+        assert worker.wait(timeout=30) == 1
+    output = (tmp_path / "w.log").read_text()
+    assert f"cannot serve /metrics and /healthz on port {port}" in output
+    assert "set METRICS_PORT to a free port" in output
+    assert "Traceback" not in output
