@@ -15,12 +15,21 @@ from urllib.parse import urlsplit
 
 from pydantic import BaseModel, ConfigDict, Field, SecretStr, field_validator, model_validator
 
-from ._spec import WorkerName, WorkerSpec, duration_seconds
+from ._spec import (
+    DEFAULT_LOCK_DURATION,
+    DEFAULT_MAX_TASKS,
+    LockDuration,
+    MaxTasks,
+    WorkerName,
+    WorkerSpec,
+    duration_seconds,
+)
 from ._validation import validate_model
 from .errors import SpecError
 
 __all__ = [
-    "ENV_VARIABLES", "SHUTDOWN_TEARDOWN", "WorkerOptions", "WorkerSettings", "resolve_settings",
+    "ENV_VARIABLES", "SETTINGS_FROM_SPEC", "SHUTDOWN_TEARDOWN", "WorkerOptions",
+    "WorkerSettings", "resolve_settings",
 ]
 
 # Seconds a stopping process needs after its shutdown deadline to close and exit.
@@ -36,8 +45,8 @@ class WorkerSettings(BaseModel):
     base_url: str = Field(default="http://localhost:8080/engine-rest",
                           description="The engine's REST API, e.g. http://host:8080/engine-rest.")
     worker_id: str = Field(default="", description="Default: NAME-HOSTNAME-PID.")
-    max_tasks: int = Field(default=10, ge=1, le=1000)
-    lock_duration: int = Field(default=60_000, ge=100, description="Default lock, ms.")
+    max_tasks: MaxTasks = DEFAULT_MAX_TASKS
+    lock_duration: LockDuration = DEFAULT_LOCK_DURATION
     async_response_timeout: int | None = Field(
         default=None, ge=0, le=1_800_000,
         description="Long-poll wait, ms. Default 10 000, less if drain_timeout needs it: a "
@@ -147,6 +156,8 @@ ENV_VARIABLES: Mapping[str, str] = {
     "METRICS_PORT": "port",
 }
 _SECRET_FILES = ("CAMUNDA_USER", "CAMUNDA_PASSWORD", "CAMUNDA_TOKEN")
+# Settings taken from worker.json (same names, same types: see camunda_workers._spec).
+SETTINGS_FROM_SPEC = ("name", "max_tasks", "lock_duration", "port")
 
 
 def _from_environment(environ: Mapping[str, str]) -> tuple[dict[str, Any], dict[str, str]]:
@@ -179,7 +190,7 @@ def resolve_settings(
     merged: dict[str, Any] = {}
     origins: dict[str, str] = {}
     if spec is not None:
-        for key in ("name", "max_tasks", "lock_duration", "port"):
+        for key in SETTINGS_FROM_SPEC:
             merged[key] = getattr(spec, key)
             origins[key] = "worker.json"
         # Drain a little under the grace period Swarm gives before SIGKILL.
