@@ -16,8 +16,10 @@ from collections.abc import Mapping, Sequence
 from typing import Any
 
 import httpx
+from camunda.utils.auth_basic import AuthBasic
 
 from . import _wire
+from ._settings import WorkerSettings
 from .errors import EngineError, EngineRejectedError, EngineUnavailableError
 
 __all__ = ["EngineClient", "engine_error"]
@@ -104,6 +106,28 @@ class EngineClient:
             limits=httpx.Limits(
                 max_connections=max_connections, max_keepalive_connections=max_connections
             ),
+        )
+
+    @classmethod
+    def for_settings(cls, settings: WorkerSettings,
+                     transport: httpx.AsyncBaseTransport | None = None) -> EngineClient:
+        """The client a worker with these settings uses (credentials, TLS, pool size)."""
+        headers: dict[str, str] = {}
+        if settings.token is not None:
+            headers["Authorization"] = f"Bearer {settings.token.get_secret_value()}"
+        elif settings.username is not None:
+            password = settings.password.get_secret_value() if settings.password else ""
+            # Header built by camunda-external-task-client-python3's helper.
+            headers["Authorization"] = AuthBasic(username=settings.username,
+                                                 password=password).token
+        return cls(
+            base_url=settings.base_url,
+            headers=headers,
+            timeout=settings.http_timeout,
+            max_connections=settings.max_tasks + 2,  # the long poll, and reports beside it
+            verify=(ssl.create_default_context(cafile=settings.ca_bundle)
+                    if settings.ca_bundle else settings.verify_tls),
+            transport=transport,
         )
 
     async def aclose(self) -> None:

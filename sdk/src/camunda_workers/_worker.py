@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import ssl
 from collections.abc import Mapping
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
@@ -12,7 +11,6 @@ from typing import Unpack
 from urllib.parse import urlsplit
 
 import httpx
-from camunda.utils.auth_basic import AuthBasic
 from prometheus_client import CollectorRegistry
 
 from ._client import EngineClient
@@ -132,7 +130,7 @@ class Worker(TaskRouter):
         handler_threads = ThreadPoolExecutor(settings.max_tasks, thread_name_prefix=settings.name)
         loop.set_default_executor(ThreadPoolExecutor(thread_name_prefix=f"{settings.name}-io"))
         token = HANDLER_EXECUTOR.set(handler_threads)
-        client = self._make_client()
+        client = EngineClient.for_settings(settings, transport=self._transport)
         renewal = LockRenewal(self.engine)
         outcome = OutcomePath(client=client, subscriptions=self._subscriptions,
                               retry_policy=self.retry_policy, metrics=self.metrics,
@@ -170,26 +168,6 @@ class Worker(TaskRouter):
 
     def _lock_ms(self, topic: str) -> int:
         return self._subscriptions[topic].lock_duration or self.settings.lock_duration
-
-    def _make_client(self) -> EngineClient:
-        settings = self.settings
-        headers: dict[str, str] = {}
-        if settings.token is not None:
-            headers["Authorization"] = f"Bearer {settings.token.get_secret_value()}"
-        elif settings.username is not None:
-            password = settings.password.get_secret_value() if settings.password else ""
-            # Header built by camunda-external-task-client-python3's helper.
-            headers["Authorization"] = AuthBasic(username=settings.username,
-                                                 password=password).token
-        return EngineClient(
-            base_url=settings.base_url,
-            headers=headers,
-            timeout=settings.http_timeout,
-            max_connections=settings.max_tasks + 2,
-            verify=(ssl.create_default_context(cafile=settings.ca_bundle)
-                    if settings.ca_bundle else settings.verify_tls),
-            transport=self._transport,
-        )
 
     # -- health ------------------------------------------------------------------
 
