@@ -49,7 +49,13 @@ def _stop(worker: subprocess.Popen[bytes], *, bound: float, signum: int = signal
     plus 0.5 s for the signal's delivery; return the time taken."""
     sent = time.monotonic()
     worker.send_signal(signum)
-    assert worker.wait(timeout=bound + 30) == 0
+    try:
+        code = worker.wait(timeout=bound + 30)
+    except subprocess.TimeoutExpired:
+        worker.kill()  # leave no process behind a failed test
+        worker.wait()
+        raise AssertionError(f"no exit {bound + 30}s after the signal") from None
+    assert code == 0
     took = time.monotonic() - sent
     assert took < bound + 0.5, f"exit took {took:.1f}s, the bound is {bound}s"
     return took

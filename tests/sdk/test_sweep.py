@@ -35,7 +35,13 @@ def _lock_expiry(task: dict[str, object]) -> float:
 
 def _stop(worker: subprocess.Popen[bytes]) -> None:
     worker.send_signal(signal.SIGTERM)
-    assert worker.wait(timeout=60) == 0
+    try:
+        code = worker.wait(timeout=60)
+    except subprocess.TimeoutExpired:
+        worker.kill()  # leave no process behind a failed test
+        worker.wait()
+        raise
+    assert code == 0
 
 
 @pytest.mark.slow
