@@ -11,9 +11,10 @@
 from ._retry import Backoff, ExponentialRetryPolicy, RetryDecision, RetryPolicy
 from ._router import AsyncHandler, Handler, HandlerResult, Subscription, TaskRouter
 from ._settings import ENV_VARIABLES, WorkerOptions, WorkerSettings
-from ._spec import WorkerSpec, load_spec
+from ._spec import Duration, TopicName, WorkerName, WorkerSpec, load_spec
 from ._task import Completion, Task
-from ._variables import TypedValue
+from ._validation import validate_model
+from ._variables import FileValue, TypedValue
 from ._version import __version__
 from ._worker import Worker
 from .errors import (
@@ -24,6 +25,7 @@ from .errors import (
     EngineUnavailableError,
     SpecError,
     TaskFailure,
+    UnsendableVariableError,
 )
 
 __all__ = [
@@ -33,10 +35,12 @@ __all__ = [
     "BpmnError",
     "CamundaWorkersError",
     "Completion",
+    "Duration",
     "EngineError",
     "EngineRejectedError",
     "EngineUnavailableError",
     "ExponentialRetryPolicy",
+    "FileValue",
     "Handler",
     "HandlerResult",
     "RetryDecision",
@@ -46,11 +50,15 @@ __all__ = [
     "Task",
     "TaskFailure",
     "TaskRouter",
+    "TopicName",
     "TypedValue",
+    "UnsendableVariableError",
     "Worker",
+    "WorkerName",
     "WorkerOptions",
     "WorkerSettings",
     "WorkerSpec",
     "__version__",
     "load_spec",
+    "validate_model",
 ]
