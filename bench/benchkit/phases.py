@@ -158,9 +158,10 @@ def _fmt(value: float | None) -> str:
 def measure_idle(cfg: BenchConfig, say: Say) -> list[IdleResult]:
     """Every variant idles in parallel behind its own counting relay, on a topic with no work.
 
-    Requests are counted from half a period after a worker's first request, over
-    ``cfg.idle_periods`` whole long-poll periods: a client that sends one poll per period
-    scores 1.0 whatever its phase.
+    Requests are counted in the steady state, from half a period after the end of a
+    worker's first long poll (one-off requests at start, such as a sweep for tasks of an
+    earlier process, are left out), over ``cfg.idle_periods`` whole long-poll periods: a
+    client that sends one poll per period scores 1.0 whatever its phase.
     """
     period = cfg.worker.async_response_timeout / 1000
     results = {v: IdleResult(v, cfg.idle_periods, period) for v in cfg.variants}
@@ -194,7 +195,7 @@ def measure_idle(cfg: BenchConfig, say: Say) -> list[IdleResult]:
                     first[variant] = fetches[0]
             time.sleep(0.1)
         if first:
-            end = max(first.values()) + period / 2 + cfg.idle_periods * period
+            end = max(first.values()) + 1.5 * period + cfg.idle_periods * period
             say(f"  all idle workers are polling; counting for {end - time.time():.0f}s")
             time.sleep(max(0.0, end - time.time()) + 0.5)
         for variant, (proxy, worker) in running.items():
@@ -204,7 +205,7 @@ def measure_idle(cfg: BenchConfig, say: Say) -> list[IdleResult]:
             if variant not in first:
                 result.notes.append(f"idle: no fetchAndLock within 60s{worker.stderr_tail()}")
                 continue
-            begin = first[variant] + period / 2
+            begin = first[variant] + 1.5 * period
             window = [r for r in proxy.snapshot()
                       if begin <= r.at < begin + cfg.idle_periods * period]
             result.requests = len(window)
