@@ -1,7 +1,16 @@
-"""The one place where a Docker engine is reached and its absence explained."""
+"""The one place where a Docker engine is reached and its absence explained.
+
+The engine is the one the docker CLI would use: ``DOCKER_HOST`` (``unix://``, ``tcp://``,
+``ssh://user@host``), else ``DOCKER_CONTEXT``, else the current context of
+``~/.docker/config.json``, else the local socket. Over ``ssh://`` both the Docker SDK and
+the docker CLI run OpenSSH's ``ssh`` (``use_ssh_client``): one SSH setup (``~/.ssh/config``,
+``/etc/ssh/ssh_config.d``, the agent, known hosts, ProxyJump) serves every command, and the
+remote ``docker system dial-stdio`` reaches the remote engine.
+"""
 
 from __future__ import annotations
 
+import os
 import shutil
 import subprocess
 from collections.abc import Iterator, Sequence
@@ -31,19 +40,31 @@ def docker_client() -> Iterator[docker.DockerClient]:
     """A client of the engine from the environment (DOCKER_HOST, DOCKER_CONTEXT), closed after."""
     client: docker.DockerClient | None = None
     try:
-        client = docker.from_env(timeout=120)
+        client = docker.from_env(timeout=120, use_ssh_client=True)
         client.ping()
     except DockerException as exc:
         if client is not None:
             client.close()
-        raise DockerUnavailable(
-            f"no Docker engine answers ({exc}); start one (`scripts/docker-up.sh` here, or "
-            "`systemctl start docker`), or point DOCKER_HOST at yours (e.g. ssh://user@host)"
-        ) from None
+        raise DockerUnavailable(_unavailable(exc)) from None
     try:
         yield client
     finally:
         client.close()
+
+
+def _unavailable(exc: DockerException) -> str:
+    host = os.environ.get("DOCKER_HOST", "")
+    if host.startswith("ssh://"):
+        target = host.removeprefix("ssh://").split("/", 1)[0]
+        return (f"no Docker engine answers at {host} ({exc}); `ssh {target} docker version` "
+                "must work first: check the key (ssh-agent or ~/.ssh/config), the host key "
+                "(known_hosts) and that docker is installed there (ssh's own message, if any, "
+                "is above)")
+    context = os.environ.get("DOCKER_CONTEXT")
+    where = f" (DOCKER_CONTEXT={context})" if context and not host else ""
+    return (f"no Docker engine answers{where} ({exc}); start one (`scripts/docker-up.sh` here, "
+            "or `systemctl start docker`), or point DOCKER_HOST at yours "
+            "(e.g. ssh://user@host)")
 
 
 def require_swarm(client: docker.DockerClient) -> None:
