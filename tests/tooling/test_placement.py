@@ -68,4 +68,4 @@ def test_max_replicas_alone_and_no_placement(tmp_path: Path) -> None:
 def test_the_json_schema_has_max_replicas_per_node() -> None:
     placement = json.loads(worker_schema())["$defs"]["Placement"]["properties"]
     assert placement["max_replicas_per_node"]["anyOf"][0] == {"minimum": 1, "type": "integer"}
-    assert "constraints" in placement and "preferences" in placement
+    assert {"constraints", "preferences"} <= set(placement)
