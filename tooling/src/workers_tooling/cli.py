@@ -250,7 +250,7 @@ def deploy(
                           build=not no_build, base_image=base_image, stack_file=stack_file,
                           progress=_progress)
     for warning in result.warnings:
-        err_console.print(f"[yellow]warning:[/] {warning}", highlight=False)
+        _warn(warning)
     console.print(result.output.strip(), highlight=False, markup=False)
     nodes = f" on {result.nodes} nodes" if result.nodes > 1 else ""
     console.print(f"[green]deployed[/] stack {result.stack} "
@@ -293,9 +293,14 @@ def logs(
     tail: Annotated[int | None, typer.Option(help="Last N lines per replica.")] = None,
     stack: StackOption = DEFAULT_STACK,
 ) -> None:
-    """Log lines of every replica of a worker's service."""
-    for line in service_logs(name, stack=stack, follow=follow, since=since, tail=tail):
+    """Log lines of every replica of a worker's service, gathered from every node."""
+    for line in service_logs(name, stack=stack, follow=follow, since=since, tail=tail,
+                             warn=_warn):
         typer.echo(line)
+
+
+def _warn(message: str) -> None:
+    err_console.print(f"[yellow]warning:[/] {message}", highlight=False)
 
 
 @app.command("scale")
