@@ -3,7 +3,7 @@
 The engine is the one the docker CLI would use: ``DOCKER_HOST`` (``unix://``, ``tcp://``,
 ``ssh://user@host``), else ``DOCKER_CONTEXT``, else the current context of
 ``~/.docker/config.json``, else the local socket. Over ``ssh://`` both the Docker SDK and
-the docker CLI run OpenSSH's ``ssh`` (``use_ssh_client``): one SSH setup (``~/.ssh/config``,
+the docker CLI run OpenSSH's ``ssh`` (see ``_ssh``): one SSH setup (``~/.ssh/config``,
 ``/etc/ssh/ssh_config.d``, the agent, known hosts, ProxyJump) serves every command, and the
 remote ``docker system dial-stdio`` reaches the remote engine.
 """
@@ -17,14 +17,19 @@ from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 
 import docker
+from docker.context import ContextAPI
 from docker.errors import DockerException
 
+from ._ssh import ssh_docker_client
 from .errors import ToolingError
 
 __all__ = [
     "DockerUnavailable", "NotASwarm", "docker_cli", "docker_cli_lines", "docker_client",
     "require_swarm",
 ]
+
+
+TIMEOUT = 120  # seconds per Docker API call (builds stream, so this is per chunk)
 
 
 class DockerUnavailable(ToolingError):
@@ -40,7 +45,11 @@ def docker_client() -> Iterator[docker.DockerClient]:
     """A client of the engine from the environment (DOCKER_HOST, DOCKER_CONTEXT), closed after."""
     client: docker.DockerClient | None = None
     try:
-        client = docker.from_env(timeout=120, use_ssh_client=True)
+        base_url = _base_url()
+        if base_url.startswith("ssh://"):
+            client = ssh_docker_client(base_url, timeout=TIMEOUT)
+        else:
+            client = docker.from_env(timeout=TIMEOUT)
         client.ping()
     except DockerException as exc:
         if client is not None:
@@ -50,6 +59,15 @@ def docker_client() -> Iterator[docker.DockerClient]:
         yield client
     finally:
         client.close()
+
+
+def _base_url() -> str:
+    """Where the docker CLI would go: DOCKER_HOST, else the context (DOCKER_CONTEXT, the
+    current one of ~/.docker/config.json), else the local socket."""
+    host = os.environ.get("DOCKER_HOST")
+    if host:
+        return host
+    return str(ContextAPI.kwargs_from_context().get("base_url") or "")
 
 
 def _unavailable(exc: DockerException) -> str:
