@@ -24,8 +24,8 @@ from ._ssh import ssh_docker_client
 from .errors import ToolingError
 
 __all__ = [
-    "DockerUnavailable", "NotASwarm", "docker_cli", "docker_cli_lines", "docker_client",
-    "require_swarm",
+    "DockerCommandTimeout", "DockerUnavailable", "NotASwarm", "docker_cli", "docker_cli_lines",
+    "docker_client", "require_swarm",
 ]
 
 
@@ -38,6 +38,10 @@ class DockerUnavailable(ToolingError):
 
 class NotASwarm(ToolingError):
     """The engine is not a Swarm manager."""
+
+
+class DockerCommandTimeout(ToolingError):
+    """A docker CLI command did not finish in time."""
 
 
 @contextmanager
@@ -126,5 +130,5 @@ def docker_cli(args: Sequence[str], *, timeout: float | None = None,
         return subprocess.run([executable, *args], capture_output=True, text=True,
                               errors="replace", check=False, timeout=timeout)
     except subprocess.TimeoutExpired:
-        raise ToolingError(f"docker {' '.join(args)} did not finish within {timeout:.0f}s; "
-                           "try again") from None
+        raise DockerCommandTimeout(f"docker {' '.join(args)} did not finish within "
+                                   f"{timeout:.0f}s; try again") from None

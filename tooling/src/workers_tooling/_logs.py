@@ -1,9 +1,11 @@
 """``workers logs NAME``: the log lines of every replica of a service, on every node.
 
-The Swarm's manager gathers them from the nodes (``docker service logs``). A node that is
-down never answers, and the manager then waits for it forever: when one of the service's
-tasks is on such a node, the lines are gathered task by task from the nodes that are up,
-and the caller is told which node's lines are missing.
+The Swarm's manager gathers them from the nodes (``docker service logs``). Two ways that
+stream never ends on engines of the 20.10 line: a node that is down never answers (the
+manager waits for it), and now and then a task that stopped shortly before. Then the
+lines are read task by task, in parallel and each bounded in time, and the caller hears
+whose lines are missing: the tasks on nodes that are down, and any task that still
+stalls.
 """
 
 from __future__ import annotations
@@ -12,14 +14,14 @@ from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
-from ._docker_client import docker_cli, docker_cli_lines, docker_client
+from ._docker_client import DockerCommandTimeout, docker_cli, docker_cli_lines, docker_client
 from ._nodes import swarm_nodes
 from ._stack import DEFAULT_STACK, stack_service
 from .errors import ToolingError
 
 __all__ = ["LOGS_TIMEOUT", "service_logs"]
 
-LOGS_TIMEOUT = 60.0  # seconds for `workers logs` without --follow
+LOGS_TIMEOUT = 30.0  # seconds for a service's lines, then for each task's (no --follow)
 _PARALLEL = 4  # task-by-task reads at once (each one a docker CLI, over SSH a connection)
 
 
@@ -55,8 +57,12 @@ def service_logs(name: str, *, stack: str = DEFAULT_STACK, follow: bool = False,
         yield from docker_cli_lines([*command, service.name])
         return
     if not down:
-        yield from _read([*command, service.name])
-        return
+        try:
+            yield from _read([*command, service.name])
+            return
+        except DockerCommandTimeout:
+            warn(f"the manager's log stream of {service.name} stalled (engines of the 20.10 "
+                 "line, after tasks stop); reading its tasks one by one")
     with ThreadPoolExecutor(_PARALLEL) as pool:
         for task, lines in zip(live_tasks, pool.map(
                 lambda task: _read_task([*command, task]), live_tasks), strict=True):
@@ -67,8 +73,6 @@ def service_logs(name: str, *, stack: str = DEFAULT_STACK, follow: bool = False,
 
 
 def _read(command: list[str]) -> Iterator[str]:
-    # Bounded: on engines of the 20.10 line the stream of a task that stops while it is
-    # read may never end.
     done = docker_cli(command, timeout=LOGS_TIMEOUT)
     if done.returncode != 0:
         raise ToolingError(f"docker service logs failed: {done.stderr.strip()}")
