@@ -61,7 +61,7 @@ class Deployed:
 @pytest.fixture(scope="module")
 def cluster() -> Iterator[Cluster]:
     """The three nodes, the registry and the sshd; the tests reach the manager over SSH."""
-    require_docker_or_skip(("scripts/base-images.sh",))
+    require_docker_or_skip(("scripts/base-images.sh",), ("engine/engine.sh", "build", "camunda"))
     if os.geteuid() != 0:
         if IN_CI:
             pytest.fail("the cluster test needs root (namespaces, iptables)", pytrace=False)
@@ -94,6 +94,46 @@ def test_deploy_refuses_local_images_on_a_multi_node_swarm(
     assert "local/workers-hello-world:0.1.0" in message
     assert "set REGISTRY=HOST:PORT" in message
     assert cluster.docker(1, "service", "ls", "-q") == ""  # nothing deployed
+
+
+def test_deploy_refuses_images_the_registry_does_not_have(
+        cluster: Cluster, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("REGISTRY", cluster.registry)
+    monkeypatch.setenv("TAG", "never-pushed")
+    with pytest.raises(LocalImagesOnMultiNodeSwarm) as caught:
+        deploy(REPO, stack=STACK, stack_file=tmp_path / "stack.yml", build=False, push=False)
+    message = str(caught.value)
+    assert "but the manager finds these in no registry: " in message
+    assert f"{cluster.registry}/workers-hello-world:never-pushed (manifest unknown" in message
+    assert cluster.docker(1, "service", "ls", "-q") == ""
+
+
+def _ssh_children() -> int:
+    found = subprocess.run(["pgrep", "-P", str(os.getpid()), "-x", "ssh"], capture_output=True,
+                           text=True, check=False)
+    return len(found.stdout.split())
+
+
+def test_the_ssh_engine_is_one_login_and_leaves_no_ssh_behind(cluster: Cluster) -> None:
+    with docker_client() as client:
+        for _ in range(10):
+            assert len(client.nodes.list()) == 3
+            assert client.info()["Name"] == cluster.hostname(1)  # the manager's dockerd
+        assert _ssh_children() == 1  # every request over the one pooled connection
+    assert _ssh_children() == 0
+
+
+def test_an_engine_ssh_cannot_reach_is_a_clear_error(
+        cluster: Cluster, capfd: pytest.CaptureFixture[str],
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    target = f"root@{cluster.ip(2)}"  # a node without sshd: connection refused
+    monkeypatch.setenv("DOCKER_HOST", f"ssh://{target}")
+    assert main(["status", "--stack", STACK]) == 1
+    out, err = capfd.readouterr()
+    assert f"no Docker engine answers at ssh://{target}" in err
+    assert f"`ssh {target} docker version` must work first" in err
+    assert "Traceback" not in out + err
+    assert _ssh_children() == 0
 
 
 # ---------------------------------------------------------------- the deployed stack
@@ -133,7 +173,6 @@ def _make_deploy(deployed_repo: Path, env: dict[str, str]) -> float:
 
 @pytest.fixture(scope="module")
 def deployed(cluster: Cluster, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Deployed]:
-    require_docker_or_skip(("engine/engine.sh", "build", "camunda"))
     repo = _copy_repo(tmp_path_factory.mktemp("cluster") / "repo")
     # Three replicas, at most two per node (so losing a node leaves room for its
     # replicas), a quicker rolling update than the defaults.

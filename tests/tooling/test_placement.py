@@ -10,6 +10,8 @@ import pytest
 from ruamel.yaml import YAML
 
 from workers_tooling import WorkerValidationError, compose_stack, discover_workers, worker_schema
+from workers_tooling._deploy import _placement_warnings
+from workers_tooling._nodes import SwarmNode, fits
 
 from .helpers import docker_stack_config, make_repo, worker_files
 
@@ -69,3 +71,32 @@ def test_the_json_schema_has_max_replicas_per_node() -> None:
     placement = json.loads(worker_schema())["$defs"]["Placement"]["properties"]
     assert placement["max_replicas_per_node"]["anyOf"][0] == {"minimum": 1, "type": "integer"}
     assert {"constraints", "preferences"} <= set(placement)
+
+
+def _node(hostname: str, role: str = "worker", availability: str = "active",
+          state: str = "ready", **labels: str) -> SwarmNode:
+    return SwarmNode(id=hostname, hostname=hostname, role=role, state=state,
+                     availability=availability, labels=labels)
+
+
+def test_constraints_are_matched_as_swarm_matches_them() -> None:
+    node = _node("n1", zone="A")
+    assert fits(node, ["node.role == worker", "node.labels.zone == a"])  # values: any case
+    assert fits(node, ["node.labels.disk != ssd"])  # a label the node lacks is "not equal"
+    assert not fits(node, ["node.labels.disk == ssd"])
+    assert not fits(node, ["node.role != worker"])
+    assert fits(_node("n2", role="manager"), ["node.hostname == n2", "node.role == manager"])
+
+
+def test_deploy_warns_when_max_replicas_per_node_leaves_replicas_pending() -> None:
+    nodes = [_node("m", role="manager"), _node("w1"), _node("w2", availability="drain"),
+             _node("w3", state="down")]
+    services = {
+        "spread": {"deploy": {"replicas": 3, "placement": {"max_replicas_per_node": 1}}},
+        "workers-only": {"deploy": {"replicas": 2, "placement": {
+            "max_replicas_per_node": 2, "constraints": ["node.role == worker"]}}},
+        "unbounded": {"deploy": {"replicas": 9}},
+    }
+    assert _placement_warnings(services, nodes) == [
+        "spread: 3 replicas at most 1 per node need 3 nodes, 2 can take them now; "
+        "1 will stay pending until more nodes fit"]
