@@ -360,10 +360,6 @@ def logs(
         typer.echo(line)
 
 
-def _warn(message: str) -> None:
-    err_console.print(f"[yellow]warning:[/] {message}", highlight=False)
-
-
 @app.command("scale")
 def scale_command(
     assignments: Annotated[list[str], typer.Argument(help="NAME=N, e.g. hello-world=3.")],
