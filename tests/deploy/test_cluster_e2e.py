@@ -11,6 +11,7 @@ Counts go to stdout (-s).
 
 from __future__ import annotations
 
+import fcntl
 import json
 import os
 import re
@@ -44,6 +45,7 @@ from workers_tooling.cli import main
 pytestmark = [pytest.mark.docker, pytest.mark.slow, pytest.mark.timeout(900)]
 
 CLUSTER = Cluster()
+CLUSTER_LOCK = Path("/tmp/camunda-workers-cluster-test.lock")
 STACK = "cwx"
 WORKER = "hello-world"
 VENV = Path(sys.prefix)
@@ -66,20 +68,24 @@ def cluster() -> Iterator[Cluster]:
         if IN_CI:
             pytest.fail("the cluster test needs root (namespaces, iptables)", pytrace=False)
         pytest.skip("the cluster test needs root (namespaces, iptables)")
-    seconds = CLUSTER.up()
-    print(f"\n[cluster] {CLUSTER.nodes} nodes, registry and sshd up in {seconds:.1f}s")
-    saved = {key: os.environ.get(key) for key in ("DOCKER_HOST", "REGISTRY", "TAG")}
-    os.environ["DOCKER_HOST"] = CLUSTER.docker_host
-    os.environ.pop("TAG", None)
-    try:
-        yield CLUSTER
-    finally:
-        for key, value in saved.items():
-            if value is None:
-                os.environ.pop(key, None)
-            else:
-                os.environ[key] = value
-        CLUSTER.down()
+    # One test session at a time on this machine owns the cluster (its name and subnet
+    # are fixed): another one (a second worktree's `make test`) waits here.
+    with CLUSTER_LOCK.open("w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        seconds = CLUSTER.up()
+        print(f"\n[cluster] {CLUSTER.nodes} nodes, registry and sshd up in {seconds:.1f}s")
+        saved = {key: os.environ.get(key) for key in ("DOCKER_HOST", "REGISTRY", "TAG")}
+        os.environ["DOCKER_HOST"] = CLUSTER.docker_host
+        os.environ.pop("TAG", None)
+        try:
+            yield CLUSTER
+        finally:
+            for key, value in saved.items():
+                if value is None:
+                    os.environ.pop(key, None)
+                else:
+                    os.environ[key] = value
+            CLUSTER.down()
 
 
 def test_deploy_refuses_local_images_on_a_multi_node_swarm(
