@@ -273,7 +273,7 @@ Host $ip
     StrictHostKeyChecking yes
 EOF
     mv "$SSH_CLIENT_CONFIG.tmp" "$SSH_CLIENT_CONFIG"
-    if [[ -f $dir/sshd.pid ]] && kill -0 "$(cat "$dir/sshd.pid")" 2>/dev/null; then
+    if [[ -f $dir/sshd.pid ]] && ours "$(cat "$dir/sshd.pid")" "$dir/sshd_config"; then
         kill -HUP "$(cat "$dir/sshd.pid")"   # re-read the config
     else
         say "starting sshd on $ip:22"
@@ -335,6 +335,10 @@ remove_cgroups() {  # /NAME-nodeI in every cgroup hierarchy, deepest first
     done
 }
 
+ours() {  # process $1 is alive and is the one started with file $2 (not a reused pid)
+    [[ -r /proc/$1/cmdline ]] && tr '\0' ' ' <"/proc/$1/cmdline" | grep -qF -- "$2"
+}
+
 down() {
     local i pid removed=0
     for i in $(known_nodes); do
@@ -347,12 +351,11 @@ down() {
         say "node$i removed"
         removed=1
     done
-    if [[ -f $STATE/registry.pid ]]; then
-        pid="$(cat "$STATE/registry.pid")"
-        if kill -0 "$pid" 2>/dev/null; then kill "$pid"; say "registry stopped"; removed=1; fi
+    if [[ -f $STATE/registry.pid ]] && ours "$(cat "$STATE/registry.pid")" "$STATE/registry.yml"; then
+        kill "$(cat "$STATE/registry.pid")"; say "registry stopped"; removed=1
     fi
-    if [[ -f $STATE/ssh/sshd.pid ]]; then   # normally gone with node1's processes
-        kill "$(cat "$STATE/ssh/sshd.pid")" 2>/dev/null || true
+    if [[ -f $STATE/ssh/sshd.pid ]] && ours "$(cat "$STATE/ssh/sshd.pid")" "$STATE/ssh/sshd_config"; then
+        kill "$(cat "$STATE/ssh/sshd.pid")"   # normally gone with node1's processes
     fi
     while iptables -C FORWARD -i "$BRIDGE" -o "$BRIDGE" -m comment --comment "$RULE_COMMENT" -j ACCEPT 2>/dev/null; do
         iptables -D FORWARD -i "$BRIDGE" -o "$BRIDGE" -m comment --comment "$RULE_COMMENT" -j ACCEPT
