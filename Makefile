@@ -103,9 +103,20 @@ check-updates: setup ## Which workers are behind the template
 	$(WORKERS) check-update
 
 # ---------------------------------------------------------------- images and Swarm
-# BASE_IMAGE (default python:3.12-slim), REGISTRY (default local), STACK, ENVIRONMENT
+# BASE_IMAGE (default python:3.12-slim), REGISTRY (default local), STACK, ENVIRONMENT.
+# With a REGISTRY, `make deploy` also builds the engine image from engine/ and pushes it
+# (REGISTRY/camunda-engine:ENGINE_TAG; JRE_BASE_IMAGE for its base) unless ENGINE_IMAGE
+# names one. DOCKER_HOST=ssh://user@manager deploys to a remote Swarm.
 STACK ?= camunda-workers
-.PHONY: docker-up build-all-workers deploy-workers deploy worker-status monitoring-status
+ENGINE_TAG ?= camunda-7.24
+ifneq ($(filter-out local,$(REGISTRY)),)
+ifeq ($(ENGINE_IMAGE),)
+ENGINE_IMAGE := $(REGISTRY)/camunda-engine:$(ENGINE_TAG)
+BUILD_ENGINE_IMAGE := 1
+endif
+endif
+export ENGINE_IMAGE
+.PHONY: docker-up build-all-workers deploy-workers deploy worker-status monitoring-status engine-image
 docker-up: ## Start a local Docker engine + single-node Swarm and build the base images
 	scripts/docker-up.sh
 	scripts/base-images.sh
@@ -119,7 +130,13 @@ build-worker-%: setup ## Build one worker image: make build-worker-hello-world
 deploy-workers: setup ## Regenerate the stack, build the images, docker stack deploy
 	$(WORKERS) deploy --stack $(STACK) $(if $(ENVIRONMENT),--env $(ENVIRONMENT))
 
-deploy: deploy-workers ## Same as deploy-workers (ENVIRONMENT=production make deploy)
+engine-image: ## Build the engine image from engine/ and push it: REGISTRY=host:port make engine-image
+	@test -n "$(ENGINE_IMAGE)" || { echo "set REGISTRY=host:port (or ENGINE_IMAGE=name:tag)" >&2; exit 2; }
+	engine/engine.sh build camunda
+	docker build -q $(if $(JRE_BASE_IMAGE),--build-arg JRE_BASE_IMAGE=$(JRE_BASE_IMAGE)) -t $(ENGINE_IMAGE) engine
+	docker push -q $(ENGINE_IMAGE)
+
+deploy: $(if $(BUILD_ENGINE_IMAGE),engine-image) deploy-workers ## deploy-workers, and with REGISTRY the engine image (ENVIRONMENT=production REGISTRY=host:port make deploy)
 
 worker-status: setup ## Replicas, image, update state and last error per service
 	$(WORKERS) status --stack $(STACK)

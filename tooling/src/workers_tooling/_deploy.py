@@ -1,23 +1,36 @@
-"""``workers deploy``: regenerate the stack file, build the images, ``docker stack deploy``."""
+"""``workers deploy``: regenerate the stack file, build the images, ``docker stack deploy``.
+
+On a Swarm of more than one node every node pulls the worker images: they must be in a
+registry all nodes reach (``REGISTRY``). Deploy pushes there, then asks the Swarm's
+manager to find each image in the registry (the same lookup ``docker stack deploy`` makes
+to pin the image by digest) and refuses, naming the images, when one is not there.
+"""
 
 from __future__ import annotations
 
 import os
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from docker.errors import NotFound
+from docker.errors import APIError, NotFound
 
 from ._compose import ComposeResult, compose_stack
 from ._docker_client import docker_cli, docker_client, require_swarm
 from ._images import BuiltImage, build_images
 from ._labels import WORKER_LABEL
+from ._nodes import SwarmNode, fits, swarm_nodes
 from ._stack import DEFAULT_STACK
 from .errors import ToolingError
 
-__all__ = ["DeployResult", "deploy"]
+__all__ = ["DeployResult", "LocalImagesOnMultiNodeSwarm", "deploy"]
+
+LOCAL_REGISTRY = "local"  # the REGISTRY default: images that never leave this engine
+
+
+class LocalImagesOnMultiNodeSwarm(ToolingError):
+    """A Swarm of several nodes and worker images no registry serves."""
 
 
 @dataclass(frozen=True)
@@ -27,6 +40,7 @@ class DeployResult:
     images: tuple[BuiltImage, ...]
     warnings: tuple[str, ...]
     output: str
+    nodes: int = 1
 
 
 def deploy(
@@ -36,46 +50,106 @@ def deploy(
     environment: str | None = None,
     stack_file: Path | None = None,
     build: bool = True,
-    push: bool = False,
+    push: bool | None = None,
     base_image: str | None = None,
     progress: Callable[[str, str], None] = lambda worker, line: None,
 ) -> DeployResult:
-    """Regenerate the stack file, build the images, ``docker stack deploy`` it."""
+    """Regenerate the stack file, build (and push) the images, ``docker stack deploy`` it.
+
+    ``push`` defaults to whether a registry is set (``REGISTRY`` other than ``local``).
+    """
+    registry = os.environ.get("REGISTRY") or LOCAL_REGISTRY
+    if push is None:
+        push = registry != LOCAL_REGISTRY
     composed = compose_stack(repo, stack_file=stack_file, environment=environment)
+    services = _worker_services(composed.text)
+    images = {name: str(service["image"]) for name, service in services.items()}
     with docker_client() as client:
         require_swarm(client)
-        nodes = len(client.nodes.list())
-        if not build:
-            _require_images(client, composed.text)
-    images = tuple(build_images(repo, base_image=base_image, push=push, progress=progress)
-                   if build else ())
-    warnings = []
-    registry = os.environ.get("REGISTRY") or "local"
-    if nodes > 1 and (not push or registry == "local"):
-        warnings.append(f"this swarm has {nodes} nodes but the images are only on this one: "
-                        "build with --push to a registry (REGISTRY=...) that every node reaches")
+        nodes = swarm_nodes(client)
+        if len(nodes) > 1 and registry == LOCAL_REGISTRY:
+            raise LocalImagesOnMultiNodeSwarm(_local_only(
+                nodes, sorted(images.values()), "no REGISTRY is set (the images are local)",
+                "set REGISTRY=HOST:PORT to a registry every node reaches; `workers deploy` "
+                "then pushes the images there"))
+        if not build and len(nodes) == 1:  # several nodes: the registry check below
+            _require_images(client, images)
+    built = tuple(build_images(repo, base_image=base_image, push=push, progress=progress)
+                  if build else ())
+    if len(nodes) > 1:
+        with docker_client() as client:
+            _require_in_registry(client, nodes, images)
+    warnings = _placement_warnings(services, nodes)
     done = docker_cli(["stack", "deploy", "--with-registry-auth", "--prune", "-c",
                        str(composed.stack_file), stack])
     if done.returncode != 0:
         detail = (done.stderr or done.stdout).strip()
         raise ToolingError(f"docker stack deploy failed:\n{detail}")
-    return DeployResult(stack, composed, images, tuple(warnings), done.stdout)
+    return DeployResult(stack, composed, built, tuple(warnings), done.stdout, len(nodes))
 
 
-def _require_images(client: Any, stack_text: str) -> None:
-    """Before deploying without a build: every worker image must exist here."""
+def _worker_services(stack_text: str) -> dict[str, dict[str, Any]]:
+    """The worker services of a stack file (those with an image), by name."""
     from ruamel.yaml import YAML
 
     services = (YAML(typ="safe").load(stack_text) or {}).get("services") or {}
+    return {str(name): service for name, service in services.items()
+            if isinstance(service, dict) and service.get("image")
+            and WORKER_LABEL in ((service.get("deploy") or {}).get("labels") or {})}
+
+
+def _require_images(client: Any, images: Mapping[str, str]) -> None:
+    """Before deploying without a build: every worker image must exist here."""
     missing = []
-    for name, service in services.items():
-        labels = ((service or {}).get("deploy") or {}).get("labels") or {}
-        image = (service or {}).get("image")
-        if WORKER_LABEL in labels and image:
-            try:
-                client.images.get(image)
-            except NotFound:
-                missing.append(f"{image} (service {name})")
+    for name, image in images.items():
+        try:
+            client.images.get(image)
+        except NotFound:
+            missing.append(f"{image} (service {name})")
     if missing:
         raise ToolingError(f"image(s) missing on this Docker engine: {', '.join(missing)}; "
                            "build them with `workers build --all` (or deploy without --no-build)")
+
+
+def _local_only(nodes: list[SwarmNode], images: list[str], why: str, fix: str) -> str:
+    return (f"this Swarm has {len(nodes)} nodes ({', '.join(n.hostname for n in nodes)}) and "
+            f"each pulls the worker images from a registry, but {why}: {', '.join(images)}; "
+            f"{fix}")
+
+
+def _require_in_registry(client: Any, nodes: list[SwarmNode],
+                         images: Mapping[str, str]) -> None:
+    """Each worker image is found in its registry by the Swarm's manager."""
+    missing = []
+    for image in sorted(images.values()):
+        try:
+            client.api.inspect_distribution(image)
+        except APIError as exc:
+            reason = str(exc.explanation or exc).strip().splitlines()[0][:200]
+            missing.append(f"{image} ({reason})")
+    if missing:
+        raise LocalImagesOnMultiNodeSwarm(_local_only(
+            nodes, missing, "the manager finds these in no registry",
+            "push them there (`workers deploy` pushes when REGISTRY is set, unless "
+            "--no-push) to a registry every node reaches"))
+
+
+def _placement_warnings(services: Mapping[str, dict[str, Any]],
+                        nodes: list[SwarmNode]) -> list[str]:
+    """Replicas that cannot all be placed: too few nodes fit for max_replicas_per_node."""
+    warnings = []
+    for name, service in services.items():
+        deploy = service.get("deploy") or {}
+        placement = deploy.get("placement") or {}
+        most = placement.get("max_replicas_per_node")
+        replicas = deploy.get("replicas", 1)
+        if not isinstance(most, int) or not isinstance(replicas, int) or most < 1:
+            continue
+        fitting = [node for node in nodes
+                   if node.schedulable and fits(node, placement.get("constraints") or [])]
+        if replicas > most * len(fitting):
+            warnings.append(
+                f"{name}: {replicas} replicas at most {most} per node need "
+                f"{-(-replicas // most)} nodes, {len(fitting)} can take them now; "
+                f"{replicas - most * len(fitting)} will stay pending until more nodes fit")
+    return warnings
