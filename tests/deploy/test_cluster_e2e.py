@@ -244,6 +244,12 @@ def _duplicates(instances: list[str], greetings: Counter[str]) -> dict[str, int]
     return {i: greetings[i] - 1 for i in instances if greetings[i] > 1}
 
 
+def _swarm_task_id(worker_id: str) -> str:
+    """The Swarm task id in a worker id the engine recorded: the SDK's WORKER_ID is the task
+    name (``stack_service.slot.taskid``) and each poll adds ``#tag-n`` to it."""
+    return worker_id.split("#", 1)[0].rsplit(".", 1)[-1]
+
+
 def _completed_by_node(api: EngineApi, instances: list[str]) -> Counter[str]:
     """Completions per node, from the worker ids the engine recorded (the Swarm task names)."""
     wanted = set(instances)
@@ -254,7 +260,7 @@ def _completed_by_node(api: EngineApi, instances: list[str]) -> Counter[str]:
         nodes = {node.id: node.attrs["Description"]["Hostname"] for node in client.nodes.list()}
         task_nodes = {task["ID"]: nodes.get(task.get("NodeID", ""), "?")
                       for task in service.tasks()}
-    return Counter(task_nodes.get(row["workerId"].rsplit(".", 1)[-1], "?")
+    return Counter(task_nodes.get(_swarm_task_id(row["workerId"]), "?")
                    for row in rows if row["processInstanceId"] in wanted)
 
 
@@ -443,7 +449,7 @@ def _held_by(api: EngineApi, hostname: str) -> set[str]:
     rows = api.get("/external-task", topicName="say_hello", locked="true",
                    maxResults="10000")
     return {row["processInstanceId"] for row in rows
-            if row.get("workerId") and row["workerId"].rsplit(".", 1)[-1] in tasks}
+            if row.get("workerId") and _swarm_task_id(row["workerId"]) in tasks}
 
 
 def _ready_nodes(cluster: Cluster) -> list[str]:
