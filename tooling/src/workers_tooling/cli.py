@@ -111,28 +111,36 @@ def compose(
         help="Apply the overlay deploy/ENV.yml, e.g. production.")] = None,
     stack_file: Annotated[Path | None, typer.Option(
         help=f"Stack file (default: {STACK_FILE} in the repository).")] = None,
+    output: Annotated[Path | None, typer.Option(
+        help="Write the result here and leave the stack file as it is.")] = None,
     registry: Annotated[str | None, typer.Option(
-        help="Image registry (default: $REGISTRY or local).")] = None,
+        help="Image registry written into the file (default: ${REGISTRY:-local}, "
+             "filled in when deployed).")] = None,
     tag: Annotated[str | None, typer.Option(
-        help="Image tag (default: $TAG or each worker's version).")] = None,
+        help="Image tag written into the file (default: ${TAG:-VERSION}).")] = None,
     repo: RepoOption = None,
 ) -> None:
     """Add, update and remove the worker services of the Swarm stack file, keeping the rest."""
     result = compose_stack(repo or find_repo_root(), stack_file=stack_file, registry=registry,
-                           tag=tag, environment=env, check=check)
+                           tag=tag, environment=env, output=output, check=check)
+    if result.method != "splice":
+        err_console.print(f"note: {result.reason}: ruamel.yaml rewrote the whole file "
+                          "(formatting outside the worker services may be normalised)",
+                          highlight=False, markup=False)
+    target = result.output or result.stack_file
     if check:
         if result.changed:
             typer.echo(result.diff, nl=False)
-            typer.echo(f"{result.stack_file} is stale: run `workers compose`", err=True)
+            typer.echo(f"{target} is stale: run `workers compose`", err=True)
             raise typer.Exit(1)
-        typer.echo(f"{result.stack_file}: up to date")
+        typer.echo(f"{target}: up to date")
         return
     for label, names in (("added", result.added), ("updated", result.updated),
                          ("removed", result.removed)):
         if names:
             typer.echo(f"{label}: {', '.join(names)}")
     state = "written" if result.written else "unchanged"
-    typer.echo(f"{result.stack_file}: {state} ({len(result.workers)} worker services)")
+    typer.echo(f"{target}: {state} ({len(result.workers)} worker services)")
 
 
 @app.command()
