@@ -17,7 +17,7 @@ from typing import Any
 from camunda_workers import SpecError, load_spec
 
 from ._service_spec import ServiceSpec
-from ._topics import COMMON, served_topics
+from ._topics import COMMON, TopicCache, cache_file, served_topics
 from .errors import WorkerValidationError
 
 __all__ = ["SKIPPED_FOLDERS", "DiscoveredWorker", "discover_workers", "relative",
@@ -91,9 +91,9 @@ def _check_own(folder: Path, names: dict[str, bool], spec: ServiceSpec, source: 
 
 
 def _check_topics(folder: Path, names: dict[str, bool], spec: ServiceSpec, source: str,
-                  problems: list[str]) -> None:
+                  problems: list[str], cache: TopicCache) -> None:
     """The declared topics against the handlers the code registers."""
-    served = served_topics(folder, folder.parent / COMMON, names)
+    served = served_topics(folder, folder.parent / COMMON, names, cache)
     problems.extend(f"{source}: topics: {line}" for line in served.unclear)
     for topic, where in served.topics.items():
         if topic not in spec.topics:
@@ -139,15 +139,17 @@ def discover_workers(repo: Path) -> list[DiscoveredWorker]:
     problems: list[str] = []
     found: list[tuple[str, ServiceSpec]] = []
     workers: list[DiscoveredWorker] = []
+    cache = TopicCache(cache_file(repo))
     for folder, names in _worker_folders(repo / "workers"):
         source = f"workers/{folder.name}/worker.json"
         spec = _read(folder, names, source, problems)
         if spec is None:
             continue
         _check_own(folder, names, spec, source, problems)
-        _check_topics(folder, names, spec, source, problems)
+        _check_topics(folder, names, spec, source, problems, cache)
         found.append((source, spec))
         workers.append(DiscoveredWorker(folder, spec, "Dockerfile" in names))
+    cache.save()
     _check_set(found, problems)
     if problems:
         raise WorkerValidationError(problems)

@@ -37,6 +37,8 @@ _CLOSED = re.compile(
     rf"""|\[ *(?:{_FLOW_ITEM} *(?:, *{_FLOW_ITEM} *)*)?\]"""
     r"""|[^\s"'\[{|>#&*!%@`:-](?:[^:#]|:(?![ \t]|$))*?)"""
     r"""[ \t]*(?:#.*)?""")
+# The commonest of those (`KEY: "text"`), checked first because it is cheaper.
+_QUOTED_VALUE = re.compile(r"""[A-Za-z0-9_.$/-]+: "[^"\\]*"[ \t]*\r?\n?""")
 _BLOCK_INDICATOR = re.compile(r"[|>][-+0-9]*[ \t]*(?:#.*)?")
 
 
@@ -187,7 +189,8 @@ def scan_lines(lines: list[str]) -> ScannedLines:
                 columns[i] = _MARKER
                 continue
         columns[i] = col
-        if _OPENER.search(stripped) and not _CLOSED.fullmatch(stripped.rstrip("\r\n")):
+        if (_OPENER.search(stripped) and not _QUOTED_VALUE.fullmatch(stripped)
+                and not _CLOSED.fullmatch(stripped.rstrip("\r\n"))):
             _lex(stripped, state)
             if state.block:
                 block_column = col
