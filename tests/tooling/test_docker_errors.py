@@ -17,7 +17,7 @@ from workers_tooling.cli import main
 def test_no_docker_engine_says_how_to_get_one(monkeypatch: pytest.MonkeyPatch, tmp_path: Path,
                                               capsys: pytest.CaptureFixture[str]) -> None:
     monkeypatch.setenv("DOCKER_HOST", f"unix://{tmp_path}/no-such.sock")
-    assert main(["status"]) == 1
+    assert main(["status"]) == 3
     with warnings.catch_warnings():  # docker-py leaves a failed unix connect's socket open
         warnings.simplefilter("ignore", ResourceWarning)
         gc.collect()

@@ -138,11 +138,16 @@ def compose_stack(
     shown = source if old_text is not None else relative(seed, repo)
     reason = ""
     try:
-        outcome = splice(start[len(bom):], source=shown, generated=generated, secrets=secrets)
-    except NeedsRoundTrip as exc:
-        reason = str(exc)
-        outcome = roundtrip(start[len(bom):], source=shown, generated=generated,
-                            secrets=secrets)
+        try:
+            outcome = splice(start[len(bom):], source=shown, generated=generated,
+                             secrets=secrets)
+        except NeedsRoundTrip as exc:
+            reason = str(exc)
+            outcome = roundtrip(start[len(bom):], source=shown, generated=generated,
+                                secrets=secrets)
+    except RecursionError:
+        raise InputError(f"{shown}: nested too deeply to read; a stack file is a few levels "
+                         "of keys") from None
     _check_depends_on(workers, outcome.services, source)
     text = bom + outcome.text
     before = old_text if output is None else read_stack_text(target, relative(target, repo))

@@ -18,7 +18,7 @@ from camunda_workers import SpecError, load_spec
 
 from ._service_spec import ServiceSpec
 from ._topics import COMMON, TopicCache, cache_file, served_topics
-from .errors import WorkerValidationError
+from .errors import InputError, WorkerValidationError
 
 __all__ = ["SKIPPED_FOLDERS", "DiscoveredWorker", "discover_workers", "relative",
            "worker_summary"]
@@ -52,13 +52,17 @@ def _worker_folders(root: Path) -> list[tuple[Path, dict[str, bool]]]:
     if not root.is_dir():
         return []
     folders = []
-    with os.scandir(root) as entries:
-        for entry in entries:
-            if (entry.is_dir() and not entry.name.startswith(("_", "."))
-                    and entry.name not in SKIPPED_FOLDERS):
-                with os.scandir(entry.path) as inside:
-                    folders.append((Path(entry.path),
-                                    {item.name: item.is_dir() for item in inside}))
+    try:
+        with os.scandir(root) as entries:
+            for entry in entries:
+                if (entry.is_dir() and not entry.name.startswith(("_", "."))
+                        and entry.name not in SKIPPED_FOLDERS):
+                    with os.scandir(entry.path) as inside:
+                        folders.append((Path(entry.path),
+                                        {item.name: item.is_dir() for item in inside}))
+    except OSError as exc:
+        raise InputError(f"{exc.filename}: cannot list the folder ({exc.strerror}); check "
+                         "its permissions") from None
     return sorted(folders, key=lambda item: item[0].name)
 
 

@@ -2,15 +2,15 @@
 
 from __future__ import annotations
 
-import shutil
 import subprocess
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
 
 import docker
 from docker.errors import DockerException
 
-from .errors import ToolingError
+from ._tools import require_program
+from .errors import ToolingError, Unavailable
 
 __all__ = [
     "DockerUnavailable", "NotASwarm", "docker_cli", "docker_cli_lines", "docker_client",
@@ -18,11 +18,11 @@ __all__ = [
 ]
 
 
-class DockerUnavailable(ToolingError):
+class DockerUnavailable(Unavailable):
     """No Docker engine answers."""
 
 
-class NotASwarm(ToolingError):
+class NotASwarm(Unavailable):
     """The engine is not a Swarm manager."""
 
 
@@ -56,11 +56,7 @@ def require_swarm(client: docker.DockerClient) -> None:
 
 
 def _docker_executable() -> str:
-    executable = shutil.which("docker")
-    if executable is None:
-        raise DockerUnavailable("the docker command line is not installed (apt-get install "
-                                "docker.io, or docker-ce-cli)")
-    return executable
+    return require_program("docker", "for stacks and service logs (the docker command line)")
 
 
 def docker_cli_lines(args: Sequence[str]) -> Iterator[str]:
@@ -80,12 +76,13 @@ def docker_cli_lines(args: Sequence[str]) -> Iterator[str]:
 
 
 def docker_cli(args: Sequence[str], *, timeout: float | None = None,
-               ) -> subprocess.CompletedProcess[str]:
+               environ: Mapping[str, str] | None = None) -> subprocess.CompletedProcess[str]:
     """The ``docker`` CLI, for what the Docker SDK does not do (stacks, streamed logs)."""
     executable = _docker_executable()
     try:
         return subprocess.run([executable, *args], capture_output=True, text=True,
-                              errors="replace", check=False, timeout=timeout)
+                              errors="replace", check=False, timeout=timeout,
+                              env=dict(environ) if environ is not None else None)
     except subprocess.TimeoutExpired:
         raise ToolingError(f"docker {' '.join(args)} did not finish within {timeout:.0f}s; "
                            "try again") from None

@@ -23,7 +23,7 @@ from ._servicesync import labelled_worker, sync_service
 from ._splice import Outcome
 from ._yamldoc import Document, own_keys, to_node
 from ._yamledit import delete_key, insert_key, replace_value, sync_value
-from .errors import ToolingError
+from .errors import InputError
 
 __all__ = ["roundtrip"]
 
@@ -60,11 +60,11 @@ def roundtrip(text: str, *, source: str, generated: Mapping[str, Mapping[str, An
         sync_value(data, "services", CommentedMap())
     services = data["services"]
     if not isinstance(services, CommentedMap):
-        raise ToolingError(f"{source}: services: expected a mapping of services")
+        raise InputError(f"{source}: services: expected a mapping of services")
     existing = _worker_services(services)
     for name in generated:
         if name not in existing and name in own_keys(services):
-            raise ToolingError(
+            raise InputError(
                 f"{source}: services.{name} exists but is not a generated worker service; "
                 f"rename that service, or add the label '{WORKER_LABEL}: {name}' under its "
                 "deploy.labels to hand it to the generator")

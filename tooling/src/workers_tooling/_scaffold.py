@@ -28,6 +28,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from camunda_workers import SpecError, TopicName, WorkerName, validate_model
 
+from ._tools import require_program
 from .errors import ToolingError
 
 __all__ = [
@@ -106,6 +107,7 @@ def new_worker(
     Non-interactive: ``answers`` must hold ``name`` and ``topics``; ``port`` defaults
     to the next free one. Interactive: Copier asks, with these as defaults.
     """
+    require_program("git", "to version workers with the template (Copier)")
     defaults = {"port": next_free_port(repo), **answers}
     if not interactive:
         problems = _answer_problems(repo, defaults)
@@ -134,7 +136,10 @@ def new_worker(
     except (Exception, KeyboardInterrupt) as exc:
         shutil.rmtree(staging, ignore_errors=True)
         if isinstance(exc, CopierError | ValueError):
-            raise ToolingError(f"the template could not be rendered: {exc}") from exc
+            source = template or "of this repository"
+            raise ToolingError(f"the template {source} could not be rendered: "
+                               f"{str(exc).rstrip('.')}; check "
+                               "--template and --vcs-ref") from exc
         raise
     return destination
 
@@ -202,6 +207,7 @@ def update_workers(
     repo: Path, names: Sequence[str] | None = None, *, vcs_ref: str | None = None,
 ) -> list[UpdateResult]:
     """``copier update`` for each named worker (all when ``names`` is empty)."""
+    require_program("git", "to update workers from the template (Copier)")
     results = []
     for folder in _managed(repo, names):
         before = _answers(folder).get("_commit")
@@ -229,6 +235,7 @@ class UpdateCheck:
 
 def check_updates(repo: Path, names: Sequence[str] | None = None) -> list[UpdateCheck]:
     """Which workers are behind the template (Copier's ``check-update``)."""
+    require_program("git", "to compare workers with the template (Copier)")
     checks = []
     for folder in _managed(repo, names):
         # check-update has no public Python API; its CLI prints JSON.

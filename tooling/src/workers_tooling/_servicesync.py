@@ -17,7 +17,7 @@ from ._labels import ENV_LABEL, SECRETS_LABEL, WORKER_LABEL
 from ._service import DEPLOY_KEYS, FIXED_ENVIRONMENT, REMOVED_KEYS, SERVICE_KEYS, recorded
 from ._yamldoc import own_keys, to_node
 from ._yamledit import delete_key, replace_value, sync_value
-from .errors import ToolingError
+from .errors import InputError
 
 __all__ = ["labelled_worker", "sync_service"]
 
@@ -39,7 +39,7 @@ def sync_service(service: CommentedMap, generated: CommentedMap, source: str) ->
         current = service[key] if key in own_keys(service) else None
         if key == "environment" and current is not None:
             if not isinstance(current, CommentedMap):
-                raise ToolingError(f"{source}: environment: write it as a mapping (KEY: value); "
+                raise InputError(f"{source}: environment: write it as a mapping (KEY: value); "
                                    "the generator edits it key by key")
             owned = {*FIXED_ENVIRONMENT, *recorded(old_labels, ENV_LABEL), *generated[key]}
             changed = sync_value(service, key, generated[key], order, owned) or changed

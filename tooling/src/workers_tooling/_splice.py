@@ -39,7 +39,7 @@ from ._yamlscan import (
     scan_lines,
     verify,
 )
-from .errors import ToolingError
+from .errors import InputError, ToolingError
 
 __all__ = ["NeedsRoundTrip", "Outcome", "splice"]
 
@@ -188,7 +188,7 @@ def _update(splicer: _Splicer, found: _Service, column: int,
     document, service = found.loaded or _load(splicer, child, column)
     where = f"{splicer.source}: services.{child.key}"
     if not isinstance(service, CommentedMap):
-        raise ToolingError(f"{where}: expected a mapping of service keys")
+        raise InputError(f"{where}: expected a mapping of service keys")
     if not sync_service(service, to_node(generated), where):
         return False
     text = _indent(document.dump(), column, splicer.style.newline)
@@ -268,7 +268,7 @@ def _services(splicer: _Splicer, top: list[Entry],
     for service in services:
         if service.worker is not None:
             if service.worker in workers:
-                raise ToolingError(
+                raise InputError(
                     f"{splicer.source}: services {workers[service.worker].entry.key!r} and "
                     f"{service.entry.key!r} both carry the label '{WORKER_LABEL}: "
                     f"{service.worker}'; remove it from one of them")
@@ -276,7 +276,7 @@ def _services(splicer: _Splicer, top: list[Entry],
     keys = {child.key for child in children}
     for name in generated:
         if name not in workers and name in keys:
-            raise ToolingError(
+            raise InputError(
                 f"{splicer.source}: services.{name} exists but is not a generated worker "
                 f"service; rename that service, or add the label '{WORKER_LABEL}: {name}' "
                 "under its deploy.labels to hand it to the generator")
@@ -344,11 +344,11 @@ def splice(text: str, *, source: str, generated: Mapping[str, Mapping[str, Any]]
     except Unsupported as exc:
         raise NeedsRoundTrip(str(exc)) from None
     except (yaml.YAMLError, YAMLError) as exc:
-        raise ToolingError(f"{source}: not valid YAML ({' '.join(str(exc).split())}); fix it "
+        raise InputError(f"{source}: not valid YAML ({' '.join(str(exc).split())}); fix it "
                            "by hand, the generator never rewrites a file it cannot read") from None
     except ToolingError as exc:
         if str(exc).startswith("line "):
-            raise ToolingError(f"{source}: not valid YAML: {exc}") from None
+            raise InputError(f"{source}: not valid YAML: {exc}") from None
         raise
     services = tuple(child.key for child in children) + tuple(added)
     return Outcome(output, tuple(added), tuple(updated), tuple(removed), services, "splice")

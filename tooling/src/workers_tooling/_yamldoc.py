@@ -25,7 +25,7 @@ from ruamel.yaml.scalarstring import (
     SingleQuotedScalarString,
 )
 
-from .errors import ToolingError
+from .errors import InputError
 
 __all__ = ["Document", "guess_indent", "needs_quotes", "own_keys", "same", "to_node"]
 
@@ -52,12 +52,12 @@ class Document:
         try:
             data = self.yaml.load(text)
         except YAMLError as exc:
-            raise ToolingError(f"{source}: not valid YAML ({_one_line(exc)}); fix it by "
+            raise InputError(f"{source}: not valid YAML ({_one_line(exc)}); fix it by "
                                "hand, the generator never rewrites a file it cannot read") from None
         if data is None:
             data = CommentedMap()
         if not isinstance(data, CommentedMap):
-            raise ToolingError(f"{source}: the top level must be a mapping (services: ...)")
+            raise InputError(f"{source}: the top level must be a mapping (services: ...)")
         _keep_anchors(data, set())
         self.data: CommentedMap = data
 
