@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import gc
 import shutil
+import sys
 import warnings
 from pathlib import Path
 from typing import Any
@@ -77,3 +78,32 @@ def test_build_error_names_the_worker_and_the_failing_step(tmp_path: Path) -> No
     message = str(caught.value)
     assert message.startswith("broken-one: image build failed at Step 3/3 : RUN exit 3")
     assert "returned a non-zero code: 3" in message
+
+
+@pytest.mark.docker
+def test_docker_context_selects_the_engine(tmp_path: Path) -> None:
+    """DOCKER_CONTEXT (docker-py >= 7.2) picks the engine, as it does for the docker CLI."""
+    import os
+    import subprocess
+
+    from tests.support.docker import require_docker_or_skip
+
+    require_docker_or_skip()
+    config = tmp_path / "docker-config"
+    for name, socket in (("cw-here", "/var/run/docker.sock"),
+                         ("cw-nowhere", f"{tmp_path}/none.sock")):
+        subprocess.run(["docker", "--config", str(config), "context", "create", name,
+                        "--docker", f"host=unix://{socket}"], check=True, capture_output=True)
+    env = {key: value for key, value in os.environ.items() if key != "DOCKER_HOST"}
+    runs = {}
+    for name in ("cw-here", "cw-nowhere"):
+        done = subprocess.run([str(Path(sys.executable).with_name("workers")), "status",
+                               "--stack", "cw-no-such-stack"], capture_output=True, text=True,
+                              env={**env, "DOCKER_CONFIG": str(config), "DOCKER_CONTEXT": name},
+                              check=False, timeout=120)
+        assert "Traceback" not in done.stdout + done.stderr
+        runs[name] = (done.returncode, " ".join(done.stderr.split()))
+    assert runs["cw-here"][0] == 1  # reached the engine: it has no such stack
+    assert "no stack named 'cw-no-such-stack' is deployed" in runs["cw-here"][1]
+    assert runs["cw-nowhere"][0] == 3
+    assert "no Docker engine answers" in runs["cw-nowhere"][1]

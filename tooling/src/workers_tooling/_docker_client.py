@@ -28,7 +28,8 @@ class NotASwarm(Unavailable):
 
 @contextmanager
 def docker_client() -> Iterator[docker.DockerClient]:
-    """A client of the engine from the environment (DOCKER_HOST, DOCKER_CONTEXT), closed after."""
+    """A client of the engine from the environment (DOCKER_HOST, else DOCKER_CONTEXT or the
+    current Docker CLI context), closed after."""
     client: docker.DockerClient | None = None
     try:
         client = docker.from_env(timeout=120)
@@ -38,7 +39,8 @@ def docker_client() -> Iterator[docker.DockerClient]:
             client.close()
         raise DockerUnavailable(
             f"no Docker engine answers ({exc}); start one (`scripts/docker-up.sh` here, or "
-            "`systemctl start docker`), or point DOCKER_HOST at yours (e.g. ssh://user@host)"
+            "`systemctl start docker`), or point DOCKER_HOST (e.g. ssh://user@host) or "
+            "DOCKER_CONTEXT at yours"
         ) from None
     try:
         yield client
