@@ -345,3 +345,23 @@ def test_the_repository_is_current() -> None:
     assert (REPO / "workers/worker.schema.json").read_text() == worker_schema()
     result = compose_stack(REPO, check=True)
     assert not result.changed, result.diff
+
+
+def test_depends_on_names_services_of_the_stack(tmp_path: Path,
+                                                capsys: pytest.CaptureFixture[str]) -> None:
+    repo = make_repo(tmp_path, worker_files("alpha", 8001, depends_on=["engine", "beta"]),
+                     worker_files("beta", 8002, depends_on=["engin", "camunda", "redis"]))
+    code, _, err = run_cli(capsys, "compose", "--repo", str(repo))
+    assert code == 2
+    err = " ".join(err.split())
+    assert ("workers/beta/worker.json: depends_on: 'engin' is not a service of "
+            "docker-compose.swarm.yml; did you mean 'engine'?") in err
+    assert ("workers/beta/worker.json: depends_on: 'camunda' is not a service of "
+            "docker-compose.swarm.yml; services: engine, alpha, beta") in err
+    assert "'redis' is not a service" in err
+    assert "workers/alpha" not in err  # another worker's service is a service of the stack
+    assert not (repo / STACK).exists()  # nothing written
+    set_workers(repo, worker_files("alpha", 8001, depends_on=["engine", "beta"]),
+                worker_files("beta", 8002, depends_on=["engine"]))
+    assert run_cli(capsys, "compose", "--repo", str(repo))[0] == 0
+    assert "depends_on" not in (repo / STACK).read_text()  # Swarm ignores it: not written
