@@ -18,7 +18,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any
 
 import yaml
@@ -28,17 +28,10 @@ from ruamel.yaml.error import YAMLError
 from ._labels import WORKER_LABEL
 from ._service import NETWORK, NETWORK_DECLARATION, SECRET_DECLARATION
 from ._servicesync import labelled_worker, sync_service
+from ._splicer import LineEdits, dedent_block, indent_block, uses_anchors, without_comment
 from ._yamldoc import Document, guess_indent, to_node
-from ._yamlemit import CannotEmit, Style, emit_entry
-from ._yamlscan import (
-    Entry,
-    ScannedLines,
-    Unsupported,
-    child_column,
-    mapping_entries,
-    scan_lines,
-    verify,
-)
+from ._yamlemit import Style
+from ._yamlscan import Entry, Unsupported, child_column, mapping_entries, scan_lines, verify
 from .errors import InputError, ToolingError
 
 __all__ = ["NeedsRoundTrip", "Outcome", "splice"]
@@ -66,82 +59,6 @@ class Outcome:
 
 
 @dataclass
-class _Edit:
-    start: int
-    end: int
-    text: str
-    order: int
-
-
-@dataclass
-class _Splicer:
-    lines: list[str]
-    scanned: ScannedLines
-    style: Style
-    source: str
-    edits: list[_Edit] = field(default_factory=list)
-
-    def edit(self, start: int, end: int, text: str) -> None:
-        if start == end == len(self.lines) and self.lines and not self.lines[-1].endswith("\n"):
-            text = self.style.newline + text  # the file ends without a line break
-        self.edits.append(_Edit(start, end, text, len(self.edits)))
-
-    def blank(self, index: int) -> bool:
-        return 0 <= index < len(self.lines) and not self.lines[index].strip()
-
-    def result(self) -> str:
-        out: list[str] = []
-        position = 0
-        for edit in sorted(self.edits, key=lambda e: (e.start, e.end > e.start, e.order)):
-            out.extend(self.lines[position:edit.start])
-            out.append(edit.text)
-            position = max(position, edit.end)
-        out.extend(self.lines[position:])
-        return "".join(out)
-
-    def entry(self, key: str, value: Mapping[str, Any], column: int) -> str:
-        """The text of ``key:`` and its mapping at ``column``, as ruamel.yaml writes it."""
-        try:
-            return emit_entry(key, value, column, self.style)
-        except CannotEmit:
-            return _ruamel_entry(key, value, column, self.style)
-
-
-def _inline(value: str) -> str:
-    """The value on a key's line without its comment."""
-    return "" if value.startswith("#") else re.sub(r"[ \t]+#.*$", "", value)
-
-
-def _ruamel_entry(key: str, value: Mapping[str, Any], column: int, style: Style) -> str:
-    document = Document("", source="", indent=(style.mapping, style.sequence, style.offset))
-    document.data[key] = to_node(value)
-    return _indent(document.dump(), column, style.newline)
-
-
-def _indent(text: str, column: int, newline: str) -> str:
-    pad = " " * column
-    return "".join((pad + line if line.strip() else line).rstrip("\n") + newline
-                   for line in text.splitlines(keepends=True))
-
-
-def _dedent(lines: Sequence[str], column: int) -> str:
-    return "".join(line[column:] if not line[:column].strip() else line.lstrip(" ")
-                   for line in lines).replace("\r\n", "\n")
-
-
-def _uses_anchors(text: str) -> bool:
-    """Does this YAML define or use an anchor, or a merge key?"""
-    if not any(mark in text for mark in ("&", "*", "<<")):
-        return False
-    for event in yaml.parse(text, Loader=yaml.CBaseLoader):
-        if isinstance(event, yaml.AliasEvent) or getattr(event, "anchor", None):
-            return True
-        if isinstance(event, yaml.ScalarEvent) and event.value == "<<" and event.implicit[0]:
-            return True
-    return False
-
-
-@dataclass
 class _Service:
     entry: Entry
     worker: str | None
@@ -149,7 +66,7 @@ class _Service:
     loaded: tuple[Document, Any] | None = None  # read with ruamel.yaml (not current)
 
 
-def _classify(splicer: _Splicer, children: list[Entry], column: int,
+def _classify(splicer: LineEdits, children: list[Entry], column: int,
               generated: Mapping[str, Mapping[str, Any]]) -> list[_Service]:
     """Which services are worker services, and which of those are current."""
     found: list[_Service] = []
@@ -168,10 +85,10 @@ def _classify(splicer: _Splicer, children: list[Entry], column: int,
     return found
 
 
-def _load(splicer: _Splicer, child: Entry, column: int) -> tuple[Document, Any]:
-    text = _dedent(splicer.lines[child.start:child.end], column)
+def _load(splicer: LineEdits, child: Entry, column: int) -> tuple[Document, Any]:
+    text = dedent_block(splicer.lines[child.start:child.end], column)
     try:
-        if _uses_anchors(text):
+        if uses_anchors(text):
             raise NeedsRoundTrip(f"the worker service {child.key!r} uses anchors, aliases or "
                                  "merge keys")
         style = splicer.style
@@ -182,7 +99,7 @@ def _load(splicer: _Splicer, child: Entry, column: int) -> tuple[Document, Any]:
     return document, document.data[child.key]
 
 
-def _update(splicer: _Splicer, found: _Service, column: int,
+def _update(splicer: LineEdits, found: _Service, column: int,
             generated: Mapping[str, Any]) -> bool:
     child = found.entry
     document, service = found.loaded or _load(splicer, child, column)
@@ -191,12 +108,12 @@ def _update(splicer: _Splicer, found: _Service, column: int,
         raise InputError(f"{where}: expected a mapping of service keys")
     if not sync_service(service, to_node(generated), where):
         return False
-    text = _indent(document.dump(), column, splicer.style.newline)
+    text = indent_block(document.dump(), column, splicer.style.newline)
     splicer.edit(child.start, child.end, text)
     return True
 
 
-def _remove(splicer: _Splicer, child: Entry, bound: int) -> None:
+def _remove(splicer: LineEdits, child: Entry, bound: int) -> None:
     """Cut out a service and one blank line next to it (the one its insertion added)."""
     start, end = child.start, child.end
     if splicer.blank(start - 1):
@@ -206,7 +123,7 @@ def _remove(splicer: _Splicer, child: Entry, bound: int) -> None:
     splicer.edit(start, end, "")
 
 
-def _insert_services(splicer: _Splicer, key_line: int, children: list[Entry],
+def _insert_services(splicer: LineEdits, key_line: int, children: list[Entry],
                      services: list[_Service], new: list[str], column: int,
                      generated: Mapping[str, Mapping[str, Any]]) -> None:
     """New worker services, in name order among the worker services already there."""
@@ -236,7 +153,7 @@ def _insert_services(splicer: _Splicer, key_line: int, children: list[Entry],
             splicer.edit(line, line, "".join(newline + text for text in texts))
 
 
-def _services(splicer: _Splicer, top: list[Entry],
+def _services(splicer: LineEdits, top: list[Entry],
               generated: Mapping[str, Mapping[str, Any]]) -> tuple[list[str], list[str],
                                                                   list[str], list[Entry]]:
     """Edit the services; returns (added, updated, removed, the services in the file)."""
@@ -251,7 +168,7 @@ def _services(splicer: _Splicer, top: list[Entry],
         lead = newline if top else ""
         splicer.edit(at, at, lead + "services:" + newline + newline.join(texts))
         return list(generated), [], [], []
-    value = _inline(section.value)
+    value = without_comment(section.value)
     if value not in _EMPTY_VALUES:
         raise NeedsRoundTrip("services is written in flow style")
     column = child_column(splicer.scanned, section)
@@ -291,7 +208,7 @@ def _services(splicer: _Splicer, top: list[Entry],
     return added, updated, removed, children
 
 
-def _declare(splicer: _Splicer, top: list[Entry], section: str,
+def _declare(splicer: LineEdits, top: list[Entry], section: str,
              wanted: Mapping[str, Mapping[str, Any]]) -> None:
     """Top-level declarations (the workers network, secrets) the file lacks."""
     if not wanted:
@@ -304,7 +221,7 @@ def _declare(splicer: _Splicer, top: list[Entry], section: str,
         at = top[-1].end if top else len(splicer.lines)
         splicer.edit(at, at, newline + section + ":" + newline + "".join(texts))
         return
-    value = _inline(entry.value)
+    value = without_comment(entry.value)
     if value not in _EMPTY_VALUES:
         raise NeedsRoundTrip(f"{section} is written in flow style")
     column = child_column(splicer.scanned, entry)
@@ -333,7 +250,8 @@ def splice(text: str, *, source: str, generated: Mapping[str, Mapping[str, Any]]
     try:
         scanned = scan_lines(lines)
         top = mapping_entries(scanned, 0, len(lines), 0)
-        splicer = _Splicer(lines, scanned, Style(*guess_indent(text), newline=newline), source)
+        splicer = LineEdits(lines, scanned, Style(*guess_indent(text), newline=newline),
+                            source)
         added, updated, removed, children = _services(splicer, top, generated)
         if generated:
             _declare(splicer, top, "networks", {NETWORK: NETWORK_DECLARATION})
