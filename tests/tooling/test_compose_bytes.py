@@ -145,3 +145,22 @@ def test_a_worker_service_with_a_merge_key_takes_the_round_trip(
     assert "    <<: *defaults\n" in data
     assert compose_stack(repo).method == "round trip"
     docker_stack_config(repo / STACK)
+
+
+def test_workers_inserted_above_the_first_service_leave_nothing_when_removed(
+    tmp_path: Path,
+) -> None:
+    text = ("services:\n  # this comment stays above whatever comes first\n  delta:\n"
+            "    image: x\n    deploy:\n      labels:\n        camunda-workers.worker: delta\n"
+            "  engine:\n    image: e\n\nnetworks:\n  workers: {}\n")
+    repo = make_repo(tmp_path, wf("delta", 8004), wf("alpha", 8001), wf("bravo", 8002),
+                     wf("zulu", 8009), stack=text)
+    assert compose_stack(repo).added == ("alpha", "bravo", "zulu")
+    output = (repo / STACK).read_text()
+    assert output.index("# this comment") < output.index("  alpha:") < output.index("  bravo:")
+    assert output.index("  bravo:") < output.index("  delta:") < output.index("  zulu:")
+    set_workers(repo)
+    compose_stack(repo)
+    assert (repo / STACK).read_text() == text.replace(
+        "  delta:\n    image: x\n    deploy:\n      labels:\n        camunda-workers.worker: "
+        "delta\n", "")

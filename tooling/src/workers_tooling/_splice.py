@@ -113,14 +113,21 @@ def _update(splicer: LineEdits, found: _Service, column: int,
     return True
 
 
-def _remove(splicer: LineEdits, child: Entry, bound: int) -> None:
-    """Cut out a service and one blank line next to it (the one its insertion added)."""
-    start, end = child.start, child.end
-    if splicer.blank(start - 1):
-        start -= 1
-    elif splicer.blank(end) and end + 1 < bound:
-        end += 1
-    splicer.edit(start, end, "")
+def _remove(splicer: LineEdits, children: list[Entry], bound: int) -> None:
+    """Cut out services; each run of them (with only blank lines between) goes with one
+    blank line next to it: the one their insertion added."""
+    runs: list[list[int]] = []
+    for child in sorted(children, key=lambda c: c.start):
+        if runs and all(splicer.blank(i) for i in range(runs[-1][1], child.start)):
+            runs[-1][1] = child.end
+        else:
+            runs.append([child.start, child.end])
+    for start, end in runs:
+        if splicer.blank(start - 1):
+            start -= 1
+        elif splicer.blank(end) and end + 1 < bound:
+            end += 1
+        splicer.edit(start, end, "")
 
 
 def _insert_services(splicer: LineEdits, key_line: int, children: list[Entry],
@@ -198,8 +205,7 @@ def _services(splicer: LineEdits, top: list[Entry],
                 f"service; rename that service, or add the label '{WORKER_LABEL}: {name}' "
                 "under its deploy.labels to hand it to the generator")
     removed = sorted(name for name in workers if name not in generated)
-    for name in removed:
-        _remove(splicer, workers[name].entry, section.end)
+    _remove(splicer, [workers[name].entry for name in removed], section.end)
     updated = [name for name, service in sorted(workers.items())
                if name in generated and not service.current
                and _update(splicer, service, column, generated[name])]
