@@ -24,6 +24,7 @@ from typing import Any
 
 from ._atomic import Writer, atomic_write, write_all
 from ._discovery import DiscoveredWorker, discover_workers, relative
+from ._gc import without_gc
 from ._image_names import ImageNames
 from ._overlay import load_overlay
 from ._roundtrip import roundtrip
@@ -95,6 +96,7 @@ def _check_depends_on(workers: Sequence[DiscoveredWorker], services: Sequence[st
         raise WorkerValidationError(problems)
 
 
+@without_gc()
 def compose_stack(
     repo: Path,
     *,

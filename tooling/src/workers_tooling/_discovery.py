@@ -16,6 +16,7 @@ from typing import Any
 
 from camunda_workers import SpecError, load_spec
 
+from ._gc import without_gc
 from ._service_spec import ServiceSpec
 from ._topics import COMMON, TopicCache, cache_file, served_topics
 from .errors import InputError, WorkerValidationError
@@ -73,7 +74,7 @@ def _read(folder: Path, names: dict[str, bool], source: str,
                         "worker.json (`workers new`), or prefix the folder name with _")
         return None
     try:
-        return load_spec(folder / "worker.json", model=ServiceSpec)
+        return load_spec(os.path.join(folder, "worker.json"), model=ServiceSpec)
     except SpecError as exc:
         problems.extend(f"{source}: {path}: {message}" if path else f"{source}: {message}"
                         for path, message in exc.problems)
@@ -138,6 +139,7 @@ def _check_set(found: list[tuple[str, ServiceSpec]], problems: list[str]) -> Non
             topics.setdefault(topic, (source, spec))
 
 
+@without_gc()
 def discover_workers(repo: Path) -> list[DiscoveredWorker]:
     """The valid workers of ``repo``, sorted by name; raises if any declaration is wrong."""
     problems: list[str] = []

@@ -40,10 +40,11 @@ class ServedTopics:
 
 def _python_files(folder: Path, listing: dict[str, bool]) -> Iterator[tuple[str, str]]:
     """(path, path shown) of each Python file; ``listing``: name -> is a folder."""
+    base = os.fspath(folder)
     for name in sorted(listing):
         if listing[name]:
             if name not in _SKIPPED_DIRS and not name.startswith("."):
-                for root, dirs, files in os.walk(folder / name):
+                for root, dirs, files in os.walk(os.path.join(base, name)):
                     dirs[:] = sorted(d for d in dirs
                                      if d not in _SKIPPED_DIRS and not d.startswith("."))
                     for file in sorted(files):
@@ -51,7 +52,7 @@ def _python_files(folder: Path, listing: dict[str, bool]) -> Iterator[tuple[str,
                             path = os.path.join(root, file)
                             yield path, f"workers/{os.path.relpath(path, folder.parent)}"
         elif name.endswith(".py") and not name.startswith("test_"):
-            yield os.path.join(folder, name), f"workers/{folder.name}/{name}"
+            yield os.path.join(base, name), f"workers/{folder.name}/{name}"
 
 
 def _constants(tree: ast.Module) -> dict[str, str]:
