@@ -5,6 +5,7 @@ the tooling uses only the SDK's public API."""
 from __future__ import annotations
 
 import ast
+import re
 import types
 import typing
 from pathlib import Path
@@ -106,3 +107,11 @@ def test_the_committed_schema_is_the_toolings(tmp_path: Path) -> None:
 
     assert (REPO / "workers/worker.schema.json").read_text() == worker_schema()
     assert '"resources"' in worker_schema()
+
+
+def test_the_worker_label_and_the_default_registry_are_written_once() -> None:
+    sources = {path.name: path.read_text() for path in (REPO / "tooling/src").rglob("*.py")}
+    assert [name for name, text in sources.items()
+            if '"camunda-workers.' in text] == ["_labels.py"]
+    assert [name for name, text in sources.items() if re.search(r'"local"', text)] == [
+        "_image_names.py"]
