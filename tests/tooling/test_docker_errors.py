@@ -70,7 +70,8 @@ def test_build_error_names_the_worker_and_the_failing_step(tmp_path: Path) -> No
     worker.mkdir(parents=True)
     (worker / "worker.json").write_text(
         '{"name": "broken-one", "port": 8090, "topics": ["x"]}')
-    (worker / "main.py").write_text("")
+    (worker / "main.py").write_text('worker = object()\n\n\n@worker.topic("x")\n'
+                                    "def handle(task): ...\n")
     (worker / "Dockerfile").write_text(
         "FROM local/python-base:bookworm\nRUN echo preparing\nRUN exit 3\n")
     with pytest.raises(BuildFailed) as caught:
@@ -90,13 +91,15 @@ def test_docker_context_selects_the_engine(tmp_path: Path) -> None:
 
     require_docker_or_skip()
     config = tmp_path / "docker-config"
+    config.mkdir()
+    (config / "config.json").write_text("{}")  # as every Docker CLI setup has
     for name, socket in (("cw-here", "/var/run/docker.sock"),
                          ("cw-nowhere", f"{tmp_path}/none.sock")):
         subprocess.run(["docker", "--config", str(config), "context", "create", name,
                         "--docker", f"host=unix://{socket}"], check=True, capture_output=True)
     env = {key: value for key, value in os.environ.items() if key != "DOCKER_HOST"}
     runs = {}
-    for name in ("cw-here", "cw-nowhere"):
+    for name in ("cw-here", "cw-nowhere", "cw-unknown"):
         done = subprocess.run([str(Path(sys.executable).with_name("workers")), "status",
                                "--stack", "cw-no-such-stack"], capture_output=True, text=True,
                               env={**env, "DOCKER_CONFIG": str(config), "DOCKER_CONTEXT": name},
@@ -107,3 +110,5 @@ def test_docker_context_selects_the_engine(tmp_path: Path) -> None:
     assert "no stack named 'cw-no-such-stack' is deployed" in runs["cw-here"][1]
     assert runs["cw-nowhere"][0] == 3
     assert "no Docker engine answers" in runs["cw-nowhere"][1]
+    assert runs["cw-unknown"][0] == 3  # never the local engine by mistake
+    assert f"DOCKER_CONTEXT=cw-unknown: no such Docker context in {config}" in runs["cw-unknown"][1]

@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import os
 import subprocess
 from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
 
 import docker
+from docker.context import ContextAPI
 from docker.errors import DockerException
 
 from ._tools import require_program
@@ -30,6 +32,7 @@ class NotASwarm(Unavailable):
 def docker_client() -> Iterator[docker.DockerClient]:
     """A client of the engine from the environment (DOCKER_HOST, else DOCKER_CONTEXT or the
     current Docker CLI context), closed after."""
+    _require_context()
     client: docker.DockerClient | None = None
     try:
         client = docker.from_env(timeout=120)
@@ -46,6 +49,19 @@ def docker_client() -> Iterator[docker.DockerClient]:
         yield client
     finally:
         client.close()
+
+
+def _require_context() -> None:
+    """A DOCKER_CONTEXT docker-py cannot find would silently mean the local engine: refuse."""
+    name = os.environ.get("DOCKER_CONTEXT")
+    if os.environ.get("DOCKER_HOST") or not name or name == "default":
+        return
+    if ContextAPI.get_context(name) is None:
+        where = os.environ.get("DOCKER_CONFIG") or "~/.docker"
+        raise DockerUnavailable(
+            f"DOCKER_CONTEXT={name}: no such Docker context in {where} (docker-py reads "
+            f"contexts next to {where}/config.json); list them with `docker context ls`, "
+            "create one with `docker context create`, or set DOCKER_HOST instead")
 
 
 def require_swarm(client: docker.DockerClient) -> None:
