@@ -256,7 +256,7 @@ def splice(text: str, *, source: str, generated: Mapping[str, Mapping[str, Any]]
     try:
         scanned = scan_lines(lines)
         top = mapping_entries(scanned, 0, len(lines), 0)
-        splicer = LineEdits(lines, scanned, Style(*guess_indent(text), newline=newline),
+        splicer = LineEdits(lines, scanned, Style(*guess_indent(lines), newline=newline),
                             source)
         added, updated, removed, children = _services(splicer, top, generated)
         if generated:

@@ -11,7 +11,7 @@ from __future__ import annotations
 import functools
 import io
 import re
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from typing import Any
 
 from ruamel.yaml import YAML
@@ -96,12 +96,14 @@ def _one_line(exc: YAMLError) -> str:
     return " ".join(str(exc).split())
 
 
-def guess_indent(text: str) -> tuple[int, int, int]:
-    """(mapping, sequence, offset) indentation of a file; 2, 4, 2 where it shows none."""
+def guess_indent(text: str | Iterable[str]) -> tuple[int, int, int]:
+    """(mapping, sequence, offset) indentation of a file (its text or its lines); 2, 4, 2
+    where it shows none."""
     mapping: int | None = None
     sequence: tuple[int, int] | None = None
     parent: int | None = None  # indentation of the previous line if it was "key:" alone
-    for line in text.splitlines():
+    for line in text.splitlines() if isinstance(text, str) else text:
+        line = line.rstrip("\r\n")
         stripped = line.strip()
         if not stripped or stripped.startswith("#"):
             continue

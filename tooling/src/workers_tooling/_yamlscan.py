@@ -147,6 +147,7 @@ def read_key(text: str) -> tuple[str, str] | None:
 _TRIVIA = -1  # a blank line or a comment
 _MARKER = -2  # `---`, `...` or a `%` directive at column 0
 _DEEP = 1 << 30  # inside a block scalar, a quoted scalar or a flow collection
+_BLANK = ("", "\n", "\r")
 _OPENER = re.compile(r"[\"'\[{|>]")
 
 
@@ -164,14 +165,17 @@ def scan_lines(lines: list[str]) -> ScannedLines:
     columns = [_TRIVIA] * len(lines)
     state = _State()
     block_column = -1  # inside a block scalar whose line is at this column
+    opener, quoted, closed = _OPENER.search, _QUOTED_VALUE.fullmatch, _CLOSED.fullmatch
+    going_on = False  # a flow collection or a quoted scalar goes on to the next line
     for i, line in enumerate(lines):
-        if state.depth or state.quote:  # a flow collection or a quoted scalar goes on
+        if going_on:
             _lex(line, state)
+            going_on = bool(state.depth or state.quote)
             columns[i] = _DEEP
             continue
         stripped = line.lstrip(" ")
         first = stripped[:1]
-        if first in ("", "\n", "\r"):
+        if first in _BLANK:
             continue
         col = len(line) - len(stripped)
         if block_column >= 0:
@@ -183,15 +187,15 @@ def scan_lines(lines: list[str]) -> ScannedLines:
             continue
         if first == "\t":
             raise Unsupported(f"line {i + 1}: a tab indents it")
-        if col == 0 and (first == "%" or stripped.startswith(("---", "..."))):
+        if col == 0 and first in "%-." and (first == "%" or stripped.startswith(("---", "..."))):
             word = stripped.rstrip("\r\n")
             if first == "%" or word in ("---", "...") or word.startswith(("--- ", "... ")):
                 columns[i] = _MARKER
                 continue
         columns[i] = col
-        if (_OPENER.search(stripped) and not _QUOTED_VALUE.fullmatch(stripped)
-                and not _CLOSED.fullmatch(stripped.rstrip("\r\n"))):
+        if opener(stripped) and not quoted(stripped) and not closed(stripped.rstrip("\r\n")):
             _lex(stripped, state)
+            going_on = bool(state.depth or state.quote)
             if state.block:
                 block_column = col
     return ScannedLines(lines, columns)
