@@ -94,23 +94,35 @@ def test_input_nested_100000_deep(repo: Path, where: str, command: str, message:
 def test_files_that_cannot_be_read_or_written(repo: Path) -> None:
     stack = repo / "docker-compose.swarm.yml"
     assert workers("compose", "--repo", str(repo))[0] == 0
-    os.chmod(stack, 0o600)
-    code, out = workers("compose", "--check", "--repo", str(repo), unprivileged=True)
+    os.chmod(stack, 0o000)
+    try:
+        code, out = workers("compose", "--check", "--repo", str(repo), unprivileged=True)
+    finally:
+        os.chmod(stack, 0o644)
     assert code == 2
-    assert "docker-compose.swarm.yml: cannot read (Permission denied); check its permissions" in out
-    os.chmod(stack, 0o644)
+    assert ("docker-compose.swarm.yml: cannot read (Permission denied); check its permissions"
+            in out)
     build_file_tree(repo, worker_files("beta", 8002))
-    code, out = workers("compose", "--repo", str(repo), unprivileged=True)
-    assert code == 1
+    os.chmod(repo, 0o555)
+    os.chmod(repo / "workers", 0o555)
+    try:
+        compose = workers("compose", "--repo", str(repo), unprivileged=True)
+        schema = workers("schema", "--repo", str(repo), unprivileged=True)
+    finally:
+        os.chmod(repo, 0o755)
+        os.chmod(repo / "workers", 0o755)
+    assert compose[0] == 1
     assert ("docker-compose.swarm.yml: cannot write (Permission denied); the file is "
-            "unchanged; check the folder's permissions") in out
-    os.chmod(repo / "workers/beta/worker.json", 0o600)
-    code, out = workers("discover", "--repo", str(repo), unprivileged=True)
+            "unchanged; check the folder's permissions") in compose[1]
+    assert schema[0] == 1
+    assert "workers/worker.schema.json: cannot write (Permission denied)" in schema[1]
+    os.chmod(repo / "workers/beta/worker.json", 0o000)
+    try:
+        code, out = workers("discover", "--repo", str(repo), unprivileged=True)
+    finally:
+        os.chmod(repo / "workers/beta/worker.json", 0o644)
     assert code == 2
     assert "workers/beta/worker.json: cannot read: Permission denied" in out
-    code, out = workers("schema", "--repo", str(repo), unprivileged=True)
-    assert code == 1
-    assert "workers/worker.schema.json: cannot write (Permission denied)" in out
 
 
 def test_not_in_a_repository(tmp_path: Path) -> None:
