@@ -14,9 +14,10 @@ main.py with one handler, as the template makes them) and times, in one process:
   ``compose`` did before it spliced, and still does where a worker service uses merge
   keys), on the same file in the same run.
 
-Each figure is the median of ``--repeat`` runs (default 3). The table shows seconds,
-milliseconds per worker (flat when the cost grows linearly) and the round trip's time
-as a multiple of the splice's.
+Each figure is the median of ``--repeat`` runs (default 5; the JSON output keeps every
+run). The table shows seconds, milliseconds per worker (flat when the cost grows
+linearly) and the round trip's time as a multiple of the splice's; the load average of
+the machine before and after is printed with it.
 """
 
 from __future__ import annotations
@@ -24,6 +25,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import platform
 import shutil
 import statistics
 import tempfile
@@ -77,7 +79,10 @@ def build_repo(root: Path, count: int) -> None:
         (folder / "main.py").write_text(MAIN.format(n=f"{n:04d}"))
 
 
-def timed(action: Callable[[], Any], repeat: int) -> tuple[float, Any]:
+RUNS: dict[str, list[float]] = {}
+
+
+def timed(action: Callable[[], Any], repeat: int, label: str = "") -> tuple[float, Any]:
     """Median seconds of ``repeat`` runs, and the last result."""
     seconds = []
     result = None
@@ -85,6 +90,8 @@ def timed(action: Callable[[], Any], repeat: int) -> tuple[float, Any]:
         started = time.perf_counter()
         result = action()
         seconds.append(time.perf_counter() - started)
+    if label:
+        RUNS[label] = seconds
     return statistics.median(seconds), result
 
 
@@ -107,17 +114,18 @@ def measure(count: int, repeat: int, peer: bool) -> dict[str, Any]:
         build_repo(root, count)
         stack = root / "docker-compose.swarm.yml"
         figures: dict[str, Any] = {"workers": count}
-        figures["discover"], workers = timed(lambda: discover_workers(root), repeat)
+        RUNS.clear()
+        figures["discover"], workers = timed(lambda: discover_workers(root), repeat, "discover")
         assert len(workers) == count
 
         def first() -> Any:
             stack.unlink(missing_ok=True)
             return compose_stack(root)
 
-        figures["first"], result = timed(first, repeat)
+        figures["first"], result = timed(first, repeat, "first")
         assert result.method == "splice"
         before = os.stat(stack)
-        figures["no_change"], result = timed(lambda: compose_stack(root), repeat)
+        figures["no_change"], result = timed(lambda: compose_stack(root), repeat, "no_change")
         after = os.stat(stack)
         assert not result.changed
         assert (before.st_mtime_ns, before.st_ino) == (after.st_mtime_ns, after.st_ino)
@@ -130,14 +138,16 @@ def measure(count: int, repeat: int, peer: bool) -> dict[str, Any]:
             spec_path.write_text(json.dumps(spec))
             return compose_stack(root)
 
-        figures["one_changed"], result = timed(one_changed, repeat)
+        figures["one_changed"], result = timed(one_changed, repeat, "one_changed")
         assert result.updated == (f"worker-{count // 2:04d}",)
-        figures["check"], result = timed(lambda: compose_stack(root, check=True), repeat)
+        figures["check"], result = timed(lambda: compose_stack(root, check=True), repeat,
+                                         "check")
         assert not result.changed
         figures["stack_lines"] = len(stack.read_text().splitlines())
         figures["stack_mb"] = round(stack.stat().st_size / 1e6, 2)
         if peer:
             figures["round_trip_no_change"], _ = timed(lambda: peer_no_change(root), 1)
+        figures["runs"] = {label: [round(x, 4) for x in runs] for label, runs in RUNS.items()}
         return figures
 
 
@@ -161,14 +171,17 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=(__doc__ or "").splitlines()[0])
     parser.add_argument("--workers", default="100,500,1000,2000",
                         help="comma-separated sizes (default 100,500,1000,2000)")
-    parser.add_argument("--repeat", type=int, default=3, help="runs per figure (median)")
+    parser.add_argument("--repeat", type=int, default=5, help="runs per figure (median)")
     parser.add_argument("--no-peer", action="store_true", help="skip the round-trip peer")
     parser.add_argument("--json", type=Path, help="write the figures here too")
     options = parser.parse_args()
     rows = []
+    load = os.getloadavg()[0]
     for count in (int(size) for size in options.workers.split(",")):
         rows.append(measure(count, options.repeat, peer=not options.no_peer))
         print(f"{count} workers done", flush=True)
+    print(f"load average {load:.1f} before, {os.getloadavg()[0]:.1f} after; "
+          f"{os.cpu_count()} CPUs; Python {platform.python_version()}")
     print(table(rows))
     if options.json:
         options.json.write_text(json.dumps(rows, indent=2) + "\n")
