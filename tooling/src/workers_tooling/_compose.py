@@ -43,7 +43,8 @@ _BOM = "\ufeff"
 class ComposeResult:
     """What :func:`compose_stack` did (or, with ``check``, would do).
 
-    ``method`` is ``"splice"`` or ``"round trip"`` (then ``reason`` says why)."""
+    ``diff`` (with ``check`` only) shows what would change; ``method`` is ``"splice"`` or
+    ``"round trip"`` (then ``reason`` says why)."""
 
     stack_file: Path
     workers: tuple[str, ...]
@@ -162,9 +163,9 @@ def _finish(repo: Path, stack_file: Path, target: Path, output: Path | None,
             before: str | None, text: str, changed: bool, check: bool, writer: Writer,
             outcome: Outcome, names: list[str], reason: str, *, seeded: bool) -> ComposeResult:
     shown = relative(target, repo)
-    diff = "".join(difflib.unified_diff(
+    diff = "".join(difflib.unified_diff(  # only --check shows it: costly on a large file
         (before or "").splitlines(keepends=True), text.splitlines(keepends=True),
-        fromfile=f"a/{shown}", tofile=f"b/{shown}")) if changed else ""
+        fromfile=f"a/{shown}", tofile=f"b/{shown}")) if changed and check else ""
     if changed and not check:
         try:
             atomic_write(target, text, writer=writer)
