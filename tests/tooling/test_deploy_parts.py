@@ -85,3 +85,14 @@ def test_scale_refuses_what_worker_json_would_refuse(
     code, _, err = run_cli(capsys, "scale", "alpha", "--repo", str(repo))
     assert code == 2
     assert "'alpha': expected NAME=N, e.g. hello-world=3" in err
+
+
+def test_images_without_git_get_no_commit_tag(tmp_path: Path,
+                                              monkeypatch: pytest.MonkeyPatch) -> None:
+    from workers_tooling._image_names import git_commit
+
+    assert git_commit(REPO)[0]  # this checkout has commits
+    assert git_commit(tmp_path) == (None, f"{tmp_path} is not a git checkout with commits: "
+                                          "no commit tag")
+    monkeypatch.setenv("PATH", str(tmp_path / "empty"))
+    assert git_commit(REPO) == (None, "git is not installed (apt-get install git): no commit tag")
