@@ -29,7 +29,7 @@ from workers_tooling.errors import ToolingError
 # Deploys and rolling updates take minutes on 2 cores.
 pytestmark = [pytest.mark.docker, pytest.mark.slow, pytest.mark.timeout(900)]
 
-STACK = "cw-e2e"
+STACK = f"cw-e2e-{os.getpid()}"  # unique: other checkouts may run this test too
 PYTHON_BASE = "local/python-base:bookworm"
 JRE_BASE = "local/jre-base:bookworm"
 ENGINE_IMAGE = "local/camunda-engine:e2e"
