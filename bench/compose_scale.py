@@ -14,10 +14,10 @@ main.py with one handler, as the template makes them) and times, in one process:
   ``compose`` did before it spliced, and still does where a worker service uses merge
   keys), on the same file in the same run.
 
-Each figure is the median of ``--repeat`` runs (default 5; the JSON output keeps every
-run). The table shows seconds, milliseconds per worker (flat when the cost grows
-linearly) and the round trip's time as a multiple of the splice's; the load average of
-the machine before and after is printed with it.
+Each size runs in a process of its own. Each figure is the median of ``--repeat`` runs
+(default 5; the JSON output keeps every run). The table shows seconds, milliseconds per
+worker (flat when the cost grows linearly) and the round trip's time as a multiple of
+the splice's; the load average of the machine before and after is printed with it.
 """
 
 from __future__ import annotations
@@ -28,6 +28,8 @@ import os
 import platform
 import shutil
 import statistics
+import subprocess
+import sys
 import tempfile
 import time
 from collections.abc import Callable
@@ -188,11 +190,19 @@ def main() -> None:
     parser.add_argument("--repeat", type=int, default=5, help="runs per figure (median)")
     parser.add_argument("--no-peer", action="store_true", help="skip the round-trip peer")
     parser.add_argument("--json", type=Path, help="write the figures here too")
+    parser.add_argument("--one", type=int, help=argparse.SUPPRESS)  # a size, in this process
     options = parser.parse_args()
+    if options.one:
+        print(json.dumps(measure(options.one, options.repeat, peer=not options.no_peer)))
+        return
     rows = []
     load = os.getloadavg()[0]
     for count in (int(size) for size in options.workers.split(",")):
-        rows.append(measure(count, options.repeat, peer=not options.no_peer))
+        # each size in a fresh process: no garbage or caches of the previous one
+        command = [sys.executable, __file__, "--one", str(count), "--repeat",
+                   str(options.repeat), *(["--no-peer"] if options.no_peer else [])]
+        done = subprocess.run(command, capture_output=True, text=True, check=True)
+        rows.append(json.loads(done.stdout.strip().splitlines()[-1]))
         print(f"{count} workers done", flush=True)
     print(f"load average {load:.1f} before, {os.getloadavg()[0]:.1f} after; "
           f"{os.cpu_count()} CPUs; Python {platform.python_version()}")
