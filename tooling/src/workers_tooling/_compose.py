@@ -127,11 +127,10 @@ def compose_stack(
     common, per_worker = load_overlay(repo, environment, names) if environment else ({}, {})
     source = relative(stack_file, repo)
     old_text = read_stack_text(stack_file, source)
-    if old_text is None and not seed.is_file():
+    start = old_text if old_text is not None else read_stack_text(seed, relative(seed, repo))
+    if start is None:
         raise InputError(f"neither {source} nor its seed {relative(seed, repo)} exists; "
                          "restore the seed from git")
-    start = old_text if old_text is not None else read_stack_text(seed, relative(seed, repo))
-    assert start is not None
     bom = _BOM if start.startswith(_BOM) else ""
     generated: dict[str, dict[str, Any]] = {
         worker.name: build_service(worker, image=images.image(worker.name, worker.spec.version),
