@@ -1,18 +1,23 @@
-"""``workers deploy``: render the stack, build the images, ``docker stack deploy`` it.
+"""``workers deploy``: render the stack, build (and push) the images, ``docker stack deploy``.
 
 The committed stack file is never written here. The file deployed is rendered next to it
 (:func:`rendered_file`, ``.STEM.STACK.deploy.yml``, so relative paths in it still work):
 the stack file with the worker services brought up to date and the overlay of
 ``--env`` merged in. The image names are resolved once (:class:`~._image_names.ImageNames`:
 ``--registry``/``$REGISTRY``, ``--tag``/``$TAG``, each worker's version) and the same names
-are built and deployed: ``docker stack deploy`` fills the file's ``${REGISTRY}``/``${TAG}``
-with them.
+are built, pushed, checked and deployed: ``docker stack deploy`` fills the file's
+``${REGISTRY}``/``${TAG}`` with them.
+
+On a Swarm of more than one node every node pulls the worker images: they must be in a
+registry all nodes reach (``REGISTRY``). Deploy pushes there, then asks the Swarm's
+manager to find each image in the registry (the same lookup ``docker stack deploy`` makes
+to pin the image by digest) and refuses, naming the images, when one is not there.
 """
 
 from __future__ import annotations
 
 import os
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -20,14 +25,21 @@ from typing import Any
 from docker.errors import APIError, NotFound
 
 from ._compose import STACK_FILE, ComposeResult, compose_stack
-from ._discovery import DiscoveredWorker, discover_workers, relative
+from ._discovery import discover_workers, relative
 from ._docker_client import docker_cli, docker_client, require_swarm
 from ._image_names import DEFAULT_REGISTRY, ImageNames
 from ._images import BuiltImage, build_images
+from ._labels import WORKER_LABEL
+from ._nodes import SwarmNode, fits, swarm_nodes
 from ._stack import DEFAULT_STACK
 from .errors import ToolingError
 
-__all__ = ["DeployResult", "deploy", "deploy_environment", "rendered_file"]
+__all__ = ["DeployResult", "LocalImagesOnMultiNodeSwarm", "deploy", "deploy_environment",
+           "rendered_file"]
+
+
+class LocalImagesOnMultiNodeSwarm(ToolingError):
+    """A Swarm of several nodes and worker images no registry serves."""
 
 
 @dataclass(frozen=True)
@@ -39,6 +51,7 @@ class DeployResult:
     output: str
     rendered: Path
     names: ImageNames
+    nodes: int = 1
 
 
 def rendered_file(stack_file: Path, stack: str) -> Path:
@@ -65,54 +78,119 @@ def deploy(
     registry: str | None = None,
     tag: str | None = None,
     build: bool = True,
-    push: bool = False,
+    push: bool | None = None,
     base_image: str | None = None,
     progress: Callable[[str, str], None] = lambda worker, line: None,
 ) -> DeployResult:
-    """Render the stack, build the images, ``docker stack deploy`` the rendered file."""
+    """Render the stack, build (and push) the images, ``docker stack deploy`` the rendered
+    file. ``push`` defaults to whether a registry is set (``REGISTRY`` other than ``local``).
+    """
     names = ImageNames(registry=registry, tag=tag).resolve()
+    if push is None:
+        push = names.registry != DEFAULT_REGISTRY
     stack_file = stack_file or repo / STACK_FILE
     rendered = rendered_file(stack_file, stack)
     warnings = []
-    current = compose_stack(repo, stack_file=stack_file, check=True)
-    if current.changed:
+    if compose_stack(repo, stack_file=stack_file, check=True).changed:
         warnings.append(f"{relative(stack_file, repo)} is behind the workers (deployed "
                         "anyway, from the rendered file): run `workers compose` and commit it")
     composed = compose_stack(repo, stack_file=stack_file, environment=environment,
                              output=rendered)
-    workers = discover_workers(repo)
+    services = _worker_services(composed.text)
+    images = {worker.name: names.image(worker.name, worker.spec.version)
+              for worker in discover_workers(repo)}
     with docker_client() as client:
         require_swarm(client)
-        nodes = len(client.nodes.list())
-        if not build:
-            _require_images(client, workers, names)
-    images = tuple(build_images(repo, images=names, base_image=base_image, push=push,
-                                progress=progress) if build else ())
-    if nodes > 1 and (not push or names.registry == DEFAULT_REGISTRY):
-        warnings.append(f"this swarm has {nodes} nodes but the images are only on this one: "
-                        "build with --push to a registry (REGISTRY=...) that every node reaches")
+        nodes = swarm_nodes(client)
+        if len(nodes) > 1 and names.registry == DEFAULT_REGISTRY:
+            raise LocalImagesOnMultiNodeSwarm(_local_only(
+                nodes, sorted(images.values()), "no REGISTRY is set (the images are local)",
+                "set REGISTRY=HOST:PORT to a registry every node reaches; `workers deploy` "
+                "then pushes the images there"))
+        if not build and len(nodes) == 1:  # several nodes: the registry check below
+            _require_images(client, images)
+    built = tuple(build_images(repo, images=names, base_image=base_image, push=push,
+                               progress=progress) if build else ())
+    if len(nodes) > 1:
+        with docker_client() as client:
+            _require_in_registry(client, nodes, images)
+    warnings += _placement_warnings(services, nodes)
     done = docker_cli(["stack", "deploy", "--with-registry-auth", "--prune", "-c",
                        str(rendered), stack], environ=deploy_environment(names))
     if done.returncode != 0:
         detail = (done.stderr or done.stdout).strip()
-        raise ToolingError(f"docker stack deploy of {relative(rendered, repo)} failed:\n{detail}")
-    return DeployResult(stack, composed, images, tuple(warnings), done.stdout, rendered, names)
+        raise ToolingError(f"docker stack deploy of {relative(rendered, repo)} failed:\n"
+                           f"{detail}")
+    return DeployResult(stack, composed, built, tuple(warnings), done.stdout, rendered, names,
+                        len(nodes))
 
 
-def _require_images(client: Any, workers: Sequence[DiscoveredWorker],
-                    names: ImageNames) -> None:
+def _worker_services(stack_text: str) -> dict[str, dict[str, Any]]:
+    """The worker services of a stack file (those with an image), by name."""
+    from ruamel.yaml import YAML
+
+    services = (YAML(typ="safe").load(stack_text) or {}).get("services") or {}
+    return {str(name): service for name, service in services.items()
+            if isinstance(service, dict) and service.get("image")
+            and WORKER_LABEL in ((service.get("deploy") or {}).get("labels") or {})}
+
+
+def _require_images(client: Any, images: Mapping[str, str]) -> None:
     """Before deploying without a build: every worker image must exist here."""
     missing = []
-    for worker in workers:
-        image = names.image(worker.name, worker.spec.version)
+    for name, image in images.items():
         try:
             client.images.get(image)
         except NotFound:
-            missing.append(f"{image} (service {worker.name})")
+            missing.append(f"{image} (service {name})")
         except APIError as exc:
-            raise ToolingError(f"image {image} (service {worker.name}): the Docker engine "
-                               f"refused it ({exc.explanation or exc}); check REGISTRY and TAG"
+            raise ToolingError(f"image {image} (service {name}): the Docker engine refused "
+                               f"it ({exc.explanation or exc}); check REGISTRY and TAG"
                                ) from None
     if missing:
         raise ToolingError(f"image(s) missing on this Docker engine: {', '.join(missing)}; "
                            "build them with `workers build --all` (or deploy without --no-build)")
+
+
+def _local_only(nodes: list[SwarmNode], images: list[str], why: str, fix: str) -> str:
+    return (f"this Swarm has {len(nodes)} nodes ({', '.join(n.hostname for n in nodes)}) and "
+            f"each pulls the worker images from a registry, but {why}: {', '.join(images)}; "
+            f"{fix}")
+
+
+def _require_in_registry(client: Any, nodes: list[SwarmNode],
+                         images: Mapping[str, str]) -> None:
+    """Each worker image is found in its registry by the Swarm's manager."""
+    missing = []
+    for image in sorted(images.values()):
+        try:
+            client.api.inspect_distribution(image)
+        except APIError as exc:
+            reason = str(exc.explanation or exc).strip().splitlines()[0][:200]
+            missing.append(f"{image} ({reason})")
+    if missing:
+        raise LocalImagesOnMultiNodeSwarm(_local_only(
+            nodes, missing, "the manager finds these in no registry",
+            "push them there (`workers deploy` pushes when REGISTRY is set, unless "
+            "--no-push) to a registry every node reaches"))
+
+
+def _placement_warnings(services: Mapping[str, dict[str, Any]],
+                        nodes: list[SwarmNode]) -> list[str]:
+    """Replicas that cannot all be placed: too few nodes fit for max_replicas_per_node."""
+    warnings = []
+    for name, service in services.items():
+        deploy = service.get("deploy") or {}
+        placement = deploy.get("placement") or {}
+        most = placement.get("max_replicas_per_node")
+        replicas = deploy.get("replicas", 1)
+        if not isinstance(most, int) or not isinstance(replicas, int) or most < 1:
+            continue
+        fitting = [node for node in nodes
+                   if node.schedulable and fits(node, placement.get("constraints") or [])]
+        if replicas > most * len(fitting):
+            warnings.append(
+                f"{name}: {replicas} replicas at most {most} per node need "
+                f"{-(-replicas // most)} nodes, {len(fitting)} can take them now; "
+                f"{replicas - most * len(fitting)} will stay pending until more nodes fit")
+    return warnings

@@ -1,4 +1,12 @@
-"""The one place where a Docker engine is reached and its absence explained."""
+"""The one place where a Docker engine is reached and its absence explained.
+
+The engine is the one the docker CLI would use: ``DOCKER_HOST`` (``unix://``, ``tcp://``,
+``ssh://user@host``), else ``DOCKER_CONTEXT``, else the current context of
+``~/.docker/config.json``, else the local socket. Over ``ssh://`` both the Docker SDK and
+the docker CLI run OpenSSH's ``ssh`` (see ``_ssh``): one SSH setup (``~/.ssh/config``,
+``/etc/ssh/ssh_config.d``, the agent, known hosts, ProxyJump) serves every command, and the
+remote ``docker system dial-stdio`` reaches the remote engine.
+"""
 
 from __future__ import annotations
 
@@ -11,13 +19,17 @@ import docker
 from docker.context import ContextAPI
 from docker.errors import DockerException
 
+from ._ssh import ssh_docker_client
 from ._tools import require_program
 from .errors import ToolingError, Unavailable
 
 __all__ = [
-    "DockerUnavailable", "NotASwarm", "docker_cli", "docker_cli_lines", "docker_client",
-    "require_swarm",
+    "DockerCommandTimeout", "DockerUnavailable", "NotASwarm", "docker_cli", "docker_cli_lines",
+    "docker_client", "require_swarm",
 ]
+
+
+TIMEOUT = 120  # seconds per Docker API call (builds stream, so this is per chunk)
 
 
 class DockerUnavailable(Unavailable):
@@ -28,6 +40,10 @@ class NotASwarm(Unavailable):
     """The engine is not a Swarm manager."""
 
 
+class DockerCommandTimeout(ToolingError):
+    """A docker CLI command did not finish in time."""
+
+
 @contextmanager
 def docker_client() -> Iterator[docker.DockerClient]:
     """A client of the engine from the environment (DOCKER_HOST, else DOCKER_CONTEXT or the
@@ -35,16 +51,16 @@ def docker_client() -> Iterator[docker.DockerClient]:
     _require_context()
     client: docker.DockerClient | None = None
     try:
-        client = docker.from_env(timeout=120)
+        base_url = _base_url()
+        if base_url.startswith("ssh://"):
+            client = ssh_docker_client(base_url, timeout=TIMEOUT)
+        else:
+            client = docker.from_env(timeout=TIMEOUT)
         client.ping()
     except DockerException as exc:
         if client is not None:
             client.close()
-        raise DockerUnavailable(
-            f"no Docker engine answers ({exc}); start one (`scripts/docker-up.sh` here, or "
-            "`systemctl start docker`), or point DOCKER_HOST (e.g. ssh://user@host) or "
-            "DOCKER_CONTEXT at yours"
-        ) from None
+        raise DockerUnavailable(_unavailable(exc)) from None
     try:
         yield client
     finally:
@@ -62,6 +78,30 @@ def _require_context() -> None:
             f"DOCKER_CONTEXT={name}: no such Docker context in {where} (docker-py reads "
             f"contexts next to {where}/config.json); list them with `docker context ls`, "
             "create one with `docker context create`, or set DOCKER_HOST instead")
+
+
+def _base_url() -> str:
+    """Where the docker CLI would go: DOCKER_HOST, else the context (DOCKER_CONTEXT, the
+    current one of ~/.docker/config.json), else the local socket."""
+    host = os.environ.get("DOCKER_HOST")
+    if host:
+        return host
+    return str(ContextAPI.kwargs_from_context().get("base_url") or "")
+
+
+def _unavailable(exc: DockerException) -> str:
+    host = os.environ.get("DOCKER_HOST", "")
+    if host.startswith("ssh://"):
+        target = host.removeprefix("ssh://").split("/", 1)[0]
+        return (f"no Docker engine answers at {host} ({exc}); `ssh {target} docker version` "
+                "must work first: check the key (ssh-agent or ~/.ssh/config), the host key "
+                "(known_hosts) and that docker is installed there (ssh's own message, if any, "
+                "is above)")
+    context = os.environ.get("DOCKER_CONTEXT")
+    where = f" (DOCKER_CONTEXT={context})" if context and not host else ""
+    return (f"no Docker engine answers{where} ({exc}); start one (`scripts/docker-up.sh` here, "
+            "or `systemctl start docker`), or point DOCKER_HOST (e.g. ssh://user@host) or "
+            "DOCKER_CONTEXT at yours")
 
 
 def require_swarm(client: docker.DockerClient) -> None:
@@ -102,5 +142,5 @@ def docker_cli(args: Sequence[str], *, timeout: float | None = None,
                               errors="replace", check=False, timeout=timeout,
                               env=dict(environ) if environ is not None else None)
     except subprocess.TimeoutExpired:
-        raise ToolingError(f"docker {' '.join(args)} did not finish within {timeout:.0f}s; "
-                           "try again") from None
+        raise DockerCommandTimeout(f"docker {' '.join(args)} did not finish within "
+                                   f"{timeout:.0f}s; try again") from None

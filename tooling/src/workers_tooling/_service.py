@@ -75,13 +75,16 @@ def _amounts(amounts: Any) -> dict[str, Any]:
 def _deploy(worker: DiscoveredWorker, env_keys: list[str]) -> dict[str, Any]:
     spec = worker.spec
     deploy: dict[str, Any] = {"replicas": spec.replicas}
-    if spec.placement and (spec.placement.constraints or spec.placement.preferences):
+    if spec.placement:
         placement: dict[str, Any] = {}
         if spec.placement.constraints:
             placement["constraints"] = list(spec.placement.constraints)
         if spec.placement.preferences:
             placement["preferences"] = [{"spread": p.spread} for p in spec.placement.preferences]
-        deploy["placement"] = placement
+        if spec.placement.max_replicas_per_node is not None:
+            placement["max_replicas_per_node"] = spec.placement.max_replicas_per_node
+        if placement:
+            deploy["placement"] = placement
     if spec.resources:
         resources = {kind: _amounts(amounts) for kind, amounts in
                      (("limits", spec.resources.limits),

@@ -29,7 +29,7 @@ from ._paths import find_repo_root
 from ._scale import scale
 from ._schema import write_schema
 from ._stack import DEFAULT_STACK
-from ._status import stack_status
+from ._status import ServiceStatus, stack_status
 from ._template_tags import sync_template_tags
 from ._template_versions import VERSION_KEY
 from .errors import ToolingError
@@ -309,7 +309,9 @@ def deploy(
     env: Annotated[str | None, typer.Option("--env", envvar="ENVIRONMENT",
                                             help="Overlay, e.g. production.")] = None,
     stack: StackOption = DEFAULT_STACK,
-    push: Annotated[bool, typer.Option("--push", help="Push images to REGISTRY.")] = False,
+    push: Annotated[bool | None, typer.Option(
+        "--push/--no-push", help="Push the images to REGISTRY (default: when REGISTRY is set)."),
+    ] = None,
     no_build: Annotated[bool, typer.Option("--no-build", help="Use the images as they are.")
                         ] = False,
     base_image: Annotated[str | None, typer.Option(envvar="BASE_IMAGE",
@@ -320,29 +322,51 @@ def deploy(
     tag: TagOption = None,
     repo: RepoOption = None,
 ) -> None:
-    """Render the stack (the stack file stays as it is), build the images, deploy them."""
+    """Render the stack (the stack file stays as it is), build (and push) the images,
+    `docker stack deploy` them.
+
+    On a Swarm of several nodes the images must come from a registry every node reaches
+    (REGISTRY=HOST:PORT); deploy refuses images that are only local.
+    """
     result = swarm_deploy(repo or find_repo_root(), stack=stack, environment=env, push=push,
                           build=not no_build, base_image=base_image, stack_file=stack_file,
                           registry=registry, tag=tag, progress=_progress)
     for warning in result.warnings:
-        err_console.print(f"[yellow]warning:[/] {warning}", highlight=False)
+        _warn(warning)
     console.print(result.output.strip(), highlight=False, markup=False)
+    nodes = f" on {result.nodes} nodes" if result.nodes > 1 else ""
     console.print(f"[green]deployed[/] stack {result.stack} "
-                  f"({len(result.compose.workers)} workers, {result.rendered.name}, images "
-                  f"{result.names.repository('NAME')}:{result.names.tag or 'VERSION'}); "
+                  f"({len(result.compose.workers)} workers{nodes}, {result.rendered.name}, "
+                  f"images {result.names.repository('NAME')}:{result.names.tag or 'VERSION'}); "
                   "`workers status` shows it", highlight=False)
 
 
 @app.command()
 def status(stack: StackOption = DEFAULT_STACK) -> None:
-    """Per service: desired/running replicas, image, update state, last task error."""
-    table = Table("service", "replicas", "image", "update", "last error")
+    """Per service: running/desired replicas, the node and state of each, image, update
+    state, last task error."""
+    table = Table("service", "replicas", "nodes", "image", "update", "last error")
     for service in stack_status(stack):
         ok = service.running >= service.desired
         replicas = f"{'[green]' if ok else '[red]'}{service.running}/{service.desired}[/]"
-        table.add_row(service.name, replicas, service.image, service.update_state,
-                      service.last_error or "-")
+        table.add_row(service.name, replicas, _replica_nodes(service), service.image,
+                      service.update_state, service.last_error or "-")
     console.print(table)
+
+
+def _replica_nodes(service: ServiceStatus) -> Text:
+    """``node1 running, node2 starting, node3 (down) running`` for a status cell."""
+    cell = Text()
+    for replica in service.replicas:
+        if cell:
+            cell.append(", ")
+        cell.append(replica.node)
+        node = [state for state in (replica.node_state, replica.node_availability)
+                if state not in ("ready", "active", "-")]
+        if node:
+            cell.append(f" ({', '.join(node)})", style="red")
+        cell.append(f" {replica.state}", style="green" if replica.running else "yellow")
+    return cell or Text("-")
 
 
 @app.command()
@@ -353,8 +377,9 @@ def logs(
     tail: Annotated[int | None, typer.Option(help="Last N lines per replica.")] = None,
     stack: StackOption = DEFAULT_STACK,
 ) -> None:
-    """Log lines of every replica of a worker's service."""
-    for line in service_logs(name, stack=stack, follow=follow, since=since, tail=tail):
+    """Log lines of every replica of a worker's service, gathered from every node."""
+    for line in service_logs(name, stack=stack, follow=follow, since=since, tail=tail,
+                             warn=_warn):
         typer.echo(line)
 
 
