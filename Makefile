@@ -72,7 +72,7 @@ bench: setup engine ## Benchmark against the official JS/Java clients on the loc
 	  $$(test -f $(ENGINE_PIDFILE) && echo --engine-pid $$(cat $(ENGINE_PIDFILE))) $(BENCH_ARGS)
 
 # ---------------------------------------------------------------- workers and the stack
-.PHONY: discover-workers list-workers schema generate-compose check-compose
+.PHONY: discover-workers list-workers schema generate-compose check-compose render-compose bench-compose
 discover-workers: setup ## Find and validate every workers/*/worker.json (all problems at once)
 	$(WORKERS) discover
 
@@ -82,8 +82,15 @@ list-workers: setup ## Table of the workers: name, port, topics, replicas, versi
 schema: setup ## Write workers/worker.schema.json (JSON Schema of worker.json, for editors)
 	$(WORKERS) schema
 
-generate-compose: setup ## Update the worker services in docker-compose.swarm.yml (ENV=production: overlay)
-	$(WORKERS) compose $(if $(ENV),--env $(ENV))
+generate-compose: setup ## Update the worker services in docker-compose.swarm.yml
+	$(WORKERS) compose
+
+render-compose: setup ## Render the stack of ENV (ENV=production) to .docker-compose.swarm.ENV.yml; the stack file stays
+	@test -n "$(ENV)" || { echo "give the environment: make render-compose ENV=production"; exit 2; }
+	$(WORKERS) compose --env $(ENV) --output .docker-compose.swarm.$(ENV).yml
+
+bench-compose: setup ## Scale benchmark of discovery and compose, 100 to 2000 workers (bench/README.md)
+	$(BIN)/python bench/compose_scale.py
 
 check-compose: setup ## Fail (with a diff) if docker-compose.swarm.yml is behind the workers
 	$(WORKERS) compose --check
@@ -127,7 +134,7 @@ build-all-workers: setup ## Build every worker image with the Docker SDK
 build-worker-%: setup ## Build one worker image: make build-worker-hello-world
 	$(WORKERS) build $*
 
-deploy-workers: setup ## Regenerate the stack, build the images, docker stack deploy
+deploy-workers: setup ## Render the stack (not written back), build the images, docker stack deploy
 	$(WORKERS) deploy --stack $(STACK) $(if $(ENVIRONMENT),--env $(ENVIRONMENT))
 
 engine-image: ## Build the engine image from engine/ and push it: REGISTRY=host:port make engine-image

@@ -163,7 +163,8 @@ def load_spec(path: str | Path, *, model: type[WorkerSpec] = WorkerSpec) -> Work
     :class:`WorkerSpec`); every problem is reported at once as :class:`SpecError`."""
     source = str(path)
     try:
-        raw = Path(path).read_bytes()
+        with open(path, "rb") as file:
+            raw = file.read()
     except OSError as exc:
         raise SpecError(source, [("", f"cannot read: {exc.strerror or exc}")]) from None
     try:

@@ -1,4 +1,12 @@
-"""``workers deploy``: regenerate the stack file, build the images, ``docker stack deploy``.
+"""``workers deploy``: render the stack, build (and push) the images, ``docker stack deploy``.
+
+The committed stack file is never written here. The file deployed is rendered next to it
+(:func:`rendered_file`, ``.STEM.STACK.deploy.yml``, so relative paths in it still work):
+the stack file with the worker services brought up to date and the overlay of
+``--env`` merged in. The image names are resolved once (:class:`~._image_names.ImageNames`:
+``--registry``/``$REGISTRY``, ``--tag``/``$TAG``, each worker's version) and the same names
+are built, pushed, checked and deployed: ``docker stack deploy`` fills the file's
+``${REGISTRY}``/``${TAG}`` with them.
 
 On a Swarm of more than one node every node pulls the worker images: they must be in a
 registry all nodes reach (``REGISTRY``). Deploy pushes there, then asks the Swarm's
@@ -16,17 +24,18 @@ from typing import Any
 
 from docker.errors import APIError, NotFound
 
-from ._compose import ComposeResult, compose_stack
+from ._compose import STACK_FILE, ComposeResult, compose_stack
+from ._discovery import discover_workers, relative
 from ._docker_client import docker_cli, docker_client, require_swarm
+from ._image_names import DEFAULT_REGISTRY, ImageNames
 from ._images import BuiltImage, build_images
 from ._labels import WORKER_LABEL
 from ._nodes import SwarmNode, fits, swarm_nodes
 from ._stack import DEFAULT_STACK
 from .errors import ToolingError
 
-__all__ = ["DeployResult", "LocalImagesOnMultiNodeSwarm", "deploy"]
-
-LOCAL_REGISTRY = "local"  # the REGISTRY default: images that never leave this engine
+__all__ = ["DeployResult", "LocalImagesOnMultiNodeSwarm", "deploy", "deploy_environment",
+           "rendered_file"]
 
 
 class LocalImagesOnMultiNodeSwarm(ToolingError):
@@ -40,7 +49,24 @@ class DeployResult:
     images: tuple[BuiltImage, ...]
     warnings: tuple[str, ...]
     output: str
+    rendered: Path
+    names: ImageNames
     nodes: int = 1
+
+
+def rendered_file(stack_file: Path, stack: str) -> Path:
+    """Where the file deployed as ``stack`` is rendered: beside the stack file."""
+    return stack_file.with_name(f".{stack_file.stem}.{stack}.deploy.yml")
+
+
+def deploy_environment(names: ImageNames) -> dict[str, str]:
+    """The environment ``docker stack deploy`` runs with: the resolved REGISTRY and TAG
+    (unset: each worker's version), whatever the caller's environment says."""
+    environ = {**os.environ, "REGISTRY": names.registry or DEFAULT_REGISTRY}
+    environ.pop("TAG", None)
+    if names.tag:
+        environ["TAG"] = names.tag
+    return environ
 
 
 def deploy(
@@ -49,43 +75,54 @@ def deploy(
     stack: str = DEFAULT_STACK,
     environment: str | None = None,
     stack_file: Path | None = None,
+    registry: str | None = None,
+    tag: str | None = None,
     build: bool = True,
     push: bool | None = None,
     base_image: str | None = None,
     progress: Callable[[str, str], None] = lambda worker, line: None,
 ) -> DeployResult:
-    """Regenerate the stack file, build (and push) the images, ``docker stack deploy`` it.
-
-    ``push`` defaults to whether a registry is set (``REGISTRY`` other than ``local``).
+    """Render the stack, build (and push) the images, ``docker stack deploy`` the rendered
+    file. ``push`` defaults to whether a registry is set (``REGISTRY`` other than ``local``).
     """
-    registry = os.environ.get("REGISTRY") or LOCAL_REGISTRY
+    names = ImageNames(registry=registry, tag=tag).resolve()
     if push is None:
-        push = registry != LOCAL_REGISTRY
-    composed = compose_stack(repo, stack_file=stack_file, environment=environment)
+        push = names.registry != DEFAULT_REGISTRY
+    stack_file = stack_file or repo / STACK_FILE
+    rendered = rendered_file(stack_file, stack)
+    warnings = []
+    if compose_stack(repo, stack_file=stack_file, check=True).changed:
+        warnings.append(f"{relative(stack_file, repo)} is behind the workers (deployed "
+                        "anyway, from the rendered file): run `workers compose` and commit it")
+    composed = compose_stack(repo, stack_file=stack_file, environment=environment,
+                             output=rendered)
     services = _worker_services(composed.text)
-    images = {name: str(service["image"]) for name, service in services.items()}
+    images = {worker.name: names.image(worker.name, worker.spec.version)
+              for worker in discover_workers(repo)}
     with docker_client() as client:
         require_swarm(client)
         nodes = swarm_nodes(client)
-        if len(nodes) > 1 and registry == LOCAL_REGISTRY:
+        if len(nodes) > 1 and names.registry == DEFAULT_REGISTRY:
             raise LocalImagesOnMultiNodeSwarm(_local_only(
                 nodes, sorted(images.values()), "no REGISTRY is set (the images are local)",
                 "set REGISTRY=HOST:PORT to a registry every node reaches; `workers deploy` "
                 "then pushes the images there"))
         if not build and len(nodes) == 1:  # several nodes: the registry check below
             _require_images(client, images)
-    built = tuple(build_images(repo, base_image=base_image, push=push, progress=progress)
-                  if build else ())
+    built = tuple(build_images(repo, images=names, base_image=base_image, push=push,
+                               progress=progress) if build else ())
     if len(nodes) > 1:
         with docker_client() as client:
             _require_in_registry(client, nodes, images)
-    warnings = _placement_warnings(services, nodes)
+    warnings += _placement_warnings(services, nodes)
     done = docker_cli(["stack", "deploy", "--with-registry-auth", "--prune", "-c",
-                       str(composed.stack_file), stack])
+                       str(rendered), stack], environ=deploy_environment(names))
     if done.returncode != 0:
         detail = (done.stderr or done.stdout).strip()
-        raise ToolingError(f"docker stack deploy failed:\n{detail}")
-    return DeployResult(stack, composed, built, tuple(warnings), done.stdout, len(nodes))
+        raise ToolingError(f"docker stack deploy of {relative(rendered, repo)} failed:\n"
+                           f"{detail}")
+    return DeployResult(stack, composed, built, tuple(warnings), done.stdout, rendered, names,
+                        len(nodes))
 
 
 def _worker_services(stack_text: str) -> dict[str, dict[str, Any]]:
@@ -106,6 +143,10 @@ def _require_images(client: Any, images: Mapping[str, str]) -> None:
             client.images.get(image)
         except NotFound:
             missing.append(f"{image} (service {name})")
+        except APIError as exc:
+            raise ToolingError(f"image {image} (service {name}): the Docker engine refused "
+                               f"it ({exc.explanation or exc}); check REGISTRY and TAG"
+                               ) from None
     if missing:
         raise ToolingError(f"image(s) missing on this Docker engine: {', '.join(missing)}; "
                            "build them with `workers build --all` (or deploy without --no-build)")

@@ -11,9 +11,8 @@ remote ``docker system dial-stdio`` reaches the remote engine.
 from __future__ import annotations
 
 import os
-import shutil
 import subprocess
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
 
 import docker
@@ -21,7 +20,8 @@ from docker.context import ContextAPI
 from docker.errors import DockerException
 
 from ._ssh import ssh_docker_client
-from .errors import ToolingError
+from ._tools import require_program
+from .errors import ToolingError, Unavailable
 
 __all__ = [
     "DockerCommandTimeout", "DockerUnavailable", "NotASwarm", "docker_cli", "docker_cli_lines",
@@ -32,11 +32,11 @@ __all__ = [
 TIMEOUT = 120  # seconds per Docker API call (builds stream, so this is per chunk)
 
 
-class DockerUnavailable(ToolingError):
+class DockerUnavailable(Unavailable):
     """No Docker engine answers."""
 
 
-class NotASwarm(ToolingError):
+class NotASwarm(Unavailable):
     """The engine is not a Swarm manager."""
 
 
@@ -46,7 +46,9 @@ class DockerCommandTimeout(ToolingError):
 
 @contextmanager
 def docker_client() -> Iterator[docker.DockerClient]:
-    """A client of the engine from the environment (DOCKER_HOST, DOCKER_CONTEXT), closed after."""
+    """A client of the engine from the environment (DOCKER_HOST, else DOCKER_CONTEXT or the
+    current Docker CLI context), closed after."""
+    _require_context()
     client: docker.DockerClient | None = None
     try:
         base_url = _base_url()
@@ -63,6 +65,19 @@ def docker_client() -> Iterator[docker.DockerClient]:
         yield client
     finally:
         client.close()
+
+
+def _require_context() -> None:
+    """A DOCKER_CONTEXT docker-py cannot find would silently mean the local engine: refuse."""
+    name = os.environ.get("DOCKER_CONTEXT")
+    if os.environ.get("DOCKER_HOST") or not name or name == "default":
+        return
+    if ContextAPI.get_context(name) is None:
+        where = os.environ.get("DOCKER_CONFIG") or "~/.docker"
+        raise DockerUnavailable(
+            f"DOCKER_CONTEXT={name}: no such Docker context in {where} (docker-py reads "
+            f"contexts next to {where}/config.json); list them with `docker context ls`, "
+            "create one with `docker context create`, or set DOCKER_HOST instead")
 
 
 def _base_url() -> str:
@@ -85,8 +100,8 @@ def _unavailable(exc: DockerException) -> str:
     context = os.environ.get("DOCKER_CONTEXT")
     where = f" (DOCKER_CONTEXT={context})" if context and not host else ""
     return (f"no Docker engine answers{where} ({exc}); start one (`scripts/docker-up.sh` here, "
-            "or `systemctl start docker`), or point DOCKER_HOST at yours "
-            "(e.g. ssh://user@host)")
+            "or `systemctl start docker`), or point DOCKER_HOST (e.g. ssh://user@host) or "
+            "DOCKER_CONTEXT at yours")
 
 
 def require_swarm(client: docker.DockerClient) -> None:
@@ -99,11 +114,7 @@ def require_swarm(client: docker.DockerClient) -> None:
 
 
 def _docker_executable() -> str:
-    executable = shutil.which("docker")
-    if executable is None:
-        raise DockerUnavailable("the docker command line is not installed (apt-get install "
-                                "docker.io, or docker-ce-cli)")
-    return executable
+    return require_program("docker", "for stacks and service logs (the docker command line)")
 
 
 def docker_cli_lines(args: Sequence[str]) -> Iterator[str]:
@@ -123,12 +134,13 @@ def docker_cli_lines(args: Sequence[str]) -> Iterator[str]:
 
 
 def docker_cli(args: Sequence[str], *, timeout: float | None = None,
-               ) -> subprocess.CompletedProcess[str]:
+               environ: Mapping[str, str] | None = None) -> subprocess.CompletedProcess[str]:
     """The ``docker`` CLI, for what the Docker SDK does not do (stacks, streamed logs)."""
     executable = _docker_executable()
     try:
         return subprocess.run([executable, *args], capture_output=True, text=True,
-                              errors="replace", check=False, timeout=timeout)
+                              errors="replace", check=False, timeout=timeout,
+                              env=dict(environ) if environ is not None else None)
     except subprocess.TimeoutExpired:
         raise DockerCommandTimeout(f"docker {' '.join(args)} did not finish within "
                                    f"{timeout:.0f}s; try again") from None

@@ -25,7 +25,9 @@ __all__ = [
     "FIXED_ENVIRONMENT",
     "HEALTHCHECK",
     "NETWORK",
+    "NETWORK_DECLARATION",
     "REMOVED_KEYS",
+    "SECRET_DECLARATION",
     "SERVICE_KEYS",
     "build_service",
     "recorded",
@@ -39,6 +41,9 @@ DEPLOY_KEYS = ("replicas", "placement", "resources", "update_config", "rollback_
                "restart_policy", "labels", "endpoint_mode")
 FIXED_ENVIRONMENT = ("CAMUNDA_URL", "METRICS_PORT", "WORKER_ID")
 NETWORK = "workers"
+# What the generator declares at the top level when the file lacks it.
+NETWORK_DECLARATION = {"driver": "overlay", "attachable": True}
+SECRET_DECLARATION = {"external": True}
 ENGINE_URL = "${CAMUNDA_URL:-http://engine:8080/engine-rest}"
 # The worker answers /healthz once its loop turns: a few seconds after start.
 HEALTHCHECK = {"interval": "10s", "timeout": "5s", "retries": 3, "start_period": "20s"}
