@@ -16,7 +16,7 @@ $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install -q --upgrade pip
 
-$(VENV)/.installed: $(BIN)/python sdk/pyproject.toml tooling/pyproject.toml requirements-dev.txt
+$(VENV)/.installed: $(BIN)/python sdk/pyproject.toml tooling/pyproject.toml requirements-dev.txt bench/requirements.txt
 	$(BIN)/pip install -q -e sdk -e tooling -r requirements-dev.txt
 	touch $@
 
@@ -54,8 +54,8 @@ demo: setup engine ## The main job: local engine + hello-world as a local proces
 lint: setup ## ruff over all Python code
 	$(BIN)/ruff check sdk tooling tests bench workers
 
-typecheck: setup ## mypy --strict over the SDK and the tooling
-	$(BIN)/mypy sdk/src tooling/src
+typecheck: setup ## mypy --strict over the SDK, the tooling and the benchmarks
+	$(BIN)/mypy sdk/src tooling/src bench
 
 test-workers: setup ## Each worker's own unit tests, run in its folder
 	@set -e; for dir in workers/*/; do \
@@ -65,8 +65,11 @@ test-workers: setup ## Each worker's own unit tests, run in its folder
 test: setup lint typecheck engine-build test-workers ## Everything: lint, types, worker tests, SDK and tooling tests on real engines
 	$(BIN)/pytest
 
-bench: setup engine ## Throughput benchmark against the local engine (see bench/README.md)
-	$(BIN)/python bench/throughput.py --engine-url $(ENGINE_URL)
+# BENCH_ARGS: more options, e.g. BENCH_ARGS="--variants camunda_workers,js_client --rounds 2"
+ENGINE_PIDFILE := engine/.run/camunda-$(PORT).pid
+bench: setup engine ## Benchmark against the official JS/Java clients on the local engine (bench/README.md)
+	$(BIN)/python bench/throughput.py --engine-url $(ENGINE_URL) \
+	  $$(test -f $(ENGINE_PIDFILE) && echo --engine-pid $$(cat $(ENGINE_PIDFILE))) $(BENCH_ARGS)
 
 # ---------------------------------------------------------------- workers and the stack
 .PHONY: discover-workers list-workers schema generate-compose check-compose
