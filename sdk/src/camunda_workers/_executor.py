@@ -8,9 +8,8 @@ from collections.abc import Callable, Iterable, Mapping
 from contextlib import suppress
 from typing import Any
 
-from ._client import EngineClient
 from ._lifecycle import Lifecycle
-from ._locks import TaskLock
+from ._locks import LockRenewal, TaskLock
 from ._metrics import WorkerMetrics
 from ._outcome import OutcomePath
 
@@ -22,10 +21,10 @@ log = logging.getLogger("camunda_workers")
 class TaskExecutor:
     """Runs at most ``max_tasks`` tasks at once, each through the :class:`OutcomePath`."""
 
-    def __init__(self, *, outcome: OutcomePath, client: EngineClient, metrics: WorkerMetrics,
+    def __init__(self, *, outcome: OutcomePath, renewal: LockRenewal, metrics: WorkerMetrics,
                  lifecycle: Lifecycle, max_tasks: int, lock_ms: Callable[[str], int]) -> None:
         self._outcome = outcome
-        self._client = client
+        self._renewal = renewal
         self._metrics = metrics
         self._lifecycle = lifecycle
         self._max_tasks = max_tasks
@@ -49,14 +48,13 @@ class TaskExecutor:
     def lock(self, raw: Mapping[str, Any], *, owner: str, sent_at: float) -> TaskLock:
         """The lock of a task fetched by a poll sent at ``sent_at`` under ``owner``."""
         topic = str(raw["topicName"])
-        return TaskLock(task_id=str(raw["id"]), topic=topic, owner=owner,
-                        lock_ms=self._lock_ms(topic), locked_at=sent_at, client=self._client,
-                        metrics=self._metrics, loop=asyncio.get_running_loop())
+        return self._renewal.new_lock(task_id=str(raw["id"]), topic=topic, owner=owner,
+                                      lock_ms=self._lock_ms(topic), locked_at=sent_at)
 
     def start(self, raw: Mapping[str, Any], lock: TaskLock) -> None:
         job = asyncio.get_running_loop().create_task(self._outcome.settle(raw, lock))
         self._jobs[job] = lock
-        self._metrics.in_flight.labels(self._metrics.worker).inc()
+        self._metrics.tasks_in_flight.inc()
         job.add_done_callback(self._finished)
 
     async def hand_back(self, locks: Iterable[TaskLock]) -> None:
@@ -65,7 +63,7 @@ class TaskExecutor:
 
     def _finished(self, job: asyncio.Task[None]) -> None:
         if self._jobs.pop(job, None) is not None:
-            self._metrics.in_flight.labels(self._metrics.worker).dec()
+            self._metrics.tasks_in_flight.dec()
         self._slot_freed.set()
         if not job.cancelled() and job.exception() is not None:
             log.error("task settling failed unexpectedly", exc_info=job.exception())

@@ -81,7 +81,7 @@ class Poller:
 
     async def _poll(self, free: int) -> None:
         loop = asyncio.get_running_loop()
-        settings, metrics, worker = self._settings, self._metrics, self._metrics.worker
+        settings, metrics = self._settings, self._metrics
         if self._sweep and (self._engine.error is not None or self._sweep.due(loop.time())):
             # Before polling: the orphans of a dropped poll are then fetched at once.
             await self._sweep.sweep(loop.time())
@@ -98,7 +98,7 @@ class Poller:
                 use_priority=settings.use_priority,
             ))
         except EngineError as error:
-            metrics.fetch_requests.labels(worker, "error").inc()
+            metrics.fetch_error.inc()
             # No usable answer came back (dropped, timed out, garbled): the engine may
             # have locked tasks for this poll, or may still do so while it is pending.
             if error.request_sent and (error.status is None
@@ -111,15 +111,15 @@ class Poller:
         if fetched is None:  # cut at the deadline: the engine may still lock for it
             self._sweep.watch(poll_id, pending_until)
             return
-        metrics.fetch_requests.labels(worker, "ok").inc()
-        metrics.fetch_duration.labels(worker).observe(loop.time() - sent)
+        metrics.fetch_ok.inc()
+        metrics.fetch_seconds.observe(loop.time() - sent)
         self._engine.succeeded()
         self._on_engine_state()
         self._backoff.reset()
         locks = [(raw, self._executor.lock(raw, owner=str(raw.get("workerId") or poll_id),
                                            sent_at=sent)) for raw in fetched]
         for raw, _ in locks:
-            metrics.fetched.labels(worker, str(raw["topicName"])).inc()
+            metrics.task_fetched(str(raw["topicName"]))
         if self._lifecycle.stopping.is_set():
             await self._executor.hand_back(lock for _, lock in locks)
         else:

@@ -131,14 +131,14 @@ class Worker(TaskRouter):
         loop.set_default_executor(ThreadPoolExecutor(thread_name_prefix=f"{settings.name}-io"))
         token = HANDLER_EXECUTOR.set(handler_threads)
         client = EngineClient.for_settings(settings, transport=self._transport)
-        renewal = LockRenewal(self.engine)
+        renewal = LockRenewal(client=client, metrics=self.metrics, engine=self.engine, loop=loop)
         outcome = OutcomePath(client=client, subscriptions=self._subscriptions,
                               retry_policy=self.retry_policy, metrics=self.metrics,
                               engine=self.engine, renewal=renewal,
                               backoff=(settings.backoff_initial, settings.backoff_max),
                               deadline=self.lifecycle.deadline_if_stopping)
         executor = self._executor = TaskExecutor(
-            outcome=outcome, client=client, metrics=self.metrics, lifecycle=self.lifecycle,
+            outcome=outcome, renewal=renewal, metrics=self.metrics, lifecycle=self.lifecycle,
             max_tasks=settings.max_tasks, lock_ms=self._lock_ms)
         poller = self._poller = Poller(
             client=client, settings=settings, subscriptions=self._subscriptions,
@@ -189,5 +189,5 @@ class Worker(TaskRouter):
 
     def _update_ready(self) -> None:
         ready, _ = self._ready()
-        self.metrics.ready.labels(self.metrics.worker).set(1 if ready else 0)
+        self.metrics.worker_ready.set(1 if ready else 0)
 
