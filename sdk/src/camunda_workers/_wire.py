@@ -23,12 +23,18 @@ __all__ = [
     "extend_lock_body",
     "failure_body",
     "fetch_body",
+    "loads",
 ]
 
 # In a Python str every surrogate is a lone one (pairs are single code points).
 _SURROGATE = re.compile("[\ud800-\udfff]")
 # The engine keeps 666 characters of a failure's message (its errorMessage column).
 _MESSAGE_LIMIT = 666
+
+
+def loads(body: bytes) -> Any:
+    """An answer's JSON; raises ValueError."""
+    return json.loads(body)
 
 
 def dumps(body: Any) -> bytes:

@@ -10,10 +10,9 @@ from pathlib import Path
 from typing import Unpack
 from urllib.parse import urlsplit
 
-import httpx
 from prometheus_client import CollectorRegistry
 
-from ._client import EngineClient
+from ._client import EngineClient, HttpTransport
 from ._engine_state import EngineState
 from ._executor import TaskExecutor
 from ._health import HealthServer
@@ -47,6 +46,8 @@ class Worker(TaskRouter):
     Settings come from the keyword arguments, then the environment (``CAMUNDA_URL``,
     ...), then ``spec`` (a ``worker.json``), then defaults; see :class:`WorkerSettings`.
     ``registry`` receives the Prometheus metrics (default: a registry of its own).
+    ``transport`` replaces the HTTP connection pool (tests wrap the real one to count
+    requests or to give answers a real engine cannot be made to give).
     """
 
     def __init__(
@@ -56,7 +57,7 @@ class Worker(TaskRouter):
         retry_policy: RetryPolicy | None = None,
         registry: CollectorRegistry | None = None,
         environ: Mapping[str, str] | None = None,
-        transport: httpx.AsyncBaseTransport | None = None,
+        transport: HttpTransport | None = None,
         **options: Unpack[WorkerOptions],
     ) -> None:
         super().__init__()
