@@ -126,6 +126,7 @@ def main(argv: list[str] | None = None) -> int:
             _, errors = sampler.communicate(timeout=60)
         finally:
             worker.close()
+            engine.delete_instances(key)
             engine.delete_deployment(deployment)
             engine.close()
         if sampler.returncode != 0 or not raw.exists():

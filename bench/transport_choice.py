@@ -120,7 +120,9 @@ def measure(engine: Engine, specs: list[DriveSpec], rounds: int, variables: dict
 
 def _label(spec: DriveSpec) -> str:
     loop = "" if spec.loop == "asyncio" else f" + {spec.loop}"
-    return f"{spec.client} + {spec.codec}{loop}"
+    how = "" if spec.strategy == "free" and not spec.wait_ms else (
+        f" ({spec.strategy}, {spec.wait_ms} ms handler)")
+    return f"{spec.client} + {spec.codec}{loop}{how}"
 
 
 def _ratio(value: float | None, base: float | None) -> str:
