@@ -32,6 +32,8 @@ from .errors import CamundaWorkersError
 __all__ = ["Worker"]
 
 log = logging.getLogger("camunda_workers")
+# Tasks fetched beyond the free slots wait about this long at most (see TaskExecutor).
+_AHEAD_SECONDS = 0.5
 
 
 class Worker(TaskRouter):
@@ -140,7 +142,8 @@ class Worker(TaskRouter):
                               deadline=self.lifecycle.deadline_if_stopping)
         executor = self._executor = TaskExecutor(
             outcome=outcome, renewal=renewal, metrics=self.metrics, lifecycle=self.lifecycle,
-            max_tasks=settings.max_tasks, lock_ms=self._lock_ms)
+            max_tasks=settings.max_tasks, lock_ms=self._lock_ms,
+            ahead_seconds=self._ahead_seconds())
         poller = self._poller = Poller(
             client=client, settings=settings, subscriptions=self._subscriptions,
             executor=executor, lifecycle=self.lifecycle, engine=self.engine,
@@ -169,6 +172,12 @@ class Worker(TaskRouter):
 
     def _lock_ms(self, topic: str) -> int:
         return self._subscriptions[topic].lock_duration or self.settings.lock_duration
+
+    def _ahead_seconds(self) -> float:
+        """How long a task fetched ahead may wait for a slot: half a second, and at most
+        a tenth of the shortest lock (it waits with its lock running)."""
+        shortest = min(self._lock_ms(topic) for topic in self._subscriptions)
+        return min(_AHEAD_SECONDS, shortest / 10_000)
 
     # -- health ------------------------------------------------------------------
 
