@@ -143,6 +143,23 @@ def test_check_reports_a_stale_file_with_a_diff(tmp_path: Path,
     assert (repo / STACK).read_bytes() == before
 
 
+def test_a_run_with_nothing_to_do_writes_nothing(tmp_path: Path,
+                                                 capsys: pytest.CaptureFixture[str]) -> None:
+    """Not even the same bytes again: the file keeps its inode and modification time."""
+    repo = make_repo(tmp_path, worker_files("alpha", 8001), worker_files("beta", 8002))
+    assert run_cli(capsys, "compose", "--repo", str(repo))[0] == 0
+    stack = repo / STACK
+    os.utime(stack, ns=(1_000_000_000, 1_000_000_000))  # any later write would move it
+    before = stack.stat()
+    code, out, _ = run_cli(capsys, "compose", "--repo", str(repo))
+    assert (code, out.strip()) == (0, f"{stack}: unchanged (2 worker services)")
+    result = compose_stack(repo)
+    assert (result.changed, result.written) == (False, False)
+    after = stack.stat()
+    assert (after.st_ino, after.st_mtime_ns) == (before.st_ino, 1_000_000_000)
+    assert sorted(p.name for p in repo.iterdir() if p.is_file()) == [STACK]  # no temp files
+
+
 def test_a_failed_write_leaves_the_old_file(tmp_path: Path) -> None:
     repo = make_repo(tmp_path, worker_files("alpha", 8001))
     compose_stack(repo)

@@ -82,6 +82,11 @@ CASES = {
                           "    ports:\n    - \"5432:5432\"\n"),
     "dash-indented-four": ("  db:\n    image: postgres\n    ports:\n        - \"5432:5432\"\n",
                            "    ports:\n        - \"5432:5432\"\n"),
+    # two list styles in one file: the round trip wrote both with one indentation
+    "mixed-list-indentation": ("  db:\n    image: postgres\n    ports:\n    - \"5432:5432\"\n"
+                               "  cache:\n    image: redis\n    ports:\n        - \"6379:6379\"\n",
+                               "    ports:\n    - \"5432:5432\"\n  cache:\n    image: redis\n"
+                               "    ports:\n        - \"6379:6379\"\n"),
     "single-quotes": ("  db:\n    image: 'postgres'\n", "    image: 'postgres'\n"),
     "anchors-and-merge-keys": ("  db: &db\n    image: postgres\n  db2:\n    <<: *db\n",
                                "  db: &db\n    image: postgres\n  db2:\n    <<: *db\n"),

@@ -211,6 +211,23 @@ def _answers(url: str) -> bool:
     return True
 
 
+def test_docker_host_that_is_not_a_docker_engine(not_an_engine: str) -> None:
+    """A wrong DOCKER_HOST port: the HTML error page it answers with stays on one line."""
+    host = "tcp://" + not_an_engine.removeprefix("http://")
+    done = subprocess.run([WORKERS, "status"], capture_output=True, text=True, timeout=120,
+                          env={**os.environ, "COLUMNS": "2000", "DOCKER_HOST": host},
+                          check=False)
+    assert done.returncode == 3
+    assert "Traceback" not in done.stdout + done.stderr
+    lines = done.stderr.strip().splitlines()
+    assert len(lines) == 1, done.stderr
+    assert lines[0].startswith("error: no Docker engine answers (Error while fetching server "
+                               "API version: 404 Client Error for ")
+    assert lines[0].endswith("start one (`scripts/docker-up.sh` here, or `systemctl start "
+                             "docker`), or point DOCKER_HOST (e.g. ssh://user@host) or "
+                             "DOCKER_CONTEXT at yours")
+
+
 def test_demo_against_something_that_is_not_an_engine(not_an_engine: str) -> None:
     code, out = workers("demo", "--engine-url", not_an_engine)
     assert code == 3

@@ -90,16 +90,19 @@ def _base_url() -> str:
 
 
 def _unavailable(exc: DockerException) -> str:
+    # one line: something that is not an engine may answer with a whole HTML page
+    flat = " ".join(str(exc).split())
+    said = flat if len(flat) <= 300 else flat[:297] + "..."
     host = os.environ.get("DOCKER_HOST", "")
     if host.startswith("ssh://"):
         target = host.removeprefix("ssh://").split("/", 1)[0]
-        return (f"no Docker engine answers at {host} ({exc}); `ssh {target} docker version` "
+        return (f"no Docker engine answers at {host} ({said}); `ssh {target} docker version` "
                 "must work first: check the key (ssh-agent or ~/.ssh/config), the host key "
                 "(known_hosts) and that docker is installed there (ssh's own message, if any, "
                 "is above)")
     context = os.environ.get("DOCKER_CONTEXT")
     where = f" (DOCKER_CONTEXT={context})" if context and not host else ""
-    return (f"no Docker engine answers{where} ({exc}); start one (`scripts/docker-up.sh` here, "
+    return (f"no Docker engine answers{where} ({said}); start one (`scripts/docker-up.sh` here, "
             "or `systemctl start docker`), or point DOCKER_HOST (e.g. ssh://user@host) or "
             "DOCKER_CONTEXT at yours")
 
