@@ -1,4 +1,8 @@
-"""Engine errors never kill the worker: it backs off, logs once per state change, resumes."""
+"""Engine errors never kill the worker: it backs off, logs once per state change, resumes.
+
+A worker started before its engine (Swarm starts a stack's services in no order) is alive
+(``/healthz`` 200) and not ready (``/readyz`` 503) until the engine answers.
+"""
 
 from __future__ import annotations
 
@@ -6,10 +10,11 @@ import logging
 import time
 from urllib.parse import urlsplit
 
+import httpx
 import pytest
 
 from camunda_workers import Worker
-from tests.support.engine import EngineApi, unique
+from tests.support.engine import EngineApi, free_port, unique, wait_until
 from tests.support.proxy import TcpRelay
 from tests.support.running import CountingTransport, running
 
@@ -25,8 +30,9 @@ def test_worker_survives_unreachable_engine_and_resumes(
     relay.up()
     relay.down()  # keeps its port: the worker starts against a refused connection
     transport = CountingTransport()
+    port = free_port()
     worker = Worker(name="outage", base_url=f"http://127.0.0.1:{relay.port}/engine-rest",
-                    environ={}, async_response_timeout=1_000, backoff_initial=0.2,
+                    environ={}, port=port, async_response_timeout=1_000, backoff_initial=0.2,
                     backoff_max=1.0, transport=transport)
     worker.topic(topic)(lambda task: {"handled": True})
     instances = camunda.start_many(key, 10)
@@ -34,8 +40,12 @@ def test_worker_survives_unreachable_engine_and_resumes(
     with running(worker):
         time.sleep(3)
         refused_polls = transport.requests["fetchAndLock"]
+        alive, ready = (httpx.get(f"http://127.0.0.1:{port}/{path}") for path in
+                        ("healthz", "readyz"))
         relay.up()
         camunda.wait_finished(instances)
+        wait_until(lambda: httpx.get(f"http://127.0.0.1:{port}/readyz").status_code == 200,
+                   timeout=10, what="readiness once the engine answers")
         relay.down()  # and once more, now dropping live keep-alive connections
         time.sleep(1.5)
         more = camunda.start_many(key, 5)
@@ -44,6 +54,9 @@ def test_worker_survives_unreachable_engine_and_resumes(
     relay.down()
     # backed off instead of spinning: 0.2 s growing to 1 s over 3 s is a handful of tries
     assert 3 <= refused_polls <= 12
+    # the README's start order: alive, so Swarm keeps it; not ready until the engine answers
+    assert (alive.status_code, ready.status_code) == (200, 503)
+    assert ready.text == "engine not reachable\n"
     messages = [r.getMessage() for r in caplog.records if r.name == "camunda_workers"]
     down = [m for m in messages if m.startswith("engine error (connection)")]
     back = [m for m in messages if m.startswith("engine reachable again")]
