@@ -167,6 +167,19 @@ def test_copier_refusals(template_repo: Path, tmp_path: Path) -> None:
     assert code == 1
     assert "broken.txt.jinja" in out, out
     assert not (template_repo / "workers/mailer").exists()
+    # a CopierError of Copier's own: a template that needs a newer Copier
+    (template_repo / "template/broken.txt.jinja").unlink()
+    config = template_repo / "copier.yml"
+    config.write_text(config.read_text().replace('_min_copier_version: "9.13"',
+                                                 '_min_copier_version: "99.0"'))
+    set_template_version(template_repo, "0.3.1")
+    commit_all(template_repo, "template v0.3.1")
+    code, out = workers("new", "mailer", "--topic", "send_mail", "--repo", str(template_repo))
+    assert code == 1
+    assert ("the template could not be rendered: This template requires Copier version >= "
+            "99.0, while your version of Copier is ") in out
+    assert "Upgrade Copier where the tooling runs (`pip install -U copier`)." in out
+    assert not (template_repo / "workers/mailer").exists()
 
 
 @pytest.mark.docker

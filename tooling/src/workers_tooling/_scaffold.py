@@ -26,7 +26,7 @@ from pathlib import Path
 from typing import Any, Literal
 
 import copier
-from copier.errors import CopierError
+from copier.errors import CopierError, UnsupportedVersionError
 from jinja2 import TemplateError
 from plumbum.commands.processes import ProcessExecutionError
 
@@ -75,6 +75,8 @@ def copier_errors(what: str) -> Iterator[None]:
             reason = f"{where}: {str(exc).strip()}"
         else:
             reason = str(exc).strip() or type(exc).__name__
+        if isinstance(exc, UnsupportedVersionError):
+            reason += " Upgrade Copier where the tooling runs (`pip install -U copier`)."
         raise ToolingError(f"{what}: {reason}") from None
 
 
