@@ -2,13 +2,18 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable, Mapping
 from urllib.parse import urlsplit
 
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, Info
 
-__all__ = ["WorkerMetrics"]
+__all__ = ["ENGINE_ERROR_KINDS", "OUTCOMES", "WorkerMetrics"]
 
 _DURATION_BUCKETS = (0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 300)
+OUTCOMES = ("completed", "failed", "bpmn_error", "unlocked")
+# The kinds of camunda_workers.errors.EngineError.
+ENGINE_ERROR_KINDS = ("connection", "timeout", "server", "malformed_response", "not_found",
+                      "rejected", "unauthorized")
 
 
 class WorkerMetrics:
@@ -53,8 +58,38 @@ class WorkerMetrics:
                                        "Locks extended.", ["worker", "topic"], registry=r)
         self.ready = Gauge("camunda_worker_ready", "1 while the engine answers and not draining.",
                            ["worker"], registry=r)
+        self.max_tasks = Gauge("camunda_worker_max_tasks", "Handlers allowed in flight.",
+                               ["worker"], registry=r)
+        self.lock_duration = Gauge("camunda_worker_lock_duration_seconds",
+                                   "Lock asked for per topic.", ["worker", "topic"], registry=r)
+        self.alive = Gauge("camunda_worker_alive",
+                           "1 while the poll loop turns (what /healthz answers).", ["worker"],
+                           registry=r)
         self.in_flight.labels(worker)
         self.ready.labels(worker)
+        # Series that exist from the start read 0 instead of missing: rates and ratios
+        # over them have data, and increase() sees the first increment.
+        for outcome in ("ok", "error"):
+            self.fetch_requests.labels(worker, outcome)
+        for kind in ENGINE_ERROR_KINDS:
+            self.engine_errors.labels(worker, kind)
+
+    def running(self, *, max_tasks: int, lock_durations: Mapping[str, int],
+                alive: Callable[[], bool]) -> None:
+        """What alerts and dashboards compare against, once the worker runs.
+
+        ``lock_durations`` maps each topic to its lock in milliseconds; ``alive`` is read
+        at every scrape.
+        """
+        worker = self.worker
+        self.max_tasks.labels(worker).set(max_tasks)
+        self.alive.labels(worker).set_function(lambda: 1.0 if alive() else 0.0)
+        for topic, lock_ms in lock_durations.items():
+            self.lock_duration.labels(worker, topic).set(lock_ms / 1000)
+            self.fetched.labels(worker, topic)
+            self.lock_extensions.labels(worker, topic)
+            for outcome in OUTCOMES:
+                self.handled.labels(worker, topic, outcome)
 
     def task_handled(self, topic: str, outcome: str, seconds: float | None = None) -> None:
         self.handled.labels(self.worker, topic, outcome).inc()

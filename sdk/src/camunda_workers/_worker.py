@@ -172,6 +172,10 @@ class Worker(TaskRouter):
         self._stop_requested = asyncio.Event()
         self._slot_freed = asyncio.Event()
         self._last_progress = self._loop.time()
+        self.metrics.running(
+            max_tasks=settings.max_tasks, alive=lambda: self._alive()[0],
+            lock_durations={sub.topic: sub.lock_duration or settings.lock_duration
+                            for sub in self._subscriptions.values()})
         executor = ThreadPoolExecutor(settings.max_tasks, thread_name_prefix=settings.name)
         token = HANDLER_EXECUTOR.set(executor)
         client = self._make_client()
