@@ -21,7 +21,7 @@ import pytest
 from tests.support.docker import require_docker_or_skip
 from tests.support.docker import run as _run
 from tests.support.engine import REPO, EngineApi, free_port, wait_until
-from workers_tooling._swarm import deploy, scale, service_logs, stack_status
+from workers_tooling import deploy, scale, service_logs, stack_status
 from workers_tooling.cli import main
 from workers_tooling.errors import ToolingError
 

@@ -11,8 +11,9 @@
 from ._retry import Backoff, ExponentialRetryPolicy, RetryDecision, RetryPolicy
 from ._router import AsyncHandler, Handler, HandlerResult, Subscription, TaskRouter
 from ._settings import ENV_VARIABLES, WorkerOptions, WorkerSettings
-from ._spec import WorkerSpec, load_spec
+from ._spec import Duration, TopicName, WorkerName, WorkerSpec, load_spec
 from ._task import Completion, Task
+from ._validation import validate_model
 from ._variables import TypedValue
 from ._version import __version__
 from ._worker import Worker
@@ -33,6 +34,7 @@ __all__ = [
     "BpmnError",
     "CamundaWorkersError",
     "Completion",
+    "Duration",
     "EngineError",
     "EngineRejectedError",
     "EngineUnavailableError",
@@ -46,11 +48,14 @@ __all__ = [
     "Task",
     "TaskFailure",
     "TaskRouter",
+    "TopicName",
     "TypedValue",
     "Worker",
+    "WorkerName",
     "WorkerOptions",
     "WorkerSettings",
     "WorkerSpec",
     "__version__",
     "load_spec",
+    "validate_model",
 ]

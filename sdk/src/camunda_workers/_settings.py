@@ -14,11 +14,21 @@ from typing import Any, TypedDict
 
 from pydantic import BaseModel, ConfigDict, Field, SecretStr
 
-from ._spec import WorkerName, WorkerSpec, duration_seconds
+from ._spec import (
+    DEFAULT_LOCK_DURATION,
+    DEFAULT_MAX_TASKS,
+    LockDuration,
+    MaxTasks,
+    WorkerName,
+    WorkerSpec,
+    duration_seconds,
+)
 from ._validation import validate_model
 from .errors import SpecError
 
-__all__ = ["ENV_VARIABLES", "WorkerOptions", "WorkerSettings", "resolve_settings"]
+__all__ = [
+    "ENV_VARIABLES", "SETTINGS_FROM_SPEC", "WorkerOptions", "WorkerSettings", "resolve_settings",
+]
 
 
 class WorkerSettings(BaseModel):
@@ -29,8 +39,8 @@ class WorkerSettings(BaseModel):
     name: WorkerName
     base_url: str = Field(default="http://localhost:8080/engine-rest", pattern=r"^https?://")
     worker_id: str = Field(default="", description="Default: NAME-HOSTNAME-PID.")
-    max_tasks: int = Field(default=10, ge=1, le=1000)
-    lock_duration: int = Field(default=60_000, ge=100, description="Default lock, ms.")
+    max_tasks: MaxTasks = DEFAULT_MAX_TASKS
+    lock_duration: LockDuration = DEFAULT_LOCK_DURATION
     async_response_timeout: int = Field(default=30_000, ge=0, le=1_800_000,
                                         description="Long-poll wait, ms.")
     http_timeout: float = Field(default=10.0, gt=0, description="Timeout of other requests, s.")
@@ -94,6 +104,8 @@ ENV_VARIABLES: Mapping[str, str] = {
     "METRICS_PORT": "port",
 }
 _SECRET_FILES = ("CAMUNDA_USER", "CAMUNDA_PASSWORD", "CAMUNDA_TOKEN")
+# Settings taken from worker.json (same names, same types: see camunda_workers._spec).
+SETTINGS_FROM_SPEC = ("name", "max_tasks", "lock_duration", "port")
 
 
 def _from_environment(environ: Mapping[str, str]) -> tuple[dict[str, Any], dict[str, str]]:
@@ -126,7 +138,7 @@ def resolve_settings(
     merged: dict[str, Any] = {}
     origins: dict[str, str] = {}
     if spec is not None:
-        for key in ("name", "max_tasks", "lock_duration", "port"):
+        for key in SETTINGS_FROM_SPEC:
             merged[key] = getattr(spec, key)
             origins[key] = "worker.json"
         # Drain a little under the grace period Swarm gives before SIGKILL.

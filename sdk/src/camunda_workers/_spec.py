@@ -1,7 +1,14 @@
-"""``worker.json``: the model of a worker's declaration, shared by the SDK and the tooling.
+"""``worker.json``: what a worker declares, and the setting types it shares with the SDK.
 
-The SDK reads ``name``, ``port``, ``max_tasks`` and ``lock_duration``; the rest describes
-the worker's Swarm service (``workers compose``). Unknown keys are refused, nested ones too.
+The runtime reads ``name``, ``port``, ``max_tasks``, ``lock_duration`` and
+``stop_grace_period``; ``topics``, ``version`` and ``entry_point`` describe the worker.
+The deployment sections (:data:`DEPLOYMENT_FIELDS`: replicas, resources, placement,
+update policy, secrets, labels, environment, depends_on) belong to the deployment tooling,
+which validates them (``workers_tooling.ServiceSpec`` extends this model); the runtime
+accepts them as written and never reads them. Unknown keys are refused.
+
+The constrained types (:data:`MaxTasks`, :data:`LockDuration`, ...) are the one definition
+of each rule: :class:`~camunda_workers.WorkerSettings` uses the same ones.
 """
 
 from __future__ import annotations
@@ -9,7 +16,7 @@ from __future__ import annotations
 import json
 import re
 from pathlib import Path
-from typing import Annotated, Any, Literal
+from typing import Annotated, Any, TypeVar, overload
 
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, ValidationInfo, field_validator
 
@@ -17,28 +24,29 @@ from ._validation import validate_model
 from .errors import SpecError
 
 __all__ = [
+    "DEFAULT_LOCK_DURATION",
+    "DEFAULT_MAX_TASKS",
+    "DEPLOYMENT_FIELDS",
     "Duration",
-    "Placement",
-    "PlacementPreference",
-    "ResourceAmounts",
-    "Resources",
+    "LockDuration",
+    "MaxTasks",
     "TopicName",
-    "UpdatePolicy",
     "WorkerName",
     "WorkerSpec",
+    "duration_seconds",
     "load_spec",
 ]
 
 _KEBAB = re.compile(r"^[a-z][a-z0-9]*(-[a-z0-9]+)*$")
 _SNAKE = re.compile(r"^[a-z][a-z0-9]*(_[a-z0-9]+)*$")
 _DURATION = re.compile(r"^(\d+(\.\d+)?(h|ms|us|ns|m|s))+$")
-_MEMORY = re.compile(r"^\d+(\.\d+)? ?[kKmMgGtT]?[iI]?[bB]?$")
-_ENV_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
-_SECRET = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]*$")
 _TAG = re.compile(r"^[A-Za-z0-9_][A-Za-z0-9_.-]{0,127}$")
-# Set by the tooling from other fields; a worker.json may not set them itself.
-_DERIVED_ENV = {"METRICS_PORT": '"port"', "WORKER_ID": "the Swarm task name"}
-_RESERVED_LABELS = ("camunda-workers.", "prometheus.")
+
+DEFAULT_MAX_TASKS = 10
+DEFAULT_LOCK_DURATION = 60_000
+# Sections of worker.json the deployment tooling validates and the runtime ignores.
+DEPLOYMENT_FIELDS = ("depends_on", "environment", "replicas", "resources", "placement",
+                     "secrets", "labels", "update")
 
 
 def _kebab_case(value: str) -> str:
@@ -74,73 +82,17 @@ def duration_seconds(value: str) -> float:
                for number, unit in re.findall(r"(\d+(?:\.\d+)?)(h|ms|us|ns|m|s)", value))
 
 
-def _cpus(value: str | float) -> str | float:
-    try:
-        ok = float(value) > 0
-    except ValueError:
-        ok = False
-    if not ok:
-        raise ValueError(f"{value!r} is not a CPU count; write e.g. \"0.5\" or 2")
+def _version(value: str) -> str:
+    if not _TAG.fullmatch(value):
+        raise ValueError(f"{value!r} is not a valid version: it is the image tag, e.g. '1.2.0'")
     return value
-
-
-def _memory(value: str) -> str:
-    if not _MEMORY.fullmatch(value):
-        raise ValueError(f"{value!r} is not a memory size; write e.g. \"256M\" or \"1G\"")
-    return value
-
-
-def _matches(pattern: re.Pattern[str], what: str) -> AfterValidator:
-    def check(value: str) -> str:
-        if not pattern.fullmatch(value):
-            raise ValueError(f"{value!r} is not a valid {what}")
-        return value
-    return AfterValidator(check)
 
 
 WorkerName = Annotated[str, AfterValidator(_kebab_case)]
 TopicName = Annotated[str, AfterValidator(_snake_case)]
 Duration = Annotated[str, AfterValidator(_duration), Field(examples=["30s", "1m30s"])]
-SecretName = Annotated[str, _matches(_SECRET, "Docker secret name (letters, digits, _ . -)")]
-
-
-class _Strict(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
-
-
-class ResourceAmounts(_Strict):
-    """Amounts of CPU and memory (Swarm ``deploy.resources.limits``/``reservations``)."""
-
-    cpus: Annotated[str | float, AfterValidator(_cpus)] | None = Field(
-        default=None, description='CPUs, e.g. "0.5" or 2.')
-    memory: Annotated[str, AfterValidator(_memory)] | None = Field(
-        default=None, description='Memory, e.g. "256M" or "1G".')
-
-
-class Resources(_Strict):
-    limits: ResourceAmounts | None = None
-    reservations: ResourceAmounts | None = None
-
-
-class PlacementPreference(_Strict):
-    spread: str = Field(description="Spread tasks over a node label, e.g. node.labels.zone.")
-
-
-class Placement(_Strict):
-    constraints: list[str] = Field(default_factory=list, examples=[["node.role == worker"]])
-    preferences: list[PlacementPreference] = Field(default_factory=list)
-
-
-class UpdatePolicy(_Strict):
-    """How Swarm rolls out a new version (``deploy.update_config``)."""
-
-    parallelism: int = Field(default=1, ge=0, description="Tasks updated at once (0 = all).")
-    delay: Duration = "10s"
-    order: Literal["start-first", "stop-first"] = "start-first"
-    failure_action: Literal["rollback", "pause", "continue"] = "rollback"
-    monitor: Duration = Field(default="60s", description=(
-        "Watch each new task this long for failure; keep it above the healthcheck's "
-        "start period plus a few intervals."))
+MaxTasks = Annotated[int, Field(ge=1, le=1000, description="Handlers in flight at most.")]
+LockDuration = Annotated[int, Field(ge=1_000, description="Default lock per task, milliseconds.")]
 
 
 class WorkerSpec(BaseModel):
@@ -153,31 +105,26 @@ class WorkerSpec(BaseModel):
     )
     name: WorkerName = Field(description="Worker name, kebab-case; equals its folder name.")
     description: str = ""
-    version: Annotated[str, _matches(_TAG, "version: it is the image tag, e.g. '1.2.0'")] = (
-        Field(default="1.0.0", description="The worker's own version (image tag)."))
+    version: Annotated[str, AfterValidator(_version)] = Field(
+        default="1.0.0", description="The worker's own version (image tag).")
     entry_point: str = Field(default="main.py", description="Script that runs the worker.")
     port: int = Field(ge=1024, le=65535, description="Port of /metrics, /healthz, /readyz.")
     topics: list[TopicName] = Field(min_length=1, description="External-task topics served.")
     shared_topics: list[TopicName] = Field(default_factory=list, description=(
         "Topics another worker serves too, on purpose (every such worker lists them)."))
-    depends_on: list[str] = Field(default_factory=list, description="Services it needs.")
-    environment: dict[str, str] = Field(default_factory=dict, description=(
-        "Environment of the service, values verbatim (e.g. ${SMTP_HOST:-localhost})."))
-    max_tasks: int = Field(default=10, ge=1, le=1000, description="Handlers in flight at most.")
-    lock_duration: int = Field(
-        default=60_000, ge=1_000, description="Default lock per task, milliseconds."
-    )
-    replicas: int = Field(default=1, ge=0, le=1000)
-    resources: Resources | None = Field(default=None, description="CPU/memory limits.")
-    placement: Placement | None = Field(default=None, description="Where tasks may run.")
-    secrets: list[SecretName] = Field(
-        default_factory=list, description=(
-            "Docker secrets mounted at /run/secrets/NAME; NAME_FILE (upper case) points "
-            "there, so camunda_password becomes CAMUNDA_PASSWORD_FILE."))
-    labels: dict[str, str] = Field(default_factory=dict, description="Service labels.")
-    update: UpdatePolicy = Field(default_factory=UpdatePolicy)
+    max_tasks: MaxTasks = DEFAULT_MAX_TASKS
+    lock_duration: LockDuration = DEFAULT_LOCK_DURATION
     stop_grace_period: Duration = Field(default="30s", description=(
         "Time between SIGTERM and SIGKILL; above the SDK's drain timeout (25 s)."))
+    # DEPLOYMENT_FIELDS: validated by the deployment tooling, accepted as written here.
+    depends_on: Any = None
+    environment: Any = None
+    replicas: Any = None
+    resources: Any = None
+    placement: Any = None
+    secrets: Any = None
+    labels: Any = None
+    update: Any = None
 
     @field_validator("shared_topics")
     @classmethod
@@ -188,37 +135,37 @@ class WorkerSpec(BaseModel):
                 raise ValueError(f"{topic!r} is not in \"topics\"; add it there or remove it here")
         return value
 
-    @field_validator("environment")
-    @classmethod
-    def _environment_names(cls, value: dict[str, str]) -> dict[str, str]:
-        wrong = [f"{key} is set from {_DERIVED_ENV[key]}; remove it here" if key in _DERIVED_ENV
-                 else f"{key!r} is not a variable name (letters, digits, _)"
-                 for key in value if key in _DERIVED_ENV or not _ENV_NAME.fullmatch(key)]
-        if wrong:
-            raise ValueError("; ".join(wrong))
-        return value
 
-    @field_validator("labels")
-    @classmethod
-    def _own_labels(cls, value: dict[str, str]) -> dict[str, str]:
-        reserved = [key for key in value if key.startswith(_RESERVED_LABELS)]
-        if reserved:
-            raise ValueError(f"{', '.join(map(repr, reserved))}: labels starting with "
-                             f"{' or '.join(_RESERVED_LABELS)} are set by the tooling; rename")
-        return value
+SpecT = TypeVar("SpecT", bound=WorkerSpec)
 
 
-def load_spec(path: str | Path) -> WorkerSpec:
-    """Read and validate a ``worker.json``; every problem is reported at once as SpecError."""
+@overload
+def load_spec(path: str | Path) -> WorkerSpec: ...
+@overload
+def load_spec(path: str | Path, *, model: type[SpecT]) -> SpecT: ...
+def load_spec(path: str | Path, *, model: type[WorkerSpec] = WorkerSpec) -> WorkerSpec:
+    """Read and validate a ``worker.json`` (with ``model``, a subclass of
+    :class:`WorkerSpec`); every problem is reported at once as :class:`SpecError`."""
     source = str(path)
     try:
-        text = Path(path).read_text(encoding="utf-8")
+        raw = Path(path).read_bytes()
     except OSError as exc:
         raise SpecError(source, [("", f"cannot read: {exc.strerror or exc}")]) from None
+    try:
+        text = raw.decode("utf-8-sig")  # a byte order mark, as some editors write, is fine
+    except UnicodeDecodeError as exc:
+        line = raw[: exc.start].count(b"\n") + 1
+        raise SpecError(source, [("", (
+            f"not UTF-8 (byte 0x{raw[exc.start]:02x} on line {line}); save the file as "
+            "UTF-8, as JSON requires"))]) from None
     try:
         data: Any = json.loads(text)
     except json.JSONDecodeError as exc:
         raise SpecError(
             source, [("", f"invalid JSON at line {exc.lineno} column {exc.colno}: {exc.msg}")]
         ) from None
-    return validate_model(WorkerSpec, data, source=source)
+    except RecursionError:
+        raise SpecError(source, [("", (
+            "nested too deeply to read; a worker.json is a flat object with a few nested "
+            "sections"))]) from None
+    return validate_model(model, data, source=source)

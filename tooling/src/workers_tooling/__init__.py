@@ -3,30 +3,50 @@
 from ._atomic import Writer, atomic_write
 from ._compose import SEED_FILE, STACK_FILE, ComposeResult, compose_stack
 from ._demo import DemoReport, run_demo
+from ._deploy import DeployResult, deploy
 from ._discovery import DiscoveredWorker, discover_workers, worker_summary
+from ._images import BuiltImage, build_images
+from ._logs import service_logs
+from ._monitoring import WorkerEndpoint, monitoring_status
 from ._overlay import load_overlay
 from ._paths import find_repo_root
+from ._scale import scale
 from ._schema import SCHEMA_FILE, SchemaResult, worker_schema, write_schema
+from ._service_spec import ServiceSpec
+from ._stack import DEFAULT_STACK
+from ._status import ServiceStatus, stack_status
 from .errors import EngineNotReachable, ToolingError, WorkerValidationError
 
 __all__ = [
+    "DEFAULT_STACK",
     "SCHEMA_FILE",
     "SEED_FILE",
     "STACK_FILE",
+    "BuiltImage",
     "ComposeResult",
     "DemoReport",
+    "DeployResult",
     "DiscoveredWorker",
     "EngineNotReachable",
     "SchemaResult",
+    "ServiceSpec",
+    "ServiceStatus",
     "ToolingError",
+    "WorkerEndpoint",
     "WorkerValidationError",
     "Writer",
     "atomic_write",
+    "build_images",
     "compose_stack",
+    "deploy",
     "discover_workers",
     "find_repo_root",
     "load_overlay",
+    "monitoring_status",
     "run_demo",
+    "scale",
+    "service_logs",
+    "stack_status",
     "worker_schema",
     "worker_summary",
     "write_schema",

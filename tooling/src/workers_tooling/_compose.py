@@ -28,16 +28,14 @@ from ruamel.yaml.comments import CommentedMap, CommentedSeq
 
 from ._atomic import Writer, atomic_write, write_all
 from ._discovery import DiscoveredWorker, discover_workers, relative
+from ._labels import ENV_LABEL, SECRETS_LABEL, WORKER_LABEL
 from ._overlay import load_overlay
 from ._service import (
     DEPLOY_KEYS,
-    ENV_LABEL,
     FIXED_ENVIRONMENT,
     NETWORK,
     REMOVED_KEYS,
-    SECRETS_LABEL,
     SERVICE_KEYS,
-    WORKER_LABEL,
     build_service,
     recorded,
 )

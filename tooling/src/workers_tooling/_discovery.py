@@ -11,8 +11,9 @@ from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
 from typing import Any
 
-from camunda_workers import SpecError, WorkerSpec, load_spec
+from camunda_workers import SpecError, load_spec
 
+from ._service_spec import ServiceSpec
 from .errors import WorkerValidationError
 
 __all__ = ["SKIPPED_FOLDERS", "DiscoveredWorker", "discover_workers", "worker_summary"]
@@ -25,7 +26,7 @@ class DiscoveredWorker:
     """A valid worker: its folder, its ``worker.json`` and whether it has its own Dockerfile."""
 
     path: Path
-    spec: WorkerSpec
+    spec: ServiceSpec
     has_dockerfile: bool
 
     @property
@@ -46,21 +47,21 @@ def relative(path: Path, repo: Path) -> str:
         return str(path)
 
 
-def _read(folder: Path, repo: Path, problems: list[str]) -> WorkerSpec | None:
+def _read(folder: Path, repo: Path, problems: list[str]) -> ServiceSpec | None:
     source = f"{relative(folder, repo)}/worker.json"
     if not (folder / "worker.json").is_file():
         problems.append(f"{source}: missing; every folder in workers/ is a worker: add its "
                         "worker.json (`workers new`), or prefix the folder name with _")
         return None
     try:
-        return load_spec(folder / "worker.json")
+        return load_spec(folder / "worker.json", model=ServiceSpec)
     except SpecError as exc:
         problems.extend(f"{source}: {path}: {message}" if path else f"{source}: {message}"
                         for path, message in exc.problems)
         return None
 
 
-def _check_own(folder: Path, spec: WorkerSpec, source: str, problems: list[str]) -> None:
+def _check_own(folder: Path, spec: ServiceSpec, source: str, problems: list[str]) -> None:
     if spec.name != folder.name:
         problems.append(f"{source}: name: {spec.name!r} differs from its folder; set "
                         f'"name": "{folder.name}" or rename the folder to {spec.name}')
@@ -73,10 +74,10 @@ def _check_own(folder: Path, spec: WorkerSpec, source: str, problems: list[str])
                         f"{folder.name}/; create it or point entry_point at the script")
 
 
-def _check_set(found: list[tuple[str, WorkerSpec]], problems: list[str]) -> None:
+def _check_set(found: list[tuple[str, ServiceSpec]], problems: list[str]) -> None:
     names: dict[str, str] = {}
     ports: dict[int, str] = {}
-    topics: dict[str, tuple[str, WorkerSpec]] = {}
+    topics: dict[str, tuple[str, ServiceSpec]] = {}
     free = max((spec.port for _, spec in found), default=8000) + 1
     for source, spec in found:
         if spec.name in names:
@@ -103,7 +104,7 @@ def discover_workers(repo: Path) -> list[DiscoveredWorker]:
     """The valid workers of ``repo``, sorted by name; raises if any declaration is wrong."""
     root = repo / "workers"
     problems: list[str] = []
-    found: list[tuple[str, WorkerSpec]] = []
+    found: list[tuple[str, ServiceSpec]] = []
     workers: list[DiscoveredWorker] = []
     folders = sorted(p for p in root.iterdir() if _is_worker_folder(p)) if root.is_dir() else []
     for folder in folders:

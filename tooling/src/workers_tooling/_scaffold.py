@@ -26,9 +26,7 @@ import copier
 from copier.errors import CopierError
 from pydantic import BaseModel, ConfigDict, Field
 
-from camunda_workers import SpecError
-from camunda_workers._spec import TopicName, WorkerName
-from camunda_workers._validation import validate_model
+from camunda_workers import SpecError, TopicName, WorkerName, validate_model
 
 from .errors import ToolingError
 

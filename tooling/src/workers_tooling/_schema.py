@@ -9,9 +9,8 @@ import json
 from dataclasses import dataclass
 from pathlib import Path
 
-from camunda_workers import WorkerSpec
-
 from ._atomic import atomic_write
+from ._service_spec import ServiceSpec
 
 __all__ = ["SCHEMA_FILE", "SchemaResult", "worker_schema", "write_schema"]
 
@@ -29,7 +28,7 @@ def worker_schema() -> str:
     """The schema as text: stable key order, two-space indentation, trailing newline."""
     schema = {
         "$schema": "https://json-schema.org/draft/2020-12/schema",
-        **WorkerSpec.model_json_schema(by_alias=True),
+        **ServiceSpec.model_json_schema(by_alias=True),
     }
     schema["title"] = "worker.json"
     return json.dumps(schema, indent=2, ensure_ascii=False) + "\n"

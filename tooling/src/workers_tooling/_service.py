@@ -17,18 +17,16 @@ from typing import Any
 from ruamel.yaml.scalarstring import DoubleQuotedScalarString
 
 from ._discovery import DiscoveredWorker
+from ._labels import ENV_LABEL, SECRETS_LABEL, VERSION_LABEL, WORKER_LABEL
 
 __all__ = [
     "DEPLOY_KEYS",
     "ENGINE_URL",
-    "ENV_LABEL",
     "FIXED_ENVIRONMENT",
     "HEALTHCHECK",
     "NETWORK",
     "REMOVED_KEYS",
-    "SECRETS_LABEL",
     "SERVICE_KEYS",
-    "WORKER_LABEL",
     "build_service",
     "recorded",
     "secret_variable",
@@ -40,9 +38,6 @@ REMOVED_KEYS = ("build", "depends_on")
 DEPLOY_KEYS = ("replicas", "placement", "resources", "update_config", "rollback_config",
                "restart_policy", "labels", "endpoint_mode")
 FIXED_ENVIRONMENT = ("CAMUNDA_URL", "METRICS_PORT", "WORKER_ID")
-WORKER_LABEL = "camunda-workers.worker"
-ENV_LABEL = "camunda-workers.environment"
-SECRETS_LABEL = "camunda-workers.secrets"
 NETWORK = "workers"
 ENGINE_URL = "${CAMUNDA_URL:-http://engine:8080/engine-rest}"
 # The worker answers /healthz once its loop turns: a few seconds after start.
@@ -98,7 +93,7 @@ def _deploy(worker: DiscoveredWorker, env_keys: list[str]) -> dict[str, Any]:
     deploy["restart_policy"] = dict(RESTART_POLICY)
     labels: dict[str, Any] = {
         WORKER_LABEL: spec.name,
-        "camunda-workers.version": spec.version,
+        VERSION_LABEL: spec.version,
         "prometheus.scrape": "true",
         "prometheus.port": str(spec.port),
         "prometheus.path": "/metrics",

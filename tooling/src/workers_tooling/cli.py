@@ -20,13 +20,17 @@ from camunda_workers import SpecError
 
 from ._compose import STACK_FILE, compose_stack
 from ._demo import run_demo
+from ._deploy import deploy as swarm_deploy
 from ._discovery import discover_workers, worker_summary
 from ._images import build_images
+from ._logs import service_logs
+from ._monitoring import monitoring_status
 from ._paths import find_repo_root
 from ._scaffold import check_updates, new_worker, update_workers
+from ._scale import scale
 from ._schema import write_schema
-from ._swarm import DEFAULT_STACK, monitoring_status, scale, service_logs, stack_status
-from ._swarm import deploy as swarm_deploy
+from ._stack import DEFAULT_STACK
+from ._status import stack_status
 from .errors import ToolingError
 
 app = typer.Typer(help="Run, scaffold and deploy camunda-workers.", no_args_is_help=True)

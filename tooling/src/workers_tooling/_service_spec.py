@@ -1,0 +1,141 @@
+"""``worker.json`` as the tooling reads it: the SDK's model plus the Swarm service settings.
+
+:class:`ServiceSpec` extends :class:`camunda_workers.WorkerSpec` with the sections the
+runtime does not read (``camunda_workers._spec.DEPLOYMENT_FIELDS``): replicas, resources,
+placement, the update policy, secrets, labels, environment and ``depends_on``. Discovery
+validates every ``worker.json`` with it, and ``workers schema`` exports its JSON Schema.
+"""
+
+from __future__ import annotations
+
+import re
+from typing import Annotated, Literal
+
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, field_validator
+
+from camunda_workers import Duration, WorkerSpec
+
+from ._labels import RESERVED_LABEL_PREFIXES
+
+__all__ = [
+    "Placement",
+    "PlacementPreference",
+    "ResourceAmounts",
+    "Resources",
+    "ServiceSpec",
+    "UpdatePolicy",
+]
+
+_MEMORY = re.compile(r"^\d+(\.\d+)? ?[kKmMgGtT]?[iI]?[bB]?$")
+_ENV_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
+_SECRET = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]*$")
+_SERVICE = re.compile(r"^[a-zA-Z0-9][a-zA-Z0-9_.-]*$")
+# Set by the tooling from other fields; a worker.json may not set them itself.
+_DERIVED_ENV = {"METRICS_PORT": '"port"', "WORKER_ID": "the Swarm task name"}
+
+
+def _cpus(value: str | float) -> str | float:
+    try:
+        ok = float(value) > 0
+    except ValueError:
+        ok = False
+    if not ok:
+        raise ValueError(f"{value!r} is not a CPU count; write e.g. \"0.5\" or 2")
+    return value
+
+
+def _memory(value: str) -> str:
+    if not _MEMORY.fullmatch(value):
+        raise ValueError(f"{value!r} is not a memory size; write e.g. \"256M\" or \"1G\"")
+    return value
+
+
+def _matches(pattern: re.Pattern[str], what: str) -> AfterValidator:
+    def check(value: str) -> str:
+        if not pattern.fullmatch(value):
+            raise ValueError(f"{value!r} is not a valid {what}")
+        return value
+    return AfterValidator(check)
+
+
+SecretName = Annotated[str, _matches(_SECRET, "Docker secret name (letters, digits, _ . -)")]
+ServiceName = Annotated[str, _matches(_SERVICE, "service name (letters, digits, _ . -)")]
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class ResourceAmounts(_Strict):
+    """Amounts of CPU and memory (Swarm ``deploy.resources.limits``/``reservations``)."""
+
+    cpus: Annotated[str | float, AfterValidator(_cpus)] | None = Field(
+        default=None, description='CPUs, e.g. "0.5" or 2.')
+    memory: Annotated[str, AfterValidator(_memory)] | None = Field(
+        default=None, description='Memory, e.g. "256M" or "1G".')
+
+
+class Resources(_Strict):
+    limits: ResourceAmounts | None = None
+    reservations: ResourceAmounts | None = None
+
+
+class PlacementPreference(_Strict):
+    spread: str = Field(description="Spread tasks over a node label, e.g. node.labels.zone.")
+
+
+class Placement(_Strict):
+    constraints: list[str] = Field(default_factory=list, examples=[["node.role == worker"]])
+    preferences: list[PlacementPreference] = Field(default_factory=list)
+
+
+class UpdatePolicy(_Strict):
+    """How Swarm rolls out a new version (``deploy.update_config``)."""
+
+    parallelism: int = Field(default=1, ge=0, description="Tasks updated at once (0 = all).")
+    delay: Duration = "10s"
+    order: Literal["start-first", "stop-first"] = "start-first"
+    failure_action: Literal["rollback", "pause", "continue"] = "rollback"
+    monitor: Duration = Field(default="60s", description=(
+        "Watch each new task this long for failure; keep it above the healthcheck's "
+        "start period plus a few intervals."))
+
+
+class ServiceSpec(WorkerSpec):
+    """What ``workers/NAME/worker.json`` declares: the SDK's model and the Swarm service."""
+
+    depends_on: list[ServiceName] = Field(default_factory=list, description=(
+        "Services of the stack it needs (checked against the stack file). Swarm starts "
+        "services in no order: the worker backs off until the engine answers."))
+    environment: dict[str, str] = Field(default_factory=dict, description=(
+        "Environment of the service, values verbatim (e.g. ${SMTP_HOST:-localhost})."))
+    replicas: int = Field(default=1, ge=0, le=1000, description=(
+        "Swarm replicas; `workers scale NAME=N` writes it here."))
+    resources: Resources | None = Field(default=None, description="CPU/memory limits.")
+    placement: Placement | None = Field(default=None, description="Where tasks may run.")
+    secrets: list[SecretName] = Field(
+        default_factory=list, description=(
+            "Docker secrets mounted at /run/secrets/NAME; NAME_FILE (upper case) points "
+            "there, so camunda_password becomes CAMUNDA_PASSWORD_FILE."))
+    labels: dict[str, str] = Field(default_factory=dict, description="Service labels.")
+    update: UpdatePolicy = Field(default_factory=UpdatePolicy)
+
+    @field_validator("environment")
+    @classmethod
+    def _environment_names(cls, value: dict[str, str]) -> dict[str, str]:
+        wrong = [f"{key} is set from {_DERIVED_ENV[key]}; remove it here" if key in _DERIVED_ENV
+                 else f"{key!r} is not a variable name (letters, digits, _)"
+                 for key in value if key in _DERIVED_ENV or not _ENV_NAME.fullmatch(key)]
+        if wrong:
+            raise ValueError("; ".join(wrong))
+        return value
+
+    @field_validator("labels")
+    @classmethod
+    def _own_labels(cls, value: dict[str, str]) -> dict[str, str]:
+        reserved = [key for key in value if key.startswith(RESERVED_LABEL_PREFIXES)]
+        if reserved:
+            raise ValueError(f"{', '.join(map(repr, reserved))}: labels starting with "
+                             f"{' or '.join(RESERVED_LABEL_PREFIXES)} are set by the tooling; "
+                             "rename")
+        return value
