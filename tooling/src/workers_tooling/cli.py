@@ -22,6 +22,7 @@ from ._compose import STACK_FILE, compose_stack
 from ._demo import run_demo
 from ._deploy import deploy as swarm_deploy
 from ._discovery import discover_workers, worker_summary
+from ._health_report import prometheus_status
 from ._images import build_images
 from ._logs import service_logs
 from ._monitoring import monitoring_status
@@ -287,18 +288,50 @@ def scale_command(
 
 @app.command("monitoring-status")
 def monitoring_status_command(
-    host: Annotated[str, typer.Option(help="Where the worker ports are published.")] = (
-        "127.0.0.1"),
+    prometheus: Annotated[str | None, typer.Option(
+        envvar="PROMETHEUS_URL", help="Read everything from this Prometheus, e.g. "
+        "http://localhost:9090: replicas, tasks/s, failure ratio, backlog, alerts.")] = None,
+    host: Annotated[str | None, typer.Option(
+        help="Ask http://HOST:PORT/metrics of each worker instead (local processes).")] = None,
     stack: StackOption = DEFAULT_STACK,
     repo: RepoOption = None,
 ) -> None:
-    """Each worker's metrics URL and whether it answers now; exit 1 if any is down."""
-    endpoints = monitoring_status(repo or find_repo_root(), host=host, stack=stack)
+    """Per worker: are its replicas up? Exit 1 if one is not (or an alert fires).
+
+    Without options each replica of the stack is asked over the overlay network.
+    """
+    root = repo or find_repo_root()
+    if prometheus is not None:
+        table = Table("worker", "replicas up", "tasks/s", "failed", "open", "locked",
+                      "incidents", "alerts firing")
+        report = prometheus_status(root, prometheus, stack=stack)
+        for health in report:
+            down = f" [red]({health.replicas_down} down)[/]" if health.replicas_down else ""
+            color = "green" if health.replicas_up and not health.replicas_down else "red"
+            table.add_row(
+                health.worker, f"[{color}]{health.replicas_up}[/]{down}",
+                f"{health.tasks_per_second:.2f}", _ratio(health.failure_ratio),
+                *("-" if count is None else str(count) for count in (
+                    health.open_tasks, health.locked_tasks, health.incidents)),
+                ", ".join(health.alerts) or "-")
+        console.print(table)
+        if not all(health.ok for health in report):
+            raise typer.Exit(1)
+        return
+    endpoints = monitoring_status(root, host=host, stack=stack)
     for endpoint in endpoints:
         state = "[green]up[/]" if endpoint.up else "[red]down[/]"
         console.print(f"{state} {endpoint.worker} {endpoint.url} ({endpoint.detail})")
+        for replica in endpoint.replicas:
+            mark = "[green]up[/]" if replica.up else "[red]down[/]"
+            console.print(f"    {mark} {replica.task} on {replica.node} {replica.url} "
+                          f"({replica.detail})", highlight=False)
     if not all(endpoint.up for endpoint in endpoints):
         raise typer.Exit(1)
+
+
+def _ratio(value: float | None) -> str:
+    return "-" if value is None else f"{value:.1%}"
 
 
 def main(argv: list[str] | None = None) -> int:

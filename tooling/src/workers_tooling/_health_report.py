@@ -1,0 +1,94 @@
+"""``workers monitoring-status --prometheus URL``: each worker's health, read from Prometheus.
+
+Per worker: the replicas Prometheus scrapes (up/down), tasks handled per second and the
+failure ratio over the last 5 minutes (recording rules of deploy/monitoring/rules), the
+backlog of its topics (the backlog exporter), and the alerts firing for it or its topics.
+Prometheus reaches every replica on every node over the overlay network, so this works on
+a Swarm of any size from wherever Prometheus' URL answers.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from collections.abc import Iterable
+from dataclasses import dataclass
+from pathlib import Path
+
+from ._discovery import discover_workers
+from ._prometheus import PrometheusApi, Sample
+
+__all__ = ["WorkerHealth", "prometheus_status"]
+
+
+@dataclass(frozen=True)
+class WorkerHealth:
+    worker: str
+    replicas_up: int
+    replicas_down: int
+    tasks_per_second: float
+    failure_ratio: float | None  # None: nothing handled in the last 5 minutes
+    open_tasks: int | None  # None: no backlog exporter reports the worker's topics
+    locked_tasks: int | None
+    incidents: int | None
+    alerts: tuple[str, ...]
+
+    @property
+    def ok(self) -> bool:
+        return self.replicas_up > 0 and self.replicas_down == 0 and not self.alerts
+
+
+def _by(samples: Iterable[Sample], *labels: str) -> dict[tuple[str, ...], float]:
+    return {tuple(s.labels.get(label, "") for label in labels): s.value for s in samples}
+
+
+def prometheus_status(repo: Path, url: str, *, stack: str | None = None) -> list[WorkerHealth]:
+    """Health of every worker of ``repo`` (and any other worker Prometheus scrapes).
+
+    ``stack`` keeps series of that stack and those without a stack label (a Prometheus
+    next to local processes, ``make monitoring``).
+    """
+    workers = {worker.name: set(worker.spec.topics) for worker in discover_workers(repo)}
+    where = f'stack=~"{stack}|"' if stack else ""
+    with PrometheusApi(url) as api:
+        replicas = api.query(f'count by (worker, up) (up{{job="camunda-workers", {where}}})')
+        rates = _by(api.query(
+            f"sum by (worker) (camunda_worker:tasks_handled:rate5m{{{where}}})"), "worker")
+        failed = _by(api.query(
+            f'sum by (worker) (camunda_worker:tasks_handled:rate5m{{outcome="failed", {where}}})'),
+            "worker")
+        backlog = _by(api.query(
+            f"sum by (topic, state) (camunda_backlog:external_tasks:max{{{where}}})"),
+            "topic", "state")
+        alerts = [alert for alert in api.alerts() if alert.get("state") == "firing"
+                  and (stack is None or alert["labels"].get("stack", "") in (stack, ""))]
+    up: dict[str, int] = defaultdict(int)
+    down: dict[str, int] = defaultdict(int)
+    for sample in replicas:
+        name = sample.labels.get("worker", "")
+        (up if sample.labels.get("up") == "1" else down)[name] += int(sample.value)
+    for name in [*up, *down, *(key[0] for key in rates)]:
+        workers.setdefault(name, set())  # scraped, though not in this repository
+    report = []
+    for name, topics in sorted(workers.items()):
+        if not name:
+            continue
+        rate = rates.get((name,), 0.0)
+        reported = {topic for topic, _ in backlog} & topics
+
+        def total(state: str, topics: set[str] = topics, reported: set[str] = reported,
+                  ) -> int | None:
+            if not reported:
+                return None
+            return int(sum(backlog.get((topic, state), 0.0) for topic in topics))
+
+        firing = sorted({alert["labels"]["alertname"] for alert in alerts
+                         if alert["labels"].get("worker") == name
+                         or alert["labels"].get("topic") in topics})
+        report.append(WorkerHealth(
+            worker=name, replicas_up=up.get(name, 0), replicas_down=down.get(name, 0),
+            tasks_per_second=rate,
+            failure_ratio=failed.get((name,), 0.0) / rate if rate > 0 else None,
+            open_tasks=total("open"), locked_tasks=total("locked"),
+            incidents=total("no_retries"), alerts=tuple(firing)))
+    return report
+
