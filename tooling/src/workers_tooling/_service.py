@@ -17,7 +17,14 @@ from typing import Any
 from ruamel.yaml.scalarstring import DoubleQuotedScalarString
 
 from ._discovery import DiscoveredWorker
-from ._labels import ENV_LABEL, SECRETS_LABEL, VERSION_LABEL, WORKER_LABEL
+from ._labels import (
+    ENV_LABEL,
+    SECRETS_LABEL,
+    VERSION_LABEL,
+    WORKER_LABEL,
+    WORKERS_JOB,
+    prometheus_labels,
+)
 
 __all__ = [
     "DEPLOY_KEYS",
@@ -94,9 +101,7 @@ def _deploy(worker: DiscoveredWorker, env_keys: list[str]) -> dict[str, Any]:
     labels: dict[str, Any] = {
         WORKER_LABEL: spec.name,
         VERSION_LABEL: spec.version,
-        "prometheus.scrape": "true",
-        "prometheus.port": str(spec.port),
-        "prometheus.path": "/metrics",
+        **prometheus_labels(spec.port, WORKERS_JOB),
     }
     if env_keys:
         labels[ENV_LABEL] = ",".join(env_keys)
@@ -129,7 +134,8 @@ def build_service(worker: DiscoveredWorker, *, image: str,
     service: dict[str, Any] = {
         "image": image,
         "environment": environment,
-        "ports": [f"{port}:{port}"],
+        # Only on request: a published port reaches one replica at random (see ServiceSpec).
+        "ports": [f"{port}:{port}"] if spec.publish_port else [],
         "networks": [NETWORK],
         "secrets": list(spec.secrets),
         "healthcheck": {"test": ("CMD", "python3", "-c", DoubleQuotedScalarString(probe)),
