@@ -116,8 +116,21 @@ worker-status: setup ## Replicas, image, update state and last error per service
 logs-worker-%: setup ## Logs of one worker's replicas: make logs-worker-hello-world
 	$(WORKERS) logs $* --stack $(STACK)
 
-monitoring-status: setup ## Each worker's metrics URL and whether it answers
-	$(WORKERS) monitoring-status
+monitoring-status: setup ## Each replica's /metrics (PROMETHEUS_URL=...: replicas, rates, backlog, alerts)
+	$(WORKERS) monitoring-status --stack $(STACK) $(if $(PROMETHEUS_URL),--prometheus $(PROMETHEUS_URL))
+
+# ---------------------------------------------------------------- monitoring
+PROMETHEUS_PORT ?= 9090
+.PHONY: monitoring monitoring-stop test-rules
+monitoring: setup ## Prometheus + backlog exporter next to `make demo` (local processes); prints the URL
+	$(WORKERS) monitoring start --port $(PROMETHEUS_PORT) --engine-url $(ENGINE_URL)
+
+monitoring-stop: setup ## Stop what `make monitoring` started
+	$(WORKERS) monitoring stop
+
+test-rules: ## promtool: check the config and the rules, run the rules' unit tests
+	promtool check config deploy/monitoring/prometheus.yml
+	promtool test rules deploy/monitoring/tests/*.test.yml
 
 # ---------------------------------------------------------------- help
 .PHONY: help

@@ -9,12 +9,12 @@ a Swarm of any size from wherever Prometheus' URL answers.
 
 from __future__ import annotations
 
-from collections import defaultdict
 from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
 
 from ._discovery import discover_workers
+from ._labels import WORKERS_JOB
 from ._prometheus import PrometheusApi, Sample
 
 __all__ = ["WorkerHealth", "prometheus_status"]
@@ -50,7 +50,9 @@ def prometheus_status(repo: Path, url: str, *, stack: str | None = None) -> list
     workers = {worker.name: set(worker.spec.topics) for worker in discover_workers(repo)}
     where = f'stack=~"{stack}|"' if stack else ""
     with PrometheusApi(url) as api:
-        replicas = api.query(f'count by (worker, up) (up{{job="camunda-workers", {where}}})')
+        scraped = f'up{{job="{WORKERS_JOB}", {where}}}'
+        answering = _by(api.query(f"sum by (worker) ({scraped})"), "worker")
+        known = _by(api.query(f"count by (worker) ({scraped})"), "worker")
         rates = _by(api.query(
             f"sum by (worker) (camunda_worker:tasks_handled:rate5m{{{where}}})"), "worker")
         failed = _by(api.query(
@@ -61,12 +63,7 @@ def prometheus_status(repo: Path, url: str, *, stack: str | None = None) -> list
             "topic", "state")
         alerts = [alert for alert in api.alerts() if alert.get("state") == "firing"
                   and (stack is None or alert["labels"].get("stack", "") in (stack, ""))]
-    up: dict[str, int] = defaultdict(int)
-    down: dict[str, int] = defaultdict(int)
-    for sample in replicas:
-        name = sample.labels.get("worker", "")
-        (up if sample.labels.get("up") == "1" else down)[name] += int(sample.value)
-    for name in [*up, *down, *(key[0] for key in rates)]:
+    for (name,) in [*known, *rates]:
         workers.setdefault(name, set())  # scraped, though not in this repository
     report = []
     for name, topics in sorted(workers.items()):
@@ -85,7 +82,8 @@ def prometheus_status(repo: Path, url: str, *, stack: str | None = None) -> list
                          if alert["labels"].get("worker") == name
                          or alert["labels"].get("topic") in topics})
         report.append(WorkerHealth(
-            worker=name, replicas_up=up.get(name, 0), replicas_down=down.get(name, 0),
+            worker=name, replicas_up=int(answering.get((name,), 0)),
+            replicas_down=int(known.get((name,), 0) - answering.get((name,), 0)),
             tasks_per_second=rate,
             failure_ratio=failed.get((name,), 0.0) / rate if rate > 0 else None,
             open_tasks=total("open"), locked_tasks=total("locked"),

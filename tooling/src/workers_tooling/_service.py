@@ -33,6 +33,7 @@ __all__ = [
     "HEALTHCHECK",
     "NETWORK",
     "REMOVED_KEYS",
+    "RESTART_POLICY",
     "SERVICE_KEYS",
     "build_service",
     "recorded",

@@ -24,6 +24,7 @@ from ._deploy import deploy as swarm_deploy
 from ._discovery import discover_workers, worker_summary
 from ._health_report import prometheus_status
 from ._images import build_images
+from ._local_monitoring import start_local_monitoring, stop_local_monitoring
 from ._logs import service_logs
 from ._monitoring import monitoring_status
 from ._paths import find_repo_root
@@ -284,6 +285,33 @@ def scale_command(
     """Set the replicas of services."""
     for name, count in scale(assignments, stack=stack).items():
         console.print(f"scaled {name} to {count}")
+
+
+monitoring_app = typer.Typer(help="Prometheus next to workers run as local processes.",
+                             no_args_is_help=True)
+app.add_typer(monitoring_app, name="monitoring")
+
+
+@monitoring_app.command("start")
+def monitoring_start(
+    port: Annotated[int, typer.Option(envvar="PROMETHEUS_PORT", help="Prometheus' port.")] = 9090,
+    engine_url: Annotated[str, typer.Option(envvar="CAMUNDA_URL", help="Engine REST URL.")] = (
+        "http://localhost:8080/engine-rest"),
+    repo: RepoOption = None,
+) -> None:
+    """Start Prometheus and the backlog exporter locally (make monitoring); print the URL."""
+    started = start_local_monitoring(repo or find_repo_root(), engine_url=engine_url, port=port)
+    state = "already running" if started.already_running else "started"
+    console.print(f"Prometheus {state}: [bold]{started.url}[/] (alerts: {started.url}/alerts)")
+    console.print(f"scraping {', '.join(started.targets)} and the backlog of {engine_url}; "
+                  "`workers monitoring stop` stops it", highlight=False)
+
+
+@monitoring_app.command("stop")
+def monitoring_stop(repo: RepoOption = None) -> None:
+    """Stop what `workers monitoring start` started."""
+    stopped = stop_local_monitoring(repo or find_repo_root())
+    console.print(f"stopped: {', '.join(stopped)}" if stopped else "nothing was running")
 
 
 @app.command("monitoring-status")
