@@ -13,7 +13,8 @@ from docker.errors import NotFound
 from ._compose import ComposeResult, compose_stack
 from ._docker_client import docker_cli, docker_client, require_swarm
 from ._images import BuiltImage, build_images
-from ._labels import WORKER_LABEL
+from ._labels import COMPONENT_LABEL, WORKER_LABEL
+from ._monitoring_images import build_component_images
 from ._stack import DEFAULT_STACK
 from .errors import ToolingError
 
@@ -27,6 +28,7 @@ class DeployResult:
     images: tuple[BuiltImage, ...]
     warnings: tuple[str, ...]
     output: str
+    monitoring: bool = False  # the stack has the monitoring services
 
 
 def deploy(
@@ -38,10 +40,16 @@ def deploy(
     build: bool = True,
     push: bool = False,
     base_image: str | None = None,
+    monitoring: bool | None = None,
     progress: Callable[[str, str], None] = lambda worker, line: None,
 ) -> DeployResult:
-    """Regenerate the stack file, build the images, ``docker stack deploy`` it."""
-    composed = compose_stack(repo, stack_file=stack_file, environment=environment)
+    """Regenerate the stack file, build the images, ``docker stack deploy`` it.
+
+    ``monitoring``: add (True) or remove (False) the monitoring services; None keeps the
+    stack file's choice. Their images are built too when the file has them.
+    """
+    composed = compose_stack(repo, stack_file=stack_file, environment=environment,
+                             monitoring=monitoring)
     with docker_client() as client:
         require_swarm(client)
         nodes = len(client.nodes.list())
@@ -49,6 +57,10 @@ def deploy(
             _require_images(client, composed.text)
     images = tuple(build_images(repo, base_image=base_image, push=push, progress=progress)
                    if build else ())
+    monitored = _has_components(composed.text)
+    if build and monitored:
+        images += tuple(build_component_images(repo, base_image=base_image, push=push,
+                                               progress=progress))
     warnings = []
     registry = os.environ.get("REGISTRY") or "local"
     if nodes > 1 and (not push or registry == "local"):
@@ -59,19 +71,30 @@ def deploy(
     if done.returncode != 0:
         detail = (done.stderr or done.stdout).strip()
         raise ToolingError(f"docker stack deploy failed:\n{detail}")
-    return DeployResult(stack, composed, images, tuple(warnings), done.stdout)
+    return DeployResult(stack, composed, images, tuple(warnings), done.stdout, monitored)
 
 
-def _require_images(client: Any, stack_text: str) -> None:
-    """Before deploying without a build: every worker image must exist here."""
+def _generated_services(stack_text: str) -> dict[str, Any]:
+    """Service name -> service, for the services the generator wrote (workers, monitoring)."""
     from ruamel.yaml import YAML
 
     services = (YAML(typ="safe").load(stack_text) or {}).get("services") or {}
+    return {name: service for name, service in services.items()
+            if {WORKER_LABEL, COMPONENT_LABEL} & set(
+                ((service or {}).get("deploy") or {}).get("labels") or {})}
+
+
+def _has_components(stack_text: str) -> bool:
+    return any(COMPONENT_LABEL in service["deploy"]["labels"]
+               for service in _generated_services(stack_text).values())
+
+
+def _require_images(client: Any, stack_text: str) -> None:
+    """Before deploying without a build: every generated service's image must exist here."""
     missing = []
-    for name, service in services.items():
-        labels = ((service or {}).get("deploy") or {}).get("labels") or {}
-        image = (service or {}).get("image")
-        if WORKER_LABEL in labels and image:
+    for name, service in _generated_services(stack_text).items():
+        image = service.get("image")
+        if image:
             try:
                 client.images.get(image)
             except NotFound:

@@ -41,6 +41,10 @@ console = Console(soft_wrap=True)
 err_console = Console(stderr=True, soft_wrap=True)
 
 RepoOption = Annotated[Path | None, typer.Option(help="Repository root (default: found from cwd).")]
+MonitoringOption = Annotated[bool | None, typer.Option(
+    "--monitoring/--no-monitoring",
+    help="Add (or remove) the Prometheus and backlog exporter services; without either, "
+         "the stack file keeps what it has.")]
 
 
 @app.callback()
@@ -117,11 +121,12 @@ def compose(
         help="Image registry (default: $REGISTRY or local).")] = None,
     tag: Annotated[str | None, typer.Option(
         help="Image tag (default: $TAG or each worker's version).")] = None,
+    monitoring: MonitoringOption = None,
     repo: RepoOption = None,
 ) -> None:
     """Add, update and remove the worker services of the Swarm stack file, keeping the rest."""
     result = compose_stack(repo or find_repo_root(), stack_file=stack_file, registry=registry,
-                           tag=tag, environment=env, check=check)
+                           tag=tag, environment=env, monitoring=monitoring, check=check)
     if check:
         if result.changed:
             typer.echo(result.diff, nl=False)
@@ -239,17 +244,22 @@ def deploy(
                                                    help="Base image for the Dockerfiles.")] = None,
     stack_file: Annotated[Path | None, typer.Option(
         help="Stack file (default: docker-compose.swarm.yml).")] = None,
+    monitoring: MonitoringOption = None,
     repo: RepoOption = None,
 ) -> None:
     """Regenerate the stack file, build the images and `docker stack deploy` them."""
     result = swarm_deploy(repo or find_repo_root(), stack=stack, environment=env, push=push,
                           build=not no_build, base_image=base_image, stack_file=stack_file,
-                          progress=_progress)
+                          monitoring=monitoring, progress=_progress)
     for warning in result.warnings:
         err_console.print(f"[yellow]warning:[/] {warning}", highlight=False)
     console.print(result.output.strip(), highlight=False, markup=False)
     console.print(f"[green]deployed[/] stack {result.stack} "
                   f"({len(result.compose.workers)} workers); `workers status` shows it")
+    if result.monitoring:
+        console.print("Prometheus: http://MANAGER-NODE:${MONITORING_PORT:-9090} (host port of "
+                      "the node that runs the monitoring service)", highlight=False,
+                      markup=False)
 
 
 @app.command()
