@@ -28,6 +28,7 @@ from tests.support.engine import REPO, EngineApi, free_port, wait_until
 from workers_tooling._deploy import deploy
 from workers_tooling._prometheus import PrometheusApi
 from workers_tooling._scale import scale
+from workers_tooling._status import stack_status
 from workers_tooling.cli import main
 
 pytestmark = [pytest.mark.docker, pytest.mark.slow, pytest.mark.timeout(1200)]
@@ -158,6 +159,10 @@ def _start(api: EngineApi, count: int, prefix: str) -> list[str]:
                              range(count)))
 
 
+def _running(worker: str) -> int:
+    return next(s for s in stack_status(STACK) if s.worker == worker).running
+
+
 def _aligned(at: float) -> float:
     """The next multiple of STEP seconds (subquery steps fall on multiples of STEP)."""
     return math.ceil(at / STEP) * STEP
@@ -251,6 +256,10 @@ def test_monitoring_status_from_prometheus_and_from_each_replica(
 ) -> None:
     monkeypatch.setenv("COLUMNS", "200")
     repo = str(monitored.repo)
+    # the exporter counts every 30 s: wait until it has seen the load drain
+    wait_until(lambda: monitored.prometheus.value(
+        f'sum(camunda_backlog:external_tasks:max{{topic="say_hello", stack="{STACK}"}})') == 0,
+        timeout=120, interval=3, what="the backlog of say_hello to read 0")
     assert main(["monitoring-status", "--prometheus", monitored.prometheus.url,
                  "--stack", STACK, "--repo", repo]) == 0
     shown = capsys.readouterr().out
@@ -264,12 +273,15 @@ def test_monitoring_status_from_prometheus_and_from_each_replica(
 
 
 def test_scaled_to_zero_the_worker_down_alert_fires_and_the_backlog_rises(
-    monitored: Monitored, capsys: pytest.CaptureFixture[str],
+    monitored: Monitored, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch,
 ) -> None:
+    monkeypatch.setenv("COLUMNS", "200")
     api, prometheus = monitored.api, monitored.prometheus
     open_tasks = ('camunda_backlog:external_tasks:max{topic="say_hello", state="open", '
                   f'stack="{STACK}"}}')
     scale(["hello-world=0"], stack=STACK)
+    wait_until(lambda: _running("hello-world") == 0, timeout=120, interval=2,
+               what="the replicas to stop")
     waiting = _start(api, 40, "waiting-")
     started = time.monotonic()
 
@@ -284,6 +296,9 @@ def test_scaled_to_zero_the_worker_down_alert_fires_and_the_backlog_rises(
     wait_until(lambda: prometheus.value(open_tasks) == 40, timeout=120, interval=3,
                what="the backlog metric to show the 40 waiting tasks")
     assert _worker_targets(prometheus, "hello-world") == []
+    page = httpx.get(f"{prometheus.url}/alerts", timeout=10)  # the UI's page (README)
+    assert page.status_code == 200
+    assert "CamundaWorkerDown" in page.text
     assert main(["monitoring-status", "--prometheus", prometheus.url, "--stack", STACK,
                  "--repo", str(monitored.repo)]) == 1
     shown = capsys.readouterr().out

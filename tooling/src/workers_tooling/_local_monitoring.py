@@ -62,14 +62,14 @@ def _port_free(port: int) -> bool:
     return True
 
 
-def _write_targets(repo: Path, run: Path) -> tuple[str, ...]:
+def _write_targets(repo: Path, run: Path, backlog_port: int) -> tuple[str, ...]:
     node = socket.gethostname()
     groups = [{"targets": [f"127.0.0.1:{worker.spec.port}"],
                "labels": {"worker": worker.name, "service": worker.name, "node": node,
                           "task": "local"}}
               for worker in discover_workers(repo)]
     for name, content in (("workers.json", groups), ("backlog.json", [
-            {"targets": [f"127.0.0.1:{BACKLOG_PORT}"], "labels": {"node": node}}])):
+            {"targets": [f"127.0.0.1:{backlog_port}"], "labels": {"node": node}}])):
         temporary = run / f".{name}.tmp"
         temporary.write_text(json.dumps(content, indent=2))
         temporary.replace(run / name)  # file_sd reads whole files only
@@ -95,6 +95,7 @@ def _reap(pid: int) -> None:
 
 
 def start_local_monitoring(repo: Path, *, engine_url: str, port: int = 9090,
+                           backlog_port: int = BACKLOG_PORT,
                            timeout: float = 60.0) -> LocalMonitoring:
     """Start (or find running) Prometheus on ``port`` and the backlog exporter."""
     binary = shutil.which("prometheus")
@@ -103,24 +104,24 @@ def start_local_monitoring(repo: Path, *, engine_url: str, port: int = 9090,
                            "Debian 12 ships 2.42) or run the stack's monitoring service")
     run = repo / RUN_DIR
     run.mkdir(parents=True, exist_ok=True)
-    targets = _write_targets(repo, run)  # workers added since the last start appear too
+    targets = _write_targets(repo, run, backlog_port)  # workers added since the last start too
     topics = sorted({topic for worker in discover_workers(repo) for topic in worker.spec.topics})
     url = f"http://127.0.0.1:{port}"
     running = _alive(run / "prometheus.pid", "prometheus.local.yml")
     backlog = _alive(run / "backlog.pid", "camunda_workers.backlog")
+    if running is None and not _port_free(port):
+        raise ToolingError(f"port {port} is in use; pick another: PROMETHEUS_PORT=9091 make "
+                           "monitoring (or `workers monitoring start --port 9091`)")
     if backlog is None:
-        if not _port_free(BACKLOG_PORT):
-            raise ToolingError(f"port {BACKLOG_PORT} (the local backlog exporter) is in use")
+        if not _port_free(backlog_port):
+            raise ToolingError(f"port {backlog_port} (the local backlog exporter) is in use")
         env = {**os.environ, "CAMUNDA_URL": engine_url, "BACKLOG_INTERVAL": "10"}
         backlog = _spawn([sys.executable, "-m", "camunda_workers.backlog",
-                          "--port", str(BACKLOG_PORT), *(f"--topic={t}" for t in topics)],
+                          "--port", str(backlog_port), *(f"--topic={t}" for t in topics)],
                          run / "backlog.log", env)
         (run / "backlog.pid").write_text(str(backlog))
     if running is not None:
         return LocalMonitoring(url, running, backlog, True, targets)
-    if not _port_free(port):
-        raise ToolingError(f"port {port} is in use; pick another: PROMETHEUS_PORT=9091 make "
-                           "monitoring (or `workers monitoring start --port 9091`)")
     log = run / "prometheus.log"
     pid = _spawn([binary, f"--config.file={repo / CONFIG}",
                   f"--storage.tsdb.path={run / 'data'}", f"--web.listen-address=127.0.0.1:{port}",

@@ -85,3 +85,7 @@ class PrometheusApi:
     def alerts(self) -> list[dict[str, Any]]:
         """Pending and firing alerts (``labels``, ``state``, ``activeAt``, ...)."""
         return list(self._get("/api/v1/alerts")["alerts"])
+
+    def rule_groups(self) -> list[dict[str, Any]]:
+        """The loaded rule groups (``name``, ``file``, ``rules``, ...)."""
+        return list(self._get("/api/v1/rules")["groups"])
