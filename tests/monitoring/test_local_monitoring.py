@@ -82,6 +82,8 @@ def test_prometheus_scrapes_local_workers_and_the_backlog(
             groups = prometheus.rule_groups()  # the same rules as a stack's
             assert {g["name"] for g in groups} == {"camunda-workers.recording",
                                                     "camunda-workers.alerts"}
+            with pytest.raises(ToolingError, match=r"/api/v1/query: bad_data: .*parse error"):
+                prometheus.query("sum(")
             samples = prometheus.query("camunda_worker_max_tasks")
             assert [s.labels.get("worker") for s in samples] == ["probe"]
             assert "exported_worker" not in samples[0].labels

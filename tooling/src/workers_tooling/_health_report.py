@@ -41,6 +41,17 @@ def _by(samples: Iterable[Sample], *labels: str) -> dict[tuple[str, ...], float]
     return {tuple(s.labels.get(label, "") for label in labels): s.value for s in samples}
 
 
+def _selector(metric: str, *matchers: str) -> str:
+    return f"{metric}{{{', '.join(m for m in matchers if m)}}}"
+
+
+def _backlog(counts: dict[tuple[str, ...], float], topics: set[str], state: str) -> int | None:
+    """The worker's topics' tasks in ``state``; None when no exporter reports them."""
+    if not topics & {topic for topic, _ in counts}:
+        return None
+    return int(sum(counts.get((topic, state), 0.0) for topic in topics))
+
+
 def prometheus_status(repo: Path, url: str, *, stack: str | None = None) -> list[WorkerHealth]:
     """Health of every worker of ``repo`` (and any other worker Prometheus scrapes).
 
@@ -48,36 +59,26 @@ def prometheus_status(repo: Path, url: str, *, stack: str | None = None) -> list
     next to local processes, ``make monitoring``).
     """
     workers = {worker.name: set(worker.spec.topics) for worker in discover_workers(repo)}
-    where = f'stack=~"{stack}|"' if stack else ""
+    # a stack name is letters, digits, "-", "_" and "."; only "." means more in a regex
+    in_stack = f'stack=~"{stack.replace(".", "[.]")}|"' if stack else ""
     with PrometheusApi(url) as api:
-        scraped = f'up{{job="{WORKERS_JOB}", {where}}}'
+        scraped = _selector("up", f'job="{WORKERS_JOB}"', in_stack)
         answering = _by(api.query(f"sum by (worker) ({scraped})"), "worker")
         known = _by(api.query(f"count by (worker) ({scraped})"), "worker")
-        rates = _by(api.query(
-            f"sum by (worker) (camunda_worker:tasks_handled:rate5m{{{where}}})"), "worker")
-        failed = _by(api.query(
-            f'sum by (worker) (camunda_worker:tasks_handled:rate5m{{outcome="failed", {where}}})'),
-            "worker")
-        backlog = _by(api.query(
-            f"sum by (topic, state) (camunda_backlog:external_tasks:max{{{where}}})"),
-            "topic", "state")
+        handled = "camunda_worker:tasks_handled:rate5m"
+        rates = _by(api.query(f"sum by (worker) ({_selector(handled, in_stack)})"), "worker")
+        failures = _selector(handled, 'outcome="failed"', in_stack)
+        failed = _by(api.query(f"sum by (worker) ({failures})"), "worker")
+        backlog = _selector("camunda_backlog:external_tasks:max", in_stack)
+        counts = _by(api.query(f"sum by (topic, state) ({backlog})"), "topic", "state")
         alerts = [alert for alert in api.alerts() if alert.get("state") == "firing"
                   and (stack is None or alert["labels"].get("stack", "") in (stack, ""))]
     for (name,) in [*known, *rates]:
-        workers.setdefault(name, set())  # scraped, though not in this repository
+        if name:
+            workers.setdefault(name, set())  # scraped, though not in this repository
     report = []
     for name, topics in sorted(workers.items()):
-        if not name:
-            continue
         rate = rates.get((name,), 0.0)
-        reported = {topic for topic, _ in backlog} & topics
-
-        def total(state: str, topics: set[str] = topics, reported: set[str] = reported,
-                  ) -> int | None:
-            if not reported:
-                return None
-            return int(sum(backlog.get((topic, state), 0.0) for topic in topics))
-
         firing = sorted({alert["labels"]["alertname"] for alert in alerts
                          if alert["labels"].get("worker") == name
                          or alert["labels"].get("topic") in topics})
@@ -86,7 +87,7 @@ def prometheus_status(repo: Path, url: str, *, stack: str | None = None) -> list
             replicas_down=int(known.get((name,), 0) - answering.get((name,), 0)),
             tasks_per_second=rate,
             failure_ratio=failed.get((name,), 0.0) / rate if rate > 0 else None,
-            open_tasks=total("open"), locked_tasks=total("locked"),
-            incidents=total("no_retries"), alerts=tuple(firing)))
+            open_tasks=_backlog(counts, topics, "open"),
+            locked_tasks=_backlog(counts, topics, "locked"),
+            incidents=_backlog(counts, topics, "no_retries"), alerts=tuple(firing)))
     return report
-

@@ -1,0 +1,121 @@
+"""``workers compose --monitoring``: the Prometheus and backlog exporter services."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import pytest
+from ruamel.yaml import YAML
+
+from workers_tooling import ToolingError, compose_stack
+
+from .helpers import REPO, build_file_tree, docker_stack_config, make_repo, run_cli, worker_files
+
+STACK = "docker-compose.swarm.yml"
+
+
+def load(path: Path) -> dict[str, Any]:
+    data = YAML(typ="safe").load(path.read_text())
+    assert isinstance(data, dict)
+    return data
+
+
+@pytest.fixture(autouse=True)
+def _no_registry_settings(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.delenv("REGISTRY", raising=False)
+    monkeypatch.delenv("TAG", raising=False)
+
+
+def _repo(tmp_path: Path) -> Path:
+    repo = make_repo(
+        tmp_path,
+        worker_files("mailer", 8005, topics=["send_mail", "bounce"],
+                     secrets=["camunda_user", "camunda_password", "smtp_key"]),
+        worker_files("printer", 8006, topics=["print"]))
+    # what the images' digests are made of
+    for source in ("deploy/monitoring", "sdk/src/camunda_workers"):
+        for path in (REPO / source).rglob("*"):
+            if path.is_file() and "__pycache__" not in path.parts:
+                build_file_tree(repo, {str(path.relative_to(REPO)): path.read_bytes()})
+    build_file_tree(repo, {"sdk/pyproject.toml": (REPO / "sdk/pyproject.toml").read_bytes()})
+    return repo
+
+
+def test_monitoring_services_are_added_kept_and_removed(tmp_path: Path,
+                                                        capsys: pytest.CaptureFixture[str]) -> None:
+    repo = _repo(tmp_path)
+    compose_stack(repo)
+    without = (repo / STACK).read_text()
+    result = compose_stack(repo, monitoring=True)
+    assert result.added == ("monitoring", "backlog")
+    services = load(repo / STACK)["services"]
+    monitoring, backlog = services["monitoring"], services["backlog"]
+    assert monitoring["image"].startswith("local/workers-monitoring:")
+    assert monitoring["ports"] == [{"target": 9090, "published": "${MONITORING_PORT:-9090}",
+                                    "mode": "host"}]
+    assert monitoring["networks"] == ["workers"]
+    assert monitoring["volumes"] == ["/var/run/docker.sock:/var/run/docker.sock:ro",
+                                     "monitoring-data:/prometheus"]
+    assert monitoring["deploy"]["placement"] == {"constraints": ["node.role == manager"]}
+    assert monitoring["deploy"]["labels"] == {"camunda-workers.component": "monitoring"}
+    assert backlog["image"].startswith("local/workers-backlog:")
+    assert backlog["environment"] == {
+        "CAMUNDA_URL": "${CAMUNDA_URL:-http://engine:8080/engine-rest}",
+        "BACKLOG_TOPICS": "bounce,print,send_mail", "BACKLOG_INTERVAL": "30",
+        "METRICS_PORT": "9180",
+        "CAMUNDA_PASSWORD_FILE": "/run/secrets/camunda_password",
+        "CAMUNDA_USER_FILE": "/run/secrets/camunda_user"}
+    assert backlog["secrets"] == ["camunda_password", "camunda_user"]  # not smtp_key
+    assert backlog["deploy"]["labels"] == {
+        "camunda-workers.component": "backlog", "prometheus.scrape": "true",
+        "prometheus.port": "9180", "prometheus.path": "/metrics",
+        "prometheus.job": "camunda-backlog"}
+    assert load(repo / STACK)["volumes"] == {"monitoring-data": {}}
+    rendered = docker_stack_config(repo / STACK)
+    assert "published: 9090" in rendered
+
+    # kept without the option, byte for byte; a key added by hand stays
+    text = (repo / STACK).read_text().replace(
+        "    image: local/workers-monitoring", "    command: [--storage.tsdb.retention.time=90d]"
+        "\n    image: local/workers-monitoring")
+    (repo / STACK).write_text(text)
+    assert not compose_stack(repo).changed
+    code, out, _ = run_cli(capsys, "compose", "--check", "--repo", str(repo))
+    assert code == 0, out
+
+    # a worker's topics follow; a changed rule changes the image (so a deploy rolls it)
+    image = load(repo / STACK)["services"]["monitoring"]["image"]
+    build_file_tree(repo, {"workers/printer/worker.json": {
+        "name": "printer", "version": "1.0.0", "port": 8006, "topics": ["print", "scan"]}})
+    rules = repo / "deploy/monitoring/rules/alerts.yml"
+    rules.write_text(rules.read_text().replace("for: 10m", "for: 15m", 1))
+    result = compose_stack(repo)
+    assert set(result.updated) == {"monitoring", "backlog"}
+    services = load(repo / STACK)["services"]
+    assert services["monitoring"]["image"] != image
+    assert services["monitoring"]["command"] == ["--storage.tsdb.retention.time=90d"]
+    assert services["backlog"]["environment"]["BACKLOG_TOPICS"] == "bounce,print,scan,send_mail"
+
+    code, out, _ = run_cli(capsys, "compose", "--no-monitoring", "--repo", str(repo))
+    assert (code, out.splitlines()[0]) == (0, "removed: backlog, monitoring")
+    services = load(repo / STACK)["services"]
+    assert "monitoring" not in services
+    assert "backlog" not in services
+    # as before, but for the volume's declaration (declarations are added, never removed)
+    after = (repo / STACK).read_text()
+    assert "\nvolumes:\n  monitoring-data: {}\n" in after
+    assert after.replace("\nvolumes:\n  monitoring-data: {}\n", "") == without
+
+
+def test_a_service_of_that_name_that_is_not_generated_is_an_error(tmp_path: Path) -> None:
+    repo = _repo(tmp_path)
+    compose_stack(repo)
+    text = (repo / STACK).read_text().replace(
+        "services:\n", "services:\n  monitoring:\n    image: prom/prometheus\n\n", 1)
+    (repo / STACK).write_text(text)
+    with pytest.raises(ToolingError, match=r"services\.monitoring exists but is not the "
+                                           r"generated monitoring service; rename it, or add "
+                                           r"the label 'camunda-workers\.component: monitoring'"):
+        compose_stack(repo, monitoring=True)
+    assert (repo / STACK).read_text() == text  # nothing written
