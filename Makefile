@@ -74,8 +74,8 @@ list-workers: setup ## Table of the workers: name, port, topics, replicas, versi
 schema: setup ## Write workers/worker.schema.json (JSON Schema of worker.json, for editors)
 	$(WORKERS) schema
 
-generate-compose: setup ## Update the worker services in docker-compose.swarm.yml (ENV=production: overlay)
-	$(WORKERS) compose $(if $(ENV),--env $(ENV))
+generate-compose: setup ## Update the worker services in docker-compose.swarm.yml (ENV=production: overlay; MONITORING=1)
+	$(WORKERS) compose $(if $(ENV),--env $(ENV)) $(if $(MONITORING),--monitoring)
 
 check-compose: setup ## Fail (with a diff) if docker-compose.swarm.yml is behind the workers
 	$(WORKERS) compose --check
@@ -105,8 +105,8 @@ build-all-workers: setup ## Build every worker image with the Docker SDK
 build-worker-%: setup ## Build one worker image: make build-worker-hello-world
 	$(WORKERS) build $*
 
-deploy-workers: setup ## Regenerate the stack, build the images, docker stack deploy
-	$(WORKERS) deploy --stack $(STACK) $(if $(ENVIRONMENT),--env $(ENVIRONMENT))
+deploy-workers: setup ## Regenerate the stack, build the images, docker stack deploy (MONITORING=1: with Prometheus)
+	$(WORKERS) deploy --stack $(STACK) $(if $(ENVIRONMENT),--env $(ENVIRONMENT)) $(if $(MONITORING),--monitoring)
 
 deploy: deploy-workers ## Same as deploy-workers (ENVIRONMENT=production make deploy)
 
