@@ -25,10 +25,7 @@ import pytest
 from tests.support.docker import require_docker_or_skip
 from tests.support.docker import run as _run
 from tests.support.engine import REPO, EngineApi, free_port, wait_until
-from workers_tooling._deploy import deploy
-from workers_tooling._prometheus import PrometheusApi
-from workers_tooling._scale import scale
-from workers_tooling._status import stack_status
+from workers_tooling import PrometheusApi, compose_stack, deploy, scale, stack_status
 from workers_tooling.cli import main
 
 pytestmark = [pytest.mark.docker, pytest.mark.slow, pytest.mark.timeout(1200)]
@@ -89,8 +86,6 @@ def monitored(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Monitored]:
     spec_path.write_text(json.dumps({**spec, "replicas": 3}, indent=2))
     stack_file = repo / "docker-compose.swarm.yml"
     stack_file.unlink()  # from the seed, as a new project would
-    from workers_tooling._compose import compose_stack
-
     compose_stack(repo, stack_file=stack_file, environment="local", monitoring=True)
     engine_port, prometheus_port = free_port(), free_port()
     _hand_edit_engine(stack_file, engine_port)

@@ -16,9 +16,12 @@ import pytest
 
 from tests.support.engine import IN_CI, REPO, EngineApi, free_port, unique, wait_until
 from tests.tooling.helpers import build_file_tree, run_cli
-from workers_tooling import ToolingError
-from workers_tooling._local_monitoring import start_local_monitoring, stop_local_monitoring
-from workers_tooling._prometheus import PrometheusApi
+from workers_tooling import (
+    PrometheusApi,
+    ToolingError,
+    start_local_monitoring,
+    stop_local_monitoring,
+)
 
 pytestmark = [pytest.mark.engine, pytest.mark.slow]
 

@@ -6,8 +6,7 @@ import pytest
 
 from tests.support.engine import EngineApi, free_port
 from tests.tooling.helpers import run_cli
-from workers_tooling import ToolingError
-from workers_tooling._prometheus import PrometheusApi
+from workers_tooling import PrometheusApi, ToolingError
 
 
 def test_not_a_url() -> None:
