@@ -291,7 +291,8 @@ def test_scaled_to_zero_the_worker_down_alert_fires_and_the_backlog_rises(
     wait_until(lambda: prometheus.value(open_tasks) == 40, timeout=120, interval=3,
                what="the backlog metric to show the 40 waiting tasks")
     assert _worker_targets(prometheus, "hello-world") == []
-    page = httpx.get(f"{prometheus.url}/alerts", timeout=10)  # the UI's page (README)
+    # the UI's page (README); Debian's build serves the classic UI only
+    page = httpx.get(f"{prometheus.url}/classic/alerts", timeout=10)
     assert page.status_code == 200
     assert "CamundaWorkerDown" in page.text
     assert main(["monitoring-status", "--prometheus", prometheus.url, "--stack", STACK,

@@ -97,7 +97,10 @@ def test_prometheus_scrapes_local_workers_and_the_backlog(
         code, out, _ = run_cli(capsys, "monitoring", "start", "--port", str(port),
                                "--engine-url", camunda.url, "--repo", str(repo))
         assert code == 0
-        assert f"Prometheus already running: http://127.0.0.1:{port}" in out
+        assert f"Prometheus already running: http://127.0.0.1:{port} (alerts: " in out
+        alerts_page = re.search(r"\(alerts: (\S+)\)", out)
+        assert alerts_page
+        assert "CamundaWorkerDown" in httpx.get(alerts_page[1]).text
         monkeypatch.setenv("COLUMNS", "200")
         code, out, _ = run_cli(capsys, "monitoring-status", "--prometheus", started.url,
                                "--repo", str(repo))

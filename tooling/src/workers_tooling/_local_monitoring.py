@@ -40,6 +40,17 @@ class LocalMonitoring:
     already_running: bool
     targets: tuple[str, ...]
 
+    @property
+    def alerts_url(self) -> str:
+        """The UI's alerts page: ``/alerts``, or ``/classic/alerts`` in Debian's build."""
+        for path in ("/alerts", "/classic/alerts"):
+            try:
+                if httpx.get(f"{self.url}{path}", timeout=5).status_code == 200:
+                    return f"{self.url}{path}"
+            except httpx.HTTPError:
+                break
+        return f"{self.url}/alerts"
+
 
 def _alive(pid_file: Path, needle: str) -> int | None:
     """The pid in ``pid_file`` if that process still runs and its command has ``needle``."""

@@ -312,7 +312,7 @@ def monitoring_start(
     """Start Prometheus and the backlog exporter locally (make monitoring); print the URL."""
     started = start_local_monitoring(repo or find_repo_root(), engine_url=engine_url, port=port)
     state = "already running" if started.already_running else "started"
-    console.print(f"Prometheus {state}: [bold]{started.url}[/] (alerts: {started.url}/alerts)")
+    console.print(f"Prometheus {state}: [bold]{started.url}[/] (alerts: {started.alerts_url})")
     console.print(f"scraping {', '.join(started.targets)} and the backlog of {engine_url}; "
                   "`workers monitoring stop` stops it", highlight=False)
 
