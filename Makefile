@@ -20,8 +20,13 @@ $(VENV)/.installed: $(BIN)/python sdk/pyproject.toml tooling/pyproject.toml requ
 	$(BIN)/pip install -q -e sdk -e tooling -r requirements-dev.txt
 	touch $@
 
-.PHONY: setup
-setup: $(VENV)/.installed ## Create .venv with the SDK, the tooling and the test tools
+.PHONY: setup template-tags
+setup: $(VENV)/.installed template-tags ## Create .venv with the SDK, the tooling and the test tools
+
+# Copier reads template versions from vX.Y.Z tags; clones carry none (see CHANGELOG.md).
+# Only the template commands need them: a copy without git history still sets up.
+template-tags: $(VENV)/.installed ## Derive the template's vX.Y.Z tags from copier.yml's history
+	@$(WORKERS) template-version --quiet || echo "make: no template tags (see above); only workers new/update/check-update need them"
 
 # ---------------------------------------------------------------- engine
 .PHONY: engine engine-stop engine-operaton
@@ -81,7 +86,10 @@ check-compose: setup ## Fail (with a diff) if docker-compose.swarm.yml is behind
 	$(WORKERS) compose --check
 
 # ---------------------------------------------------------------- template
-.PHONY: new-worker update-workers check-updates
+.PHONY: new-worker update-workers check-updates template-version
+template-version: setup ## The template version, its tags, and whether a release step is missing
+	$(WORKERS) template-version --check
+
 new-worker: setup ## Create a worker from the template, answering its questions
 	$(WORKERS) new --interactive
 

@@ -18,7 +18,15 @@ import re
 from pathlib import Path
 from typing import Annotated, Any, TypeVar, overload
 
-from pydantic import AfterValidator, BaseModel, ConfigDict, Field, ValidationInfo, field_validator
+from pydantic import (
+    AfterValidator,
+    BaseModel,
+    ConfigDict,
+    Field,
+    StringConstraints,
+    ValidationInfo,
+    field_validator,
+)
 
 from ._validation import validate_model
 from .errors import SpecError
@@ -88,8 +96,15 @@ def _version(value: str) -> str:
     return value
 
 
-WorkerName = Annotated[str, AfterValidator(_kebab_case)]
-TopicName = Annotated[str, AfterValidator(_snake_case)]
+# Swarm names a worker's service STACK_NAME, a DNS label of at most 63 characters: 40
+# leaves room for stack names of up to 22.
+WORKER_NAME_MAX = 40
+# The engine keeps a topic in a varchar(255) column (ACT_RU_EXT_TASK.TOPIC_NAME_).
+TOPIC_NAME_MAX = 255
+WorkerName = Annotated[str, StringConstraints(max_length=WORKER_NAME_MAX),
+                       AfterValidator(_kebab_case)]
+TopicName = Annotated[str, StringConstraints(max_length=TOPIC_NAME_MAX),
+                      AfterValidator(_snake_case)]
 Duration = Annotated[str, AfterValidator(_duration), Field(examples=["30s", "1m30s"])]
 MaxTasks = Annotated[int, Field(ge=1, le=1000, description="Handlers in flight at most.")]
 LockDuration = Annotated[int, Field(ge=1_000, description="Default lock per task, milliseconds.")]

@@ -1,5 +1,10 @@
 """New workers from the Copier template, and template updates for existing ones.
 
+Versions: every Copier call is pinned to a version tag of the template (the latest, or the
+one asked for), so answers files record versions (``_commit: v0.3.0``), never commits; for
+this repository's own template the tags are derived from ``_template_version`` first
+(:mod:`._template_tags`, :mod:`._template_source`).
+
 How ``_src_path`` is recorded: relative to the worker's own folder (``../..`` for a worker
 in ``workers/NAME`` of this repository), or as given when it is a URL or an absolute
 path (a team whose workers live in another repository). Copier resolves a relative
@@ -13,82 +18,66 @@ from __future__ import annotations
 import contextlib
 import json
 import os
-import re
 import shutil
 import subprocess
-import sys
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal
 
 import copier
 from copier.errors import CopierError
-from pydantic import BaseModel, ConfigDict, Field
+from jinja2 import TemplateError
+from plumbum.commands.processes import ProcessExecutionError
 
-from camunda_workers import SpecError, TopicName, WorkerName, validate_model
+from camunda_workers import SpecError
 
+from ._answers import ANSWERS_FILE, answer_problems, next_free_port, read_answers, record_version
+from ._template_source import SourceCache, TemplateSource, Warn, is_url, parse_version
+from ._template_versions import TemplateVersionError, run_git
 from .errors import ToolingError
 
 __all__ = [
     "ANSWERS_FILE",
     "UpdateCheck",
     "UpdateResult",
+    "WorkerTemplate",
     "check_updates",
+    "managed_workers",
     "new_worker",
     "next_free_port",
     "update_workers",
+    "worker_template",
 ]
 
-ANSWERS_FILE = ".copier-answers.yml"
-FIRST_PORT = 8001
 _CONFLICT_MARKER = "<<<<<<< before updating"
-
-
-class NewWorkerAnswers(BaseModel):
-    """The questions of copier.yml, validated before Copier runs (all problems at once)."""
-
-    model_config = ConfigDict(extra="forbid")
-
-    name: WorkerName
-    port: int = Field(ge=1024, le=65535)
-    topics: list[TopicName] = Field(min_length=1)
-    description: str = "A camunda-workers external-task worker."
-    max_tasks: int = Field(default=10, ge=1, le=1000)
-    lock_duration: int = Field(default=60_000, ge=1_000)
-    replicas: int = Field(default=1, ge=0)
-    custom_dockerfile: bool = False
-    depends_on: list[str] = Field(default_factory=list)
+_COPIER_ERRORS = (CopierError, ValueError, TypeError, OSError, TemplateError,
+                  subprocess.CalledProcessError)
 
 
 def _workers_dir(repo: Path) -> Path:
     return repo / "workers"
 
 
-def _used_ports(repo: Path) -> dict[int, str]:
-    used: dict[int, str] = {}
-    for spec_file in sorted(_workers_dir(repo).glob("*/worker.json")):
-        with contextlib.suppress(OSError, ValueError):
-            port = json.loads(spec_file.read_text(encoding="utf-8")).get("port")
-            if isinstance(port, int):
-                used.setdefault(port, spec_file.parent.name)
-    return used
+@contextlib.contextmanager
+def copier_errors(what: str) -> Iterator[None]:
+    """Copier's and git's failures as one ToolingError naming ``what`` failed."""
+    try:
+        yield
+    except _COPIER_ERRORS as exc:
+        if isinstance(exc, ProcessExecutionError):
+            detail = (exc.stderr or exc.stdout or "").strip().splitlines()[-3:]
+            reason = f"`{' '.join(map(str, exc.argv[:3]))}` failed: {' '.join(detail)}"
+        else:
+            reason = str(exc).strip() or type(exc).__name__
+        raise ToolingError(f"{what}: {reason}") from None
 
 
-def next_free_port(repo: Path, start: int = FIRST_PORT) -> int:
-    """The lowest port from ``start`` up that no ``workers/*/worker.json`` uses."""
-    used = _used_ports(repo)
-    port = start
-    while port in used:
-        port += 1
-    return port
-
-
-def _template_source(repo: Path, template: str | None, destination: Path) -> str:
+def _recorded_source(repo: Path, template: str | None, destination: Path) -> str:
     """What Copier records as ``_src_path``: see the module docstring."""
     if template is None:
         return os.path.relpath(repo, destination)
-    if re.match(r"^[a-z][a-z0-9+.-]*://|^git@", template) or os.path.isabs(template):
+    if is_url(template) or os.path.isabs(template):
         return template
     return os.path.relpath(Path(template).resolve(), destination)
 
@@ -100,17 +89,21 @@ def new_worker(
     template: str | None = None,
     vcs_ref: str | None = None,
     interactive: bool = False,
+    warn: Warn | None = None,
 ) -> Path:
     """Render the template into ``workers/NAME``; nothing is left behind if it fails.
 
     Non-interactive: ``answers`` must hold ``name`` and ``topics``; ``port`` defaults
-    to the next free one. Interactive: Copier asks, with these as defaults.
+    to the next free one. Interactive: Copier asks, with these as defaults. The worker
+    records the template version it was made from (the latest, or ``vcs_ref``).
     """
     defaults = {"port": next_free_port(repo), **answers}
     if not interactive:
-        problems = _answer_problems(repo, defaults)
+        problems = answer_problems(repo, defaults)
         if problems:
             raise SpecError("worker answers", problems)
+    source = SourceCache(warn).get(str(repo) if template is None else template, Path.cwd())
+    version = source.version_ref(vcs_ref)
     name = str(defaults.get("name", "")) if not interactive else None
     destination = _workers_dir(repo) / name if name else None
     if destination is not None and destination.exists():
@@ -118,41 +111,82 @@ def new_worker(
     staging = destination or _workers_dir(repo) / ".new-worker"
     staging.mkdir(parents=True)
     try:
-        with contextlib.chdir(staging):
+        with contextlib.chdir(staging), copier_errors("the template could not be rendered"):
             copier.run_copy(
-                _template_source(repo, template, staging), ".",
+                _recorded_source(repo, template, staging), ".",
                 data=dict(defaults) if not interactive else None,
                 user_defaults=dict(defaults) if interactive else None,
-                defaults=not interactive, vcs_ref=vcs_ref, unsafe=True, quiet=True,
+                defaults=not interactive, vcs_ref=version, unsafe=True, quiet=True,
             )
+        if read_answers(staging).get("_commit") != version:
+            record_version(staging, version)  # git describe chose another tag of that commit
         if destination is None:  # interactive: the name is known only now
             chosen = json.loads((staging / "worker.json").read_text())["name"]
             destination = _workers_dir(repo) / chosen
             if destination.exists():
                 raise ToolingError(f"{destination} already exists: pick another name")
             staging.rename(destination)
-    except (Exception, KeyboardInterrupt) as exc:
+    except (Exception, KeyboardInterrupt):
         shutil.rmtree(staging, ignore_errors=True)
-        if isinstance(exc, CopierError | ValueError):
-            raise ToolingError(f"the template could not be rendered: {exc}") from exc
         raise
     return destination
 
 
-def _answer_problems(repo: Path, answers: Mapping[str, Any]) -> list[tuple[str, str]]:
-    problems: list[tuple[str, str]] = []
-    try:
-        validate_model(NewWorkerAnswers, answers, source="answers")
-    except SpecError as exc:
-        problems.extend(exc.problems)
-    name, port = answers.get("name"), answers.get("port")
-    if isinstance(name, str) and (_workers_dir(repo) / name).exists():
-        problems.append(("name", f"workers/{name} already exists; pick another name"))
-    owner = _used_ports(repo).get(port) if isinstance(port, int) else None
-    if owner is not None:
-        problems.append(("port", f"{port} is taken by workers/{owner}; the next free one is "
-                                 f"{next_free_port(repo)}"))
-    return problems
+def managed_workers(repo: Path, names: Sequence[str] | None = None) -> list[Path]:
+    """The folders of the workers made from a template (all, or those named)."""
+    folders = sorted(p.parent for p in _workers_dir(repo).glob(f"*/{ANSWERS_FILE}"))
+    if not names:
+        return folders
+    known = {p.name: p for p in folders}
+    missing = [n for n in names if n not in known]
+    if missing:
+        raise ToolingError(
+            f"no template-managed worker named {', '.join(missing)} (has it a {ANSWERS_FILE}?); "
+            f"known: {', '.join(known) or 'none'}")
+    return [known[n] for n in names]
+
+
+@dataclass(frozen=True)
+class WorkerTemplate:
+    """A worker, its template and the version its answers file records."""
+
+    folder: Path
+    source: TemplateSource
+    recorded: str
+
+    @property
+    def name(self) -> str:
+        return self.folder.name
+
+
+def worker_template(folder: Path, sources: SourceCache) -> WorkerTemplate | str:
+    """The worker's template, or the problem (naming worker, ref and fix) if it has none."""
+    answers = read_answers(folder)
+    where = f"workers/{folder.name}/{ANSWERS_FILE}"
+    src = answers.get("_src_path")
+    if not isinstance(src, str) or not src:
+        return (f"{where}: no _src_path (the template it was made from); restore the file "
+                "from git")
+    source = sources.get(src, folder)
+    recorded = answers.get("_commit")
+    if isinstance(recorded, str) and source.has(recorded):
+        return WorkerTemplate(folder, source, recorded)
+    what = f"the template ref {recorded!r}" if recorded else "no template version"
+    return (f"{where} records {what}, which the template {source.describe()} does not have "
+            f"(commits are rewritten on their way to main; versions are tags: "
+            f"{', '.join(source.tags)}). Run `workers adopt {folder.name}` to record the "
+            f"version its files match (or `workers adopt {folder.name} VERSION`), commit it, "
+            "then update")
+
+
+def _templates(repo: Path, names: Sequence[str] | None, sources: SourceCache,
+               ) -> list[WorkerTemplate]:
+    found = [worker_template(folder, sources) for folder in managed_workers(repo, names)]
+    problems = [item for item in found if isinstance(item, str)]
+    if problems:
+        raise TemplateVersionError("\n".join(
+            ["the template version some workers record cannot be found:", *problems]))
+    return [item for item in found if isinstance(item, WorkerTemplate)]
 
 
 @dataclass(frozen=True)
@@ -164,26 +198,6 @@ class UpdateResult:
     from_commit: str | None
     to_commit: str | None
     conflicts: list[str] = field(default_factory=list)
-
-
-def _answers(folder: Path) -> dict[str, Any]:
-    from ruamel.yaml import YAML
-
-    data = YAML(typ="safe").load((folder / ANSWERS_FILE).read_text(encoding="utf-8"))
-    return dict(data or {})
-
-
-def _managed(repo: Path, names: Sequence[str] | None) -> list[Path]:
-    folders = sorted(p.parent for p in _workers_dir(repo).glob(f"*/{ANSWERS_FILE}"))
-    if not names:
-        return folders
-    known = {p.name: p for p in folders}
-    missing = [n for n in names if n not in known]
-    if missing:
-        raise ToolingError(
-            f"no template-managed worker named {', '.join(missing)} (has it a {ANSWERS_FILE}?); "
-            f"known: {', '.join(known) or 'none'}")
-    return [known[n] for n in names]
 
 
 def _conflicted_files(folder: Path) -> list[str]:
@@ -198,24 +212,45 @@ def _conflicted_files(folder: Path) -> list[str]:
     return found
 
 
+def _dirty(folder: Path) -> bool:
+    done = run_git(folder, "status", "--porcelain", "--", ".")
+    return done.returncode == 0 and bool(done.stdout.strip())
+
+
+def _is_older(recorded: str, target: str) -> bool:
+    before, after = parse_version(recorded), parse_version(target)
+    return before is not None and after is not None and before > after
+
+
 def update_workers(
     repo: Path, names: Sequence[str] | None = None, *, vcs_ref: str | None = None,
+    warn: Warn | None = None,
 ) -> list[UpdateResult]:
-    """``copier update`` for each named worker (all when ``names`` is empty)."""
+    """``copier update`` to the latest template version (or ``vcs_ref``) for each named
+    worker (all when ``names`` is empty). Nothing is touched unless every worker can go."""
+    plans = [(worker, worker.source.version_ref(vcs_ref))
+             for worker in _templates(repo, names, SourceCache(warn))]
+    blocked = [f"workers/{worker.name}: has uncommitted changes; commit or stash them first"
+               for worker, target in plans if worker.recorded != target and _dirty(worker.folder)]
+    blocked += [f"workers/{worker.name}: records {worker.recorded}, newer than {target}; "
+                "downgrades are not supported" for worker, target in plans
+                if _is_older(worker.recorded, target)]
+    if blocked:
+        raise ToolingError("\n".join(blocked))
     results = []
-    for folder in _managed(repo, names):
-        before = _answers(folder).get("_commit")
-        try:
-            with contextlib.chdir(folder):
-                copier.run_update(".", defaults=True, overwrite=True, unsafe=True, quiet=True,
-                                  vcs_ref=vcs_ref, conflict="inline")
-        except (CopierError, ValueError) as exc:
-            raise ToolingError(f"workers/{folder.name}: update failed: {exc}") from exc
-        after = _answers(folder).get("_commit")
-        conflicts = _conflicted_files(folder)
-        status: Literal["updated", "current", "conflicts"] = (
-            "conflicts" if conflicts else "current" if before == after else "updated")
-        results.append(UpdateResult(folder.name, status, before, after, conflicts))
+    for worker, target in plans:
+        if worker.recorded == target:
+            results.append(UpdateResult(worker.name, "current", target, target))
+            continue
+        with contextlib.chdir(worker.folder), copier_errors(
+                f"workers/{worker.name}: update failed"):
+            copier.run_update(".", defaults=True, overwrite=True, unsafe=True, quiet=True,
+                              vcs_ref=target, conflict="inline")
+        if read_answers(worker.folder).get("_commit") != target:
+            record_version(worker.folder, target)
+        conflicts = _conflicted_files(worker.folder)
+        results.append(UpdateResult(worker.name, "conflicts" if conflicts else "updated",
+                                    worker.recorded, target, conflicts))
     return results
 
 
@@ -227,19 +262,13 @@ class UpdateCheck:
     behind: bool
 
 
-def check_updates(repo: Path, names: Sequence[str] | None = None) -> list[UpdateCheck]:
-    """Which workers are behind the template (Copier's ``check-update``)."""
+def check_updates(repo: Path, names: Sequence[str] | None = None, *,
+                  warn: Warn | None = None) -> list[UpdateCheck]:
+    """Which workers are behind their template's latest version."""
     checks = []
-    for folder in _managed(repo, names):
-        # check-update has no public Python API; its CLI prints JSON.
-        done = subprocess.run(
-            [sys.executable, "-m", "copier", "check-update", "--output-format", "json"],
-            cwd=folder, capture_output=True, text=True, check=False)
-        if done.returncode != 0:
-            raise ToolingError(f"workers/{folder.name}: check-update failed: "
-                               f"{(done.stderr or done.stdout).strip()}")
-        data = json.loads(done.stdout.strip().splitlines()[-1])
-        checks.append(UpdateCheck(folder.name, data["current_version"], data["latest_version"],
-                                  bool(data["update_available"])))
+    for worker in _templates(repo, names, SourceCache(warn)):
+        latest = worker.source.latest
+        before, after = parse_version(worker.recorded), parse_version(latest)
+        behind = worker.recorded != latest and (before is None or after is None or before < after)
+        checks.append(UpdateCheck(worker.name, worker.recorded, latest, behind))
     return checks
-

@@ -18,6 +18,8 @@ from rich.text import Text
 
 from camunda_workers import SpecError
 
+from ._adopt import adopt_worker
+from ._answers import read_answers
 from ._compose import STACK_FILE, compose_stack
 from ._demo import run_demo
 from ._deploy import deploy as swarm_deploy
@@ -33,6 +35,8 @@ from ._scale import scale
 from ._schema import write_schema
 from ._stack import DEFAULT_STACK
 from ._status import stack_status
+from ._template_tags import sync_template_tags
+from ._template_versions import VERSION_KEY
 from .errors import ToolingError
 
 app = typer.Typer(help="Run, scaffold and deploy camunda-workers.", no_args_is_help=True)
@@ -142,6 +146,14 @@ def compose(
     typer.echo(f"{result.stack_file}: {state} ({len(result.workers)} worker services)")
 
 
+def _warn(message: str) -> None:
+    err_console.print(f"[yellow]warning:[/] {message}", highlight=False)
+
+
+VersionOption = Annotated[str | None, typer.Option(
+    "--vcs-ref", "--version", help="Template version, e.g. v0.3.0 (default: the latest).")]
+
+
 @app.command()
 def new(
     name: Annotated[str | None, typer.Argument(help="Worker name, kebab-case.")] = None,
@@ -156,10 +168,10 @@ def new(
                                               help="Ask every question.")] = False,
     template: Annotated[str | None, typer.Option(
         help="Template path or git URL (default: this repository).")] = None,
-    vcs_ref: Annotated[str | None, typer.Option(help="Template version (tag).")] = None,
+    vcs_ref: VersionOption = None,
     repo: RepoOption = None,
 ) -> None:
-    """Create workers/NAME from the Copier template."""
+    """Create workers/NAME from the Copier template (its latest version, recorded)."""
     given = {"name": name, "topics": topic or None, "port": port, "description": description,
              "max_tasks": max_tasks, "lock_duration": lock_duration, "replicas": replicas,
              "custom_dockerfile": dockerfile or None}
@@ -167,29 +179,30 @@ def new(
     if not interactive and ("name" not in answers or "topics" not in answers):
         raise ToolingError("give NAME and at least one --topic, or use --interactive")
     folder = new_worker(repo or find_repo_root(), answers=answers, template=template,
-                        vcs_ref=vcs_ref, interactive=interactive)
-    console.print(f"[green]created[/] {folder}")
+                        vcs_ref=vcs_ref, interactive=interactive, warn=_warn)
+    version = read_answers(folder).get("_commit")
+    console.print(f"[green]created[/] {folder} (template {version})", highlight=False)
 
 
 @app.command()
 def update(
     names: Annotated[list[str] | None, typer.Argument(help="Workers (default: all).")] = None,
     all_workers: Annotated[bool, typer.Option("--all", help="Every worker.")] = False,
-    vcs_ref: Annotated[str | None, typer.Option(help="Template version (tag).")] = None,
+    vcs_ref: VersionOption = None,
     repo: RepoOption = None,
 ) -> None:
     """Re-apply the template (3-way merge) and report per worker; exit 1 on conflicts."""
     results = update_workers(repo or find_repo_root(), None if all_workers else names,
-                             vcs_ref=vcs_ref)
+                             vcs_ref=vcs_ref, warn=_warn)
     for result in results:
         change = f"{result.from_commit} -> {result.to_commit}"
         if result.status == "conflicts":
             console.print(f"[red]conflicts[/] {result.name} ({change}): "
-                          f"{', '.join(result.conflicts)}")
+                          f"{', '.join(result.conflicts)}", highlight=False)
         elif result.status == "updated":
-            console.print(f"[green]updated[/] {result.name} ({change})")
+            console.print(f"[green]updated[/] {result.name} ({change})", highlight=False)
         else:
-            console.print(f"current {result.name} ({result.to_commit})")
+            console.print(f"current {result.name} ({result.to_commit})", highlight=False)
     if any(result.status == "conflicts" for result in results):
         raise typer.Exit(1)
 
@@ -200,12 +213,60 @@ def check_update(
     repo: RepoOption = None,
 ) -> None:
     """Say which workers are behind the template; exit 2 if any is."""
-    checks = check_updates(repo or find_repo_root(), names)
+    checks = check_updates(repo or find_repo_root(), names, warn=_warn)
     for check in checks:
-        state = "[yellow]behind[/]" if check.behind else "current"
-        console.print(f"{state} {check.name}: {check.current} (latest {check.latest})")
+        if check.behind:
+            console.print(f"[yellow]behind[/] {check.name}: {check.current} -> {check.latest}",
+                          highlight=False)
+        else:
+            console.print(f"current {check.name}: {check.current}", highlight=False)
     if any(check.behind for check in checks):
         raise typer.Exit(2)
+
+
+@app.command()
+def adopt(
+    name: Annotated[str, typer.Argument(help="Worker name.")],
+    version: Annotated[str | None, typer.Argument(
+        help="Template version its files came from (default: the closest one).")] = None,
+    repo: RepoOption = None,
+) -> None:
+    """Record the template version a worker was made from (when its answers file names one
+    the template does not have, e.g. after a squash); then commit it and `workers update`."""
+    result = adopt_worker(repo or find_repo_root(), name, version, warn=_warn)
+    for tag, lines in result.distances.items():
+        console.print(f"  {tag}: {lines} line(s) differ from workers/{name}", highlight=False)
+    console.print(f"[green]recorded[/] {result.version} in workers/{name}/.copier-answers.yml "
+                  f"(was {result.previous or 'nothing'})", highlight=False)
+    then = ("it is current" if result.version == result.latest else
+            f"then `workers update {name}` brings {result.latest}")
+    console.print(f"commit it; {then}", highlight=False)
+
+
+@app.command("template-version")
+def template_version(
+    check: Annotated[bool, typer.Option(
+        "--check", help="Exit 1 if a release step is missing (CHANGELOG entry, version bump).")
+    ] = False,
+    quiet: Annotated[bool, typer.Option(
+        "--quiet", "-q", help="Print only tags created or moved, and problems.")] = False,
+    repo: RepoOption = None,
+) -> None:
+    """Print the template version (copier.yml) and the vX.Y.Z tags derived from the history
+    (creating or moving the ones that are missing or stale)."""
+    versions = sync_template_tags(repo or find_repo_root())
+    if not quiet:
+        console.print(f"template version {versions.current} (copier.yml {VERSION_KEY})",
+                      highlight=False)
+    for tag in versions.tags:
+        if not quiet or tag.state != "present":
+            console.print(f"  {tag.name}  {tag.commit[:12]}  {tag.state}", highlight=False)
+    for message in versions.warnings:
+        _warn(message)
+    for message in versions.release_problems:
+        _warn(message)
+    if check and versions.release_problems:
+        raise typer.Exit(1)
 
 
 StackOption = Annotated[str, typer.Option(envvar="STACK", help="Swarm stack name.")]
