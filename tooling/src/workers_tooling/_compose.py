@@ -27,9 +27,9 @@ from typing import Any
 from ruamel.yaml.comments import CommentedMap, CommentedSeq
 
 from ._atomic import Writer, atomic_write, write_all
+from ._compose_components import compose_components
 from ._discovery import DiscoveredWorker, discover_workers, relative
-from ._labels import COMPONENT_LABEL, ENV_LABEL, SECRETS_LABEL, WORKER_LABEL
-from ._monitoring_stack import MONITORING_VOLUME, component_services
+from ._labels import ENV_LABEL, SECRETS_LABEL, WORKER_LABEL
 from ._overlay import load_overlay
 from ._service import (
     DEPLOY_KEYS,
@@ -108,64 +108,6 @@ def _sync_service(service: CommentedMap, generated: CommentedMap, source: str) -
                 delete_key(service, key)
                 changed = True
     return changed
-
-
-def _component_services(services: CommentedMap) -> dict[str, str]:
-    """Monitoring service name -> service key, for the services carrying our label."""
-    found: dict[str, str] = {}
-    for key in own_keys(services):
-        service = services[key]
-        deploy = service.get("deploy") if isinstance(service, Mapping) else None
-        names = (recorded(deploy.get("labels"), COMPONENT_LABEL)
-                 if isinstance(deploy, Mapping) else [])
-        if names:
-            found[names[0]] = key
-    return found
-
-
-_COMPONENT_KEYS = ("image", "environment", "ports", "networks", "volumes", "secrets", "deploy")
-
-
-def _sync_component(service: CommentedMap, generated: CommentedMap) -> bool:
-    """Sync a monitoring service's generated keys; keys added by hand stay (``command``...)."""
-    order = list(generated)
-    changed = False
-    for key in order:
-        owned = list(generated[key]) if key in ("deploy", "environment") else None
-        changed = sync_value(service, key, generated[key], order, owned) or changed
-    for key in _COMPONENT_KEYS:
-        if key not in generated and key in own_keys(service):
-            delete_key(service, key)
-            changed = True
-    return changed
-
-
-def _compose_components(data: CommentedMap, services: CommentedMap, repo: Path,
-                        workers: list[DiscoveredWorker], *, enabled: bool | None,
-                        registry: str, source: str) -> tuple[list[str], list[str], list[str]]:
-    """Add, update or remove the monitoring services; (added, updated, removed)."""
-    existing = _component_services(services)
-    added: list[str] = []
-    updated: list[str] = []
-    if not (bool(existing) if enabled is None else enabled):
-        for key in existing.values():
-            delete_key(services, key)
-        return added, updated, sorted(existing)
-    for name, wanted in component_services(repo, workers, registry=registry).items():
-        generated = to_node(wanted)
-        if name in existing:
-            if _sync_component(services[existing[name]], generated):
-                updated.append(name)
-        elif name in own_keys(services):
-            raise ToolingError(
-                f"{source}: services.{name} exists but is not the generated {name} service; "
-                f"rename it, or add the label '{COMPONENT_LABEL}: {name}' under its "
-                "deploy.labels to hand it to the generator")
-        else:
-            insert_key(services, len(own_keys(services)), name, generated, blank_line=True)
-            added.append(name)
-    _ensure(data, "volumes", MONITORING_VOLUME, {})
-    return added, updated, []
 
 
 def _secret_name(entry: Any) -> str:
@@ -275,8 +217,8 @@ def compose_stack(
                        generated, blank_line=True)
             existing[worker.name] = worker.name
             added.append(worker.name)
-    more = _compose_components(data, services, repo, workers, enabled=monitoring,
-                               registry=registry, source=source)
+    more = compose_components(data, services, repo, workers, enabled=monitoring,
+                              registry=registry, source=source)
     added += more[0]
     updated += more[1]
     removed += tuple(more[2])
