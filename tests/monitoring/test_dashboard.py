@@ -31,7 +31,8 @@ def _exported_series() -> set[str]:
     registry = CollectorRegistry()
     metrics = WorkerMetrics(worker="w", version="1", engine_url="http://e", registry=registry)
     metrics.running(max_tasks=1, lock_durations={"t": 1000}, alive=lambda: True)
-    metrics.task_handled("t", "completed", 0.1)
+    metrics.task_handled("t", "completed")
+    metrics.handler_ran("t", "completed", 0.1)
     with httpx.Client(base_url="http://127.0.0.1:1") as http:
         BacklogCollector(http, topics=["t"], registry=registry).refresh()
     text = generate_latest(registry).decode()

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import signal
 import time
+from collections import Counter
 from pathlib import Path
 from urllib.parse import urlsplit
 
@@ -76,12 +77,11 @@ def test_killed_replica_task_is_completed_by_the_other(camunda: EngineApi, tmp_p
            "TEST_LOCK_DURATION": "3000", "TEST_SLEEP": "1", "TEST_MAX_TASKS": "4"}
     instances = camunda.start_many(key, 20)
     victim = spawn_worker({**env, "WORKER_ID": "victim"})
-    wait_until(lambda: len(camunda.external_tasks(workerId="victim", locked="true")) > 0)
+    wait_until(lambda: len(camunda.locked_by("victim", topic)) > 0)
     survivor = spawn_worker({**env, "WORKER_ID": "survivor"})
     try:
         time.sleep(0.5)
-        held = {t["processInstanceId"] for t in
-                camunda.external_tasks(workerId="victim", locked="true")}
+        held = {t["processInstanceId"] for t in camunda.locked_by("victim", topic)}
         victim.send_signal(signal.SIGKILL)
         victim.wait(10)
         camunda.wait_finished(instances, timeout=120)
@@ -156,7 +156,7 @@ def test_500_malformed_json_and_dropped_long_poll(camunda: EngineApi) -> None:
     transport = BrokenAnswers(errors=3)
     worker = Worker(name="resilient", base_url=f"http://127.0.0.1:{relay.port}/engine-rest",
                     environ={}, registry=registry, transport=transport,
-                    async_response_timeout=20_000, backoff_initial=0.1, backoff_max=0.5)
+                    async_response_timeout=5_000, backoff_initial=0.1, backoff_max=0.5)
     done: list[str] = []
 
     @worker.topic(topic)
@@ -166,7 +166,7 @@ def test_500_malformed_json_and_dropped_long_poll(camunda: EngineApi) -> None:
     first = camunda.start_many(key, 5)
     with running(worker):
         camunda.wait_finished(first)
-        time.sleep(1)  # now inside a 20 s long poll
+        time.sleep(1)  # now inside a 5 s long poll
         relay.down()  # the connection drops mid-long-poll
         time.sleep(1)
         relay.up()
@@ -182,3 +182,71 @@ def test_500_malformed_json_and_dropped_long_poll(camunda: EngineApi) -> None:
     assert errors("malformed_response") == 6
     assert errors("connection") >= 1
     assert len(done) == 10
+
+
+class FlakyReports(httpx.AsyncBaseTransport):
+    """The real transport, except for the first ``complete`` of each task: the answers
+    the engine gives only under load or behind a proxy, which a test cannot provoke.
+
+    ``failing`` tasks (by process instance) get 502 until told otherwise.
+    """
+
+    def __init__(self) -> None:
+        self.inner = httpx.AsyncHTTPTransport()
+        self.completes: Counter[str] = Counter()
+        self.always_502: set[str] = set()
+
+    async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
+        if request.url.path.endswith("/complete"):
+            task_id = request.url.path.split("/")[-2]
+            self.completes[task_id] += 1
+            if task_id in self.always_502:
+                return httpx.Response(502, text="<html><title>502 Bad Gateway</title></html>")
+            if self.completes[task_id] == 1:
+                return httpx.Response(500, json={
+                    "type": "OptimisticLockingException", "code": 1,
+                    "message": "ENTITY was updated by another transaction concurrently"})
+            if self.completes[task_id] == 2:
+                return httpx.Response(503, text="<html><title>503 Service Unavailable</title>")
+        return await self.inner.handle_async_request(request)
+
+    async def aclose(self) -> None:
+        await self.inner.aclose()
+
+
+def test_transient_report_errors_are_retried_until_the_lock_expires(camunda: EngineApi) -> None:
+    topic = unique("transient")
+    key = camunda.deploy_external_task(topic)
+    registry = CollectorRegistry()
+    transport = FlakyReports()
+    worker = Worker(name="flaky", base_url=camunda.url, environ={}, registry=registry,
+                    transport=transport, async_response_timeout=1_000, backoff_initial=0.1,
+                    backoff_max=0.5)
+    runs: Counter[str] = Counter()
+
+    @worker.topic(topic, lock_duration=2_000)
+    def handle(task: Task) -> dict[str, bool]:
+        runs[task.process_instance_id or ""] += 1
+        if task.variables["unlucky"] and runs[task.process_instance_id or ""] == 1:
+            transport.always_502.add(task.id)  # until its lock expires
+        elif task.id in transport.always_502:
+            transport.always_502.discard(task.id)
+        return {"done": True}
+
+    lucky = camunda.start(key, {"unlucky": False})
+    unlucky = camunda.start(key, {"unlucky": True})
+    with running(worker):
+        camunda.wait_finished([lucky, unlucky], timeout=30)
+
+    def sample(name: str, **labels: str) -> float:
+        return registry.get_sample_value(name, {"worker": "flaky", **labels}) or 0
+
+    print(f"\n[fault] complete answered 500 OptimisticLocking, 503, then accepted: "
+          f"{runs[lucky]} execution; 502 until the 2 s lock expired: {runs[unlucky]} executions")
+    assert runs[lucky] == 1  # retried, not re-run
+    assert runs[unlucky] == 2  # given up at the lock's expiry; the engine handed it out again
+    assert sample("camunda_worker_reports_not_accepted_total", topic=topic,
+                  report="complete", kind="undeliverable") == 1
+    assert sample("camunda_worker_tasks_handled_total", topic=topic, outcome="completed") == 2
+    assert sample("camunda_worker_engine_errors_total", kind="conflict") == 1
+    assert camunda.incidents(lucky) == camunda.incidents(unlucky) == []

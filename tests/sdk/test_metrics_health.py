@@ -158,15 +158,16 @@ def test_json_formatter_includes_exception() -> None:
 def test_liveness_fails_when_the_poll_loop_stops_turning(camunda: EngineApi) -> None:
     port = free_port()
     worker = Worker(name="stuck", base_url=camunda.url, environ={}, port=port,
-                    async_response_timeout=20_000)  # the loop sits in one long poll
+                    async_response_timeout=5_000)  # the loop sits in one long poll
     worker.topic(unique("stuck"))(lambda task: None)
     with running(worker):
         wait_until(lambda: _status(f"http://127.0.0.1:{port}/healthz") == 200)
-        loop = worker._loop
+        loop, poller = worker.lifecycle.loop, worker._poller
         assert loop is not None
+        assert poller is not None
 
         def freeze() -> None:  # as if the loop had not turned for 1000 s
-            worker._last_progress = loop.time() - 1000
+            poller.last_turn = loop.time() - 1000
 
         loop.call_soon_threadsafe(freeze)
         response = httpx.get(f"http://127.0.0.1:{port}/healthz")
@@ -197,3 +198,22 @@ def test_port_in_use_is_a_clear_error(camunda: EngineApi) -> None:
                            match=rf"cannot serve /metrics and /healthz on port {port}: .*"
                                  "set METRICS_PORT"):
             asyncio.run(worker.run_async())
+
+
+def test_a_taken_port_ends_the_process_with_one_line_and_exit_code_1(camunda: EngineApi,
+                                                                     tmp_path: Path) -> None:
+    import socket
+
+    from tests.support.running import spawn_worker
+
+    with socket.socket() as taken:
+        taken.bind(("0.0.0.0", 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+        worker = spawn_worker({"CAMUNDA_URL": camunda.url, "TEST_TOPIC": unique("clash"),
+                               "METRICS_PORT": str(port)}, log_path=str(tmp_path / "w.log"))
+        assert worker.wait(timeout=30) == 1
+    output = (tmp_path / "w.log").read_text()
+    assert f"cannot serve /metrics and /healthz on port {port}" in output
+    assert "set METRICS_PORT to a free port" in output
+    assert "Traceback" not in output

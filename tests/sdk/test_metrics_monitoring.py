@@ -68,3 +68,13 @@ def test_capacity_locks_liveness_and_zero_series_before_any_task(camunda: Engine
     # the same check as /healthz, read at every scrape
     assert stuck[("camunda_worker_alive", frozenset({"worker": "watched"}.items()))] == 0.0
 
+
+def test_every_engine_error_kind_starts_at_zero() -> None:
+    """The kinds EngineError documents are the ones pre-registered (else a rate is missing)."""
+    import re
+
+    from camunda_workers import EngineError
+
+    documented = re.search(r"metric label\):(.*?)\. When", EngineError.__doc__ or "", re.S)
+    assert documented
+    assert set(re.findall(r"``(\w+)``", documented[1])) == set(ENGINE_ERROR_KINDS)

@@ -45,7 +45,7 @@ def test_drain_timeout_follows_the_stop_grace_period(tmp_path: Path) -> None:
 def test_defaults() -> None:
     s = resolve_settings({"name": "x"}, environ={})
     assert s.base_url == "http://localhost:8080/engine-rest"
-    assert (s.max_tasks, s.async_response_timeout, s.retries, s.backoff_max) == (10, 30_000, 3, 30)
+    assert (s.max_tasks, s.long_poll_ms(), s.retries, s.backoff_max) == (10, 10_000, 3, 30)
     assert s.effective_worker_id().startswith("x-")
 
 
@@ -76,7 +76,32 @@ def test_bad_settings_list_every_problem_with_its_source() -> None:
     assert "settings: name (from argument): 'Bad_Name' must be kebab-case" in text
     assert "max_tasks (from argument): Input should be greater than or equal to 1" in text
     assert "port (from env METRICS_PORT): Input should be a valid integer" in text
-    assert "base_url (from env CAMUNDA_URL): String should match pattern '^https?://'" in text
+    assert ("base_url (from env CAMUNDA_URL): 'engine:8080' must start with http:// or "
+            "https://, e.g. http://localhost:8080/engine-rest") in text
+
+
+@pytest.mark.parametrize(("url", "problem"), [
+    ("http://localhost:99999/engine-rest", "the port must be a number from 1 to 65535"),
+    ("http://localhost:0/engine-rest", "the port must be a number from 1 to 65535"),
+    ("http://localhost:http/engine-rest", "the port must be a number from 1 to 65535"),
+    ("ftp://localhost/engine-rest", "must start with http:// or https://"),
+    ("http:///engine-rest", "has no host"),
+    ("http://localhost:8080/engine-rest?x=1", r"must not have a query or fragment"),
+])
+def test_base_url_is_checked_at_construction(url: str, problem: str) -> None:
+    with pytest.raises(SpecError, match=rf"base_url \(from argument\): '.*'.*{problem}"):
+        Worker(name="x", environ={}, base_url=url)
+
+
+def test_the_long_poll_fits_inside_the_drain() -> None:
+    assert resolve_settings({"name": "x", "drain_timeout": 5}, environ={}).long_poll_ms() == 3700
+    assert resolve_settings({"name": "x", "drain_timeout": 0}, environ={}).long_poll_ms() == 1000
+    assert resolve_settings({"name": "x", "async_response_timeout": 20_000},
+                            environ={}).long_poll_ms() == 20_000
+    with pytest.raises(SpecError, match=r"async_response_timeout \(30000 ms\) must be at most "
+                                        r"22700 ms with drain_timeout 25 s: a stopping worker "
+                                        r"waits for its last long poll"):
+        resolve_settings({"name": "x", "async_response_timeout": 30_000}, environ={})
 
 
 def test_unknown_worker_option_is_refused() -> None:

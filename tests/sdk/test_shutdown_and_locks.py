@@ -8,13 +8,15 @@ import threading
 import time
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from urllib.parse import urlsplit
 
 import pytest
 from prometheus_client import CollectorRegistry
 
 from camunda_workers import Task, Worker
 from tests.support.engine import EngineApi, unique, wait_until
-from tests.support.running import executions, running, spawn_worker
+from tests.support.proxy import BlackHole, TcpRelay
+from tests.support.running import executions, make_worker, running, spawn_worker
 
 pytestmark = pytest.mark.engine
 
@@ -24,16 +26,16 @@ def _env(api: EngineApi, topic: str, tmp_path: Path, **extra: str) -> dict[str, 
             "TEST_EXECUTIONS": str(tmp_path / "executions.log"), **extra}
 
 
-def _locked_by(api: EngineApi, worker_id: str) -> list[dict[str, object]]:
-    return api.external_tasks(workerId=worker_id, locked="true")
-
-
 def _busy_worker(api: EngineApi, tmp_path: Path, prefix: str, *, instances: int, busy: int,
-                 **extra: str) -> tuple[str, dict[str, str], list[str], subprocess.Popen[bytes]]:
-    """A worker process with ``busy`` handlers started on ``instances`` new instances."""
+                 url: str | None = None, **extra: str,
+                 ) -> tuple[str, dict[str, str], list[str], subprocess.Popen[bytes]]:
+    """A worker process (on ``url``, default the engine's) with ``busy`` handlers started
+    on ``instances`` new instances."""
     topic = unique(prefix)
     key = api.deploy_external_task(topic)
     env = _env(api, topic, tmp_path, **extra)
+    if url is not None:
+        env["CAMUNDA_URL"] = url
     started = api.start_many(key, instances)
     worker = spawn_worker(env, log_path=str(tmp_path / "worker.log"))
     wait_until(lambda: sum(executions(env["TEST_EXECUTIONS"]).values()) >= busy, timeout=60,
@@ -41,40 +43,78 @@ def _busy_worker(api: EngineApi, tmp_path: Path, prefix: str, *, instances: int,
     return topic, env, started, worker
 
 
+def _stop(worker: subprocess.Popen[bytes], *, bound: float, signum: int = signal.SIGTERM,
+          ) -> float:
+    """Send ``signum``; assert exit code 0 within ``bound`` seconds (the worker's promise)
+    plus 0.5 s for the signal's delivery; return the time taken."""
+    sent = time.monotonic()
+    worker.send_signal(signum)
+    try:
+        code = worker.wait(timeout=bound + 30)
+    except subprocess.TimeoutExpired:
+        worker.kill()  # leave no process behind a failed test
+        worker.wait()
+        raise AssertionError(f"no exit {bound + 30}s after the signal") from None
+    assert code == 0
+    took = time.monotonic() - sent
+    assert took < bound + 0.5, f"exit took {took:.1f}s, the bound is {bound}s"
+    return took
+
+
+def _unlocked(api: EngineApi, topic: str) -> bool:
+    tasks = api.external_tasks(topicName=topic)
+    return bool(tasks) and all(task["lockExpirationTime"] is None for task in tasks)
+
+
 def test_sigterm_mid_batch_finishes_in_flight_and_exits_0(camunda: EngineApi,
                                                          tmp_path: Path) -> None:
-    _, env, instances, worker = _busy_worker(
+    topic, env, instances, worker = _busy_worker(
         camunda, tmp_path, "drain", instances=10, busy=4,
         TEST_SLEEP="2", TEST_MAX_TASKS="4", TEST_DRAIN_TIMEOUT="20")
-    worker.send_signal(signal.SIGTERM)
-    assert worker.wait(timeout=20) == 0
+    _stop(worker, bound=20)
     started = executions(env["TEST_EXECUTIONS"])
     assert sum(started.values()) == 4  # nothing new after SIGTERM
     assert camunda.finished(instances) == 4  # the in-flight ones were finished and reported
-    assert _locked_by(camunda, env["WORKER_ID"]) == []
+    assert camunda.locked_by(env["WORKER_ID"], topic) == []
     log = (tmp_path / "worker.log").read_text()
     assert "draining 4 in-flight task(s)" in log
 
 
-def test_sigterm_cuts_an_idle_long_poll_short(camunda: EngineApi, tmp_path: Path) -> None:
-    env = _env(camunda, unique("idle"), tmp_path, TEST_ASYNC_RESPONSE_TIMEOUT="60000",
-               METRICS_PORT="0")
-    worker = spawn_worker(env, log_path=str(tmp_path / "worker.log"))
+def test_an_idle_worker_waits_for_its_last_poll_and_leaves_nothing_pending(
+        camunda: EngineApi, tmp_path: Path) -> None:
+    """No poll outlives its worker: a task created 1 s after a clean exit goes to another
+    worker within 2 s (a cut long poll would lock it for the stopped worker)."""
+    topic = unique("afterexit")
+    key = camunda.deploy_external_task(topic)
+    env = _env(camunda, topic, tmp_path, TEST_ASYNC_RESPONSE_TIMEOUT="8000", METRICS_PORT="0")
+    stopping = spawn_worker(env, log_path=str(tmp_path / "worker.log"))
     wait_until(lambda: "polling" in (tmp_path / "worker.log").read_text(), timeout=30)
-    time.sleep(1)  # inside a 60 s long poll now
-    sent = time.monotonic()
-    worker.send_signal(signal.SIGTERM)
-    assert worker.wait(timeout=10) == 0
-    assert time.monotonic() - sent < 10  # not the 60 s of the long poll
+    time.sleep(1)  # inside an 8 s long poll now
+    took = _stop(stopping, bound=8)  # the rest of that poll at most
+    # Another worker starts polling after the exit: a poll the stopped worker left pending
+    # would come first in the engine's queue and take the new task.
+    other = make_worker(camunda, name="other", async_response_timeout=5_000)
+    ran_at: list[float] = []
+    other.topic(topic, lock_duration=600_000)(lambda task: ran_at.append(time.monotonic()))  # type: ignore[func-returns-value]
+    with running(other):
+        time.sleep(1)
+        created = time.monotonic()
+        instance = camunda.start(key)
+        wait_until(lambda: camunda.finished([instance]), timeout=10, interval=0.05)
+    print(f"\n[shutdown] idle worker exited {took:.1f}s after SIGTERM; a task created 1 s "
+          f"later ran on the other worker {ran_at[0] - created:.2f}s after it was created")
+    assert ran_at[0] - created < 2
+    history = camunda.get("/history/external-task-log", processInstanceId=instance)
+    assert {row["workerId"].split("#")[0] for row in history if row["workerId"]} == {
+        other.worker_id}
 
 
 def test_drain_timeout_unlocks_unfinished_tasks(camunda: EngineApi, tmp_path: Path) -> None:
     topic, env, instances, worker = _busy_worker(
         camunda, tmp_path, "slowdrain", instances=3, busy=3,
         TEST_SLEEP="60", TEST_MAX_TASKS="3", TEST_DRAIN_TIMEOUT="2")
-    worker.send_signal(signal.SIGTERM)
-    assert worker.wait(timeout=15) == 0
-    assert _locked_by(camunda, env["WORKER_ID"]) == []
+    _stop(worker, bound=2)  # drain_timeout
+    assert camunda.locked_by(env["WORKER_ID"], topic) == []
     tasks = camunda.external_tasks(topicName=topic)
     assert len(tasks) == 3
     assert all(task["lockExpirationTime"] is None for task in tasks)  # back for others
@@ -82,14 +122,59 @@ def test_drain_timeout_unlocks_unfinished_tasks(camunda: EngineApi, tmp_path: Pa
 
 
 def test_second_signal_exits_at_once_after_unlocking(camunda: EngineApi, tmp_path: Path) -> None:
-    _, env, _, worker = _busy_worker(
+    topic, env, _, worker = _busy_worker(
         camunda, tmp_path, "twice", instances=2, busy=2,
         TEST_SLEEP="60", TEST_MAX_TASKS="2", TEST_DRAIN_TIMEOUT="120", TEST_MODE="async")
     worker.send_signal(signal.SIGTERM)
     time.sleep(0.5)
-    worker.send_signal(signal.SIGINT)
-    assert worker.wait(timeout=10) == 0
-    assert _locked_by(camunda, env["WORKER_ID"]) == []
+    _stop(worker, bound=2, signum=signal.SIGINT)  # 2 s for the unlocks
+    assert camunda.locked_by(env["WORKER_ID"], topic) == []
+
+
+def test_a_handler_stuck_in_to_thread_cannot_hold_the_process(camunda: EngineApi,
+                                                              tmp_path: Path) -> None:
+    topic, _, instances, worker = _busy_worker(
+        camunda, tmp_path, "tothread", instances=1, busy=1,
+        TEST_MODE="to_thread", TEST_SLEEP="3600", TEST_DRAIN_TIMEOUT="3")
+    took = _stop(worker, bound=3)
+    print(f"\n[shutdown] handler stuck in asyncio.to_thread: exit 0 after {took:.1f}s "
+          "(drain_timeout 3 s)")
+    assert _unlocked(camunda, topic)  # handed back, for another worker
+    assert camunda.finished(instances) == 0
+
+
+def test_sigterm_against_an_engine_that_never_answers(tmp_path: Path) -> None:
+    hole = BlackHole()
+    try:
+        env = {"CAMUNDA_URL": f"http://127.0.0.1:{hole.port}/engine-rest",
+               "TEST_TOPIC": "never_answered", "TEST_DRAIN_TIMEOUT": "4"}
+        worker = spawn_worker(env, log_path=str(tmp_path / "worker.log"))
+        wait_until(lambda: "polling" in (tmp_path / "worker.log").read_text(), timeout=30)
+        time.sleep(1)  # the first poll hangs; http_timeout (10 s) is longer than the drain
+        took = _stop(worker, bound=4)
+    finally:
+        hole.close()
+    print(f"\n[shutdown] engine accepting TCP and never answering: exit 0 after {took:.1f}s "
+          "(drain_timeout 4 s)")
+
+
+def test_sigterm_while_the_engine_hangs_with_a_task_in_flight(camunda: EngineApi,
+                                                              tmp_path: Path) -> None:
+    relay = TcpRelay(urlsplit(camunda.url).port or 80)
+    relay.up()
+    try:
+        topic, _, instances, worker = _busy_worker(
+            camunda, tmp_path, "hung", instances=1, busy=1,
+            url=f"http://127.0.0.1:{relay.port}/engine-rest", TEST_SLEEP="2",
+            TEST_DRAIN_TIMEOUT="5")
+        relay.hang()  # the handler's result will meet an engine that never answers
+        took = _stop(worker, bound=5)
+    finally:
+        relay.down()
+    print(f"\n[shutdown] engine hung while a task ran: exit 0 after {took:.1f}s "
+          "(drain_timeout 5 s)")
+    assert camunda.finished(instances) == 0
+    assert camunda.external_tasks(topicName=topic)[0]["lockExpirationTime"] is not None
 
 
 def test_long_handler_keeps_its_lock_and_runs_once(camunda: EngineApi, tmp_path: Path) -> None:

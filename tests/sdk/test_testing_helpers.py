@@ -2,7 +2,11 @@
 
 from __future__ import annotations
 
-from camunda_workers import BpmnError, Task, TaskFailure
+from decimal import Decimal
+
+import pytest
+
+from camunda_workers import BpmnError, Task, TaskFailure, UnsendableVariableError
 from camunda_workers.testing import make_task, run_handler
 
 
@@ -36,3 +40,20 @@ def test_bpmn_error_and_failures() -> None:
     failure = run_handler(explicit, make_task()).failure
     assert isinstance(failure, TaskFailure)
     assert failure.retries == 0
+
+
+@pytest.mark.parametrize("value", [float("nan"), Decimal("1.5"), {"a": {1, 2}}, "x\ud800"])
+def test_results_the_worker_could_not_send_fail_the_unit_test(value: object) -> None:
+    outcome = run_handler(lambda task: {"v": value}, make_task())
+    assert not outcome.completed
+    assert isinstance(outcome.failure, UnsendableVariableError)
+    assert outcome.failure.name == "v"
+
+
+def test_bpmn_error_variables_are_encoded_too() -> None:
+    def declined(task: Task) -> None:
+        raise BpmnError("DECLINED", variables={"ratio": float("inf")})
+
+    outcome = run_handler(declined, make_task())
+    assert outcome.bpmn_error is None
+    assert isinstance(outcome.failure, UnsendableVariableError)

@@ -9,7 +9,7 @@ from typing import Any
 
 import pytest
 
-from camunda_workers import Task, TypedValue, Worker
+from camunda_workers import FileValue, Task, TypedValue, Worker
 from tests.support.engine import EngineApi, unique
 from tests.support.running import running
 
@@ -97,3 +97,80 @@ def test_values_survive_a_round_trip_between_two_tasks(camunda: EngineApi) -> No
         b = camunda.start(key_b, typed=typed)
         camunda.wait_finished([b])
     assert seen == produced
+
+
+def test_big_values_round_trip_exactly(engine: EngineApi) -> None:
+    """A 2 MB string (over the engine's 4,000-character String column) and a 10,000-key
+    dict, stored by one handler and received by the next as they were."""
+    first, second = unique("big_out"), unique("big_in")
+    key = f"p_{first}"
+    engine.deploy("two_tasks", process_key=key, topic=first, next_topic=second)
+    worker = Worker(name="big", base_url=engine.url, environ={}, async_response_timeout=1_000,
+                    retries=0)
+    text = ("é😀x" * 700_000)[:2_000_000]
+    many = {f"key{n}": n for n in range(10_000)}
+    seen: dict[str, Any] = {}
+
+    @worker.topic(first)
+    def produce(task: Task) -> dict[str, Any]:
+        return {"text": text, "many": many}
+
+    @worker.topic(second)
+    def consume(task: Task) -> dict[str, Any]:
+        seen.update(task.variables)
+        return {"text": task.variables["text"]}  # handed back: stored as it arrived
+
+    instance = engine.start(key)
+    with running(worker):
+        engine.wait_finished([instance])
+    assert seen["text"] == text
+    assert seen["many"] == many
+    stored = engine.variables(instance)
+    assert stored["text"]["type"] == "Object"
+    assert stored["text"]["valueInfo"]["objectTypeName"] == "java.lang.String"
+    assert stored["many"]["type"] == "Json"
+
+
+JAVA_STRING = "rO0ABXQABWhlbGxv"  # java.io.ObjectOutputStream of the java.lang.String "hello"
+
+
+def test_values_handed_back_unchanged_keep_their_types(engine: EngineApi) -> None:
+    topic = unique("unchanged")
+    key = engine.deploy_external_task(topic)
+    worker = Worker(name="keep", base_url=engine.url, environ={}, async_response_timeout=1_000,
+                    retries=0)
+    received: dict[str, Any] = {}
+
+    @worker.topic(topic)
+    def echo(task: Task) -> dict[str, Any]:
+        received.update(task.variables)
+        return dict(task.variables)
+
+    java_info = {"objectTypeName": "java.lang.String",
+                 "serializationDataFormat": "application/x-java-serialized-object"}
+    typed = {
+        "small_long": {"value": 5, "type": "Long"},
+        "short": {"value": 3, "type": "Short"},
+        "map": {"value": '{"a": [1, 2]}', "type": "Object", "valueInfo": {
+            "objectTypeName": "java.util.HashMap", "serializationDataFormat": "application/json"}},
+        "java": {"value": JAVA_STRING, "type": "Object", "valueInfo": java_info},
+        "file": {"value": base64.b64encode(b"%PDF-1.4 fake").decode(), "type": "File",
+                 "valueInfo": {"filename": "report.pdf", "mimeType": "application/pdf"}},
+    }
+    instance = engine.start(key, typed=typed)
+    with running(worker):
+        engine.wait_finished([instance])
+    assert received["small_long"] == 5
+    assert received["map"] == {"a": [1, 2]}
+    assert received["java"] == TypedValue(JAVA_STRING, "Object", java_info)
+    assert received["file"] == FileValue(b"%PDF-1.4 fake", "report.pdf", "application/pdf")
+    stored = engine.variables(instance)
+    assert {name: row["type"] for name, row in stored.items()} == {
+        "small_long": "Long", "short": "Short", "map": "Object", "java": "Object",
+        "file": "File"}
+    assert stored["map"]["valueInfo"]["objectTypeName"] == "java.util.HashMap"
+    assert stored["java"]["valueInfo"] == java_info
+    assert stored["java"]["value"] == JAVA_STRING
+    assert stored["file"]["valueInfo"]["filename"] == "report.pdf"
+    data = engine.http.get(f"/history/variable-instance/{stored['file']['id']}/data").content
+    assert data == b"%PDF-1.4 fake"

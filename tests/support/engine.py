@@ -223,6 +223,11 @@ class EngineApi:
     def incidents(self, instance_id: str) -> list[dict[str, Any]]:
         return list(self.get("/incident", processInstanceId=instance_id))
 
+    def locked_by(self, worker_id: str, topic: str) -> list[dict[str, Any]]:
+        """Tasks of ``topic`` locked now by a worker with this WORKER_ID (under any poll id)."""
+        return [task for task in self.external_tasks(topicName=topic, locked="true")
+                if task["workerId"] == worker_id or task["workerId"].startswith(f"{worker_id}#")]
+
 
 def unique(prefix: str) -> str:
     """A topic or key no other test uses (tests share one engine)."""

@@ -1,8 +1,10 @@
-"""A TCP relay in front of the real engine that a test can cut and restore.
+"""A TCP relay in front of the real engine that a test can cut, hang and restore.
 
 Stopping the engine itself takes ~10 s each way; cutting the relay shows the worker the
 same refused and dropped connections in milliseconds. Fault tests that need the engine
-really gone (issue 3) stop the engine process instead.
+really gone (issue 3) stop the engine process instead. An engine that accepts
+connections and never answers (a hung JVM, a full thread pool) cannot be made on
+demand: ``hang()`` plays it, and ``BlackHole`` is one from the start.
 """
 
 from __future__ import annotations
@@ -21,8 +23,10 @@ class TcpRelay:
         self._listener: socket.socket | None = None
         self._sockets: set[socket.socket] = set()
         self._lock = threading.Lock()
+        self._hung = threading.Event()
 
     def up(self) -> None:
+        self._hung.clear()
         listener = socket.socket()
         listener.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
         listener.bind(("127.0.0.1", self.port))
@@ -30,6 +34,10 @@ class TcpRelay:
         listener.listen(64)
         self._listener = listener
         threading.Thread(target=self._accept, args=(listener,), daemon=True).start()
+
+    def hang(self) -> None:
+        """Keep every connection open, accept new ones, and pass nothing any more."""
+        self._hung.set()
 
     def down(self) -> None:
         """Refuse new connections and drop the open ones (mid-request too)."""
@@ -51,6 +59,10 @@ class TcpRelay:
                 client, _ = listener.accept()
             except OSError:
                 return
+            if self._hung.is_set():
+                with self._lock:
+                    self._sockets.add(client)  # held open, never answered
+                continue
             try:
                 upstream = socket.create_connection(("127.0.0.1", self.target_port))
             except OSError:
@@ -68,6 +80,30 @@ class TcpRelay:
     def _pump(self, source: socket.socket, sink: socket.socket) -> None:
         with suppress(OSError):
             while data := source.recv(65536):
+                if self._hung.is_set():
+                    continue  # swallowed: the other side waits forever
                 sink.sendall(data)
         with suppress(OSError):
             sink.shutdown(socket.SHUT_WR)
+
+
+class BlackHole:
+    """Accepts TCP connections on ``127.0.0.1:port`` and never answers."""
+
+    def __init__(self) -> None:
+        self._listener = socket.socket()
+        self._listener.bind(("127.0.0.1", 0))
+        self._listener.listen(64)
+        self.port: int = self._listener.getsockname()[1]
+        self._held: list[socket.socket] = []
+        threading.Thread(target=self._accept, daemon=True).start()
+
+    def _accept(self) -> None:
+        with suppress(OSError):
+            while True:
+                self._held.append(self._listener.accept()[0])
+
+    def close(self) -> None:
+        self._listener.close()
+        for sock in self._held:
+            sock.close()

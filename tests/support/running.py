@@ -22,7 +22,8 @@ def make_worker(api: EngineApi, **options: Any) -> Worker:
     """A worker on ``api``'s engine with test-friendly defaults (short long polls, no env)."""
     options.setdefault("name", "test-worker")
     options.setdefault("async_response_timeout", 1_000)
-    return Worker(base_url=api.url, environ={}, **options)
+    options.setdefault("base_url", api.url)
+    return Worker(environ={}, **options)
 
 
 @contextmanager
@@ -41,10 +42,7 @@ def running(worker: Worker, *, join_timeout: float = 60) -> Iterator[Worker]:
     try:
         yield worker
     finally:
-        # The loop may not exist yet if the block ended at once.
-        while thread.is_alive() and worker._loop is None:
-            thread.join(0.01)
-        worker.stop()
+        worker.stop()  # also when the run has not started yet
         thread.join(join_timeout)
         if thread.is_alive():
             raise AssertionError(f"worker did not stop within {join_timeout}s")
@@ -92,15 +90,16 @@ def spawn_worker(env: dict[str, str], *, log_path: str | None = None) -> subproc
             out.close()  # type: ignore[union-attr]
 
 
-def executions(path: str) -> Counter[str]:
-    """How many times a handler started, per process instance (from TEST_EXECUTIONS)."""
-    counts: Counter[str] = Counter()
+def execution_starts(path: str) -> list[tuple[str, float]]:
+    """(process instance, time.time()) of every handler start (from TEST_EXECUTIONS)."""
     try:
         with open(path) as lines:
-            for line in lines:
-                event, instance, _ = line.split()
-                if event == "start":
-                    counts[instance] += 1
+            return [(parts[1], float(parts[3])) for parts in map(str.split, lines)
+                    if parts[0] == "start"]
     except FileNotFoundError:
-        pass
-    return counts
+        return []
+
+
+def executions(path: str) -> Counter[str]:
+    """How many times a handler started, per process instance (from TEST_EXECUTIONS)."""
+    return Counter(instance for instance, _ in execution_starts(path))

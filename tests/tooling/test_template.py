@@ -190,6 +190,26 @@ def test_conflicting_edit_is_reported_with_its_file(template_repo: Path) -> None
     assert (worker / "README.md").read_text() == readme_edit  # nothing else lost
 
 
+def test_a_conflict_in_one_worker_does_not_stop_the_next(template_repo: Path) -> None:
+    """Copier marks an inline conflict as unmerged in git's index; the next worker of the
+    same repository must still update, and both conflicts stay visible to git."""
+    workers = [new_worker(template_repo, answers=answers(name=name, port=port, topics=[name]))
+               for name, port in (("first", 8003), ("second", 8004))]
+    for worker in workers:
+        main = worker / "main.py"
+        main.write_text(main.read_text().replace(
+            'if __name__ == "__main__":', '# our own entry comment\nif __name__ == "__main__":'))
+    commit_all(template_repo, "worker edits")
+    evolve_template(template_repo, "v0.3.0")
+
+    results = update_workers(template_repo)
+
+    assert [(r.name, r.status, r.conflicts) for r in results] == [
+        ("first", "conflicts", ["main.py"]), ("second", "conflicts", ["main.py"])]
+    unmerged = git(template_repo, "diff", "--name-only", "--diff-filter=U")
+    assert unmerged.split() == ["workers/first/main.py", "workers/second/main.py"]
+
+
 @pytest.mark.parametrize("where", ["root", "worker", "workers", "elsewhere"])
 def test_update_works_from_any_directory(template_repo: Path, where: str,
                                          tmp_path: Path, monkeypatch: pytest.MonkeyPatch,

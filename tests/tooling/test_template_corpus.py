@@ -102,3 +102,20 @@ def test_each_worker_completes_one_task_per_topic_on_the_engine(
     for instance, topic in expected.items():
         result = f"{topic}_done" if len(topic) <= 250 else "done"
         assert camunda.variables(instance)[result]["value"] is True, topic
+
+
+@pytest.mark.parametrize(("variable", "value", "named"), [
+    ("CAMUNDA_URL", "http://localhost:99999/engine-rest", "base_url (from env CAMUNDA_URL)"),
+    ("METRICS_PORT", "eighty", "METRICS_PORT"),
+])
+def test_a_bad_setting_stops_the_worker_with_one_line(
+    corpus: dict[str, Path], variable: str, value: str, named: str
+) -> None:
+    """Settings are checked when main.py builds the worker: one line naming the setting and
+    exit code 1, as `python main.py` shows it (no traceback)."""
+    started = subprocess.run([sys.executable, "main.py"], cwd=corpus["x"], capture_output=True,
+                             text=True, timeout=60, env={**os.environ, variable: value})
+    assert started.returncode == 1
+    assert "Traceback" not in started.stderr
+    assert named in started.stderr
+    assert started.stderr.count("\n") <= 2, started.stderr

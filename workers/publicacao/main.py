@@ -4,13 +4,16 @@
 from pathlib import Path
 from typing import Any
 
-from camunda_workers import Task, Worker
+from camunda_workers import CamundaWorkersError, Task, Worker
 
 from document import Publication
 from rendering import render_html
 from storage import store
 
-worker = Worker.from_spec(Path(__file__).with_name("worker.json"))
+try:
+    worker = Worker.from_spec(Path(__file__).with_name("worker.json"))
+except CamundaWorkersError as error:  # a bad worker.json or environment: one clear line, exit 1
+    raise SystemExit(str(error)) from None
 
 
 @worker.topic("gerar_publicacao",

@@ -14,7 +14,7 @@ from ._settings import ENV_VARIABLES, WorkerOptions, WorkerSettings
 from ._spec import Duration, TopicName, WorkerName, WorkerSpec, load_spec
 from ._task import Completion, Task
 from ._validation import validate_model
-from ._variables import TypedValue
+from ._variables import FileValue, TypedValue
 from ._version import __version__
 from ._worker import Worker
 from .errors import (
@@ -25,6 +25,7 @@ from .errors import (
     EngineUnavailableError,
     SpecError,
     TaskFailure,
+    UnsendableVariableError,
 )
 
 __all__ = [
@@ -39,6 +40,7 @@ __all__ = [
     "EngineRejectedError",
     "EngineUnavailableError",
     "ExponentialRetryPolicy",
+    "FileValue",
     "Handler",
     "HandlerResult",
     "RetryDecision",
@@ -50,6 +52,7 @@ __all__ = [
     "TaskRouter",
     "TopicName",
     "TypedValue",
+    "UnsendableVariableError",
     "Worker",
     "WorkerName",
     "WorkerOptions",

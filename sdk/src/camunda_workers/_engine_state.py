@@ -30,7 +30,8 @@ class EngineState:
         self._metrics.engine_error(error.kind)
         self.failures += 1
         if self.error is None or self.error.kind != error.kind:
-            level = logging.ERROR if isinstance(error, EngineRejectedError) else logging.WARNING
+            refused = isinstance(error, EngineRejectedError) or 400 <= (error.status or 0) < 500
+            level = logging.ERROR if refused else logging.WARNING
             log.log(level, "engine error (%s): %s; retrying with backoff up to %.0fs",
                     error.kind, error, self._backoff_max)
         self.error = error

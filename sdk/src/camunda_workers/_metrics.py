@@ -11,9 +11,9 @@ __all__ = ["ENGINE_ERROR_KINDS", "OUTCOMES", "WorkerMetrics"]
 
 _DURATION_BUCKETS = (0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 300)
 OUTCOMES = ("completed", "failed", "bpmn_error", "unlocked")
-# The kinds of camunda_workers.errors.EngineError.
-ENGINE_ERROR_KINDS = ("connection", "timeout", "server", "malformed_response", "not_found",
-                      "rejected", "unauthorized")
+# The kinds of camunda_workers.errors.EngineError (its docstring lists them; tested).
+ENGINE_ERROR_KINDS = ("connection", "timeout", "server", "conflict", "malformed_response",
+                      "not_found", "rejected", "unauthorized")
 
 
 class WorkerMetrics:
@@ -38,10 +38,16 @@ class WorkerMetrics:
                                ["worker", "topic"], registry=r)
         self.handled = Counter(
             "camunda_worker_tasks_handled",
-            "Tasks handled, by outcome: completed, failed, bpmn_error, unlocked.",
+            "Reports the engine accepted, by outcome: completed, failed, bpmn_error, unlocked.",
             ["worker", "topic", "outcome"], registry=r)
+        self.not_accepted = Counter(
+            "camunda_worker_reports_not_accepted",
+            "Reports not accepted, by report (complete, bpmnError, failure, unlock) and kind: "
+            "unsendable, task_gone, refused, undeliverable.",
+            ["worker", "topic", "report", "kind"], registry=r)
         self.duration = Histogram("camunda_worker_handler_duration_seconds",
-                                  "Time a handler ran.", ["worker", "topic", "outcome"],
+                                  "Time a handler ran, by what it decided: completed, "
+                                  "bpmn_error, failed.", ["worker", "topic", "outcome"],
                                   buckets=_DURATION_BUCKETS, registry=r)
         self.in_flight = Gauge("camunda_worker_tasks_in_flight", "Handlers running now.",
                                ["worker"], registry=r)
@@ -91,10 +97,15 @@ class WorkerMetrics:
             for outcome in OUTCOMES:
                 self.handled.labels(worker, topic, outcome)
 
-    def task_handled(self, topic: str, outcome: str, seconds: float | None = None) -> None:
+    def task_handled(self, topic: str, outcome: str) -> None:
+        """The engine accepted a report."""
         self.handled.labels(self.worker, topic, outcome).inc()
-        if seconds is not None:
-            self.duration.labels(self.worker, topic, outcome).observe(seconds)
+
+    def report_not_accepted(self, topic: str, report: str, kind: str) -> None:
+        self.not_accepted.labels(self.worker, topic, report, kind).inc()
+
+    def handler_ran(self, topic: str, decision: str, seconds: float) -> None:
+        self.duration.labels(self.worker, topic, decision).observe(seconds)
 
     def engine_error(self, kind: str) -> None:
         self.engine_errors.labels(self.worker, kind).inc()

@@ -11,8 +11,9 @@ import socket
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any, TypedDict
+from urllib.parse import urlsplit
 
-from pydantic import BaseModel, ConfigDict, Field, SecretStr
+from pydantic import BaseModel, ConfigDict, Field, SecretStr, field_validator, model_validator
 
 from ._spec import (
     DEFAULT_LOCK_DURATION,
@@ -27,8 +28,12 @@ from ._validation import validate_model
 from .errors import SpecError
 
 __all__ = [
-    "ENV_VARIABLES", "SETTINGS_FROM_SPEC", "WorkerOptions", "WorkerSettings", "resolve_settings",
+    "ENV_VARIABLES", "SETTINGS_FROM_SPEC", "SHUTDOWN_TEARDOWN", "WorkerOptions",
+    "WorkerSettings", "resolve_settings",
 ]
+
+# Seconds a stopping process needs after its shutdown deadline to close and exit.
+SHUTDOWN_TEARDOWN = 0.3
 
 
 class WorkerSettings(BaseModel):
@@ -37,12 +42,15 @@ class WorkerSettings(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
     name: WorkerName
-    base_url: str = Field(default="http://localhost:8080/engine-rest", pattern=r"^https?://")
+    base_url: str = Field(default="http://localhost:8080/engine-rest",
+                          description="The engine's REST API, e.g. http://host:8080/engine-rest.")
     worker_id: str = Field(default="", description="Default: NAME-HOSTNAME-PID.")
     max_tasks: MaxTasks = DEFAULT_MAX_TASKS
     lock_duration: LockDuration = DEFAULT_LOCK_DURATION
-    async_response_timeout: int = Field(default=30_000, ge=0, le=1_800_000,
-                                        description="Long-poll wait, ms.")
+    async_response_timeout: int | None = Field(
+        default=None, ge=0, le=1_800_000,
+        description="Long-poll wait, ms. Default 10 000, less if drain_timeout needs it: a "
+                    "stopping worker waits for its last poll.")
     http_timeout: float = Field(default=10.0, gt=0, description="Timeout of other requests, s.")
     retries: int = Field(default=3, ge=0, description="Retries after a task's first failure.")
     retry_timeout: int = Field(default=5_000, ge=0, description="Wait before the 1st retry, ms.")
@@ -61,8 +69,52 @@ class WorkerSettings(BaseModel):
     use_priority: bool = True
     log_level: str = "INFO"
 
+    @field_validator("base_url")
+    @classmethod
+    def _engine_url(cls, value: str) -> str:
+        example = "e.g. http://localhost:8080/engine-rest"
+        parts = urlsplit(value)
+        if parts.scheme not in ("http", "https"):
+            raise ValueError(f"{value!r} must start with http:// or https://, {example}")
+        if not parts.hostname:
+            raise ValueError(f"{value!r} has no host, {example}")
+        try:
+            port = parts.port
+        except ValueError:
+            port = -1
+        if port is not None and not 1 <= port <= 65535:
+            raise ValueError(f"{value!r}: the port must be a number from 1 to 65535, {example}")
+        if parts.query or parts.fragment:
+            raise ValueError(f"{value!r} must not have a query or fragment, {example}")
+        return value
+
+    @model_validator(mode="after")
+    def _long_poll_fits_the_drain(self) -> WorkerSettings:
+        bound = self._long_poll_bound_ms()
+        if self.async_response_timeout is not None and self.async_response_timeout > bound:
+            raise ValueError(
+                f"async_response_timeout ({self.async_response_timeout} ms) must be at most "
+                f"{bound} ms with drain_timeout {self.drain_timeout:g} s: a stopping worker "
+                "waits for its last long poll (a cut one would lock tasks for nobody); "
+                "lower async_response_timeout or raise drain_timeout")
+        return self
+
     def effective_worker_id(self) -> str:
         return self.worker_id or f"{self.name}-{socket.gethostname()}-{os.getpid()}"
+
+    def shutdown_reserve(self) -> float:
+        """Seconds at the end of the drain kept for the last reports and unlocks."""
+        return min(2.0, self.drain_timeout * 0.2)
+
+    def _long_poll_bound_ms(self) -> int:
+        room = self.drain_timeout - SHUTDOWN_TEARDOWN - self.shutdown_reserve()
+        return max(int(room * 1000), 1000)
+
+    def long_poll_ms(self) -> int:
+        """The long poll's length: as set, else 10 s or what the drain leaves room for."""
+        if self.async_response_timeout is not None:
+            return self.async_response_timeout
+        return min(10_000, self._long_poll_bound_ms())
 
 
 class WorkerOptions(TypedDict, total=False):

@@ -8,7 +8,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any, Protocol
 
-from ._variables import decode_variables
+from ._variables import VariableType, decode_variables
 
 __all__ = ["Completion", "LockExtender", "Task", "completion_of"]
 
@@ -33,9 +33,11 @@ class Completion:
 class Task:
     """One locked external task.
 
-    ``variables`` holds plain Python values (decoded from Camunda's typed values).
-    A handler completes the task by returning a dict of process variables, or
-    ``None``, or by calling :meth:`complete` (which also allows local variables).
+    ``variables`` holds plain Python values (decoded from Camunda's typed values);
+    ``variable_types`` says how each arrived, so that a value handed back keeps its
+    type. ``worker_id`` is the id the task is locked under. A handler completes the
+    task by returning a dict of process variables, or ``None``, or by calling
+    :meth:`complete` (which also allows local variables).
     """
 
     id: str
@@ -55,17 +57,24 @@ class Task:
     error_message: str | None = None
     lock_expiration_time: str | None = None
     extension_properties: dict[str, str] = field(default_factory=dict)
+    variable_types: dict[str, VariableType] = field(default_factory=dict, repr=False)
     completion: Completion | None = field(default=None, repr=False)
     lock_extender: LockExtender | None = field(default=None, repr=False, compare=False)
 
     @classmethod
-    def from_engine(cls, raw: Mapping[str, Any]) -> Task:
-        """Build from one element of a ``fetchAndLock`` response."""
+    def from_engine(cls, raw: Mapping[str, Any], *, with_variables: bool = True) -> Task:
+        """Build from one element of a ``fetchAndLock`` response.
+
+        Raises ``VariableDecodeError`` for a variable that is not what its type says;
+        ``with_variables=False`` leaves the variables out (decode them apart).
+        """
+        variables, types = decode_variables(raw.get("variables")) if with_variables else ({}, {})
         return cls(
             id=raw["id"],
             topic=raw["topicName"],
             worker_id=raw.get("workerId") or "",
-            variables=decode_variables(raw.get("variables")),
+            variables=variables,
+            variable_types=types,
             process_instance_id=raw.get("processInstanceId"),
             process_definition_id=raw.get("processDefinitionId"),
             process_definition_key=raw.get("processDefinitionKey"),

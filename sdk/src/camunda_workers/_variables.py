@@ -3,24 +3,48 @@
 Replaces ``camunda.variables.Variables.format`` from camunda-external-task-client-python3,
 which sends ``{"value": v}`` without a type: the engine then stores nested dicts as
 null and lists as serialized Java objects (its issues #73 and #88). Here every value
-goes out with an explicit Camunda type and comes back as the Python value it was.
+goes out with an explicit Camunda type and comes back as the Python value it was; a
+value handed back keeps the type it arrived with when that type can hold it.
 """
 
 from __future__ import annotations
 
 import base64
+import binascii
 import json
+import math
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, time
 from typing import Any
 
-__all__ = ["TypedValue", "decode_variables", "encode_variables"]
+from ._unsendable import json_problem, unsupported
+from .errors import UnsendableVariableError
 
-_INT32 = range(-(2**31), 2**31)
-_INT64 = range(-(2**63), 2**63)
+__all__ = [
+    "STRING_LIMIT",
+    "FileValue",
+    "TypedValue",
+    "VariableDecodeError",
+    "VariableType",
+    "decode_variables",
+    "encode_value",
+    "encode_variables",
+]
+
+_INT_RANGES = {
+    "Short": range(-(2**15), 2**15),
+    "Integer": range(-(2**31), 2**31),
+    "Long": range(-(2**63), 2**63),
+}
 # Camunda's REST date format: 2024-05-01T10:15:30.000+0200
 _DATE_FORMAT = "%Y-%m-%dT%H:%M:%S.%f%z"
+# The engine's String column holds 4,000 characters (Java chars, i.e. UTF-16 units);
+# longer strings go out as the engine itself delivers them: a JSON-serialized
+# java.lang.String object, stored as a byte array.
+STRING_LIMIT = 4000
+_JSON_FORMAT = "application/json"
+_LONG_STRING_INFO = {"objectTypeName": "java.lang.String", "serializationDataFormat": _JSON_FORMAT}
 
 
 @dataclass(frozen=True)
@@ -29,11 +53,101 @@ class TypedValue:
 
     >>> TypedValue(42, "Long")          # an int that must be a Java long
     >>> TypedValue("<a/>", "Xml")
+
+    Java objects the SDK cannot decode (serialized Java or XML) arrive as a
+    ``TypedValue`` holding the engine's serialized value and its ``value_info``;
+    handed back unchanged, they are stored exactly as they were.
     """
 
     value: Any
     type: str
     value_info: Mapping[str, Any] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class FileValue:
+    """A ``File`` variable: its content, file name, MIME type and text encoding."""
+
+    content: bytes
+    filename: str
+    mime_type: str | None = None
+    encoding: str | None = None
+
+
+@dataclass(frozen=True)
+class VariableType:
+    """How a variable arrived: its Camunda type, value info and the Python type it became."""
+
+    camunda_type: str
+    value_info: Mapping[str, Any]
+    python_type: type
+
+
+class VariableDecodeError(ValueError):
+    """A variable from the engine is not what its type says (e.g. ``Json`` that is not JSON)."""
+
+    def __init__(self, name: str, kind: str, reason: str) -> None:
+        super().__init__(f"variable {name!r} ({kind}) cannot be decoded: {reason}")
+        self.name = name
+
+
+# ------------------------------------------------------------------------------ decoding
+
+
+def _is_json_object(kind: str, info: Mapping[str, Any]) -> bool:
+    return kind == "Object" and info.get("serializationDataFormat") == _JSON_FORMAT
+
+
+def _decode_value(kind: str, value: Any, info: Mapping[str, Any]) -> Any:
+    if kind == "Json" or _is_json_object(kind, info):
+        return json.loads(value) if isinstance(value, str) else value
+    if kind == "Object":  # serialized Java or XML: kept as the engine sent it
+        return TypedValue(value, kind, dict(info))
+    if kind == "Date":
+        return datetime.strptime(value, _DATE_FORMAT)
+    if kind == "Bytes":
+        return base64.b64decode(value, validate=True)
+    if kind in _INT_RANGES and not isinstance(value, bool):
+        return int(value)
+    if kind == "Double":
+        return float(value)
+    return value
+
+
+def decode_variables(
+    variables: Mapping[str, Mapping[str, Any]] | None,
+) -> tuple[dict[str, Any], dict[str, VariableType]]:
+    """The variables of a ``fetchAndLock`` answer as Python values, and how each arrived.
+
+    ``File`` variables come without content (the engine never sends it with a fetch);
+    they decode to a :class:`FileValue` with empty ``content`` for the caller to load.
+    Raises :class:`VariableDecodeError` naming the first variable that is not what its
+    type says.
+    """
+    values: dict[str, Any] = {}
+    types: dict[str, VariableType] = {}
+    for name, variable in (variables or {}).items():
+        kind = str(variable.get("type") or "")
+        info = variable.get("valueInfo") or {}
+        value = variable.get("value")
+        if kind == "File":
+            decoded: Any = FileValue(b"", str(info.get("filename") or name),
+                                     info.get("mimeType"), info.get("encoding"))
+        elif value is None:
+            decoded = None
+        else:
+            try:
+                decoded = _decode_value(kind, value, info)
+            except (ValueError, TypeError, binascii.Error) as exc:
+                reason = str(exc) or type(exc).__name__
+                raise VariableDecodeError(name, kind, f"{reason} (value {str(value)[:60]!r})"
+                                          ) from None
+        values[name] = decoded
+        types[name] = VariableType(kind, info, type(decoded))
+    return values, types
+
+
+# ------------------------------------------------------------------------------ encoding
 
 
 def _format_date(value: datetime) -> str:
@@ -43,26 +157,80 @@ def _format_date(value: datetime) -> str:
     return aware.strftime(f"%Y-%m-%dT%H:%M:%S.{millis:03d}%z")
 
 
-def encode_value(name: str, value: Any) -> dict[str, Any]:
-    """One variable as the engine's REST API wants it: ``{"value", "type"[, "valueInfo"]}``."""
+def _java_length(text: str) -> int:
+    """Length in UTF-16 units, as Java (and the engine's column) counts it."""
+    if len(text) * 2 <= STRING_LIMIT:
+        return len(text)  # cannot be over the limit: skip the count
+    return len(text) + sum(1 for char in text if ord(char) > 0xFFFF)
+
+
+def _json_text(name: str, value: Any) -> str:
+    try:
+        # The text the engine parses; ensure_ascii=False so that a lone surrogate is
+        # caught when the request is encoded (escaped, it would reach the engine).
+        return json.dumps(value, allow_nan=False, ensure_ascii=False)
+    except (TypeError, ValueError) as exc:
+        raise UnsendableVariableError(name, json_problem(value) or str(exc)) from None
+
+
+def _as_arrived(name: str, value: Any, arrived: VariableType) -> dict[str, Any] | None:
+    """``value`` in the type it arrived with, if that type holds it; else None."""
+    kind, info = arrived.camunda_type, arrived.value_info
+    if isinstance(value, tuple):
+        value = list(value)
+    if type(value) is not arrived.python_type or value is None:
+        return None
+    if kind in _INT_RANGES:
+        return {"value": value, "type": kind} if value in _INT_RANGES[kind] else None
+    if kind == "Xml":
+        return {"value": value, "type": kind}
+    if _is_json_object(kind, info):
+        return {"value": _json_text(name, value), "type": "Object", "valueInfo": dict(info)}
+    return None  # the default mapping already gives the same type
+
+
+def encode_value(name: str, value: Any, arrived: VariableType | None = None) -> dict[str, Any]:
+    """One variable as the engine's REST API wants it: ``{"value", "type"[, "valueInfo"]}``.
+
+    Raises :class:`UnsendableVariableError` for what the engine cannot store.
+    """
+    if arrived is not None:
+        kept = _as_arrived(name, value, arrived)
+        if kept is not None:
+            return kept
     if isinstance(value, TypedValue):
         encoded: dict[str, Any] = {"value": value.value, "type": value.type}
         if value.value_info:
             encoded["valueInfo"] = dict(value.value_info)
         return encoded
+    if isinstance(value, FileValue):
+        info = {"filename": value.filename}
+        if value.mime_type:
+            info["mimeType"] = value.mime_type
+        if value.encoding:
+            info["encoding"] = value.encoding
+        return {"value": base64.b64encode(value.content).decode("ascii"), "type": "File",
+                "valueInfo": info}
     if value is None:
         return {"value": None, "type": "Null"}
     if isinstance(value, bool):
         return {"value": value, "type": "Boolean"}
     if isinstance(value, int):
-        if value in _INT32:
-            return {"value": value, "type": "Integer"}
-        if value in _INT64:
-            return {"value": value, "type": "Long"}
-        raise TypeError(f"variable {name!r}: integer {value} does not fit a Java long")
+        for kind in ("Integer", "Long"):
+            if value in _INT_RANGES[kind]:
+                return {"value": value, "type": kind}
+        raise UnsendableVariableError(
+            name, f"integer {value} does not fit a Java long; send it as a string")
     if isinstance(value, float):
+        if not math.isfinite(value):
+            raise UnsendableVariableError(
+                name, f"{value!r} cannot be sent: JSON has no NaN or infinity; "
+                "send None or a string instead")
         return {"value": value, "type": "Double"}
     if isinstance(value, str):
+        if _java_length(value) > STRING_LIMIT:
+            return {"value": _json_text(name, value), "type": "Object",
+                    "valueInfo": dict(_LONG_STRING_INFO)}
         return {"value": value, "type": "String"}
     if isinstance(value, datetime):
         return {"value": _format_date(value), "type": "Date"}
@@ -72,44 +240,19 @@ def encode_value(name: str, value: Any) -> dict[str, Any]:
     if isinstance(value, bytes | bytearray | memoryview):
         return {"value": base64.b64encode(bytes(value)).decode("ascii"), "type": "Bytes"}
     if isinstance(value, Mapping | list | tuple):
-        try:
-            text = json.dumps(value, allow_nan=False)
-        except (TypeError, ValueError) as exc:
-            raise TypeError(f"variable {name!r}: not JSON-serializable: {exc}") from exc
-        return {"value": text, "type": "Json"}
-    raise TypeError(
-        f"variable {name!r}: cannot send a {type(value).__name__} to the engine; "
-        "use str, int, float, bool, None, datetime, bytes, dict or list, "
-        "or wrap it in TypedValue(value, type)"
-    )
+        return {"value": _json_text(name, value), "type": "Json"}
+    raise UnsendableVariableError(name, unsupported(value))
 
 
-def encode_variables(variables: Mapping[str, Any] | None) -> dict[str, dict[str, Any]]:
-    return {name: encode_value(name, value) for name, value in (variables or {}).items()}
-
-
-def decode_value(variable: Mapping[str, Any]) -> Any:
-    """A typed variable from the engine as a plain Python value."""
-    kind = str(variable.get("type") or "")
-    value = variable.get("value")
-    if value is None:
-        return None
-    if kind == "Json" or (
-        kind == "Object"
-        and isinstance(value, str)
-        and (variable.get("valueInfo") or {}).get("serializationDataFormat") == "application/json"
-    ):
-        return json.loads(value) if isinstance(value, str) else value
-    if kind == "Date" and isinstance(value, str):
-        return datetime.strptime(value, _DATE_FORMAT)
-    if kind == "Bytes" and isinstance(value, str):
-        return base64.b64decode(value)
-    if kind in ("Integer", "Long", "Short") and not isinstance(value, bool):
-        return int(value)
-    if kind == "Double":
-        return float(value)
-    return value
-
-
-def decode_variables(variables: Mapping[str, Mapping[str, Any]] | None) -> dict[str, Any]:
-    return {name: decode_value(variable) for name, variable in (variables or {}).items()}
+def encode_variables(
+    variables: Mapping[str, Any] | None,
+    arrived: Mapping[str, VariableType] | None = None,
+) -> dict[str, dict[str, Any]]:
+    """Every variable typed; ``arrived`` (how the task's variables came) keeps their types."""
+    hints = arrived or {}
+    encoded: dict[str, dict[str, Any]] = {}
+    for name, value in (variables or {}).items():
+        if not isinstance(name, str):
+            raise UnsendableVariableError(str(name), "variable names must be strings")
+        encoded[name] = encode_value(name, value, hints.get(name))
+    return encoded

@@ -24,6 +24,7 @@ __all__ = [
     "EngineUnavailableError",
     "SpecError",
     "TaskFailure",
+    "UnsendableVariableError",
 ]
 
 
@@ -85,27 +86,58 @@ class SpecError(CamundaWorkersError, ValueError):
         super().__init__("\n".join(lines))
 
 
+class UnsendableVariableError(CamundaWorkersError, TypeError):
+    """A variable a handler returned cannot be sent to the engine (the task fails instead).
+
+    ``name`` is the variable, ``reason`` says why and what to send instead, e.g. NaN
+    (JSON has none), a ``Decimal``, a ``set``, a string with a lone surrogate.
+    """
+
+    def __init__(self, name: str, reason: str) -> None:
+        super().__init__(f"variable {name!r}: {reason}")
+        self.name = name
+        self.reason = reason
+
+
 class EngineError(CamundaWorkersError):
     """The engine could not be reached or did not accept a request.
 
     ``kind`` is a short stable label (also used as a metric label): ``connection``,
-    ``timeout``, ``server``, ``malformed_response``, ``not_found``, ``rejected``,
-    ``unauthorized``.
+    ``timeout``, ``server``, ``conflict``, ``malformed_response``, ``not_found``,
+    ``rejected``, ``unauthorized``. When the engine itself answered, ``engine_type``,
+    ``engine_message`` and ``engine_code`` hold its error body
+    (``{"type", "message", "code"}``). ``request_sent`` is False when the request never
+    left this process (connection refused), so the engine cannot have acted on it.
     """
 
     transient = False
 
     def __init__(
-        self, message: str, *, kind: str, status: int | None = None, path: str = ""
+        self,
+        message: str,
+        *,
+        kind: str,
+        status: int | None = None,
+        path: str = "",
+        engine_type: str | None = None,
+        engine_message: str | None = None,
+        engine_code: int | None = None,
+        request_sent: bool = True,
     ) -> None:
         super().__init__(message)
         self.kind = kind
         self.status = status
         self.path = path
+        self.engine_type = engine_type
+        self.engine_message = engine_message
+        self.engine_code = engine_code
+        self.request_sent = request_sent
 
 
 class EngineUnavailableError(EngineError):
-    """A transient fault: connection refused or dropped, timeout, 5xx, broken JSON.
+    """A transient fault: connection refused or dropped, timeout, 502/503/504, an answer
+    that is not the engine's own JSON (a proxy's error page), or a conflict the engine
+    says is safe to retry (``OptimisticLockingException``, a deadlock).
 
     The worker backs off and tries again.
     """
@@ -114,8 +146,10 @@ class EngineUnavailableError(EngineError):
 
 
 class EngineRejectedError(EngineError):
-    """The engine answered and refused the request (4xx): retrying will not help.
+    """The engine answered and refused the request: sending it again will not help.
 
-    Typical: the task is gone or its lock now belongs to another worker (404/400),
-    or credentials are wrong (401/403).
+    Any 4xx, and any 5xx with the engine's JSON error body (Camunda 7 answers 500
+    when the process cannot continue after the task: a failing expression or
+    listener, a value too long for its column, ...). Typical 4xx: the task is gone
+    (404), its lock belongs to another worker (400), credentials are wrong (401/403).
     """

@@ -20,7 +20,7 @@ import json
 import os
 import shutil
 import subprocess
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal
@@ -34,7 +34,7 @@ from camunda_workers import SpecError
 
 from ._answers import ANSWERS_FILE, answer_problems, next_free_port, read_answers, record_version
 from ._template_source import SourceCache, TemplateSource, Warn, is_url, parse_version
-from ._template_versions import TemplateVersionError, run_git
+from ._template_versions import TemplateVersionError, git_ok, git_output, run_git
 from .errors import ToolingError
 
 __all__ = [
@@ -238,20 +238,52 @@ def update_workers(
     if blocked:
         raise ToolingError("\n".join(blocked))
     results = []
-    for worker, target in plans:
-        if worker.recorded == target:
-            results.append(UpdateResult(worker.name, "current", target, target))
-            continue
-        with contextlib.chdir(worker.folder), copier_errors(
-                f"workers/{worker.name}: update failed"):
-            copier.run_update(".", defaults=True, overwrite=True, unsafe=True, quiet=True,
-                              vcs_ref=target, conflict="inline")
-        if read_answers(worker.folder).get("_commit") != target:
-            record_version(worker.folder, target)
-        conflicts = _conflicted_files(worker.folder)
-        results.append(UpdateResult(worker.name, "conflicts" if conflicts else "updated",
-                                    worker.recorded, target, conflicts))
+    with _unmerged_entries_set_aside(repo) as set_aside:
+        for worker, target in plans:
+            if worker.recorded == target:
+                results.append(UpdateResult(worker.name, "current", target, target))
+                continue
+            with contextlib.chdir(worker.folder), copier_errors(
+                    f"workers/{worker.name}: update failed"):
+                copier.run_update(".", defaults=True, overwrite=True, unsafe=True, quiet=True,
+                                  vcs_ref=target, conflict="inline")
+            if read_answers(worker.folder).get("_commit") != target:
+                record_version(worker.folder, target)
+            conflicts = _conflicted_files(worker.folder)
+            results.append(UpdateResult(worker.name, "conflicts" if conflicts else "updated",
+                                        worker.recorded, target, conflicts))
+            set_aside()
     return results
+
+
+@contextlib.contextmanager
+def _unmerged_entries_set_aside(repo: Path) -> Iterator[Callable[[], None]]:
+    """Copier marks an inline conflict as unmerged in git's index (so ``git status`` and
+    editors show it); the next worker's update in the same repository then fails at ``git
+    write-tree``. The yielded function takes the unmerged entries out of the index (the
+    files keep their markers); they are all put back at the end."""
+    if not git_ok(repo, "rev-parse", "--is-inside-work-tree"):
+        yield lambda: None
+        return
+    root = Path(git_output(repo, "rev-parse", "--show-toplevel").strip())
+    kept: list[str] = []
+
+    def set_aside() -> None:
+        unmerged = git_output(root, "ls-files", "-u", "-z")
+        entries = [entry for entry in unmerged.split("\0") if entry]
+        if entries:
+            kept.extend(entries)
+            paths = sorted({entry.split("\t", 1)[1] for entry in entries})
+            git_output(root, "reset", "-q", "--", *paths)
+
+    try:
+        yield set_aside
+    finally:
+        if kept:
+            paths = sorted({entry.split("\t", 1)[1] for entry in kept})
+            # Stage 0 out first ("mode 0" removes it), then the conflict stages back in.
+            lines = [f"0 {'0' * 40}\t{path}" for path in paths] + kept
+            git_output(root, "update-index", "--index-info", stdin="\n".join(lines) + "\n")
 
 
 @dataclass(frozen=True)

@@ -1,0 +1,136 @@
+"""Fetching: one long poll for every topic, backoff while the engine is away, sweeps."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Callable, Coroutine, Mapping
+from typing import Any
+
+from ._client import EngineClient
+from ._engine_state import EngineState
+from ._executor import TaskExecutor
+from ._lifecycle import Lifecycle
+from ._metrics import WorkerMetrics
+from ._retry import Backoff
+from ._router import Subscription
+from ._settings import WorkerSettings
+from ._sweep import OrphanSweep, PollIds, warn_if_worker_id_shared
+from .errors import EngineError
+
+__all__ = ["Poller"]
+
+log = logging.getLogger("camunda_workers")
+
+# The engine ends a pending poll asyncResponseTimeout after it arrived; allow for the
+# time it took to arrive and for clocks.
+_POLL_END_MARGIN = 1.0
+
+
+class Poller:
+    """Asks for as many tasks as there are free slots, in one long poll for all topics.
+
+    A poll is never cut while the worker runs, and when it stops the last poll is
+    awaited (its length fits the drain, see ``WorkerSettings.long_poll_ms``): a cut poll
+    stays pending in the engine and locks tasks for nobody. Polls cut anyway (the
+    deadline, a second signal) or dropped by the network are swept (``_sweep``).
+    """
+
+    def __init__(self, *, client: EngineClient, settings: WorkerSettings,
+                 subscriptions: Mapping[str, Subscription], executor: TaskExecutor,
+                 lifecycle: Lifecycle, engine: EngineState, metrics: WorkerMetrics,
+                 worker_id: str, on_engine_state: Callable[[], None]) -> None:
+        self._client = client
+        self._settings = settings
+        self._subscriptions = subscriptions
+        self._executor = executor
+        self._lifecycle = lifecycle
+        self._engine = engine
+        self._metrics = metrics
+        self._on_engine_state = on_engine_state
+        self.ids = PollIds(worker_id)
+        self._sweep = OrphanSweep(client)
+        self._poll_ms = settings.long_poll_ms()
+        self._topics = [sub.fetch_topic(settings.lock_duration) for sub in subscriptions.values()]
+        self._backoff = Backoff(settings.backoff_initial, settings.backoff_max)
+        self._background: set[asyncio.Task[None]] = set()
+        self._checked_worker_id = False
+        self.last_turn = 0.0  # loop time the loop last went round (liveness)
+
+    async def run(self) -> None:
+        """Poll until the worker stops; the poll under way then is awaited, not cut."""
+        loop = asyncio.get_running_loop()
+        while not self._lifecycle.stopping.is_set():
+            self.last_turn = loop.time()
+            # Timed, so that liveness sees the loop turning while handlers run long.
+            free = await self._executor.free_slots(wait=5.0)
+            if free and not self._lifecycle.stopping.is_set():
+                await self._poll(free)
+
+    async def finish(self) -> None:
+        """After the drain: sweep the polls that were cut or dropped (until the deadline)."""
+        loop = asyncio.get_running_loop()
+        if self._sweep:
+            await self._lifecycle.until_deadline(self._sweep.sweep(loop.time()))
+            pending = self._sweep.still_pending(loop.time())
+            if pending:
+                log.warning("%d cut poll(s) may still lock tasks for up to %.0fs (%s)",
+                            len(pending), self._poll_ms / 1000, ", ".join(pending))
+        for job in self._background:
+            job.cancel()
+
+    async def _poll(self, free: int) -> None:
+        loop = asyncio.get_running_loop()
+        settings, metrics, worker = self._settings, self._metrics, self._metrics.worker
+        if self._sweep and (self._engine.error is not None or self._sweep.due(loop.time())):
+            # Before polling: the orphans of a dropped poll are then fetched at once.
+            await self._sweep.sweep(loop.time())
+        poll_id = self.ids.next()
+        sent = loop.time()
+        pending_until = sent + self._poll_ms / 1000 + _POLL_END_MARGIN
+        try:
+            fetched = await self._lifecycle.until_cut(self._client.fetch_and_lock(
+                worker_id=poll_id,
+                max_tasks=free,
+                topics=self._topics,
+                async_response_timeout_ms=self._poll_ms,
+                http_timeout=self._poll_ms / 1000 + settings.http_timeout,
+                use_priority=settings.use_priority,
+            ))
+        except EngineError as error:
+            metrics.fetch_requests.labels(worker, "error").inc()
+            # No usable answer came back (dropped, timed out, garbled): the engine may
+            # have locked tasks for this poll, or may still do so while it is pending.
+            if error.request_sent and (error.status is None
+                                       or error.kind == "malformed_response"):
+                self._sweep.watch(poll_id, pending_until)
+            self._engine.failed(error)
+            self._on_engine_state()
+            await self._lifecycle.until_stopping(asyncio.sleep(self._backoff.next_delay()))
+            return
+        if fetched is None:  # cut at the deadline: the engine may still lock for it
+            self._sweep.watch(poll_id, pending_until)
+            return
+        metrics.fetch_requests.labels(worker, "ok").inc()
+        metrics.fetch_duration.labels(worker).observe(loop.time() - sent)
+        self._engine.succeeded()
+        self._on_engine_state()
+        self._backoff.reset()
+        locks = [(raw, self._executor.lock(raw, owner=str(raw.get("workerId") or poll_id),
+                                           sent_at=sent)) for raw in fetched]
+        for raw, _ in locks:
+            metrics.fetched.labels(worker, str(raw["topicName"])).inc()
+        if self._lifecycle.stopping.is_set():
+            await self._executor.hand_back(lock for _, lock in locks)
+        else:
+            for raw, lock in locks:
+                self._executor.start(raw, lock)
+        if not self._checked_worker_id:
+            self._checked_worker_id = True
+            self._in_background(warn_if_worker_id_shared(self._client, self.ids,
+                                                         list(self._subscriptions)))
+
+    def _in_background(self, job: Coroutine[Any, Any, None]) -> None:
+        task = asyncio.get_running_loop().create_task(job)
+        self._background.add(task)
+        task.add_done_callback(self._background.discard)
