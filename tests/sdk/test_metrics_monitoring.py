@@ -42,11 +42,15 @@ def test_capacity_locks_liveness_and_zero_series_before_any_task(camunda: Engine
             ("camunda_worker_alive", frozenset({"worker": "watched"}.items()))) == 1.0,
             timeout=10, what="the liveness gauge")
         samples = scrape(port)
-        loop = worker._loop
+        # read off the loop too, as tests and other collectors do
+        assert worker.metrics.registry.get_sample_value(
+            "camunda_worker_alive", {"worker": "watched"}) == 1.0
+        loop, poller = worker.lifecycle.loop, worker._poller
         assert loop is not None
+        assert poller is not None
 
         def freeze() -> None:  # as if the poll loop had not turned for 1000 s
-            worker._last_progress = loop.time() - 1000
+            poller.last_turn = loop.time() - 1000
 
         loop.call_soon_threadsafe(freeze)
         stuck = scrape(port)
