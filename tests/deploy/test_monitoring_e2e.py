@@ -25,7 +25,14 @@ import pytest
 from tests.support.docker import require_docker_or_skip
 from tests.support.docker import run as _run
 from tests.support.engine import REPO, EngineApi, free_port, wait_until
-from workers_tooling import PrometheusApi, compose_stack, deploy, scale, stack_status
+from workers_tooling import (
+    PrometheusApi,
+    compose_stack,
+    deploy,
+    scale,
+    service_logs,
+    stack_status,
+)
 from workers_tooling.cli import main
 
 pytestmark = [pytest.mark.docker, pytest.mark.slow, pytest.mark.timeout(1200)]
@@ -220,8 +227,24 @@ def test_completed_tasks_in_prometheus_equal_the_engines_count(monitored: Monito
           f"raw sum(increase(...[{window}s])) = {raw[0].value:.1f} (extrapolated); "
           f"per replica {sorted(round(s.value) for s in per_replica)}")
     assert counted[0].value == finished
-    assert all(s.value > 0 for s in per_replica)  # all three replicas worked
     monitored.loaded_at = closed
+    idle = [s.labels["task"] for s in per_replica if s.value == 0]
+    assert not idle, f"replicas that handled nothing: {idle}\n" + _diagnose(prometheus, idle)
+
+
+def _diagnose(prometheus: PrometheusApi, tasks: list[str]) -> str:
+    """What the replicas' metrics and the idle ones' logs say."""
+    lines = []
+    for metric in ("camunda_worker_fetch_requests_total", "camunda_worker_engine_errors_total",
+                   "camunda_worker_ready", "camunda_worker_alive",
+                   "camunda_worker_tasks_fetched_total"):
+        for sample in prometheus.query(f'{metric}{{worker="hello-world"}}'):
+            if sample.value or sample.labels.get("task") in tasks:
+                shown = {k: v for k, v in sample.labels.items() if k in ("task", "outcome", "kind")}
+                lines.append(f"  {metric} {shown} = {sample.value:g}")
+    logs = list(service_logs("hello-world", stack=STACK, tail=100))
+    lines += [f"  {line}" for line in logs if line.startswith(tuple(tasks))][-40:]
+    return "\n".join(lines)
 
 
 def test_every_dashboard_query_returns_data(monitored: Monitored) -> None:
