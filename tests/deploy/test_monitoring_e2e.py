@@ -206,6 +206,10 @@ def test_completed_tasks_in_prometheus_equal_the_engines_count(monitored: Monito
     # every replica's counter has a sample (the SDK starts it at 0) before the window opens
     wait_until(lambda: len(prometheus.query(COMPLETED)) == 3, timeout=120, interval=3,
                what="a completed counter from each replica")
+    # and each one polls (not backing off from the engine's start), so that all three work
+    wait_until(lambda: prometheus.value(
+        'count(camunda_worker_ready{worker="hello-world"} == 1)') == 3, timeout=120,
+        interval=3, what="every replica ready")
     opened = _aligned(time.time() + STEP)
     time.sleep(opened + 1 - time.time())
     instances = _start(api, 300, "counted-")

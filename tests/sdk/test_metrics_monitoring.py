@@ -7,7 +7,7 @@ import pytest
 from prometheus_client.parser import text_string_to_metric_families
 
 from camunda_workers import Task, Worker
-from camunda_workers._metrics import ENGINE_ERROR_KINDS, OUTCOMES
+from camunda_workers._metrics import DECISIONS, ENGINE_ERROR_KINDS, OUTCOMES
 from tests.support.engine import EngineApi, free_port, unique, wait_until
 from tests.support.running import running
 
@@ -66,6 +66,9 @@ def test_capacity_locks_liveness_and_zero_series_before_any_task(camunda: Engine
         assert value("camunda_worker_lock_extensions_total", topic=topic) == 0
         for outcome in OUTCOMES:
             assert value("camunda_worker_tasks_handled_total", topic=topic, outcome=outcome) == 0
+        for decision in DECISIONS:
+            assert value("camunda_worker_handler_duration_seconds_count", topic=topic,
+                         outcome=decision) == 0
     for kind in ENGINE_ERROR_KINDS:
         assert value("camunda_worker_engine_errors_total", kind=kind) == 0
     assert value("camunda_worker_fetch_requests_total", outcome="error") == 0

@@ -7,10 +7,11 @@ from urllib.parse import urlsplit
 
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, Info
 
-__all__ = ["ENGINE_ERROR_KINDS", "OUTCOMES", "WorkerMetrics"]
+__all__ = ["DECISIONS", "ENGINE_ERROR_KINDS", "OUTCOMES", "WorkerMetrics"]
 
 _DURATION_BUCKETS = (0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 300)
 OUTCOMES = ("completed", "failed", "bpmn_error", "unlocked")
+DECISIONS = ("completed", "bpmn_error", "failed")  # what a handler can decide
 # The kinds of camunda_workers.errors.EngineError (its docstring lists them; tested).
 ENGINE_ERROR_KINDS = ("connection", "timeout", "server", "conflict", "malformed_response",
                       "not_found", "rejected", "unauthorized")
@@ -73,8 +74,9 @@ class WorkerMetrics:
                            registry=r)
         self.in_flight.labels(worker)
         self.ready.labels(worker)
-        # Series that exist from the start read 0 instead of missing: rates and ratios
-        # over them have data, and increase() sees the first increment.
+        # Series that exist from the start read 0 instead of missing: rates, ratios and
+        # percentiles over them have data, and increase() sees the first increment (a
+        # series born with its first tasks counted has no rate until the next ones).
         for outcome in ("ok", "error"):
             self.fetch_requests.labels(worker, outcome)
         for kind in ENGINE_ERROR_KINDS:
@@ -96,6 +98,8 @@ class WorkerMetrics:
             self.lock_extensions.labels(worker, topic)
             for outcome in OUTCOMES:
                 self.handled.labels(worker, topic, outcome)
+            for decision in DECISIONS:
+                self.duration.labels(worker, topic, decision)
 
     def task_handled(self, topic: str, outcome: str) -> None:
         """The engine accepted a report."""
