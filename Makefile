@@ -16,7 +16,7 @@ $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install -q --upgrade pip
 
-$(VENV)/.installed: $(BIN)/python sdk/pyproject.toml tooling/pyproject.toml requirements-dev.txt
+$(VENV)/.installed: $(BIN)/python sdk/pyproject.toml tooling/pyproject.toml requirements-dev.txt bench/requirements.txt
 	$(BIN)/pip install -q -e sdk -e tooling -r requirements-dev.txt
 	touch $@
 
@@ -54,8 +54,8 @@ demo: setup engine ## The main job: local engine + hello-world as a local proces
 lint: setup ## ruff over all Python code
 	$(BIN)/ruff check sdk tooling tests bench workers
 
-typecheck: setup ## mypy --strict over the SDK and the tooling
-	$(BIN)/mypy sdk/src tooling/src
+typecheck: setup ## mypy --strict over the SDK, the tooling and the benchmarks
+	$(BIN)/mypy sdk/src tooling/src bench
 
 test-workers: setup ## Each worker's own unit tests, run in its folder
 	@set -e; for dir in workers/*/; do \
@@ -65,11 +65,14 @@ test-workers: setup ## Each worker's own unit tests, run in its folder
 test: setup lint typecheck engine-build test-workers ## Everything: lint, types, worker tests, SDK and tooling tests on real engines
 	$(BIN)/pytest
 
-bench: setup engine ## Throughput benchmark against the local engine (see bench/README.md)
-	$(BIN)/python bench/throughput.py --engine-url $(ENGINE_URL)
+# BENCH_ARGS: more options, e.g. BENCH_ARGS="--variants camunda_workers,js_client --rounds 2"
+ENGINE_PIDFILE := engine/.run/camunda-$(PORT).pid
+bench: setup engine ## Benchmark against the official JS/Java clients on the local engine (bench/README.md)
+	$(BIN)/python bench/throughput.py --engine-url $(ENGINE_URL) \
+	  $$(test -f $(ENGINE_PIDFILE) && echo --engine-pid $$(cat $(ENGINE_PIDFILE))) $(BENCH_ARGS)
 
 # ---------------------------------------------------------------- workers and the stack
-.PHONY: discover-workers list-workers schema generate-compose check-compose
+.PHONY: discover-workers list-workers schema generate-compose check-compose render-compose bench-compose
 discover-workers: setup ## Find and validate every workers/*/worker.json (all problems at once)
 	$(WORKERS) discover
 
@@ -79,8 +82,15 @@ list-workers: setup ## Table of the workers: name, port, topics, replicas, versi
 schema: setup ## Write workers/worker.schema.json (JSON Schema of worker.json, for editors)
 	$(WORKERS) schema
 
-generate-compose: setup ## Update the worker services in docker-compose.swarm.yml (ENV=production: overlay; MONITORING=1)
-	$(WORKERS) compose $(if $(ENV),--env $(ENV)) $(if $(MONITORING),--monitoring)
+generate-compose: setup ## Update the worker services in docker-compose.swarm.yml (MONITORING=1: add Prometheus)
+	$(WORKERS) compose $(if $(MONITORING),--monitoring)
+
+render-compose: setup ## Render the stack of ENV (ENV=production) to .docker-compose.swarm.ENV.yml; the stack file stays
+	@test -n "$(ENV)" || { echo "give the environment: make render-compose ENV=production"; exit 2; }
+	$(WORKERS) compose --env $(ENV) --output .docker-compose.swarm.$(ENV).yml
+
+bench-compose: setup ## Scale benchmark of discovery and compose, 100 to 2000 workers (bench/README.md)
+	$(BIN)/python bench/compose_scale.py
 
 check-compose: setup ## Fail (with a diff) if docker-compose.swarm.yml is behind the workers
 	$(WORKERS) compose --check
@@ -100,9 +110,20 @@ check-updates: setup ## Which workers are behind the template
 	$(WORKERS) check-update
 
 # ---------------------------------------------------------------- images and Swarm
-# BASE_IMAGE (default python:3.12-slim), REGISTRY (default local), STACK, ENVIRONMENT
+# BASE_IMAGE (default python:3.12-slim), REGISTRY (default local), STACK, ENVIRONMENT.
+# With a REGISTRY, `make deploy` also builds the engine image from engine/ and pushes it
+# (REGISTRY/camunda-engine:ENGINE_TAG; JRE_BASE_IMAGE for its base) unless ENGINE_IMAGE
+# names one. DOCKER_HOST=ssh://user@manager deploys to a remote Swarm.
 STACK ?= camunda-workers
-.PHONY: docker-up build-all-workers deploy-workers deploy worker-status monitoring-status
+ENGINE_TAG ?= camunda-7.24
+ifneq ($(filter-out local,$(REGISTRY)),)
+ifeq ($(ENGINE_IMAGE),)
+ENGINE_IMAGE := $(REGISTRY)/camunda-engine:$(ENGINE_TAG)
+BUILD_ENGINE_IMAGE := 1
+endif
+endif
+export ENGINE_IMAGE
+.PHONY: docker-up build-all-workers deploy-workers deploy worker-status monitoring-status engine-image
 docker-up: ## Start a local Docker engine + single-node Swarm and build the base images
 	scripts/docker-up.sh
 	scripts/base-images.sh
@@ -113,10 +134,16 @@ build-all-workers: setup ## Build every worker image with the Docker SDK
 build-worker-%: setup ## Build one worker image: make build-worker-hello-world
 	$(WORKERS) build $*
 
-deploy-workers: setup ## Regenerate the stack, build the images, docker stack deploy (MONITORING=1: with Prometheus)
+deploy-workers: setup ## Render the stack (not written back), build the images, docker stack deploy (MONITORING=1: with Prometheus)
 	$(WORKERS) deploy --stack $(STACK) $(if $(ENVIRONMENT),--env $(ENVIRONMENT)) $(if $(MONITORING),--monitoring)
 
-deploy: deploy-workers ## Same as deploy-workers (ENVIRONMENT=production make deploy)
+engine-image: ## Build the engine image from engine/ and push it: REGISTRY=host:port make engine-image
+	@test -n "$(ENGINE_IMAGE)" || { echo "set REGISTRY=host:port (or ENGINE_IMAGE=name:tag)" >&2; exit 2; }
+	engine/engine.sh build camunda
+	docker build -q $(if $(JRE_BASE_IMAGE),--build-arg JRE_BASE_IMAGE=$(JRE_BASE_IMAGE)) -t $(ENGINE_IMAGE) engine
+	docker push -q $(ENGINE_IMAGE)
+
+deploy: $(if $(BUILD_ENGINE_IMAGE),engine-image) deploy-workers ## deploy-workers, and with REGISTRY the engine image (ENVIRONMENT=production REGISTRY=host:port make deploy)
 
 worker-status: setup ## Replicas, image, update state and last error per service
 	$(WORKERS) status --stack $(STACK)

@@ -187,9 +187,12 @@ start_locked() {
     do_build "$flavour"
     jar="$(jar_of "$flavour")"
     check_java
+    # {fd}>&- closes with_lock's start lock (bash numbers it from 10) in the JVM: held by
+    # the engine, it made every later 'start' on this port (make bench after make engine)
+    # wait forever instead of saying that the engine already runs.
     # shellcheck disable=SC2086
     nohup "$(java_bin)" ${ENGINE_JAVA_OPTS:--XX:TieredStopAtLevel=1 -XX:+UseSerialGC -Xms128m -Xmx768m} \
-      -jar "$jar" --server.port="$port" "$@" >"$log" 2>&1 </dev/null 8>&- 9>&- &
+      -jar "$jar" --server.port="$port" "$@" >"$log" 2>&1 </dev/null 8>&- 9>&- {fd}>&- &
     pid=$!
     echo "$pid" >"$pidfile"
   fi

@@ -6,6 +6,7 @@ locally built base images (no registry is reachable here). Counts go to stdout (
 
 from __future__ import annotations
 
+import json
 import os
 import re
 import shutil
@@ -28,7 +29,7 @@ from workers_tooling.errors import ToolingError
 # Deploys and rolling updates take minutes on 2 cores.
 pytestmark = [pytest.mark.docker, pytest.mark.slow, pytest.mark.timeout(900)]
 
-STACK = "cw-e2e"
+STACK = f"cw-e2e-{os.getpid()}"  # unique: other checkouts may run this test too
 PYTHON_BASE = "local/python-base:bookworm"
 JRE_BASE = "local/jre-base:bookworm"
 ENGINE_IMAGE = "local/camunda-engine:e2e"
@@ -64,9 +65,9 @@ def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[Path, Engi
     engine_port = free_port()
     stack_file = repo / "docker-compose.swarm.yml"
     stack_file.unlink(missing_ok=True)  # start from the seed, as a new project would
-    from workers_tooling._compose import compose_stack
+    from workers_tooling import compose_stack
 
-    compose_stack(repo, stack_file=stack_file, environment=ENVIRONMENT)
+    compose_stack(repo, stack_file=stack_file)
     _hand_edit_engine(stack_file, engine_port)
     os.environ["ENGINE_IMAGE"] = ENGINE_IMAGE
     deploy(repo, stack=STACK, stack_file=stack_file, environment=ENVIRONMENT,
@@ -173,7 +174,10 @@ def _completed(worker: str, port: int) -> float:
 def test_deploy_runs_instances_and_reports(stack: tuple[Path, EngineApi],
                                            capsys: pytest.CaptureFixture[str],
                                            monkeypatch: pytest.MonkeyPatch) -> None:
-    _, api = stack
+    repo, api = stack
+    # deployed with --env local from a rendered file: the stack file is as committed
+    assert main(["compose", "--check", "--repo", str(repo)]) == 0
+    assert (repo / f".docker-compose.swarm.{STACK}.deploy.yml").is_file()
     instances = _start(api, 200, "first-")
     article = {"titulo": "Boletim", "autor": "Equipe",
                "secoes": [{"titulo": "Notas", "paragrafos": ["Tudo certo."]}]}
@@ -201,9 +205,13 @@ def test_deploy_runs_instances_and_reports(stack: tuple[Path, EngineApi],
 
 
 def test_scale_under_load_without_duplicates(stack: tuple[Path, EngineApi]) -> None:
-    _, api = stack
+    repo, api = stack
     instances = _start(api, 300, "scaled-")
-    scale(["hello-world=3"], stack=STACK)
+    result = scale(["hello-world=3"], stack=STACK, repo=repo)
+    # kept for the next deploy: worker.json and the stack file say 3 too
+    assert result.written == ("workers/hello-world/worker.json",)
+    assert json.loads((repo / "workers/hello-world/worker.json").read_text())["replicas"] == 3
+    assert "      replicas: 3\n" in (repo / "docker-compose.swarm.yml").read_text()
     more = _start(api, 200, "scaled-more-")
     api.wait_finished(instances + more, timeout=300)
     wait_until(lambda: next(s for s in stack_status(STACK) if s.worker == "hello-world"
@@ -224,7 +232,7 @@ def test_rolling_update_under_load_and_rollback_of_a_broken_image(
     # 300 instances arrive at ~4/s while the update replaces the replicas one by one.
     with ThreadPoolExecutor(1) as background:
         arriving = background.submit(_start_paced, api, 300, "rolling-", 4.0)
-        seconds = _redeploy(repo, stack_file, until="completed")
+        seconds = _redeploy(repo, stack_file, until="completed", tag="v2")
         print(f"\n[swarm] rolling update took {seconds:.0f}s")
         instances = arriving.result()
     api.wait_finished(instances, timeout=300)
@@ -235,24 +243,34 @@ def test_rolling_update_under_load_and_rollback_of_a_broken_image(
     print(f"[swarm] rolling update: greetings by version {dict(greetings)}")
     assert set(greetings) == {"Hello", "Hi"}  # old and new versions both served
     assert any("draining" in line or "stopped" in line for line in _logs())  # old ones drained
+    # TAG=v2: built, tagged and deployed as :v2; the scale to 3 survived the deploy
+    services = {s.worker: s for s in stack_status(STACK) if s.worker}
+    assert services["hello-world"].image == "local/workers-hello-world:v2"
+    assert services["publicacao"].image == "local/workers-publicacao:v2"
+    assert services["hello-world"].desired == 3
+    assert "v2" not in stack_file.read_text()  # the stack file leaves TAG to the deploy
 
     # A broken image: never becomes healthy -> the update rolls back by itself.
     main.write_text(original_main.replace("    worker.run()",
                                           "    import time\n    time.sleep(3600)"))
     spec.write_text(original_spec.replace('"version": "0.1.0"', '"version": "0.1.2"'))
-    seconds = _redeploy(repo, stack_file, until="rollback_completed")
+    seconds = _redeploy(repo, stack_file, until="rollback_completed", tag="v3")
     print(f"[swarm] broken image rolled back after {seconds:.0f}s")
     image = next(s for s in stack_status(STACK) if s.worker == "hello-world").image
-    assert image.endswith(":0.1.1")
+    assert image.endswith(":v2")
     after = _start(api, 50, "after-rollback-")
     api.wait_finished(after, timeout=120)
 
 
-def _redeploy(repo: Path, stack_file: Path, *, until: str) -> float:
-    """Deploy the changed copy; wait until hello-world's update reaches ``until``."""
+def _redeploy(repo: Path, stack_file: Path, *, until: str, tag: str) -> float:
+    """``TAG=tag workers deploy`` of the changed copy; wait until hello-world's update
+    reaches ``until``."""
     started = time.monotonic()
-    deploy(repo, stack=STACK, stack_file=stack_file, environment=ENVIRONMENT,
-           base_image=PYTHON_BASE)
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setenv("TAG", tag)
+        code = main(["deploy", "--stack", STACK, "--stack-file", str(stack_file), "--env",
+                     ENVIRONMENT, "--base-image", PYTHON_BASE, "--repo", str(repo)])
+    assert code == 0
     wait_until(lambda: _update_state("hello-world") == until, timeout=400, interval=2,
                what=f"the update to reach {until}")
     return time.monotonic() - started

@@ -73,7 +73,7 @@ def test_prometheus_scrapes_local_workers_and_the_backlog(
         assert not started.already_running
         with PrometheusApi(started.url) as prometheus:
             wait_until(lambda: prometheus.value(
-                'up{job="camunda-workers", worker="probe", task="local"}') == 1,
+                'up{job="camunda-workers", worker="probe", task="local-process"}') == 1,
                 timeout=60, interval=1, what="the local worker's target up")
             wait_until(lambda: prometheus.value('up{job="camunda-backlog"}') == 1, timeout=60,
                        interval=1, what="the backlog exporter's target up")

@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import threading
 import time
+from collections import Counter
 from typing import Any
 
 import pytest
@@ -85,6 +86,19 @@ def test_long_poll_waits_instead_of_spinning(camunda: EngineApi) -> None:
     assert 2 <= transport.requests["fetchAndLock"] <= 6
 
 
+def test_an_idle_worker_sends_nothing_but_its_long_polls(camunda: EngineApi) -> None:
+    transport = CountingTransport()
+    worker = make_worker(camunda, async_response_timeout=1_000, transport=transport)
+    worker.topic(unique("quiet"))(lambda task: None)
+    with running(worker):
+        time.sleep(1.5)  # the look for another process with this WORKER_ID is done
+        before = Counter(transport.requests)
+        time.sleep(3)
+        after = Counter(transport.requests) - before
+    assert set(after) == {"fetchAndLock"}, after
+    assert 2 <= after["fetchAndLock"] <= 4  # one per 1 s long poll
+
+
 def test_long_poll_returns_when_work_arrives(camunda: EngineApi) -> None:
     topic = unique("wake")
     key = camunda.deploy_external_task(topic)
@@ -124,6 +138,22 @@ def test_batches_and_never_more_than_max_tasks_in_flight(camunda: EngineApi) -> 
     assert len(threads) >= 2  # sync handlers ran on the thread pool
     assert all(json.loads(body)["maxTasks"] <= 4 for body in transport.fetch_bodies)
     assert transport.requests["fetchAndLock"] < 16  # tasks came in batches
+
+
+def test_long_tasks_are_not_fetched_ahead(camunda: EngineApi) -> None:
+    """A task that runs longer than a fetched-ahead task may wait (half a second) is
+    fetched only for a free slot: the worker never holds a lock it will not use soon."""
+    topic = unique("no_ahead")
+    key = camunda.deploy_external_task(topic)
+    worker = make_worker(camunda, max_tasks=2)
+    worker.topic(topic)(lambda task: time.sleep(1.0))  # type: ignore[func-returns-value]
+    instances = camunda.start_many(key, 8)
+    locked: list[int] = []
+    with running(worker):
+        while camunda.finished(instances) < len(instances):
+            locked.append(len(camunda.locked_by(worker.worker_id, topic)))
+            time.sleep(0.05)
+    assert max(locked) == 2, locked
 
 
 def test_async_handlers_run_on_the_loop_concurrently(camunda: EngineApi) -> None:

@@ -3,20 +3,22 @@ broken answers. Each test checks that nothing is lost and prints its counts."""
 
 from __future__ import annotations
 
+import json
 import signal
 import time
 from collections import Counter
+from collections.abc import Mapping
 from pathlib import Path
 from urllib.parse import urlsplit
 
-import httpx
 import pytest
 from prometheus_client import CollectorRegistry
 
 from camunda_workers import Task, Worker
+from camunda_workers._client import HttpAnswer
 from tests.support.engine import EngineApi, EngineProcess, free_port, unique, wait_until
 from tests.support.proxy import TcpRelay
-from tests.support.running import executions, running, spawn_worker
+from tests.support.running import WrappedTransport, executions, running, spawn_worker
 
 pytestmark = [pytest.mark.engine, pytest.mark.slow]
 
@@ -119,32 +121,35 @@ def test_three_replicas_compete_without_duplicates(camunda: EngineApi, tmp_path:
     assert len(per_replica) == 3  # all three did work
 
 
-class BrokenAnswers(httpx.AsyncBaseTransport):
+def _json(value: object) -> bytes:
+    return json.dumps(value).encode()
+
+
+class BrokenAnswers(WrappedTransport):
     """The real transport, except that the first fetches get a 500, then broken JSON.
 
     The engine cannot be made to answer like this; everything after goes to it.
     """
 
     def __init__(self, errors: int) -> None:
-        self.inner = httpx.AsyncHTTPTransport()
+        super().__init__()
         self.errors = errors
         self.fetches = 0
 
-    async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
-        if request.url.path.endswith("/fetchAndLock"):
+    async def send(self, method: str, url: str, *, headers: Mapping[str, str],
+                   body: bytes | None, params: Mapping[str, str | int] | None,
+                   timeout: float) -> HttpAnswer:  # noqa: ASYNC109
+        if self.path(url).endswith("/fetchAndLock"):
             self.fetches += 1
             if self.fetches <= self.errors:
-                return httpx.Response(500, json={"type": "ProcessEngineException",
-                                                 "message": "database gone"})
+                return HttpAnswer(500, _json({"type": "ProcessEngineException",
+                                              "message": "database gone"}))
             if self.fetches <= 2 * self.errors:
-                return httpx.Response(200, content=b"[{not json", headers={
-                    "content-type": "application/json"})
+                return HttpAnswer(200, b"[{not json")
             if self.fetches <= 3 * self.errors:  # JSON, but not tasks
-                return httpx.Response(200, json=[{"unexpected": True}])
-        return await self.inner.handle_async_request(request)
-
-    async def aclose(self) -> None:
-        await self.inner.aclose()
+                return HttpAnswer(200, _json([{"unexpected": True}]))
+        return await super().send(method, url, headers=headers, body=body, params=params,
+                                  timeout=timeout)
 
 
 def test_500_malformed_json_and_dropped_long_poll(camunda: EngineApi) -> None:
@@ -184,7 +189,7 @@ def test_500_malformed_json_and_dropped_long_poll(camunda: EngineApi) -> None:
     assert len(done) == 10
 
 
-class FlakyReports(httpx.AsyncBaseTransport):
+class FlakyReports(WrappedTransport):
     """The real transport, except for the first ``complete`` of each task: the answers
     the engine gives only under load or behind a proxy, which a test cannot provoke.
 
@@ -192,26 +197,29 @@ class FlakyReports(httpx.AsyncBaseTransport):
     """
 
     def __init__(self) -> None:
-        self.inner = httpx.AsyncHTTPTransport()
+        super().__init__()
         self.completes: Counter[str] = Counter()
         self.always_502: set[str] = set()
 
-    async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
-        if request.url.path.endswith("/complete"):
-            task_id = request.url.path.split("/")[-2]
+    async def send(self, method: str, url: str, *, headers: Mapping[str, str],
+                   body: bytes | None, params: Mapping[str, str | int] | None,
+                   timeout: float) -> HttpAnswer:  # noqa: ASYNC109
+        path = self.path(url)
+        if path.endswith("/complete"):
+            task_id = path.split("/")[-2]
             self.completes[task_id] += 1
             if task_id in self.always_502:
-                return httpx.Response(502, text="<html><title>502 Bad Gateway</title></html>")
+                return HttpAnswer(502, b"<html><title>502 Bad Gateway</title></html>",
+                                  "Bad Gateway")
             if self.completes[task_id] == 1:
-                return httpx.Response(500, json={
+                return HttpAnswer(500, _json({
                     "type": "OptimisticLockingException", "code": 1,
-                    "message": "ENTITY was updated by another transaction concurrently"})
+                    "message": "ENTITY was updated by another transaction concurrently"}))
             if self.completes[task_id] == 2:
-                return httpx.Response(503, text="<html><title>503 Service Unavailable</title>")
-        return await self.inner.handle_async_request(request)
-
-    async def aclose(self) -> None:
-        await self.inner.aclose()
+                return HttpAnswer(503, b"<html><title>503 Service Unavailable</title>",
+                                  "Service Unavailable")
+        return await super().send(method, url, headers=headers, body=body, params=params,
+                                  timeout=timeout)
 
 
 def test_transient_report_errors_are_retried_until_the_lock_expires(camunda: EngineApi) -> None:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 import signal
 import subprocess
 import threading
@@ -78,6 +79,28 @@ def test_sigterm_mid_batch_finishes_in_flight_and_exits_0(camunda: EngineApi,
     assert camunda.locked_by(env["WORKER_ID"], topic) == []
     log = (tmp_path / "worker.log").read_text()
     assert "draining 4 in-flight task(s)" in log
+
+
+def test_sigterm_hands_back_the_tasks_fetched_ahead_at_once(camunda: EngineApi,
+                                                            tmp_path: Path) -> None:
+    """Short tasks are fetched ahead of the free slots; a stop unlocks those at once (they
+    never started) and drains only the running ones."""
+    topic, env, instances, worker = _busy_worker(
+        camunda, tmp_path, "ahead", instances=200, busy=40,
+        TEST_SLEEP="0.2", TEST_MAX_TASKS="8", TEST_DRAIN_TIMEOUT="20")
+    _stop(worker, bound=20)
+    starts = executions(env["TEST_EXECUTIONS"])
+    log = (tmp_path / "worker.log").read_text()
+    handed_back = re.search(r"handing back (\d+) task\(s\) fetched ahead", log)
+    assert handed_back, log
+    assert max(starts.values()) == 1  # none ran twice
+    assert camunda.finished(instances) == len(starts)  # every started one was reported
+    assert camunda.locked_by(env["WORKER_ID"], topic) == []
+    waiting = camunda.external_tasks(topicName=topic)
+    assert len(waiting) == len(instances) - len(starts)
+    assert all(task["lockExpirationTime"] is None for task in waiting)  # back for others
+    print(f"\n[shutdown] {len(starts)} of {len(instances)} short tasks ran; "
+          f"{handed_back.group(1)} fetched ahead were unlocked at the stop")
 
 
 def test_an_idle_worker_waits_for_its_last_poll_and_leaves_nothing_pending(

@@ -75,6 +75,10 @@ def test_strings_longer_than_the_column_go_out_as_the_engine_delivers_them() -> 
     (object(), "cannot send a value of type object"),
     ({"raw": b"\x00"}, r"\['raw'\] is bytes: .* base64-encode them"),
     (2**63, "does not fit a Java long"),
+    # sent as given, but still strict JSON
+    (TypedValue(float("nan"), "Double"), "the value is nan: JSON has no NaN"),
+    (TypedValue("x", "Object", {"objectTypeName": "\ud800"}),
+     r"its valueInfo\['objectTypeName'\] has a lone surrogate"),
 ])
 def test_what_the_engine_cannot_take_is_refused_naming_the_variable(value: Any,
                                                                      reason: str) -> None:

@@ -8,13 +8,15 @@ import subprocess
 import sys
 import threading
 from collections import Counter
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from typing import Any
+from urllib.parse import urlsplit
 
-import httpx
+import aiohttp
 
 from camunda_workers import Worker
+from camunda_workers._client import AiohttpTransport, HttpAnswer
 from tests.support.engine import REPO, EngineApi
 
 
@@ -50,31 +52,48 @@ def running(worker: Worker, *, join_timeout: float = 60) -> Iterator[Worker]:
             raise errors[0]
 
 
-class CountingTransport(httpx.AsyncBaseTransport):
+class WrappedTransport(AiohttpTransport):
+    """The worker's real HTTP transport, for tests to watch or to change some answers.
+
+    Subclasses override :meth:`send` and call ``super().send(...)`` for what goes to the
+    engine; :meth:`path` gives a request's path.
+    """
+
+    @staticmethod
+    def path(url: str) -> str:
+        return urlsplit(url).path
+
+    async def send(self, method: str, url: str, *, headers: Mapping[str, str],
+                   body: bytes | None, params: Mapping[str, str | int] | None,
+                   timeout: float) -> HttpAnswer:  # noqa: ASYNC109
+        return await super().send(method, url, headers=headers, body=body, params=params,
+                                  timeout=timeout)
+
+
+class CountingTransport(WrappedTransport):
     """The real HTTP transport, counting requests per path and TCP connections opened."""
 
     def __init__(self) -> None:
-        self.inner = httpx.AsyncHTTPTransport()
+        tracing = aiohttp.TraceConfig()
+        tracing.on_connection_create_end.append(self._connected)
+        super().__init__(trace_configs=[tracing])
         self.requests: Counter[str] = Counter()
         self.fetch_bodies: list[bytes] = []  # of every fetchAndLock request
         self.connections = 0
 
-    async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
-        path = request.url.path
+    async def _connected(self, *_: Any) -> None:
+        self.connections += 1
+
+    async def send(self, method: str, url: str, *, headers: Mapping[str, str],
+                   body: bytes | None, params: Mapping[str, str | int] | None,
+                   timeout: float) -> HttpAnswer:  # noqa: ASYNC109
+        path = self.path(url)
         kind = path.rsplit("/", 1)[-1] if "/external-task/" in path else path
         self.requests[kind] += 1
         if kind == "fetchAndLock":
-            self.fetch_bodies.append(request.content)
-
-        async def trace(event: str, info: dict[str, Any]) -> None:
-            if event == "connection.connect_tcp.complete":
-                self.connections += 1
-
-        request.extensions = {**request.extensions, "trace": trace}
-        return await self.inner.handle_async_request(request)
-
-    async def aclose(self) -> None:
-        await self.inner.aclose()
+            self.fetch_bodies.append(body or b"")
+        return await super().send(method, url, headers=headers, body=body, params=params,
+                                  timeout=timeout)
 
 
 def spawn_worker(env: dict[str, str], *, log_path: str | None = None) -> subprocess.Popen[bytes]:

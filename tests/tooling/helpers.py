@@ -31,12 +31,21 @@ def build_file_tree(root: Path, spec: Mapping[str, str | bytes | Mapping[str, An
             path.write_text(json.dumps(content, indent=2) + "\n", encoding="utf-8")
 
 
+def handlers(topics: Any) -> str:
+    """A main.py serving ``topics`` (what discovery reads statically)."""
+    lines = ["from camunda_workers import Worker", "", 'worker = Worker(name="w")']
+    for topic in topics if isinstance(topics, list) else []:
+        lines += ["", "", f"@worker.topic({topic!r})", f"def handle_{abs(hash(topic))}(task):",
+                  "    return None"]
+    return "\n".join(lines) + "\n"
+
+
 def worker_files(name: str, port: int, **fields: Any) -> dict[str, Any]:
     """The files of a valid worker ``name`` (``fields`` override worker.json)."""
     spec = {"$schema": "../worker.schema.json", "name": name, "version": "1.0.0",
             "port": port, "topics": [name.replace("-", "_")], **fields}
     return {f"workers/{name}/worker.json": spec,
-            f"workers/{name}/main.py": "print('hello')\n"}
+            f"workers/{name}/main.py": handlers(spec["topics"])}
 
 
 def make_repo(root: Path, *workers: dict[str, Any], stack: str | None = None,

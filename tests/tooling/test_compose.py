@@ -56,7 +56,7 @@ def test_the_generated_service(tmp_path: Path) -> None:
     service = load(repo / STACK)["services"]["mailer"]
     assert "build" not in service
     assert "depends_on" not in service
-    assert service["image"] == "local/workers-mailer:2.1.0"
+    assert service["image"] == "${REGISTRY:-local}/workers-mailer:${TAG:-2.1.0}"
     assert service["environment"] == {
         "CAMUNDA_URL": "${CAMUNDA_URL:-http://engine:8080/engine-rest}",
         "METRICS_PORT": "8005", "WORKER_ID": "{{.Task.Name}}",
@@ -104,6 +104,7 @@ def test_the_generated_service(tmp_path: Path) -> None:
     assert "&id" not in text
     assert "*id" not in text
     rendered = docker_stack_config(repo / STACK)
+    assert "image: local/workers-mailer:2.1.0" in rendered  # what the deploy runs
     assert 'SMTP_TLS: "yes"' in rendered
     assert 'LEGACY: "on"' in rendered
 
@@ -122,16 +123,17 @@ def test_the_metrics_port_is_published_only_when_worker_json_asks(tmp_path: Path
 
 def test_registry_and_tag(tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
                           capsys: pytest.CaptureFixture[str]) -> None:
+    """The stack file leaves REGISTRY and TAG to the deploy: setting them changes nothing."""
     repo = make_repo(tmp_path, worker_files("alpha", 8001))
-    monkeypatch.setenv("REGISTRY", "registry.example:5000/team/")
-    monkeypatch.setenv("TAG", "abc123")
     compose_stack(repo)
-    assert load(repo / STACK)["services"]["alpha"]["image"] == (
-        "registry.example:5000/team/workers-alpha:abc123")
-    code, out, _ = run_cli(capsys, "compose", "--registry", "r.example", "--tag", "v2",
-                           "--repo", str(repo))
-    assert (code, out.splitlines()[0]) == (0, "updated: alpha")
-    assert load(repo / STACK)["services"]["alpha"]["image"] == "r.example/workers-alpha:v2"
+    before = (repo / STACK).read_bytes()
+    monkeypatch.setenv("REGISTRY", "registry.example:5000/team")
+    monkeypatch.setenv("TAG", "abc123")
+    assert not compose_stack(repo).changed
+    assert run_cli(capsys, "compose", "--check", "--repo", str(repo))[0] == 0
+    assert (repo / STACK).read_bytes() == before
+    rendered = docker_stack_config(repo / STACK)  # docker stack deploy fills them in
+    assert "image: registry.example:5000/team/workers-alpha:abc123" in rendered
 
 
 def test_check_reports_a_stale_file_with_a_diff(tmp_path: Path,
@@ -232,7 +234,7 @@ def test_bad_overlays(tmp_path: Path, overlay: str | None, message: str,
     if overlay is not None:
         build_file_tree(repo, {"deploy/production.yml": overlay})
     code, _, err = run_cli(capsys, "compose", "--env", "production", "--repo", str(repo))
-    assert code == 1
+    assert code == 2
     assert message in " ".join(err.split())
     assert (repo / STACK).read_bytes() == before
 
@@ -254,7 +256,7 @@ def test_seed_and_missing_seed(tmp_path: Path, capsys: pytest.CaptureFixture[str
     docker_stack_config(repo / STACK)
     bare = make_repo(tmp_path / "b", worker_files("alpha", 8001), seed=False)
     code, _, err = run_cli(capsys, "compose", "--repo", str(bare))
-    assert code == 1
+    assert code == 2
     assert ("neither docker-compose.swarm.yml nor its seed deploy/stack.seed.yml exists; "
             "restore the seed from git") in " ".join(err.split())
 
@@ -276,7 +278,7 @@ def test_stack_files_it_refuses_to_touch(tmp_path: Path, stack: str, message: st
                                          capsys: pytest.CaptureFixture[str]) -> None:
     repo = make_repo(tmp_path, worker_files("alpha", 8001), stack=stack)
     code, _, err = run_cli(capsys, "compose", "--repo", str(repo))
-    assert code == 1
+    assert code == 2
     assert message in " ".join(err.split())
     assert (repo / STACK).read_text() == stack
 
@@ -354,5 +356,25 @@ def test_schema_command(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> N
 def test_the_repository_is_current() -> None:
     """The committed schema and stack file match the workers (what `make check-compose` does)."""
     assert (REPO / "workers/worker.schema.json").read_text() == worker_schema()
-    result = compose_stack(REPO, check=True, registry="local")
+    result = compose_stack(REPO, check=True)
     assert not result.changed, result.diff
+
+
+def test_depends_on_names_services_of_the_stack(tmp_path: Path,
+                                                capsys: pytest.CaptureFixture[str]) -> None:
+    repo = make_repo(tmp_path, worker_files("alpha", 8001, depends_on=["engine", "beta"]),
+                     worker_files("beta", 8002, depends_on=["engin", "camunda", "redis"]))
+    code, _, err = run_cli(capsys, "compose", "--repo", str(repo))
+    assert code == 2
+    err = " ".join(err.split())
+    assert ("workers/beta/worker.json: depends_on: 'engin' is not a service of "
+            "docker-compose.swarm.yml; did you mean 'engine'?") in err
+    assert ("workers/beta/worker.json: depends_on: 'camunda' is not a service of "
+            "docker-compose.swarm.yml; services: engine, alpha, beta") in err
+    assert "'redis' is not a service" in err
+    assert "workers/alpha" not in err  # another worker's service is a service of the stack
+    assert not (repo / STACK).exists()  # nothing written
+    set_workers(repo, worker_files("alpha", 8001, depends_on=["engine", "beta"]),
+                worker_files("beta", 8002, depends_on=["engine"]))
+    assert run_cli(capsys, "compose", "--repo", str(repo))[0] == 0
+    assert "depends_on" not in (repo / STACK).read_text()  # Swarm ignores it: not written

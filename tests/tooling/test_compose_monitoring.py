@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import difflib
 from pathlib import Path
 from typing import Any
 
@@ -51,7 +52,8 @@ def test_monitoring_services_are_added_kept_and_removed(tmp_path: Path,
     assert result.added == ("monitoring", "backlog")
     services = load(repo / STACK)["services"]
     monitoring, backlog = services["monitoring"], services["backlog"]
-    assert monitoring["image"].startswith("local/workers-monitoring:")
+    # the registry is left to the deploy, as for the workers
+    assert monitoring["image"].startswith("${REGISTRY:-local}/workers-monitoring:")
     assert monitoring["ports"] == [{"target": 9090, "published": "${MONITORING_PORT:-9090}",
                                     "mode": "host"}]
     assert monitoring["networks"] == ["workers"]
@@ -59,7 +61,7 @@ def test_monitoring_services_are_added_kept_and_removed(tmp_path: Path,
                                      "monitoring-data:/prometheus"]
     assert monitoring["deploy"]["placement"] == {"constraints": ["node.role == manager"]}
     assert monitoring["deploy"]["labels"] == {"camunda-workers.component": "monitoring"}
-    assert backlog["image"].startswith("local/workers-backlog:")
+    assert backlog["image"].startswith("${REGISTRY:-local}/workers-backlog:")
     assert backlog["environment"] == {
         "CAMUNDA_URL": "${CAMUNDA_URL:-http://engine:8080/engine-rest}",
         "BACKLOG_TOPICS": "bounce,print,send_mail", "BACKLOG_INTERVAL": "30",
@@ -77,8 +79,9 @@ def test_monitoring_services_are_added_kept_and_removed(tmp_path: Path,
 
     # kept without the option, byte for byte; a key added by hand stays
     text = (repo / STACK).read_text().replace(
-        "    image: local/workers-monitoring", "    command: [--storage.tsdb.retention.time=90d]"
-        "\n    image: local/workers-monitoring")
+        "    image: ${REGISTRY:-local}/workers-monitoring",
+        "    command: [--storage.tsdb.retention.time=90d]"
+        "\n    image: ${REGISTRY:-local}/workers-monitoring")
     (repo / STACK).write_text(text)
     assert not compose_stack(repo).changed
     code, out, _ = run_cli(capsys, "compose", "--check", "--repo", str(repo))
@@ -86,8 +89,7 @@ def test_monitoring_services_are_added_kept_and_removed(tmp_path: Path,
 
     # a worker's topics follow; a changed rule changes the image (so a deploy rolls it)
     image = load(repo / STACK)["services"]["monitoring"]["image"]
-    build_file_tree(repo, {"workers/printer/worker.json": {
-        "name": "printer", "version": "1.0.0", "port": 8006, "topics": ["print", "scan"]}})
+    build_file_tree(repo, worker_files("printer", 8006, topics=["print", "scan"]))
     rules = repo / "deploy/monitoring/rules/alerts.yml"
     rules.write_text(rules.read_text().replace("for: 10m", "for: 15m", 1))
     result = compose_stack(repo)
@@ -114,8 +116,50 @@ def test_a_service_of_that_name_that_is_not_generated_is_an_error(tmp_path: Path
     text = (repo / STACK).read_text().replace(
         "services:\n", "services:\n  monitoring:\n    image: prom/prometheus\n\n", 1)
     (repo / STACK).write_text(text)
-    with pytest.raises(ToolingError, match=r"services\.monitoring exists but is not the "
-                                           r"generated monitoring service; rename it, or add "
-                                           r"the label 'camunda-workers\.component: monitoring'"):
+    with pytest.raises(ToolingError, match=r"services\.monitoring exists but is not a "
+                                           r"generated monitoring service; rename that service, "
+                                           r"or add the label 'camunda-workers\.component: "
+                                           r"monitoring'"):
         compose_stack(repo, monitoring=True)
     assert (repo / STACK).read_text() == text  # nothing written
+
+
+def test_monitoring_services_are_spliced_in_and_leave_the_rest_byte_for_byte(
+        tmp_path: Path) -> None:
+    """The second family of generated services goes through the same splice as the
+    workers: the lines before them stay as they were, CRLF included."""
+    repo = _repo(tmp_path)
+    compose_stack(repo)
+    text = (repo / STACK).read_text().replace("\n", "\r\n")
+    (repo / STACK).write_bytes(text.encode())
+    result = compose_stack(repo, monitoring=True)
+    assert (result.method, result.added) == ("splice", ("monitoring", "backlog"))
+    after = (repo / STACK).read_bytes().decode()
+    assert "\n" not in after.replace("\r\n", "")
+    # lines were only inserted (the two services, the volume's declaration)
+    matcher = difflib.SequenceMatcher(a=text.splitlines(keepends=True),
+                                      b=after.splitlines(keepends=True), autojunk=False)
+    inserted = [after.splitlines(keepends=True)[j1:j2]
+                for tag, _, _, j1, j2 in matcher.get_opcodes() if tag != "equal"]
+    assert {tag for tag, *_ in matcher.get_opcodes()} == {"equal", "insert"}
+    assert [block[0].strip() for block in inserted] == ["monitoring:", "volumes:"]
+    assert not compose_stack(repo).changed
+    docker_stack_config(repo / STACK)
+
+
+def test_a_flow_style_volumes_section_takes_the_round_trip(
+        tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """Where the monitoring volume cannot be spliced in, the whole file goes through
+    ruamel.yaml, and compose says so."""
+    repo = _repo(tmp_path)
+    compose_stack(repo)
+    (repo / STACK).write_text((repo / STACK).read_text() + "\nvolumes: {cache: {}}\n")
+    code, out, err = run_cli(capsys, "compose", "--monitoring", "--repo", str(repo))
+    assert code == 0, out + err
+    assert "note: volumes is written in flow style: ruamel.yaml rewrote the whole file" in (
+        " ".join(err.split()))
+    data = load(repo / STACK)
+    assert data["volumes"] == {"cache": {}, "monitoring-data": {}}
+    assert {"monitoring", "backlog"} <= set(data["services"])
+    assert not compose_stack(repo).changed
+    docker_stack_config(repo / STACK)

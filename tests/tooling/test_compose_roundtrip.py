@@ -146,6 +146,9 @@ def test_round_trip(name: str, tmp_path: Path) -> None:
         result = compose_stack(repo)
         output = stack.read_text()
         assert result.text == output
+        # rich's alpha uses a merge key itself: the one corpus that needs the whole file
+        assert result.method == ("round trip" if name == "rich" and "alpha" in output
+                                 else "splice"), result.reason
         _check_unmanaged(corpus.text, output, corpus, services)
         docker_stack_config(stack)
         data = _load(output)

@@ -224,3 +224,76 @@ def test_help(command: str, capsys: pytest.CaptureFixture[str]) -> None:
     code, out, _ = run_cli(capsys, command, "--help")
     assert code == 0
     assert "Usage" in out
+
+
+def _served(code: str, **fields: Any) -> dict[str, Any]:
+    files = worker_files("gamma", 8003, **fields)
+    files["workers/gamma/main.py"] = code
+    return files
+
+
+TOPIC_CASES: list[tuple[str, dict[str, Any], list[str]]] = [
+    ("served-not-declared", _served(
+        'from camunda_workers import Worker\nworker = Worker(name="gamma")\n\n\n'
+        '@worker.topic("gamma")\ndef a(task): ...\n\n\n@worker.topic("extra")\ndef b(task): ...\n'),
+     ["workers/gamma/worker.json: topics: 'extra' is served by workers/gamma/main.py:9 but "
+      'not declared; add it to "topics" (or remove the handler)']),
+    ("declared-not-served", _served(
+        'worker = object()\n\n\n@worker.topic("gamma")\ndef a(task): ...\n',
+        topics=["gamma", "send_mail"]),
+     ["workers/gamma/worker.json: topics: 'send_mail' is declared but no handler serves it "
+      "(no .topic('send_mail') in workers/gamma/); add a handler or remove the topic"]),
+    ("not-statically-known", _served(
+        'import os\nworker = object()\n\n\n@worker.topic(os.environ["TOPIC"])\n'
+        'def a(task): ...\n'),
+     ["workers/gamma/worker.json: topics: workers/gamma/main.py:5: cannot tell statically "
+      "which topic this handler serves; pass it as a string literal or a module-level "
+      "constant"]),
+    ("syntax-error", _served('@worker.topic("gamma")\ndef broken(:\n'),
+     ["workers/gamma/worker.json: topics: workers/gamma/main.py:2: cannot parse (invalid "
+      "syntax); fix the syntax error"]),
+]
+
+
+@pytest.mark.parametrize(("files", "expected"), [(f, e) for _, f, e in TOPIC_CASES],
+                         ids=[case for case, _, _ in TOPIC_CASES])
+def test_declared_and_served_topics_must_agree(repo: Path, files: dict[str, Any],
+                                               expected: list[str],
+                                               capsys: pytest.CaptureFixture[str]) -> None:
+    build_file_tree(repo, files)
+    with pytest.raises(WorkerValidationError) as caught:
+        discover_workers(repo)
+    assert caught.value.problems == expected
+    code, _, err = run_cli(capsys, "discover", "--repo", str(repo))
+    assert code == 2
+    assert expected[0] in " ".join(err.split())
+
+
+def test_served_topics_are_found_where_handlers_live(repo: Path) -> None:
+    """Constants, routers in other modules and in workers/common, calls; not tests/."""
+    build_file_tree(repo, {
+        **worker_files("gamma", 8003, topics=["gamma", "from_router", "from_common",
+                                              "called", "async_one"]),
+        "workers/gamma/main.py": (
+            "from camunda_workers import Worker\n"
+            "from common.routers import shared\n"
+            "from handlers import router\n"
+            'TOPIC = "gamma"\n'
+            'worker = Worker(name="gamma")\n'
+            "worker.include_router(router)\n"
+            "worker.include_router(shared)\n\n\n"
+            "@worker.topic(TOPIC, lock_duration=1000)\n"
+            "def a(task): ...\n\n\n"
+            'worker.topic(name="called")(a)\n\n\n'
+            'if True:\n    @worker.topic("async_one")\n    async def b(task): ...\n'),
+        "workers/gamma/handlers/__init__.py": (
+            "from camunda_workers import TaskRouter\nrouter = TaskRouter()\n\n\n"
+            '@router.topic("from_router")\ndef c(task): ...\n'),
+        "workers/common/routers.py": (
+            "from camunda_workers import TaskRouter\nshared = TaskRouter()\n\n\n"
+            '@shared.topic("from_common")\ndef d(task): ...\n'),
+        "workers/gamma/tests/test_main.py": '@worker.topic("only_in_tests")\ndef t(task): ...\n',
+        "workers/gamma/README.md": '@worker.topic("only_in_docs")\n',
+    })
+    names = [worker.name for worker in discover_workers(repo)]
+    assert names == ["alpha", "beta", "gamma"]

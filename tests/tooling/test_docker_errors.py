@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import gc
 import shutil
+import sys
 import warnings
 from pathlib import Path
 from typing import Any
@@ -17,7 +18,7 @@ from workers_tooling.cli import main
 def test_no_docker_engine_says_how_to_get_one(monkeypatch: pytest.MonkeyPatch, tmp_path: Path,
                                               capsys: pytest.CaptureFixture[str]) -> None:
     monkeypatch.setenv("DOCKER_HOST", f"unix://{tmp_path}/no-such.sock")
-    assert main(["status"]) == 1
+    assert main(["status"]) == 3
     with warnings.catch_warnings():  # docker-py leaves a failed unix connect's socket open
         warnings.simplefilter("ignore", ResourceWarning)
         gc.collect()
@@ -69,7 +70,8 @@ def test_build_error_names_the_worker_and_the_failing_step(tmp_path: Path) -> No
     worker.mkdir(parents=True)
     (worker / "worker.json").write_text(
         '{"name": "broken-one", "port": 8090, "topics": ["x"]}')
-    (worker / "main.py").write_text("")
+    (worker / "main.py").write_text('worker = object()\n\n\n@worker.topic("x")\n'
+                                    "def handle(task): ...\n")
     (worker / "Dockerfile").write_text(
         "FROM local/python-base:bookworm\nRUN echo preparing\nRUN exit 3\n")
     with pytest.raises(BuildFailed) as caught:
@@ -77,3 +79,36 @@ def test_build_error_names_the_worker_and_the_failing_step(tmp_path: Path) -> No
     message = str(caught.value)
     assert message.startswith("broken-one: image build failed at Step 3/3 : RUN exit 3")
     assert "returned a non-zero code: 3" in message
+
+
+@pytest.mark.docker
+def test_docker_context_selects_the_engine(tmp_path: Path) -> None:
+    """DOCKER_CONTEXT (docker-py >= 7.2) picks the engine, as it does for the docker CLI."""
+    import os
+    import subprocess
+
+    from tests.support.docker import require_docker_or_skip
+
+    require_docker_or_skip()
+    config = tmp_path / "docker-config"
+    config.mkdir()
+    (config / "config.json").write_text("{}")  # as every Docker CLI setup has
+    for name, socket in (("cw-here", "/var/run/docker.sock"),
+                         ("cw-nowhere", f"{tmp_path}/none.sock")):
+        subprocess.run(["docker", "--config", str(config), "context", "create", name,
+                        "--docker", f"host=unix://{socket}"], check=True, capture_output=True)
+    env = {key: value for key, value in os.environ.items() if key != "DOCKER_HOST"}
+    runs = {}
+    for name in ("cw-here", "cw-nowhere", "cw-unknown"):
+        done = subprocess.run([str(Path(sys.executable).with_name("workers")), "status",
+                               "--stack", "cw-no-such-stack"], capture_output=True, text=True,
+                              env={**env, "DOCKER_CONFIG": str(config), "DOCKER_CONTEXT": name},
+                              check=False, timeout=120)
+        assert "Traceback" not in done.stdout + done.stderr
+        runs[name] = (done.returncode, " ".join(done.stderr.split()))
+    assert runs["cw-here"][0] == 1  # reached the engine: it has no such stack
+    assert "no stack named 'cw-no-such-stack' is deployed" in runs["cw-here"][1]
+    assert runs["cw-nowhere"][0] == 3
+    assert "no Docker engine answers" in runs["cw-nowhere"][1]
+    assert runs["cw-unknown"][0] == 3  # never the local engine by mistake
+    assert f"DOCKER_CONTEXT=cw-unknown: no such Docker context in {config}" in runs["cw-unknown"][1]

@@ -135,15 +135,29 @@ def test_copier_defaults_are_worker_json_defaults() -> None:
 
 
 def module_names(source: str) -> set[str]:
-    """Names bound at module level: imports, assignments, functions, classes."""
+    """Names bound at module level: imports, assignments, functions, classes, also inside
+    module-level ``try``/``if``/``with`` blocks (main.py builds its worker inside ``try``)."""
     names: set[str] = set()
-    for node in ast.parse(source).body:
-        if isinstance(node, ast.Import | ast.ImportFrom):
-            names |= {(alias.asname or alias.name).split(".")[0] for alias in node.names}
-        elif isinstance(node, ast.Assign):
-            names |= {target.id for target in node.targets if isinstance(target, ast.Name)}
-        elif isinstance(node, ast.FunctionDef | ast.AsyncFunctionDef | ast.ClassDef):
-            names.add(node.name)
+
+    def visit(statements: list[ast.stmt]) -> None:
+        for node in statements:
+            if isinstance(node, ast.Import | ast.ImportFrom):
+                names.update((alias.asname or alias.name).split(".")[0] for alias in node.names)
+            elif isinstance(node, ast.Assign):
+                names.update(target.id for target in node.targets
+                             if isinstance(target, ast.Name))
+            elif isinstance(node, ast.FunctionDef | ast.AsyncFunctionDef | ast.ClassDef):
+                names.add(node.name)
+            elif isinstance(node, ast.Try):
+                visit(node.body + node.orelse + node.finalbody)
+                # An `except ... as error` name is bound only on the way out (main.py exits
+                # there), so a handler named `error` cannot clash with it.
+                for handler in node.handlers:
+                    visit(handler.body)
+            elif isinstance(node, ast.If | ast.With):
+                visit(node.body + (node.orelse if isinstance(node, ast.If) else []))
+
+    visit(ast.parse(source).body)
     return names
 
 

@@ -6,23 +6,31 @@ fetches one task per long poll; ``bench/throughput.py`` measures what that costs
 This client keeps one pool per worker and is the only place where HTTP answers and
 transport errors become :class:`~camunda_workers.errors.EngineError`, classified as
 the Camunda 7 REST reference documents them (see :func:`engine_error`).
+
+The HTTP client is aiohttp, chosen by measurement (``bench/transport_choice.py``, figures
+in bench/README.md): per request it takes a fraction of the CPU time of httpx's async
+pool, which checks every pooled connection's socket on every request. Only this module
+knows which HTTP library is used; the rest of the SDK sees :class:`HttpTransport`.
 """
 
 from __future__ import annotations
 
+import io
 import re
 import ssl
 from collections.abc import Mapping, Sequence
-from typing import Any
+from dataclasses import dataclass
+from typing import Any, Protocol
+from urllib.parse import urlsplit
 
-import httpx
+import aiohttp
 from camunda.utils.auth_basic import AuthBasic
 
 from . import _wire
 from ._settings import WorkerSettings
 from .errors import EngineError, EngineRejectedError, EngineUnavailableError
 
-__all__ = ["EngineClient", "engine_error"]
+__all__ = ["AiohttpTransport", "EngineClient", "HttpAnswer", "HttpTransport", "engine_error"]
 
 _JSON = {"Content-Type": "application/json"}
 # Error codes the engine puts in its error body (Camunda >= 7.15) for a conflict that is
@@ -31,16 +39,119 @@ _RETRYABLE_CODES = {1, 10_000}
 _RETRYABLE_TYPES = {"OptimisticLockingException", "CrdbTransactionRetryException"}
 # Gateways and proxies say the engine is away or busy with these; the engine never does.
 _UNAVAILABLE = {502, 503, 504}
+# aiohttp warns about bodies over 1 MB given as bytes (written at once); a stream of
+# them is written in chunks, with the loop running in between.
+_STREAMED = 2**20
 
 
-def _summary(response: httpx.Response) -> str:
+@dataclass(frozen=True, slots=True)
+class HttpAnswer:
+    """An HTTP answer, read in full."""
+
+    status: int
+    body: bytes = b""
+    reason: str = ""
+
+    @property
+    def text(self) -> str:
+        return self.body.decode("utf-8", "replace")
+
+
+class HttpTransport(Protocol):
+    """Sends one request over a keep-alive pool; raises only ``EngineUnavailableError``.
+
+    The worker's seam for tests (``Worker(transport=...)``): a test wraps
+    :class:`AiohttpTransport` to count requests or to answer what a real engine cannot
+    be made to answer.
+    """
+
+    async def send(self, method: str, url: str, *, headers: Mapping[str, str],
+                   body: bytes | None, params: Mapping[str, str | int] | None,
+                   timeout: float,  # noqa: ASYNC109 - an HTTP timeout, not a cancel scope
+                   ) -> HttpAnswer: ...
+
+    async def aclose(self) -> None: ...
+
+
+class AiohttpTransport:
+    """:class:`HttpTransport` over one aiohttp connection pool of ``max_connections``.
+
+    ``trace_configs``: aiohttp's request tracing (none by default: tracing costs time on
+    every request).
+    """
+
+    def __init__(self, *, max_connections: int = 100, connect_timeout: float = 10.0,
+                 verify: bool | ssl.SSLContext = True,
+                 trace_configs: Sequence[aiohttp.TraceConfig] = ()) -> None:
+        self._max_connections = max_connections
+        self._connect_timeout = connect_timeout
+        self._verify = verify
+        self._trace_configs = list(trace_configs)
+        self._session: aiohttp.ClientSession | None = None  # made on the loop, when first used
+        self._timeouts: dict[float, aiohttp.ClientTimeout] = {}
+
+    def _open(self) -> aiohttp.ClientSession:
+        connector = aiohttp.TCPConnector(limit=self._max_connections,
+                                         limit_per_host=self._max_connections,
+                                         ssl=self._verify)
+        # The REST API is stateless: no cookies to keep, nor to match on every request.
+        return aiohttp.ClientSession(connector=connector, cookie_jar=aiohttp.DummyCookieJar(),
+                                     auto_decompress=False,
+                                     trace_configs=self._trace_configs or None)
+
+    def _timeout(self, total: float) -> aiohttp.ClientTimeout:
+        timeout = self._timeouts.get(total)
+        if timeout is None:
+            # connect: waiting for a pooled connection and opening one; a request that
+            # times out there was never sent.
+            timeout = self._timeouts[total] = aiohttp.ClientTimeout(
+                total=total, connect=min(self._connect_timeout, total))
+        return timeout
+
+    async def send(self, method: str, url: str, *, headers: Mapping[str, str],
+                   body: bytes | None, params: Mapping[str, str | int] | None,
+                   timeout: float,  # noqa: ASYNC109 - an HTTP timeout, not a cancel scope
+                   ) -> HttpAnswer:
+        session = self._session
+        if session is None:
+            session = self._session = self._open()
+        try:
+            data = io.BytesIO(body) if body is not None and len(body) > _STREAMED else body
+            async with session.request(method, url, headers=headers, data=data, params=params,
+                                       timeout=self._timeout(timeout)) as response:
+                return HttpAnswer(response.status, await response.read(),
+                                  response.reason or "")
+        except (aiohttp.ClientConnectorError, aiohttp.ConnectionTimeoutError) as exc:
+            # Never reached the engine: it cannot have acted on this request.
+            timed_out = isinstance(exc, aiohttp.ConnectionTimeoutError)
+            raise EngineUnavailableError(
+                f"{method} {urlsplit(url).path}: {type(exc).__name__}: {exc}",
+                kind="timeout" if timed_out else "connection", path=urlsplit(url).path,
+                request_sent=False) from exc
+        except TimeoutError as exc:  # aiohttp's own timeouts are TimeoutErrors too
+            raise EngineUnavailableError(
+                f"{method} {urlsplit(url).path}: timed out ({type(exc).__name__})", kind="timeout",
+                path=urlsplit(url).path) from exc
+        except aiohttp.ClientError as exc:  # dropped, reset, not HTTP, cut short
+            raise EngineUnavailableError(
+                f"{method} {urlsplit(url).path}: {type(exc).__name__}: {exc}", kind="connection",
+                path=urlsplit(url).path) from exc
+
+    async def aclose(self) -> None:
+        session, self._session = self._session, None
+        if session is not None:
+            await session.close()
+
+
+def _summary(answer: HttpAnswer) -> str:
     # e.g. a servlet container's or proxy's HTML error page
-    title = re.search(r"<title>(.*?)</title>", response.text, re.IGNORECASE | re.DOTALL)
-    text = title.group(1) if title else response.text
-    return " ".join(text.split())[:160] or response.reason_phrase
+    text = answer.text
+    title = re.search(r"<title>(.*?)</title>", text, re.IGNORECASE | re.DOTALL)
+    text = title.group(1) if title else text
+    return " ".join(text.split())[:160] or answer.reason
 
 
-def engine_error(method: str, path: str, response: httpx.Response) -> EngineError:
+def engine_error(method: str, path: str, answer: HttpAnswer) -> EngineError:
     """An answer of 400 or more, classified as the Camunda 7 REST API documents it.
 
     The engine's own answers carry ``{"type", "message"[, "code"]}`` and are final
@@ -50,9 +161,9 @@ def engine_error(method: str, path: str, response: httpx.Response) -> EngineErro
     (:class:`EngineUnavailableError`): 502/503/504, an answer that is not the engine's
     JSON, and the conflicts the engine marks as retryable (optimistic locking, deadlock).
     """
-    status = response.status_code
+    status = answer.status
     try:
-        body = response.json()
+        body = _wire.loads(answer.body)
     except ValueError:
         body = None
     prefix = f"{method} {path}: engine answered {status}"
@@ -60,7 +171,7 @@ def engine_error(method: str, path: str, response: httpx.Response) -> EngineErro
     if not isinstance(body, dict) or not isinstance(body.get("type"), str) or (
             status in _UNAVAILABLE):
         kind = by_status.get(status, "server" if status >= 500 else "rejected")
-        message = f"{prefix}: {_summary(response)}"
+        message = f"{prefix}: {_summary(answer)}"
         if kind == "unauthorized":  # the auth filter answers without a JSON body
             return EngineRejectedError(message, kind=kind, status=status, path=path)
         return EngineUnavailableError(message, kind=kind, status=status, path=path)
@@ -92,25 +203,19 @@ class EngineClient:
         timeout: float = 10.0,
         max_connections: int = 10,
         verify: bool | ssl.SSLContext = True,
-        transport: httpx.AsyncBaseTransport | None = None,
+        transport: HttpTransport | None = None,
     ) -> None:
         self.base_url = base_url.rstrip("/")
         self._timeout = timeout
-        self._http = httpx.AsyncClient(
-            base_url=self.base_url,
-            headers=dict(headers or {}),
-            timeout=timeout,
-            verify=verify,
-            transport=transport,
-            # One long poll holds a connection while results are reported on others.
-            limits=httpx.Limits(
-                max_connections=max_connections, max_keepalive_connections=max_connections
-            ),
-        )
+        self._headers = dict(headers or {})
+        self._json_headers = {**self._headers, **_JSON}
+        # One long poll holds a connection while results are reported on others.
+        self._http: HttpTransport = transport or AiohttpTransport(
+            max_connections=max_connections, connect_timeout=timeout, verify=verify)
 
     @classmethod
     def for_settings(cls, settings: WorkerSettings,
-                     transport: httpx.AsyncBaseTransport | None = None) -> EngineClient:
+                     transport: HttpTransport | None = None) -> EngineClient:
         """The client a worker with these settings uses (credentials, TLS, pool size)."""
         headers: dict[str, str] = {}
         if settings.token is not None:
@@ -147,32 +252,15 @@ class EngineClient:
         *,
         params: Mapping[str, str | int] | None = None,
         timeout: float | None = None,  # noqa: ASYNC109 - an HTTP timeout, not a cancel scope
-    ) -> httpx.Response:
+    ) -> HttpAnswer:
         """Send one request (``content`` from ``_wire``); return a 2xx/3xx answer or raise."""
-        try:
-            response = await self._http.request(
-                method, path, content=content, params=params,
-                headers=_JSON if content is not None else None,
-                timeout=timeout if timeout is not None else self._timeout,
-            )
-        except (httpx.ConnectError, httpx.ConnectTimeout, httpx.PoolTimeout) as exc:
-            # Never reached the engine: it cannot have acted on this request.
-            kind = "connection" if isinstance(exc, httpx.ConnectError) else "timeout"
-            raise EngineUnavailableError(
-                f"{method} {path}: {type(exc).__name__}: {exc}", kind=kind, path=path,
-                request_sent=False,
-            ) from exc
-        except httpx.TimeoutException as exc:
-            raise EngineUnavailableError(
-                f"{method} {path}: timed out ({type(exc).__name__})", kind="timeout", path=path
-            ) from exc
-        except httpx.TransportError as exc:
-            raise EngineUnavailableError(
-                f"{method} {path}: {type(exc).__name__}: {exc}", kind="connection", path=path
-            ) from exc
-        if response.status_code >= 400:
-            raise engine_error(method, path, response)
-        return response
+        answer = await self._http.send(
+            method, self.base_url + path, body=content, params=params,
+            headers=self._json_headers if content is not None else self._headers,
+            timeout=timeout if timeout is not None else self._timeout)
+        if answer.status >= 400:
+            raise engine_error(method, path, answer)
+        return answer
 
     async def request(
         self,
@@ -184,16 +272,16 @@ class EngineClient:
         timeout: float | None = None,  # noqa: ASYNC109 - an HTTP timeout, not a cancel scope
     ) -> Any:
         """Send one request; return the decoded JSON body (``None`` for 204)."""
-        response = await self.send(method, path, content, params=params, timeout=timeout)
-        if response.status_code == 204 or not response.content:
+        answer = await self.send(method, path, content, params=params, timeout=timeout)
+        if answer.status == 204 or not answer.body:
             return None
         try:
-            return response.json()
+            return _wire.loads(answer.body)
         except ValueError as exc:
             raise EngineUnavailableError(
-                f"{method} {path}: malformed JSON in {response.status_code} answer: "
-                f"{response.text[:100]!r}",
-                kind="malformed_response", status=response.status_code, path=path,
+                f"{method} {path}: malformed JSON in {answer.status} answer: "
+                f"{answer.text[:100]!r}",
+                kind="malformed_response", status=answer.status, path=path,
             ) from exc
 
     async def fetch_and_lock(
@@ -244,4 +332,4 @@ class EngineClient:
 
     async def download(self, path: str) -> bytes:
         """The raw body of a GET (a binary variable's ``/data``)."""
-        return (await self.send("GET", path)).content
+        return (await self.send("GET", path)).body

@@ -1,16 +1,16 @@
-"""Running fetched tasks: slots, locks, and the drain when the worker stops."""
+"""Running fetched tasks: slots, the tasks fetched ahead, and the drain when the worker stops."""
 
 from __future__ import annotations
 
 import asyncio
 import logging
+from collections import deque
 from collections.abc import Callable, Iterable, Mapping
 from contextlib import suppress
 from typing import Any
 
-from ._client import EngineClient
 from ._lifecycle import Lifecycle
-from ._locks import TaskLock
+from ._locks import LockRenewal, TaskLock
 from ._metrics import WorkerMetrics
 from ._outcome import OutcomePath
 
@@ -18,45 +18,86 @@ __all__ = ["TaskExecutor"]
 
 log = logging.getLogger("camunda_workers")
 
+# Weight of the newest slot time in the running average (about the last ten tasks count).
+_PACE_WEIGHT = 0.2
+
 
 class TaskExecutor:
-    """Runs at most ``max_tasks`` tasks at once, each through the :class:`OutcomePath`."""
+    """Runs at most ``max_tasks`` tasks at once, each through the :class:`OutcomePath`.
 
-    def __init__(self, *, outcome: OutcomePath, client: EngineClient, metrics: WorkerMetrics,
-                 lifecycle: Lifecycle, max_tasks: int, lock_ms: Callable[[str], int]) -> None:
+    When every slot is taken, a few more tasks may be fetched ahead and wait here, so
+    that a slot that frees up starts its next task at once instead of after a fetch: as
+    many as the slots finish within ``ahead_seconds`` at the pace measured so far. Short
+    tasks get up to ``max_tasks`` waiting; tasks that run longer than ``ahead_seconds``
+    get none, so a task never waits here with its lock running for long, and a replica
+    takes no more work than it will start soon. ``bench/README.md`` compares this with
+    asking for the free slots only.
+    """
+
+    def __init__(self, *, outcome: OutcomePath, renewal: LockRenewal, metrics: WorkerMetrics,
+                 lifecycle: Lifecycle, max_tasks: int, lock_ms: Callable[[str], int],
+                 ahead_seconds: float) -> None:
         self._outcome = outcome
-        self._client = client
+        self._renewal = renewal
         self._metrics = metrics
         self._lifecycle = lifecycle
         self._max_tasks = max_tasks
         self._lock_ms = lock_ms
-        self._jobs: dict[asyncio.Task[None], TaskLock] = {}
+        self._ahead_seconds = ahead_seconds
+        self._jobs: dict[asyncio.Task[None], tuple[TaskLock, float]] = {}  # lock, start time
+        self._ahead: deque[tuple[Mapping[str, Any], TaskLock]] = deque()
+        self._slot_seconds: float | None = None  # running average: start to report
         self._slot_freed = asyncio.Event()
 
     @property
     def in_flight(self) -> int:
         return len(self._jobs)
 
+    def _ahead_limit(self) -> int:
+        if self._slot_seconds is None:
+            return 0  # no pace measured yet
+        return min(self._max_tasks,
+                   int(self._max_tasks * self._ahead_seconds / self._slot_seconds))
+
+    def _wanted(self) -> tuple[int, int]:
+        """How many tasks to fetch, and from how many a fetch is worth it."""
+        limit = self._ahead_limit()
+        free = self._max_tasks - len(self._jobs) + limit - len(self._ahead)
+        # With tasks fetched ahead, fetch again once half of them have started: the rest
+        # bridge the fetch, and fetches stay large. Without, every free slot is worth one.
+        return min(max(free, 0), self._max_tasks), max(limit // 2, 1)
+
     async def free_slots(self, wait: float) -> int:
-        """How many more tasks may start; when none, wait up to ``wait`` s for a slot."""
-        if len(self._jobs) >= self._max_tasks:
-            self._slot_freed.clear()
-            with suppress(TimeoutError):
-                await self._lifecycle.until_stopping(
-                    asyncio.wait_for(self._slot_freed.wait(), wait))
-        return max(self._max_tasks - len(self._jobs), 0)
+        """How many tasks to fetch now; when too few, wait up to ``wait`` s for more."""
+        wanted, worth = self._wanted()
+        if wanted < worth:
+            loop = asyncio.get_running_loop()
+            until = loop.time() + wait
+            while wanted < worth and loop.time() < until:
+                self._slot_freed.clear()
+                with suppress(TimeoutError):
+                    await self._lifecycle.until_stopping(asyncio.wait_for(
+                        self._slot_freed.wait(), until - loop.time()))
+                if self._lifecycle.stopping.is_set():
+                    return 0
+                wanted, worth = self._wanted()
+        return wanted if wanted >= worth else 0
 
     def lock(self, raw: Mapping[str, Any], *, owner: str, sent_at: float) -> TaskLock:
         """The lock of a task fetched by a poll sent at ``sent_at`` under ``owner``."""
         topic = str(raw["topicName"])
-        return TaskLock(task_id=str(raw["id"]), topic=topic, owner=owner,
-                        lock_ms=self._lock_ms(topic), locked_at=sent_at, client=self._client,
-                        metrics=self._metrics, loop=asyncio.get_running_loop())
+        return self._renewal.new_lock(task_id=str(raw["id"]), topic=topic, owner=owner,
+                                      lock_ms=self._lock_ms(topic), locked_at=sent_at)
 
     def start(self, raw: Mapping[str, Any], lock: TaskLock) -> None:
-        job = asyncio.get_running_loop().create_task(self._outcome.settle(raw, lock))
-        self._jobs[job] = lock
-        self._metrics.in_flight.labels(self._metrics.worker).inc()
+        """Run the task now if a slot is free, else as soon as one is."""
+        if len(self._jobs) >= self._max_tasks:
+            self._ahead.append((raw, lock))
+            return
+        loop = asyncio.get_running_loop()
+        job = loop.create_task(self._outcome.settle(raw, lock))
+        self._jobs[job] = (lock, loop.time())
+        self._metrics.tasks_in_flight.inc()
         job.add_done_callback(self._finished)
 
     async def hand_back(self, locks: Iterable[TaskLock]) -> None:
@@ -64,26 +105,40 @@ class TaskExecutor:
         await asyncio.gather(*(self._outcome.hand_back(lock) for lock in locks))
 
     def _finished(self, job: asyncio.Task[None]) -> None:
-        if self._jobs.pop(job, None) is not None:
-            self._metrics.in_flight.labels(self._metrics.worker).dec()
+        slot = self._jobs.pop(job, None)
+        if slot is not None:
+            self._metrics.tasks_in_flight.dec()
+            seconds = asyncio.get_running_loop().time() - slot[1]
+            pace = self._slot_seconds
+            self._slot_seconds = seconds if pace is None else (
+                pace + _PACE_WEIGHT * (seconds - pace))
+        if self._ahead and not self._lifecycle.stopping.is_set():
+            self.start(*self._ahead.popleft())
         self._slot_freed.set()
         if not job.cancelled() and job.exception() is not None:
             log.error("task settling failed unexpectedly", exc_info=job.exception())
 
     async def drain(self) -> None:
-        """Let running handlers finish until the lifecycle cuts; hand back the rest; wait
-        for every report until the shutdown deadline."""
+        """Hand back the tasks fetched ahead; let running handlers finish until the
+        lifecycle cuts; hand back the rest; wait for every report until the deadline."""
         lifecycle = self._lifecycle
+        ahead = [lock for _, lock in self._ahead]
+        self._ahead.clear()
+        if ahead:
+            log.info("handing back %d task(s) fetched ahead", len(ahead))
+        # At once and beside the drain: they never started, other workers may run them.
+        handing_back = asyncio.get_running_loop().create_task(self.hand_back(ahead))
         if self._jobs:
             log.info("draining %d in-flight task(s), up to %.0fs", len(self._jobs),
                      lifecycle.seconds_to_cut())
             await lifecycle.until_cut(asyncio.wait(set(self._jobs)))
-        unfinished = [job for job, lock in self._jobs.items() if lock.handler_running]
+        unfinished = [job for job, (lock, _) in self._jobs.items() if lock.handler_running]
         if unfinished:
             log.warning("drain time is up: handing back %d unfinished task(s)", len(unfinished))
             for job in unfinished:
                 job.cancel()
         if self._jobs:  # reports, and the unlocks of the cancelled handlers
             await lifecycle.until_deadline(asyncio.wait(set(self._jobs)))
+        await lifecycle.until_deadline(handing_back)
         for job in list(self._jobs):  # past the deadline: nothing may wait any longer
             job.cancel()

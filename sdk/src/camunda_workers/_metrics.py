@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping
+from typing import Generic, TypeVar
 from urllib.parse import urlsplit
 
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, Info
+from prometheus_client.metrics import MetricWrapperBase
 
 __all__ = ["DECISIONS", "ENGINE_ERROR_KINDS", "OUTCOMES", "WorkerMetrics"]
 
@@ -15,6 +17,28 @@ DECISIONS = ("completed", "bpmn_error", "failed")  # what a handler can decide
 # The kinds of camunda_workers.errors.EngineError (its docstring lists them; tested).
 ENGINE_ERROR_KINDS = ("connection", "timeout", "server", "conflict", "malformed_response",
                       "not_found", "rejected", "unauthorized")
+M = TypeVar("M", bound=MetricWrapperBase)
+
+
+class _Children(Generic[M]):
+    """A metric's children by label values, each bound once, on first use.
+
+    ``metric.labels(...)`` validates and stringifies the labels and takes a lock on every
+    call; a worker records several metrics per task, so each child is looked up here
+    instead. A series appears when its child is bound: :class:`WorkerMetrics` binds the
+    ones alerts and dashboards divide or rate up front (at 0), the rest on first use.
+    """
+
+    def __init__(self, metric: M, worker: str) -> None:
+        self._metric = metric
+        self._worker = worker
+        self._bound: dict[tuple[str, ...], M] = {}
+
+    def __call__(self, *labels: str) -> M:
+        child = self._bound.get(labels)
+        if child is None:
+            child = self._bound[labels] = self._metric.labels(self._worker, *labels)
+        return child
 
 
 class WorkerMetrics:
@@ -72,44 +96,58 @@ class WorkerMetrics:
         self.alive = Gauge("camunda_worker_alive",
                            "1 while the poll loop turns (what /healthz answers).", ["worker"],
                            registry=r)
-        self.in_flight.labels(worker)
-        self.ready.labels(worker)
+        # Bound once: recorded per task or per poll.
+        self.tasks_in_flight = self.in_flight.labels(worker)
+        self.worker_ready = self.ready.labels(worker)
+        self.fetch_ok = self.fetch_requests.labels(worker, "ok")
+        self.fetch_error = self.fetch_requests.labels(worker, "error")
+        self.fetch_seconds = self.fetch_duration.labels(worker)
+        self._fetched = _Children(self.fetched, worker)
+        self._handled = _Children(self.handled, worker)
+        self._not_accepted = _Children(self.not_accepted, worker)
+        self._duration = _Children(self.duration, worker)
+        self._engine_errors = _Children(self.engine_errors, worker)
+        self._lock_extensions = _Children(self.lock_extensions, worker)
         # Series that exist from the start read 0 instead of missing: rates, ratios and
         # percentiles over them have data, and increase() sees the first increment (a
         # series born with its first tasks counted has no rate until the next ones).
-        for outcome in ("ok", "error"):
-            self.fetch_requests.labels(worker, outcome)
         for kind in ENGINE_ERROR_KINDS:
-            self.engine_errors.labels(worker, kind)
+            self._engine_errors(kind)
 
     def running(self, *, max_tasks: int, lock_durations: Mapping[str, int],
                 alive: Callable[[], bool]) -> None:
         """What alerts and dashboards compare against, once the worker runs.
 
         ``lock_durations`` maps each topic to its lock in milliseconds; ``alive`` is read
-        at every scrape.
+        at every scrape. Each topic's counters and histograms start at 0.
         """
         worker = self.worker
         self.max_tasks.labels(worker).set(max_tasks)
         self.alive.labels(worker).set_function(lambda: 1.0 if alive() else 0.0)
         for topic, lock_ms in lock_durations.items():
             self.lock_duration.labels(worker, topic).set(lock_ms / 1000)
-            self.fetched.labels(worker, topic)
-            self.lock_extensions.labels(worker, topic)
+            self._fetched(topic)
+            self._lock_extensions(topic)
             for outcome in OUTCOMES:
-                self.handled.labels(worker, topic, outcome)
+                self._handled(topic, outcome)
             for decision in DECISIONS:
-                self.duration.labels(worker, topic, decision)
+                self._duration(topic, decision)
+
+    def task_fetched(self, topic: str) -> None:
+        self._fetched(topic).inc()
 
     def task_handled(self, topic: str, outcome: str) -> None:
         """The engine accepted a report."""
-        self.handled.labels(self.worker, topic, outcome).inc()
+        self._handled(topic, outcome).inc()
 
     def report_not_accepted(self, topic: str, report: str, kind: str) -> None:
-        self.not_accepted.labels(self.worker, topic, report, kind).inc()
+        self._not_accepted(topic, report, kind).inc()
 
     def handler_ran(self, topic: str, decision: str, seconds: float) -> None:
-        self.duration.labels(self.worker, topic, decision).observe(seconds)
+        self._duration(topic, decision).observe(seconds)
 
     def engine_error(self, kind: str) -> None:
-        self.engine_errors.labels(self.worker, kind).inc()
+        self._engine_errors(kind).inc()
+
+    def lock_extended(self, topic: str) -> None:
+        self._lock_extensions(topic).inc()

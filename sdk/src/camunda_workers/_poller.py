@@ -4,8 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Callable, Coroutine, Mapping
-from typing import Any
+from collections.abc import Callable, Mapping
 
 from ._client import EngineClient
 from ._engine_state import EngineState
@@ -53,8 +52,8 @@ class Poller:
         self._poll_ms = settings.long_poll_ms()
         self._topics = [sub.fetch_topic(settings.lock_duration) for sub in subscriptions.values()]
         self._backoff = Backoff(settings.backoff_initial, settings.backoff_max)
-        self._background: set[asyncio.Task[None]] = set()
-        self._checked_worker_id = False
+        self._worker_id_check: asyncio.Task[None] | None = None
+        self._worker_id_checked = False
         self.last_turn = 0.0  # loop time the loop last went round (liveness)
 
     async def run(self) -> None:
@@ -76,15 +75,20 @@ class Poller:
             if pending:
                 log.warning("%d cut poll(s) may still lock tasks for up to %.0fs (%s)",
                             len(pending), self._poll_ms / 1000, ", ".join(pending))
-        for job in self._background:
-            job.cancel()
+        if self._worker_id_check is not None:
+            self._worker_id_check.cancel()
 
     async def _poll(self, free: int) -> None:
         loop = asyncio.get_running_loop()
-        settings, metrics, worker = self._settings, self._metrics, self._metrics.worker
+        settings, metrics = self._settings, self._metrics
         if self._sweep and (self._engine.error is not None or self._sweep.due(loop.time())):
             # Before polling: the orphans of a dropped poll are then fetched at once.
             await self._sweep.sweep(loop.time())
+        if not self._worker_id_checked and self._engine.error is None and (
+                self._worker_id_check is None or self._worker_id_check.done()):
+            # Beside the first poll, not after it: an idle worker then sends nothing but
+            # its long polls. Tried again after an outage if the engine did not answer.
+            self._worker_id_check = loop.create_task(self._check_worker_id())
         poll_id = self.ids.next()
         sent = loop.time()
         pending_until = sent + self._poll_ms / 1000 + _POLL_END_MARGIN
@@ -98,7 +102,7 @@ class Poller:
                 use_priority=settings.use_priority,
             ))
         except EngineError as error:
-            metrics.fetch_requests.labels(worker, "error").inc()
+            metrics.fetch_error.inc()
             # No usable answer came back (dropped, timed out, garbled): the engine may
             # have locked tasks for this poll, or may still do so while it is pending.
             if error.request_sent and (error.status is None
@@ -111,26 +115,21 @@ class Poller:
         if fetched is None:  # cut at the deadline: the engine may still lock for it
             self._sweep.watch(poll_id, pending_until)
             return
-        metrics.fetch_requests.labels(worker, "ok").inc()
-        metrics.fetch_duration.labels(worker).observe(loop.time() - sent)
+        metrics.fetch_ok.inc()
+        metrics.fetch_seconds.observe(loop.time() - sent)
         self._engine.succeeded()
         self._on_engine_state()
         self._backoff.reset()
         locks = [(raw, self._executor.lock(raw, owner=str(raw.get("workerId") or poll_id),
                                            sent_at=sent)) for raw in fetched]
         for raw, _ in locks:
-            metrics.fetched.labels(worker, str(raw["topicName"])).inc()
+            metrics.task_fetched(str(raw["topicName"]))
         if self._lifecycle.stopping.is_set():
             await self._executor.hand_back(lock for _, lock in locks)
         else:
             for raw, lock in locks:
                 self._executor.start(raw, lock)
-        if not self._checked_worker_id:
-            self._checked_worker_id = True
-            self._in_background(warn_if_worker_id_shared(self._client, self.ids,
-                                                         list(self._subscriptions)))
 
-    def _in_background(self, job: Coroutine[Any, Any, None]) -> None:
-        task = asyncio.get_running_loop().create_task(job)
-        self._background.add(task)
-        task.add_done_callback(self._background.discard)
+    async def _check_worker_id(self) -> None:
+        self._worker_id_checked = await warn_if_worker_id_shared(
+            self._client, self.ids, list(self._subscriptions))

@@ -54,7 +54,7 @@ DEFAULT_MAX_TASKS = 10
 DEFAULT_LOCK_DURATION = 60_000
 # Sections of worker.json the deployment tooling validates and the runtime ignores.
 DEPLOYMENT_FIELDS = ("depends_on", "environment", "replicas", "resources", "placement",
-                     "secrets", "labels", "update")
+                     "secrets", "labels", "publish_port", "update")
 
 
 def _kebab_case(value: str) -> str:
@@ -139,6 +139,7 @@ class WorkerSpec(BaseModel):
     placement: Any = None
     secrets: Any = None
     labels: Any = None
+    publish_port: Any = None
     update: Any = None
 
     @field_validator("shared_topics")
@@ -163,7 +164,8 @@ def load_spec(path: str | Path, *, model: type[WorkerSpec] = WorkerSpec) -> Work
     :class:`WorkerSpec`); every problem is reported at once as :class:`SpecError`."""
     source = str(path)
     try:
-        raw = Path(path).read_bytes()
+        with open(path, "rb") as file:
+            raw = file.read()
     except OSError as exc:
         raise SpecError(source, [("", f"cannot read: {exc.strerror or exc}")]) from None
     try:

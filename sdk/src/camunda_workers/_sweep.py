@@ -89,13 +89,16 @@ class OrphanSweep:
 
 
 async def warn_if_worker_id_shared(client: EngineClient, ids: PollIds,
-                                   topics: Iterable[str]) -> None:
-    """Warn when another process holds first-attempt tasks under our ``WORKER_ID``."""
+                                   topics: Iterable[str]) -> bool:
+    """Warn when another process holds first-attempt tasks under our ``WORKER_ID``.
+
+    False when the engine could not be asked (to be tried again later).
+    """
     for topic in topics:
         try:
             tasks = await client.locked_tasks(topic=topic, max_results=200)
         except EngineError:
-            return
+            return False
         others = sorted({str(task["workerId"]) for task in tasks if task.get("retries") is None
                          and ids.of_another_process(task.get("workerId"))})
         if others:
@@ -104,4 +107,5 @@ async def warn_if_worker_id_shared(client: EngineClient, ids: PollIds,
                 "as %s): give every process its own WORKER_ID (Swarm: {{.Task.Name}}). "
                 "Each process locks under its own %r, so neither touches the other's tasks",
                 ids.worker_id, topic, others[0], f"{ids.worker_id}#{ids.tag}-n")
-            return
+            return True
+    return True

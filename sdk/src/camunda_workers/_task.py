@@ -16,7 +16,8 @@ __all__ = ["Completion", "LockExtender", "Task", "completion_of"]
 class LockExtender(Protocol):
     """What a running worker attaches to a task so that its lock can be extended."""
 
-    loop: asyncio.AbstractEventLoop
+    @property
+    def loop(self) -> asyncio.AbstractEventLoop: ...
 
     async def extend(self, duration_ms: int) -> None: ...
 

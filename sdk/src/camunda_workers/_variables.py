@@ -199,6 +199,10 @@ def encode_value(name: str, value: Any, arrived: VariableType | None = None) -> 
         if kept is not None:
             return kept
     if isinstance(value, TypedValue):
+        # Sent as given: only what strict JSON cannot carry is refused.
+        problem = json_problem(value.value) or json_problem(value.value_info, "its valueInfo")
+        if problem:
+            raise UnsendableVariableError(name, problem)
         encoded: dict[str, Any] = {"value": value.value, "type": value.type}
         if value.value_info:
             encoded["valueInfo"] = dict(value.value_info)

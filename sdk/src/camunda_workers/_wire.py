@@ -3,14 +3,20 @@
 A report is encoded before it is sent, exactly as it goes over the wire (strict JSON:
 no NaN or infinity, valid UTF-8). What cannot be encoded is refused here with the
 variable's name and the reason, so that the task fails instead of never being reported.
+
+The codec is orjson, chosen by measurement (bench/README.md): it encodes a report of ten
+variables in a tenth and decodes a fetch answer in under half of the standard library's
+time. Unlike ``json.dumps(allow_nan=False)`` it writes NaN and infinity as ``null``;
+none reaches it: ``_variables.encode_value`` refuses them in every value it types.
 """
 
 from __future__ import annotations
 
-import json
 import re
 from collections.abc import Mapping, Sequence
 from typing import Any
+
+import orjson
 
 from ._unsendable import json_problem
 from ._variables import VariableType, encode_variables
@@ -23,6 +29,7 @@ __all__ = [
     "extend_lock_body",
     "failure_body",
     "fetch_body",
+    "loads",
 ]
 
 # In a Python str every surrogate is a lone one (pairs are single code points).
@@ -31,10 +38,15 @@ _SURROGATE = re.compile("[\ud800-\udfff]")
 _MESSAGE_LIMIT = 666
 
 
+def loads(body: bytes) -> Any:
+    """An answer's JSON; raises ValueError."""
+    return orjson.loads(body)
+
+
 def dumps(body: Any) -> bytes:
-    """Strict JSON in UTF-8: raises ValueError (NaN, infinity) or UnicodeEncodeError."""
-    return json.dumps(body, allow_nan=False, ensure_ascii=False,
-                      separators=(",", ":")).encode("utf-8")
+    """JSON in UTF-8; raises TypeError (a lone surrogate, a type JSON has not, an int
+    beyond 64 bits). Floats must be finite (see the module's docstring)."""
+    return orjson.dumps(body, option=orjson.OPT_NON_STR_KEYS)
 
 
 def _text(value: str | None, limit: int | None = None) -> str | None:
@@ -54,7 +66,7 @@ def _culprit(original: Mapping[str, Any], typed: Mapping[str, Mapping[str, Any]]
             try:
                 dumps(item)
                 continue
-            except (ValueError, UnicodeEncodeError):
+            except TypeError:
                 problem = json_problem(original.get(name)) or "not encodable as JSON"
         return UnsendableVariableError(name, problem)
     return None
@@ -65,7 +77,7 @@ def _dumps_report(body: Mapping[str, Any],
                   ) -> bytes:
     try:
         return dumps(body)  # the happy path encodes once
-    except (ValueError, UnicodeEncodeError) as exc:
+    except TypeError as exc:
         for original, typed in variables:
             culprit = _culprit(original or {}, typed)
             if culprit is not None:

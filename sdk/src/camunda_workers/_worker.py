@@ -10,10 +10,9 @@ from pathlib import Path
 from typing import Unpack
 from urllib.parse import urlsplit
 
-import httpx
 from prometheus_client import CollectorRegistry
 
-from ._client import EngineClient
+from ._client import EngineClient, HttpTransport
 from ._engine_state import EngineState
 from ._executor import TaskExecutor
 from ._health import HealthServer
@@ -33,6 +32,8 @@ from .errors import CamundaWorkersError
 __all__ = ["Worker"]
 
 log = logging.getLogger("camunda_workers")
+# Tasks fetched beyond the free slots wait about this long at most (see TaskExecutor).
+_AHEAD_SECONDS = 0.5
 
 
 class Worker(TaskRouter):
@@ -47,6 +48,8 @@ class Worker(TaskRouter):
     Settings come from the keyword arguments, then the environment (``CAMUNDA_URL``,
     ...), then ``spec`` (a ``worker.json``), then defaults; see :class:`WorkerSettings`.
     ``registry`` receives the Prometheus metrics (default: a registry of its own).
+    ``transport`` replaces the HTTP connection pool (tests wrap the real one to count
+    requests or to give answers a real engine cannot be made to give).
     """
 
     def __init__(
@@ -56,7 +59,7 @@ class Worker(TaskRouter):
         retry_policy: RetryPolicy | None = None,
         registry: CollectorRegistry | None = None,
         environ: Mapping[str, str] | None = None,
-        transport: httpx.AsyncBaseTransport | None = None,
+        transport: HttpTransport | None = None,
         **options: Unpack[WorkerOptions],
     ) -> None:
         super().__init__()
@@ -131,15 +134,16 @@ class Worker(TaskRouter):
         loop.set_default_executor(ThreadPoolExecutor(thread_name_prefix=f"{settings.name}-io"))
         token = HANDLER_EXECUTOR.set(handler_threads)
         client = EngineClient.for_settings(settings, transport=self._transport)
-        renewal = LockRenewal(self.engine)
+        renewal = LockRenewal(client=client, metrics=self.metrics, engine=self.engine, loop=loop)
         outcome = OutcomePath(client=client, subscriptions=self._subscriptions,
                               retry_policy=self.retry_policy, metrics=self.metrics,
                               engine=self.engine, renewal=renewal,
                               backoff=(settings.backoff_initial, settings.backoff_max),
                               deadline=self.lifecycle.deadline_if_stopping)
         executor = self._executor = TaskExecutor(
-            outcome=outcome, client=client, metrics=self.metrics, lifecycle=self.lifecycle,
-            max_tasks=settings.max_tasks, lock_ms=self._lock_ms)
+            outcome=outcome, renewal=renewal, metrics=self.metrics, lifecycle=self.lifecycle,
+            max_tasks=settings.max_tasks, lock_ms=self._lock_ms,
+            ahead_seconds=self._ahead_seconds())
         poller = self._poller = Poller(
             client=client, settings=settings, subscriptions=self._subscriptions,
             executor=executor, lifecycle=self.lifecycle, engine=self.engine,
@@ -172,6 +176,12 @@ class Worker(TaskRouter):
     def _lock_ms(self, topic: str) -> int:
         return self._subscriptions[topic].lock_duration or self.settings.lock_duration
 
+    def _ahead_seconds(self) -> float:
+        """How long a task fetched ahead may wait for a slot: half a second, and at most
+        a tenth of the shortest lock (it waits with its lock running)."""
+        shortest = min(self._lock_ms(topic) for topic in self._subscriptions)
+        return min(_AHEAD_SECONDS, shortest / 10_000)
+
     # -- health ------------------------------------------------------------------
 
     def _alive(self) -> tuple[bool, str]:
@@ -194,5 +204,5 @@ class Worker(TaskRouter):
 
     def _update_ready(self) -> None:
         ready, _ = self._ready()
-        self.metrics.ready.labels(self.metrics.worker).set(1 if ready else 0)
+        self.metrics.worker_ready.set(1 if ready else 0)
 

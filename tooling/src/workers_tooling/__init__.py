@@ -3,7 +3,7 @@
 from ._atomic import Writer, atomic_write
 from ._compose import SEED_FILE, STACK_FILE, ComposeResult, compose_stack
 from ._demo import DemoReport, run_demo
-from ._deploy import DeployResult, deploy
+from ._deploy import DeployResult, LocalImagesOnMultiNodeSwarm, deploy
 from ._discovery import DiscoveredWorker, discover_workers, worker_summary
 from ._health_report import WorkerHealth, prometheus_status
 from ._images import BuiltImage, build_images
@@ -18,7 +18,7 @@ from ._scale import scale
 from ._schema import SCHEMA_FILE, SchemaResult, worker_schema, write_schema
 from ._service_spec import ServiceSpec
 from ._stack import DEFAULT_STACK
-from ._status import ServiceStatus, stack_status
+from ._status import ReplicaStatus, ServiceStatus, stack_status
 from .errors import EngineNotReachable, ToolingError, WorkerValidationError
 
 __all__ = [
@@ -30,11 +30,13 @@ __all__ = [
     "ComposeResult",
     "DemoReport",
     "DeployResult",
+    "LocalImagesOnMultiNodeSwarm",
     "DiscoveredWorker",
     "EngineNotReachable",
     "LocalMonitoring",
     "PrometheusApi",
     "ReplicaProbe",
+    "ReplicaStatus",
     "Sample",
     "SchemaResult",
     "ServiceSpec",

@@ -15,6 +15,7 @@ import sys
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 import httpx
 
@@ -33,27 +34,63 @@ class DemoReport:
     worker_exit_code: int | None = None
 
 
+def _engine_message(response: httpx.Response) -> str:
+    """The engine's own explanation (its JSON ``message``), else the start of the body."""
+    try:
+        message = response.json().get("message")
+    except (ValueError, AttributeError):
+        message = None
+    return " ".join(str(message or response.text[:300] or response.reason_phrase).split())
+
+
+def _call(http: httpx.Client, method: str, path: str, what: str, **kwargs: Any) -> Any:
+    """One request to the engine; its JSON answer, or a message naming the request."""
+    try:
+        response = http.request(method, path, **kwargs)
+    except httpx.HTTPError as exc:
+        raise EngineNotReachable(f"{method} {path} failed ({type(exc).__name__}: {exc}); is "
+                                 "the engine running? (`make engine`, or CAMUNDA_URL)") from None
+    url = response.request.url
+    if response.status_code >= 400:
+        raise ToolingError(f"{what}: {method} {url} answered HTTP {response.status_code}: "
+                           f"{_engine_message(response)}")
+    try:
+        return response.json() if response.content else None
+    except ValueError:
+        raise ToolingError(f"{what}: {method} {url} did not answer JSON; is {http.base_url} "
+                           "the engine's REST API (it ends in /engine-rest)?") from None
+
+
 def _check_engine(http: httpx.Client, url: str) -> None:
     try:
-        http.get("/engine").raise_for_status()
+        response = http.get("/engine")
     except httpx.HTTPError as exc:
         raise EngineNotReachable(
-            f"no engine answers at {url} ({exc}); start one with `make engine` "
-            "or point CAMUNDA_URL at yours"
-        ) from None
+            f"no engine answers at {url} ({type(exc).__name__}: {exc}); start one with "
+            "`make engine` or point CAMUNDA_URL at yours") from None
+    if response.status_code != 200:
+        raise EngineNotReachable(
+            f"{url}/engine answered HTTP {response.status_code}, not the engine list; is "
+            f"{url} a Camunda 7 REST API (it ends in /engine-rest)? Start one with "
+            "`make engine` or point CAMUNDA_URL at yours")
 
 
 def _deploy(http: httpx.Client, bpmn: Path) -> None:
-    files = {bpmn.name: (bpmn.name, bpmn.read_bytes(), "application/xml")}
+    try:
+        content = bpmn.read_bytes()
+    except OSError as exc:
+        raise ToolingError(f"{bpmn}: cannot read ({exc.strerror}); restore it from git") from None
+    files = {bpmn.name: (bpmn.name, content, "application/xml")}
     data = {"deployment-name": "camunda-workers-demo", "enable-duplicate-filtering": "true"}
-    response = http.post("/deployment/create", data=data, files=files)
-    if response.status_code >= 400:
-        raise ToolingError(f"{bpmn}: the engine refused the deployment: {response.text[:300]}")
+    _call(http, "POST", "/deployment/create", f"{bpmn}: the deployment", data=data,
+          files=files)
 
 
 def _finished(http: httpx.Client, ids: list[str]) -> int:
     body = {"processInstanceIds": ids, "finished": True}
-    return int(http.post("/history/process-instance/count", json=body).json()["count"])
+    answer = _call(http, "POST", "/history/process-instance/count", "counting finished "
+                   "instances", json=body)
+    return int(answer["count"])
 
 
 def run_demo(
@@ -65,9 +102,10 @@ def run_demo(
         _deploy(http, repo / "processes" / "hello_world.bpmn")
         names = [f"person {n}" for n in range(1, instances + 1)]
         ids = [
-            http.post("/process-definition/key/hello_world/start", json={
-                "variables": {"name": {"value": name, "type": "String"}}
-            }).raise_for_status().json()["id"]
+            _call(http, "POST", "/process-definition/key/hello_world/start",
+                  "starting a hello_world instance (is processes/hello_world.bpmn the "
+                  "process with id hello_world?)",
+                  json={"variables": {"name": {"value": name, "type": "String"}}})["id"]
             for name in names
         ]
         started_at = time.monotonic()
@@ -93,10 +131,10 @@ def run_demo(
                 except subprocess.TimeoutExpired:
                     worker.kill()
                     worker.wait()
-        greetings = [
-            row["value"] for row in http.get("/history/variable-instance", params={
-                "variableName": "greeting", "processInstanceIdIn": ",".join(ids[:5])}).json()
-        ]
+        rows = _call(http, "GET", "/history/variable-instance", "reading the greetings",
+                     params={"variableName": "greeting",
+                             "processInstanceIdIn": ",".join(ids[:5])})
+        greetings = [row["value"] for row in rows]
         return DemoReport(engine_url=engine_url, started=len(ids),
                           completed=_finished(http, ids), seconds=seconds,
                           greetings=sorted(greetings), worker_exit_code=worker.returncode)

@@ -1,24 +1,51 @@
-"""``workers deploy``: regenerate the stack file, build the images, ``docker stack deploy``."""
+"""``workers deploy``: render the stack, build (and push) the images, ``docker stack deploy``.
+
+The committed stack file is never written here. The file deployed is rendered next to it
+(:func:`rendered_file`, ``.STEM.STACK.deploy.yml``, so relative paths in it still work):
+the stack file with the worker services brought up to date and the overlay of
+``--env`` merged in. The image names are resolved once (:class:`~._image_names.ImageNames`:
+``--registry``/``$REGISTRY``, ``--tag``/``$TAG``, each worker's version) and the same names
+are built, pushed, checked and deployed: ``docker stack deploy`` fills the file's
+``${REGISTRY}``/``${TAG}`` with them.
+
+``--monitoring`` adds the monitoring services to the rendered file (``--no-monitoring``
+leaves them out; neither: as the stack file has them); their images are built, pushed and
+checked with the workers' (:mod:`._monitoring_images`).
+
+On a Swarm of more than one node every node pulls the worker images: they must be in a
+registry all nodes reach (``REGISTRY``). Deploy pushes there, then asks the Swarm's
+manager to find each image in the registry (the same lookup ``docker stack deploy`` makes
+to pin the image by digest) and refuses, naming the images, when one is not there.
+"""
 
 from __future__ import annotations
 
 import os
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from docker.errors import NotFound
+from docker.errors import APIError, NotFound
 
-from ._compose import ComposeResult, compose_stack
+from ._compose import STACK_FILE, ComposeResult, compose_stack
+from ._discovery import discover_workers, relative
 from ._docker_client import docker_cli, docker_client, require_swarm
+from ._image_names import DEFAULT_REGISTRY, ImageNames
 from ._images import BuiltImage, build_images
 from ._labels import COMPONENT_LABEL, WORKER_LABEL
 from ._monitoring_images import build_component_images
+from ._monitoring_stack import COMPONENTS, component_image
+from ._nodes import SwarmNode, fits, swarm_nodes
 from ._stack import DEFAULT_STACK
 from .errors import ToolingError
 
-__all__ = ["DeployResult", "deploy"]
+__all__ = ["DeployResult", "LocalImagesOnMultiNodeSwarm", "deploy", "deploy_environment",
+           "rendered_file"]
+
+
+class LocalImagesOnMultiNodeSwarm(ToolingError):
+    """A Swarm of several nodes and worker images no registry serves."""
 
 
 @dataclass(frozen=True)
@@ -28,7 +55,25 @@ class DeployResult:
     images: tuple[BuiltImage, ...]
     warnings: tuple[str, ...]
     output: str
+    rendered: Path
+    names: ImageNames
+    nodes: int = 1
     monitoring: bool = False  # the stack has the monitoring services
+
+
+def rendered_file(stack_file: Path, stack: str) -> Path:
+    """Where the file deployed as ``stack`` is rendered: beside the stack file."""
+    return stack_file.with_name(f".{stack_file.stem}.{stack}.deploy.yml")
+
+
+def deploy_environment(names: ImageNames) -> dict[str, str]:
+    """The environment ``docker stack deploy`` runs with: the resolved REGISTRY and TAG
+    (unset: each worker's version), whatever the caller's environment says."""
+    environ = {**os.environ, "REGISTRY": names.registry or DEFAULT_REGISTRY}
+    environ.pop("TAG", None)
+    if names.tag:
+        environ["TAG"] = names.tag
+    return environ
 
 
 def deploy(
@@ -37,68 +82,132 @@ def deploy(
     stack: str = DEFAULT_STACK,
     environment: str | None = None,
     stack_file: Path | None = None,
+    registry: str | None = None,
+    tag: str | None = None,
     build: bool = True,
-    push: bool = False,
+    push: bool | None = None,
     base_image: str | None = None,
     monitoring: bool | None = None,
     progress: Callable[[str, str], None] = lambda worker, line: None,
 ) -> DeployResult:
-    """Regenerate the stack file, build the images, ``docker stack deploy`` it.
-
-    ``monitoring``: add (True) or remove (False) the monitoring services; None keeps the
-    stack file's choice. Their images are built too when the file has them.
+    """Render the stack, build (and push) the images, ``docker stack deploy`` the rendered
+    file. ``push`` defaults to whether a registry is set (``REGISTRY`` other than ``local``).
+    ``monitoring``: with (True) or without (False) the monitoring services; None: as the
+    stack file has them.
     """
+    names = ImageNames(registry=registry, tag=tag).resolve()
+    if push is None:
+        push = names.registry != DEFAULT_REGISTRY
+    stack_file = stack_file or repo / STACK_FILE
+    rendered = rendered_file(stack_file, stack)
+    warnings = []
+    if compose_stack(repo, stack_file=stack_file, check=True).changed:
+        warnings.append(f"{relative(stack_file, repo)} is behind the workers (deployed "
+                        "anyway, from the rendered file): run `workers compose` and commit it")
     composed = compose_stack(repo, stack_file=stack_file, environment=environment,
-                             monitoring=monitoring)
+                             output=rendered, monitoring=monitoring)
+    services = _labelled_services(composed.text, WORKER_LABEL)
+    images = {worker.name: names.image(worker.name, worker.spec.version)
+              for worker in discover_workers(repo)}
+    monitored = bool(_labelled_services(composed.text, COMPONENT_LABEL))
+    if monitored:
+        images.update({component.name: component_image(repo, component, names)
+                       for component in COMPONENTS})
     with docker_client() as client:
         require_swarm(client)
-        nodes = len(client.nodes.list())
-        if not build:
-            _require_images(client, composed.text)
-    images = tuple(build_images(repo, base_image=base_image, push=push, progress=progress)
-                   if build else ())
-    monitored = _has_components(composed.text)
+        nodes = swarm_nodes(client)
+        if len(nodes) > 1 and names.registry == DEFAULT_REGISTRY:
+            raise LocalImagesOnMultiNodeSwarm(_local_only(
+                nodes, sorted(images.values()), "no REGISTRY is set (the images are local)",
+                "set REGISTRY=HOST:PORT to a registry every node reaches; `workers deploy` "
+                "then pushes the images there"))
+        if not build and len(nodes) == 1:  # several nodes: the registry check below
+            _require_images(client, images)
+    built = tuple(build_images(repo, images=names, base_image=base_image, push=push,
+                               progress=progress) if build else ())
     if build and monitored:
-        images += tuple(build_component_images(repo, base_image=base_image, push=push,
-                                               progress=progress))
-    warnings = []
-    registry = os.environ.get("REGISTRY") or "local"
-    if nodes > 1 and (not push or registry == "local"):
-        warnings.append(f"this swarm has {nodes} nodes but the images are only on this one: "
-                        "build with --push to a registry (REGISTRY=...) that every node reaches")
+        built += tuple(build_component_images(repo, images=names, base_image=base_image,
+                                              push=push, progress=progress))
+    if len(nodes) > 1:
+        with docker_client() as client:
+            _require_in_registry(client, nodes, images)
+    warnings += _placement_warnings(services, nodes)
     done = docker_cli(["stack", "deploy", "--with-registry-auth", "--prune", "-c",
-                       str(composed.stack_file), stack])
+                       str(rendered), stack], environ=deploy_environment(names))
     if done.returncode != 0:
         detail = (done.stderr or done.stdout).strip()
-        raise ToolingError(f"docker stack deploy failed:\n{detail}")
-    return DeployResult(stack, composed, images, tuple(warnings), done.stdout, monitored)
+        raise ToolingError(f"docker stack deploy of {relative(rendered, repo)} failed:\n"
+                           f"{detail}")
+    return DeployResult(stack, composed, built, tuple(warnings), done.stdout, rendered, names,
+                        len(nodes), monitored)
 
 
-def _generated_services(stack_text: str) -> dict[str, Any]:
-    """Service name -> service, for the services the generator wrote (workers, monitoring)."""
+def _labelled_services(stack_text: str, label: str) -> dict[str, dict[str, Any]]:
+    """The services of a stack file with an image and ``label`` (workers, monitoring)."""
     from ruamel.yaml import YAML
 
     services = (YAML(typ="safe").load(stack_text) or {}).get("services") or {}
-    return {name: service for name, service in services.items()
-            if {WORKER_LABEL, COMPONENT_LABEL} & set(
-                ((service or {}).get("deploy") or {}).get("labels") or {})}
+    return {str(name): service for name, service in services.items()
+            if isinstance(service, dict) and service.get("image")
+            and label in ((service.get("deploy") or {}).get("labels") or {})}
 
 
-def _has_components(stack_text: str) -> bool:
-    return any(COMPONENT_LABEL in service["deploy"]["labels"]
-               for service in _generated_services(stack_text).values())
-
-
-def _require_images(client: Any, stack_text: str) -> None:
-    """Before deploying without a build: every generated service's image must exist here."""
+def _require_images(client: Any, images: Mapping[str, str]) -> None:
+    """Before deploying without a build: every image (workers, monitoring) must be here."""
     missing = []
-    for name, service in _generated_services(stack_text).items():
-        image = service.get("image")
-        if image:
-            try:
-                client.images.get(image)
-            except NotFound:
-                missing.append(f"{image} (service {name})")
+    for name, image in images.items():
+        try:
+            client.images.get(image)
+        except NotFound:
+            missing.append(f"{image} (service {name})")
+        except APIError as exc:
+            raise ToolingError(f"image {image} (service {name}): the Docker engine refused "
+                               f"it ({exc.explanation or exc}); check REGISTRY and TAG"
+                               ) from None
     if missing:
         raise ToolingError(f"image(s) missing on this Docker engine: {', '.join(missing)}; "
                            "build them with `workers build --all` (or deploy without --no-build)")
+
+
+def _local_only(nodes: list[SwarmNode], images: list[str], why: str, fix: str) -> str:
+    return (f"this Swarm has {len(nodes)} nodes ({', '.join(n.hostname for n in nodes)}) and "
+            f"each pulls the worker images from a registry, but {why}: {', '.join(images)}; "
+            f"{fix}")
+
+
+def _require_in_registry(client: Any, nodes: list[SwarmNode],
+                         images: Mapping[str, str]) -> None:
+    """Each worker image is found in its registry by the Swarm's manager."""
+    missing = []
+    for image in sorted(images.values()):
+        try:
+            client.api.inspect_distribution(image)
+        except APIError as exc:
+            reason = str(exc.explanation or exc).strip().splitlines()[0][:200]
+            missing.append(f"{image} ({reason})")
+    if missing:
+        raise LocalImagesOnMultiNodeSwarm(_local_only(
+            nodes, missing, "the manager finds these in no registry",
+            "push them there (`workers deploy` pushes when REGISTRY is set, unless "
+            "--no-push) to a registry every node reaches"))
+
+
+def _placement_warnings(services: Mapping[str, dict[str, Any]],
+                        nodes: list[SwarmNode]) -> list[str]:
+    """Replicas that cannot all be placed: too few nodes fit for max_replicas_per_node."""
+    warnings = []
+    for name, service in services.items():
+        deploy = service.get("deploy") or {}
+        placement = deploy.get("placement") or {}
+        most = placement.get("max_replicas_per_node")
+        replicas = deploy.get("replicas", 1)
+        if not isinstance(most, int) or not isinstance(replicas, int) or most < 1:
+            continue
+        fitting = [node for node in nodes
+                   if node.schedulable and fits(node, placement.get("constraints") or [])]
+        if replicas > most * len(fitting):
+            warnings.append(
+                f"{name}: {replicas} replicas at most {most} per node need "
+                f"{-(-replicas // most)} nodes, {len(fitting)} can take them now; "
+                f"{replicas - most * len(fitting)} will stay pending until more nodes fit")
+    return warnings

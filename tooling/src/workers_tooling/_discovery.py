@@ -1,24 +1,30 @@
 """Find the workers of a repository and check each ``worker.json`` and the set as a whole.
 
 Every ``workers/*/worker.json`` is read (folders starting with ``_`` or ``.`` and
-``common/`` are not workers). All problems of all files are reported at once, as one
+``common/`` are not workers) and validated with :class:`~workers_tooling.ServiceSpec`;
+the topics it declares are compared with those its code serves (:mod:`._topics`). All
+problems of all files are reported at once, as one
 :class:`~workers_tooling.errors.WorkerValidationError`.
 """
 
 from __future__ import annotations
 
+import os
 from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
 from typing import Any
 
 from camunda_workers import SpecError, load_spec
 
+from ._gc import without_gc
 from ._service_spec import ServiceSpec
-from .errors import WorkerValidationError
+from ._topics import COMMON, TopicCache, cache_file, served_topics
+from .errors import InputError, WorkerValidationError
 
-__all__ = ["SKIPPED_FOLDERS", "DiscoveredWorker", "discover_workers", "worker_summary"]
+__all__ = ["SKIPPED_FOLDERS", "DiscoveredWorker", "discover_workers", "relative",
+           "worker_summary"]
 
-SKIPPED_FOLDERS = frozenset({"common"})
+SKIPPED_FOLDERS = frozenset({COMMON})
 
 
 @dataclass(frozen=True)
@@ -34,11 +40,6 @@ class DiscoveredWorker:
         return self.spec.name
 
 
-def _is_worker_folder(path: Path) -> bool:
-    return (path.is_dir() and not path.name.startswith(("_", "."))
-            and path.name not in SKIPPED_FOLDERS)
-
-
 def relative(path: Path, repo: Path) -> str:
     """``path`` relative to ``repo`` for messages (as given when it is outside)."""
     try:
@@ -47,21 +48,41 @@ def relative(path: Path, repo: Path) -> str:
         return str(path)
 
 
-def _read(folder: Path, repo: Path, problems: list[str]) -> ServiceSpec | None:
-    source = f"{relative(folder, repo)}/worker.json"
-    if not (folder / "worker.json").is_file():
+def _worker_folders(root: Path) -> list[tuple[Path, dict[str, bool]]]:
+    """Each worker folder with its entries, name -> is a folder (one listing per folder)."""
+    if not root.is_dir():
+        return []
+    folders = []
+    try:
+        with os.scandir(root) as entries:
+            for entry in entries:
+                if (entry.is_dir() and not entry.name.startswith(("_", "."))
+                        and entry.name not in SKIPPED_FOLDERS):
+                    with os.scandir(entry.path) as inside:
+                        folders.append((Path(entry.path),
+                                        {item.name: item.is_dir() for item in inside}))
+    except OSError as exc:
+        raise InputError(f"{exc.filename}: cannot list the folder ({exc.strerror}); check "
+                         "its permissions") from None
+    return sorted(folders, key=lambda item: item[0].name)
+
+
+def _read(folder: Path, names: dict[str, bool], source: str,
+          problems: list[str]) -> ServiceSpec | None:
+    if "worker.json" not in names:
         problems.append(f"{source}: missing; every folder in workers/ is a worker: add its "
                         "worker.json (`workers new`), or prefix the folder name with _")
         return None
     try:
-        return load_spec(folder / "worker.json", model=ServiceSpec)
+        return load_spec(os.path.join(folder, "worker.json"), model=ServiceSpec)
     except SpecError as exc:
         problems.extend(f"{source}: {path}: {message}" if path else f"{source}: {message}"
                         for path, message in exc.problems)
         return None
 
 
-def _check_own(folder: Path, spec: ServiceSpec, source: str, problems: list[str]) -> None:
+def _check_own(folder: Path, names: dict[str, bool], spec: ServiceSpec, source: str,
+               problems: list[str]) -> None:
     if spec.name != folder.name:
         problems.append(f"{source}: name: {spec.name!r} differs from its folder; set "
                         f'"name": "{folder.name}" or rename the folder to {spec.name}')
@@ -69,9 +90,27 @@ def _check_own(folder: Path, spec: ServiceSpec, source: str, problems: list[str]
     if entry.is_absolute() or ".." in entry.parts:
         problems.append(f"{source}: entry_point: {spec.entry_point!r} must be a path inside "
                         "the worker's folder, e.g. 'main.py'")
-    elif not (folder / entry).is_file():
+    elif not (entry.name in names if len(entry.parts) == 1 else (folder / entry).is_file()):
         problems.append(f"{source}: entry_point: {spec.entry_point!r} does not exist in "
                         f"{folder.name}/; create it or point entry_point at the script")
+
+
+def _check_topics(folder: Path, names: dict[str, bool], spec: ServiceSpec, source: str,
+                  problems: list[str], cache: TopicCache) -> None:
+    """The declared topics against the handlers the code registers."""
+    served = served_topics(folder, folder.parent / COMMON, names, cache)
+    problems.extend(f"{source}: topics: {line}" for line in served.unclear)
+    for topic, where in served.topics.items():
+        if topic not in spec.topics:
+            problems.append(f"{source}: topics: {topic!r} is served by {where} but not "
+                            "declared; add it to \"topics\" (or remove the handler)")
+    if served.unclear:
+        return  # an unknown registration may serve the rest
+    for topic in spec.topics:
+        if topic not in served.topics:
+            problems.append(f"{source}: topics: {topic!r} is declared but no handler serves "
+                            f"it (no .topic({topic!r}) in workers/{folder.name}/); add a "
+                            "handler or remove the topic")
 
 
 def _check_set(found: list[tuple[str, ServiceSpec]], problems: list[str]) -> None:
@@ -100,21 +139,23 @@ def _check_set(found: list[tuple[str, ServiceSpec]], problems: list[str]) -> Non
             topics.setdefault(topic, (source, spec))
 
 
+@without_gc()
 def discover_workers(repo: Path) -> list[DiscoveredWorker]:
     """The valid workers of ``repo``, sorted by name; raises if any declaration is wrong."""
-    root = repo / "workers"
     problems: list[str] = []
     found: list[tuple[str, ServiceSpec]] = []
     workers: list[DiscoveredWorker] = []
-    folders = sorted(p for p in root.iterdir() if _is_worker_folder(p)) if root.is_dir() else []
-    for folder in folders:
-        spec = _read(folder, repo, problems)
+    cache = TopicCache(cache_file(repo))
+    for folder, names in _worker_folders(repo / "workers"):
+        source = f"workers/{folder.name}/worker.json"
+        spec = _read(folder, names, source, problems)
         if spec is None:
             continue
-        source = f"{relative(folder, repo)}/worker.json"
-        _check_own(folder, spec, source, problems)
+        _check_own(folder, names, spec, source, problems)
+        _check_topics(folder, names, spec, source, problems, cache)
         found.append((source, spec))
-        workers.append(DiscoveredWorker(folder, spec, (folder / "Dockerfile").is_file()))
+        workers.append(DiscoveredWorker(folder, spec, "Dockerfile" in names))
+    cache.save()
     _check_set(found, problems)
     if problems:
         raise WorkerValidationError(problems)

@@ -1,49 +1,107 @@
-"""The one place where a Docker engine is reached and its absence explained."""
+"""The one place where a Docker engine is reached and its absence explained.
+
+The engine is the one the docker CLI would use: ``DOCKER_HOST`` (``unix://``, ``tcp://``,
+``ssh://user@host``), else ``DOCKER_CONTEXT``, else the current context of
+``~/.docker/config.json``, else the local socket. Over ``ssh://`` both the Docker SDK and
+the docker CLI run OpenSSH's ``ssh`` (see ``_ssh``): one SSH setup (``~/.ssh/config``,
+``/etc/ssh/ssh_config.d``, the agent, known hosts, ProxyJump) serves every command, and the
+remote ``docker system dial-stdio`` reaches the remote engine.
+"""
 
 from __future__ import annotations
 
-import shutil
+import os
 import subprocess
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
 
 import docker
+from docker.context import ContextAPI
 from docker.errors import DockerException
 
-from .errors import ToolingError
+from ._ssh import ssh_docker_client
+from ._tools import require_program
+from .errors import ToolingError, Unavailable
 
 __all__ = [
-    "DockerUnavailable", "NotASwarm", "docker_cli", "docker_cli_lines", "docker_client",
-    "require_swarm",
+    "DockerCommandTimeout", "DockerUnavailable", "NotASwarm", "docker_cli", "docker_cli_lines",
+    "docker_client", "require_swarm",
 ]
 
 
-class DockerUnavailable(ToolingError):
+TIMEOUT = 120  # seconds per Docker API call (builds stream, so this is per chunk)
+
+
+class DockerUnavailable(Unavailable):
     """No Docker engine answers."""
 
 
-class NotASwarm(ToolingError):
+class NotASwarm(Unavailable):
     """The engine is not a Swarm manager."""
+
+
+class DockerCommandTimeout(ToolingError):
+    """A docker CLI command did not finish in time."""
 
 
 @contextmanager
 def docker_client() -> Iterator[docker.DockerClient]:
-    """A client of the engine from the environment (DOCKER_HOST, DOCKER_CONTEXT), closed after."""
+    """A client of the engine from the environment (DOCKER_HOST, else DOCKER_CONTEXT or the
+    current Docker CLI context), closed after."""
+    _require_context()
     client: docker.DockerClient | None = None
     try:
-        client = docker.from_env(timeout=120)
+        base_url = _base_url()
+        if base_url.startswith("ssh://"):
+            client = ssh_docker_client(base_url, timeout=TIMEOUT)
+        else:
+            client = docker.from_env(timeout=TIMEOUT)
         client.ping()
     except DockerException as exc:
         if client is not None:
             client.close()
-        raise DockerUnavailable(
-            f"no Docker engine answers ({exc}); start one (`scripts/docker-up.sh` here, or "
-            "`systemctl start docker`), or point DOCKER_HOST at yours (e.g. ssh://user@host)"
-        ) from None
+        raise DockerUnavailable(_unavailable(exc)) from None
     try:
         yield client
     finally:
         client.close()
+
+
+def _require_context() -> None:
+    """A DOCKER_CONTEXT docker-py cannot find would silently mean the local engine: refuse."""
+    name = os.environ.get("DOCKER_CONTEXT")
+    if os.environ.get("DOCKER_HOST") or not name or name == "default":
+        return
+    if ContextAPI.get_context(name) is None:
+        where = os.environ.get("DOCKER_CONFIG") or "~/.docker"
+        raise DockerUnavailable(
+            f"DOCKER_CONTEXT={name}: no such Docker context in {where} (docker-py reads "
+            f"contexts next to {where}/config.json); list them with `docker context ls`, "
+            "create one with `docker context create`, or set DOCKER_HOST instead")
+
+
+def _base_url() -> str:
+    """Where the docker CLI would go: DOCKER_HOST, else the context (DOCKER_CONTEXT, the
+    current one of ~/.docker/config.json), else the local socket."""
+    host = os.environ.get("DOCKER_HOST")
+    if host:
+        return host
+    return str(ContextAPI.kwargs_from_context().get("base_url") or "")
+
+
+def _unavailable(exc: DockerException) -> str:
+    host = os.environ.get("DOCKER_HOST", "")
+    if host.startswith("ssh://"):
+        target = host.removeprefix("ssh://").split("/", 1)[0]
+        return (f"no Docker engine answers at {host} ({exc}); `ssh {target} docker version` "
+                "must work first: check the key (ssh-agent or ~/.ssh/config), the host key "
+                "(known_hosts) and that docker is installed there (ssh's own message, if any, "
+                "is above)")
+    context = os.environ.get("DOCKER_CONTEXT")
+    where = f" (DOCKER_CONTEXT={context})" if context and not host else ""
+    return (f"no Docker engine answers{where} ({exc}); start one (`scripts/docker-up.sh` here, "
+            "or `systemctl start docker`), or point DOCKER_HOST (e.g. ssh://user@host) or "
+            "DOCKER_CONTEXT at yours")
 
 
 def require_swarm(client: docker.DockerClient) -> None:
@@ -56,11 +114,7 @@ def require_swarm(client: docker.DockerClient) -> None:
 
 
 def _docker_executable() -> str:
-    executable = shutil.which("docker")
-    if executable is None:
-        raise DockerUnavailable("the docker command line is not installed (apt-get install "
-                                "docker.io, or docker-ce-cli)")
-    return executable
+    return require_program("docker", "for stacks and service logs (the docker command line)")
 
 
 def docker_cli_lines(args: Sequence[str]) -> Iterator[str]:
@@ -80,12 +134,13 @@ def docker_cli_lines(args: Sequence[str]) -> Iterator[str]:
 
 
 def docker_cli(args: Sequence[str], *, timeout: float | None = None,
-               ) -> subprocess.CompletedProcess[str]:
+               environ: Mapping[str, str] | None = None) -> subprocess.CompletedProcess[str]:
     """The ``docker`` CLI, for what the Docker SDK does not do (stacks, streamed logs)."""
     executable = _docker_executable()
     try:
         return subprocess.run([executable, *args], capture_output=True, text=True,
-                              errors="replace", check=False, timeout=timeout)
+                              errors="replace", check=False, timeout=timeout,
+                              env=dict(environ) if environ is not None else None)
     except subprocess.TimeoutExpired:
-        raise ToolingError(f"docker {' '.join(args)} did not finish within {timeout:.0f}s; "
-                           "try again") from None
+        raise DockerCommandTimeout(f"docker {' '.join(args)} did not finish within "
+                                   f"{timeout:.0f}s; try again") from None

@@ -14,9 +14,10 @@ from docker.errors import APIError, DockerException
 
 from ._discovery import DiscoveredWorker, discover_workers
 from ._docker_client import docker_client
+from ._image_names import ImageNames, git_commit
 from .errors import ToolingError
 
-__all__ = ["BuildFailed", "BuiltImage", "build_images", "image_name"]
+__all__ = ["BuildFailed", "BuiltImage", "build_images"]
 
 Progress = Callable[[str, str], None]  # (worker, line)
 
@@ -34,22 +35,15 @@ class BuiltImage:
     seconds: float
 
 
-def image_name(worker: str, registry: str | None = None) -> str:
-    """``REGISTRY/workers-NAME`` (``REGISTRY``: argument, env ``REGISTRY``, or ``local``)."""
-    registry = (registry or os.environ.get("REGISTRY") or "local").rstrip("/")
-    return f"{registry}/workers-{worker}"
-
-
-def _git_sha(repo: Path) -> str | None:
-    done = subprocess.run(["git", "rev-parse", "--short", "HEAD"], cwd=repo,
-                          capture_output=True, text=True, check=False)
-    return done.stdout.strip() or None if done.returncode == 0 else None
-
-
 def ensure_wheelhouse(repo: Path, progress: Progress) -> None:
     """Wheels of the SDK and every requirements.txt: images install with ``--no-index``."""
     script = repo / "scripts" / "wheelhouse.sh"
-    done = subprocess.run([str(script)], cwd=repo, capture_output=True, text=True, check=False)
+    try:
+        done = subprocess.run([str(script)], cwd=repo, capture_output=True, text=True,
+                              check=False)
+    except OSError as exc:
+        raise ToolingError(f"scripts/wheelhouse.sh: cannot run it ({exc.strerror}); restore "
+                           "it from git (it must be executable)") from None
     for line in done.stdout.splitlines():
         progress("wheelhouse", line)
     if done.returncode != 0:
@@ -73,23 +67,30 @@ def build_images(
     *,
     registry: str | None = None,
     tag: str | None = None,
+    images: ImageNames | None = None,
     base_image: str | None = None,
     push: bool = False,
     progress: Progress = lambda worker, line: None,
 ) -> list[BuiltImage]:
     """Build (and with ``push`` push) the images of the named workers, or all.
 
-    Tags: ``REGISTRY/workers-NAME:VERSION`` (or ``tag``), ``:latest`` and the git short
-    sha. ``base_image`` (env ``BASE_IMAGE``) replaces the Dockerfiles' ``python:3.12-slim``.
+    Names from ``images`` (default: ``registry``/``tag``, else ``$REGISTRY``/``$TAG``, see
+    :class:`~._image_names.ImageNames`): ``REGISTRY/workers-NAME:TAG`` (TAG: the worker's
+    version by default), ``:latest`` and the git commit. ``base_image`` (env
+    ``BASE_IMAGE``) replaces the Dockerfiles' ``python:3.12-slim``.
     """
+    images = (images or ImageNames(registry=registry, tag=tag)).resolve()
+    workers = _select(repo, names)
     with docker_client() as client:
         ensure_wheelhouse(repo, progress)
         base_image = base_image or os.environ.get("BASE_IMAGE")
-        sha = _git_sha(repo)
+        commit, why_not = git_commit(repo)
+        if commit is None:
+            progress("git", f"warning: {why_not}")
         built = []
-        for worker in _select(repo, names):
-            repository = image_name(worker.name, registry)
-            tags = [tag or worker.spec.version, "latest", *([sha] if sha else [])]
+        for worker in workers:
+            repository = images.repository(worker.name)
+            tags = list(images.tags(worker.spec.version, commit))
             dockerfile = (worker.path / "Dockerfile" if worker.has_dockerfile
                           else repo / "workers" / "Dockerfile")
             args = {"WORKER_DIR": str(worker.path.relative_to(repo)),

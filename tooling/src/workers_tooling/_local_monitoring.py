@@ -77,7 +77,7 @@ def _write_targets(repo: Path, run: Path, backlog_port: int) -> tuple[str, ...]:
     node = socket.gethostname()
     groups = [{"targets": [f"127.0.0.1:{worker.spec.port}"],
                "labels": {"worker": worker.name, "service": worker.name, "node": node,
-                          "task": "local"}}
+                          "task": "local-process"}}
               for worker in discover_workers(repo)]
     for name, content in (("workers.json", groups), ("backlog.json", [
             {"targets": [f"127.0.0.1:{backlog_port}"], "labels": {"node": node}}])):

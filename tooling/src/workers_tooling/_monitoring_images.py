@@ -14,6 +14,7 @@ from collections.abc import Callable
 from pathlib import Path
 
 from ._docker_client import docker_client
+from ._image_names import ImageNames
 from ._images import BuiltImage, _build, _push, ensure_wheelhouse
 from ._monitoring_stack import COMPONENTS, component_image
 
@@ -23,13 +24,15 @@ __all__ = ["build_component_images"]
 def build_component_images(
     repo: Path,
     *,
-    registry: str | None = None,
+    images: ImageNames | None = None,
     base_image: str | None = None,
     prometheus_base_image: str | None = None,
     push: bool = False,
     progress: Callable[[str, str], None] = lambda name, line: None,
 ) -> list[BuiltImage]:
-    """Build (and with ``push`` push) the ``monitoring`` and ``backlog`` images."""
+    """Build (and with ``push`` push) the ``monitoring`` and ``backlog`` images, named as
+    ``images`` resolves them (default: ``$REGISTRY``, else ``local``)."""
+    images = (images or ImageNames()).resolve()
     bases = {"BASE_IMAGE": base_image or os.environ.get("BASE_IMAGE"),
              "PROMETHEUS_BASE_IMAGE": (prometheus_base_image
                                        or os.environ.get("PROMETHEUS_BASE_IMAGE"))}
@@ -37,7 +40,7 @@ def build_component_images(
     with docker_client() as client:
         ensure_wheelhouse(repo, progress)
         for component in COMPONENTS:
-            reference = component_image(repo, component, registry)
+            reference = component_image(repo, component, images)
             repository, tag = reference.rsplit(":", 1)
             base = bases[component.base_env]
             args = {component.base_arg: base} if base else {}

@@ -8,21 +8,22 @@
   ``deploy/monitoring/backlog.Dockerfile``), one per stack, counting the external tasks of
   every worker's topics; Prometheus scrapes it like a worker (job ``camunda-backlog``).
 
-Both are recognised by the :data:`COMPONENT_LABEL` label. Their images are tagged with a
-digest of what goes into them, so a changed rule or exporter changes the stack file and
-``docker stack deploy`` rolls the service.
+Both are recognised by the :data:`COMPONENT_LABEL` label. Their images are named by the
+one resolver (:class:`~._image_names.ImageNames`: ``${REGISTRY:-local}/workers-NAME`` in the
+stack file) and tagged with a digest of what goes into them, so a changed rule or exporter
+changes the stack file and ``docker stack deploy`` rolls the service.
 """
 
 from __future__ import annotations
 
 import hashlib
-import os
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from ._discovery import DiscoveredWorker
+from ._image_names import ImageNames
 from ._labels import BACKLOG_JOB, COMPONENT_LABEL, prometheus_labels
 from ._service import ENGINE_URL, NETWORK, RESTART_POLICY, secret_variable
 
@@ -77,10 +78,10 @@ def _digest(repo: Path, globs: Sequence[str]) -> str:
     return digest.hexdigest()[:12]
 
 
-def component_image(repo: Path, component: Component, registry: str | None = None) -> str:
-    """``REGISTRY/workers-NAME:DIGEST`` (``REGISTRY``: argument, env, or ``local``)."""
-    registry = (registry or os.environ.get("REGISTRY") or "local").rstrip("/")
-    return f"{registry}/workers-{component.name}:{_digest(repo, component.inputs)}"
+def component_image(repo: Path, component: Component, images: ImageNames) -> str:
+    """``REGISTRY/workers-NAME:DIGEST``, the registry as ``images`` names it (left to the
+    deploy, ``${REGISTRY:-local}``, unless resolved)."""
+    return f"{images.repository(component.name)}:{_digest(repo, component.inputs)}"
 
 
 def _monitoring(image: str) -> dict[str, Any]:
@@ -130,9 +131,9 @@ def _backlog(image: str, workers: Sequence[DiscoveredWorker]) -> dict[str, Any]:
 
 
 def component_services(repo: Path, workers: Sequence[DiscoveredWorker], *,
-                       registry: str | None = None) -> dict[str, dict[str, Any]]:
+                       images: ImageNames) -> dict[str, dict[str, Any]]:
     """Service name -> the generated keys of that monitoring service, as plain data."""
-    images = {component.name: component_image(repo, component, registry)
-              for component in COMPONENTS}
-    return {"monitoring": _monitoring(images["monitoring"]),
-            "backlog": _backlog(images["backlog"], workers)}
+    named = {component.name: component_image(repo, component, images)
+             for component in COMPONENTS}
+    return {"monitoring": _monitoring(named["monitoring"]),
+            "backlog": _backlog(named["backlog"], workers)}

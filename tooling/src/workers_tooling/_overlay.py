@@ -23,9 +23,9 @@ from ruamel.yaml.error import YAMLError
 
 from ._discovery import relative
 from ._service import DEPLOY_KEYS
-from .errors import ToolingError
+from .errors import InputError, ToolingError
 
-__all__ = ["OVERLAY_KEYS", "load_overlay"]
+__all__ = ["OVERLAY_KEYS", "load_overlay", "overlays_setting"]
 
 OVERLAY_KEYS = ("environment", "deploy", "healthcheck", "stop_grace_period", "ports")
 
@@ -34,19 +34,25 @@ def load_overlay(repo: Path, environment: str,
                  workers: list[str]) -> tuple[dict[str, Any], dict[str, dict[str, Any]]]:
     """``deploy/ENV.yml`` as (overlay for all workers, overlay per worker), checked."""
     if not re.fullmatch(r"[a-z][a-z0-9-]*", environment):
-        raise ToolingError(f"environment {environment!r}: use a lowercase name, e.g. production")
+        raise InputError(f"environment {environment!r}: use a lowercase name, e.g. production")
     path = repo / "deploy" / f"{environment}.yml"
     source = relative(path, repo)
     try:
         data = YAML(typ="safe").load(path.read_text(encoding="utf-8")) or {}
     except OSError as exc:
-        raise ToolingError(f"{source}: cannot read the overlay of environment "
+        raise InputError(f"{source}: cannot read the overlay of environment "
                            f"{environment!r} ({exc.strerror}); create it") from None
     except YAMLError as exc:
-        raise ToolingError(f"{source}: not valid YAML: {' '.join(str(exc).split())}") from None
+        raise InputError(f"{source}: not valid YAML: {' '.join(str(exc).split())}") from None
+    except UnicodeDecodeError as exc:
+        raise InputError(f"{source}: not UTF-8 ({exc.reason} at byte {exc.start}); save it "
+                         "as UTF-8") from None
+    except RecursionError:
+        raise InputError(f"{source}: nested too deeply to read; an overlay is a few "
+                         "levels of keys") from None
     problems: list[str] = []
     if not isinstance(data, dict):
-        raise ToolingError(f"{source}: expected a mapping with 'all' and/or 'workers'")
+        raise InputError(f"{source}: expected a mapping with 'all' and/or 'workers'")
     problems += [f"{source}: {key}: unknown key; use 'all' or 'workers'"
                  for key in data if key not in ("all", "workers")]
     common = _checked(data.get("all") or {}, f"{source}: all", problems)
@@ -61,7 +67,7 @@ def load_overlay(repo: Path, environment: str,
                             f"{', '.join(workers) or 'none'}")
         per_worker[name] = _checked(overlay or {}, f"{source}: workers.{name}", problems)
     if problems:
-        raise ToolingError("\n".join(problems))
+        raise InputError("\n".join(problems))
     return common, per_worker
 
 
@@ -79,3 +85,22 @@ def _checked(overlay: Any, where: str, problems: list[str]) -> dict[str, Any]:
             problems.extend(f"{where}.deploy.{sub}: not a key the generator writes; allowed: "
                             f"{', '.join(DEPLOY_KEYS)}" for sub in value if sub not in DEPLOY_KEYS)
     return overlay
+
+
+def overlays_setting(repo: Path, worker: str, deploy_key: str) -> list[str]:
+    """The overlays (``deploy/*.yml``) that set ``deploy.<deploy_key>`` for ``worker``."""
+    found = []
+    for path in sorted((repo / "deploy").glob("*.yml")):
+        environment = path.stem
+        if not re.fullmatch(r"[a-z][a-z0-9-]*", environment) or path.name.startswith("stack."):
+            continue
+        try:
+            common, per_worker = load_overlay(repo, environment, [worker])
+        except ToolingError:
+            continue  # an overlay for other workers, or a broken one: compose says so
+        for overlay in (common, per_worker.get(worker, {})):
+            deploy = overlay.get("deploy")
+            if isinstance(deploy, dict) and deploy_key in deploy:
+                found.append(f"deploy/{path.name}")
+                break
+    return found

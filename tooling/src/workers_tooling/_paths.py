@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from .errors import ToolingError
+from .errors import InputError
 
 __all__ = ["find_repo_root"]
 
@@ -15,7 +15,7 @@ def find_repo_root(start: Path | None = None) -> Path:
     for candidate in (here, *here.parents):
         if (candidate / "workers").is_dir() and (candidate / "sdk").is_dir():
             return candidate
-    raise ToolingError(
+    raise InputError(
         f"{here} is not inside a camunda-workers repository (no workers/ and sdk/ above it); "
         "run the command from the repository or pass --repo"
     )

@@ -68,6 +68,11 @@ def copier_errors(what: str) -> Iterator[None]:
         if isinstance(exc, ProcessExecutionError):
             detail = (exc.stderr or exc.stdout or "").strip().splitlines()[-3:]
             reason = f"`{' '.join(map(str, exc.argv[:3]))}` failed: {' '.join(detail)}"
+        elif isinstance(exc, TemplateError) and getattr(exc, "name", None):
+            # Jinja knows the template file and line: the message names them
+            line = getattr(exc, "lineno", None)
+            where = f"{exc.name}{f', line {line}' if line else ''}"  # type: ignore[attr-defined]
+            reason = f"{where}: {str(exc).strip()}"
         else:
             reason = str(exc).strip() or type(exc).__name__
         raise ToolingError(f"{what}: {reason}") from None

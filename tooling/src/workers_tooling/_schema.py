@@ -11,6 +11,7 @@ from pathlib import Path
 
 from ._atomic import atomic_write
 from ._service_spec import ServiceSpec
+from .errors import InputError, ToolingError
 
 __all__ = ["SCHEMA_FILE", "SchemaResult", "worker_schema", "write_schema"]
 
@@ -38,8 +39,18 @@ def write_schema(repo: Path, *, check: bool = False) -> SchemaResult:
     """Write the schema file if it differs; with ``check``, only tell whether it does."""
     path = repo / SCHEMA_FILE
     text = worker_schema()
-    changed = not path.is_file() or path.read_text(encoding="utf-8") != text
+    try:
+        changed = path.read_bytes() != text.encode("utf-8")
+    except FileNotFoundError:
+        changed = True
+    except OSError as exc:
+        raise InputError(f"{SCHEMA_FILE}: cannot read ({exc.strerror}); check its "
+                         "permissions") from None
     if changed and not check:
-        path.parent.mkdir(parents=True, exist_ok=True)
-        atomic_write(path, text)
+        try:
+            path.parent.mkdir(parents=True, exist_ok=True)
+            atomic_write(path, text)
+        except OSError as exc:
+            raise ToolingError(f"{SCHEMA_FILE}: cannot write ({exc.strerror or exc}); the "
+                               "file is unchanged; check the folder's permissions") from None
     return SchemaResult(path=path, changed=changed, written=changed and not check)

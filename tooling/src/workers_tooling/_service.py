@@ -32,9 +32,12 @@ __all__ = [
     "FIXED_ENVIRONMENT",
     "HEALTHCHECK",
     "NETWORK",
+    "NETWORK_DECLARATION",
     "REMOVED_KEYS",
     "RESTART_POLICY",
+    "SECRET_DECLARATION",
     "SERVICE_KEYS",
+    "VOLUME_DECLARATION",
     "build_service",
     "recorded",
     "secret_variable",
@@ -47,6 +50,10 @@ DEPLOY_KEYS = ("replicas", "placement", "resources", "update_config", "rollback_
                "restart_policy", "labels", "endpoint_mode")
 FIXED_ENVIRONMENT = ("CAMUNDA_URL", "METRICS_PORT", "WORKER_ID")
 NETWORK = "workers"
+# What the generator declares at the top level when the file lacks it.
+NETWORK_DECLARATION = {"driver": "overlay", "attachable": True}
+SECRET_DECLARATION = {"external": True}
+VOLUME_DECLARATION: dict[str, str] = {}  # a named volume of the Swarm's default driver
 ENGINE_URL = "${CAMUNDA_URL:-http://engine:8080/engine-rest}"
 # The worker answers /healthz once its loop turns: a few seconds after start.
 HEALTHCHECK = {"interval": "10s", "timeout": "5s", "retries": 3, "start_period": "20s"}
@@ -78,13 +85,16 @@ def _amounts(amounts: Any) -> dict[str, Any]:
 def _deploy(worker: DiscoveredWorker, env_keys: list[str]) -> dict[str, Any]:
     spec = worker.spec
     deploy: dict[str, Any] = {"replicas": spec.replicas}
-    if spec.placement and (spec.placement.constraints or spec.placement.preferences):
+    if spec.placement:
         placement: dict[str, Any] = {}
         if spec.placement.constraints:
             placement["constraints"] = list(spec.placement.constraints)
         if spec.placement.preferences:
             placement["preferences"] = [{"spread": p.spread} for p in spec.placement.preferences]
-        deploy["placement"] = placement
+        if spec.placement.max_replicas_per_node is not None:
+            placement["max_replicas_per_node"] = spec.placement.max_replicas_per_node
+        if placement:
+            deploy["placement"] = placement
     if spec.resources:
         resources = {kind: _amounts(amounts) for kind, amounts in
                      (("limits", spec.resources.limits),

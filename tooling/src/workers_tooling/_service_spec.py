@@ -80,13 +80,52 @@ class Resources(_Strict):
     reservations: ResourceAmounts | None = None
 
 
+# What Swarm matches a constraint against (`docker service create --constraint`).
+_CONSTRAINT = re.compile(
+    r"^\s*(?P<key>node\.(id|hostname|role|platform\.os|platform\.arch)"
+    r"|(node|engine)\.labels\.[^\s=!]+)\s*(==|!=)\s*(?P<value>\S.*?)\s*$")
+_SPREAD = re.compile(r"^(node|engine)\.labels\.[^\s=!]+$")
+
+
+def _constraint(value: str) -> str:
+    match = _CONSTRAINT.fullmatch(value)
+    if not match:
+        raise ValueError(
+            f"{value!r} is not a Swarm constraint; write ATTRIBUTE == VALUE or != VALUE with "
+            "node.id, node.hostname, node.role, node.platform.os, node.platform.arch, "
+            "node.labels.KEY or engine.labels.KEY, e.g. 'node.role == worker'")
+    if match["key"] == "node.role" and match["value"] not in ("manager", "worker"):
+        raise ValueError(f"{value!r}: node.role is manager or worker")
+    return value
+
+
+def _spread(value: str) -> str:
+    if not _SPREAD.fullmatch(value):
+        raise ValueError(
+            f"{value!r}: Swarm spreads over node labels only, node.labels.KEY (set with "
+            "`docker node update --label-add KEY=VALUE NODE`) or engine.labels.KEY; replicas "
+            "are spread over nodes anyway, and max_replicas_per_node caps them per node")
+    return value
+
+
 class PlacementPreference(_Strict):
-    spread: str = Field(description="Spread tasks over a node label, e.g. node.labels.zone.")
+    spread: Annotated[str, AfterValidator(_spread)] = Field(
+        description="Spread tasks evenly over the values of a node label, e.g. "
+                    "node.labels.zone.")
 
 
 class Placement(_Strict):
-    constraints: list[str] = Field(default_factory=list, examples=[["node.role == worker"]])
+    """Where Swarm may run the replicas (``deploy.placement``)."""
+
+    constraints: list[Annotated[str, AfterValidator(_constraint)]] = Field(
+        default_factory=list, examples=[["node.role == worker"]],
+        description="Nodes a replica may run on (all must match).")
     preferences: list[PlacementPreference] = Field(default_factory=list)
+    max_replicas_per_node: int | None = Field(
+        default=None, ge=1, description=(
+            "At most this many replicas on one node, so losing a node loses at most that "
+            "many; with fewer fitting nodes than replicas / max_replicas_per_node, the rest "
+            "stay pending."))
 
 
 class UpdatePolicy(_Strict):

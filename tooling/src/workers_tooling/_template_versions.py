@@ -17,7 +17,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
-from .errors import ToolingError
+from .errors import ToolingError, Unavailable
 
 __all__ = [
     "CHANGELOG",
@@ -49,6 +49,10 @@ class TemplateVersionError(ToolingError):
     """The template's version or its tags are inconsistent; the message says the fix."""
 
 
+class GitMissing(TemplateVersionError, Unavailable):
+    """git is not installed (exit code 3, as for every missing program)."""
+
+
 def read_version(config_text: str) -> str | None:
     """The ``_template_version`` of a copier.yml text, as written (``None`` if absent)."""
     match = _VERSION_LINE.search(config_text)
@@ -71,7 +75,7 @@ def run_git(cwd: Path, *args: str, stdin: bytes | None = None, timeout: float | 
         return subprocess.run(["git", *args], cwd=cwd, input=stdin, capture_output=True,
                               check=False, timeout=timeout)
     except FileNotFoundError:
-        raise TemplateVersionError(
+        raise GitMissing(
             "git is not installed: template versions come from the repository's history; "
             "install git") from None
 

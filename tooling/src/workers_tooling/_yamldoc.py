@@ -8,9 +8,10 @@ YAML 1.1 (the Swarm loader) would misread; :func:`same` compares as Swarm would 
 
 from __future__ import annotations
 
+import functools
 import io
 import re
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from typing import Any
 
 from ruamel.yaml import YAML
@@ -24,34 +25,39 @@ from ruamel.yaml.scalarstring import (
     SingleQuotedScalarString,
 )
 
-from .errors import ToolingError
+from .errors import InputError
 
 __all__ = ["Document", "guess_indent", "needs_quotes", "own_keys", "same", "to_node"]
 
 _STR = "tag:yaml.org,2002:str"
 _RESOLVERS = (VersionedResolver(version=(1, 1)), VersionedResolver(version=(1, 2)))
+# Starts with a letter and has no character a non-string plain scalar needs: only the
+# words of _SPECIAL_WORDS can then resolve to something else (checked by the resolvers).
+_WORDLIKE = re.compile(r"[A-Za-z][A-Za-z0-9_$/(){}=:,@%^<> !'\"*&|-]*")
+_SPECIAL_WORDS = frozenset({"y", "n", "yes", "no", "on", "off", "true", "false", "null"})
 _PLAIN_UNSAFE = re.compile(r"^[\s?:,\[\]{}#&*!|>'\"%@`-]|: | #|:$|\s$|^[0-9:._+-]+$")
 
 
 class Document:
     """A YAML file loaded for round-trip editing: indentation and ``---`` as found."""
 
-    def __init__(self, text: str, *, source: str) -> None:
+    def __init__(self, text: str, *, source: str,
+                 indent: tuple[int, int, int] | None = None) -> None:
         self.yaml = YAML(typ="rt")
         self.yaml.preserve_quotes = True
         self.yaml.width = 4096
-        mapping, sequence, offset = guess_indent(text)
+        mapping, sequence, offset = indent or guess_indent(text)
         self.yaml.indent(mapping=mapping, sequence=sequence, offset=offset)
         self.yaml.explicit_start = _explicit_start(text)
         try:
             data = self.yaml.load(text)
         except YAMLError as exc:
-            raise ToolingError(f"{source}: not valid YAML ({_one_line(exc)}); fix it by "
+            raise InputError(f"{source}: not valid YAML ({_one_line(exc)}); fix it by "
                                "hand, the generator never rewrites a file it cannot read") from None
         if data is None:
             data = CommentedMap()
         if not isinstance(data, CommentedMap):
-            raise ToolingError(f"{source}: the top level must be a mapping (services: ...)")
+            raise InputError(f"{source}: the top level must be a mapping (services: ...)")
         _keep_anchors(data, set())
         self.data: CommentedMap = data
 
@@ -90,12 +96,14 @@ def _one_line(exc: YAMLError) -> str:
     return " ".join(str(exc).split())
 
 
-def guess_indent(text: str) -> tuple[int, int, int]:
-    """(mapping, sequence, offset) indentation of a file; 2, 4, 2 where it shows none."""
+def guess_indent(text: str | Iterable[str]) -> tuple[int, int, int]:
+    """(mapping, sequence, offset) indentation of a file (its text or its lines); 2, 4, 2
+    where it shows none."""
     mapping: int | None = None
     sequence: tuple[int, int] | None = None
     parent: int | None = None  # indentation of the previous line if it was "key:" alone
-    for line in text.splitlines():
+    for line in text.splitlines() if isinstance(text, str) else text:
+        line = line.rstrip("\r\n")
         stripped = line.strip()
         if not stripped or stripped.startswith("#"):
             continue
@@ -113,10 +121,13 @@ def guess_indent(text: str) -> tuple[int, int, int]:
     return mapping or 2, seq, offset
 
 
+@functools.lru_cache(maxsize=16384)
 def needs_quotes(value: str) -> bool:
     """Would YAML 1.1 (the Swarm loader) or 1.2 read this plain scalar as a non-string?"""
     if _PLAIN_UNSAFE.search(value) or value in ("", "~"):
         return True
+    if _WORDLIKE.fullmatch(value) and value.lower() not in _SPECIAL_WORDS:
+        return False  # a letter first and not a boolean or null word: a string in both
     return any(r.resolve(ScalarNode, value, (True, False)) != _STR for r in _RESOLVERS)
 
 

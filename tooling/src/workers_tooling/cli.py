@@ -16,25 +16,22 @@ from rich.console import Console
 from rich.table import Table
 from rich.text import Text
 
-from camunda_workers import SpecError
-
-from ._adopt import adopt_worker
 from ._answers import read_answers
 from ._compose import STACK_FILE, compose_stack
 from ._demo import run_demo
 from ._deploy import deploy as swarm_deploy
 from ._discovery import discover_workers, worker_summary
+from ._failures import EXIT_INPUT, EXIT_INTERRUPTED, describe
 from ._health_report import prometheus_status
 from ._images import build_images
 from ._local_monitoring import start_local_monitoring, stop_local_monitoring
 from ._logs import service_logs
 from ._monitoring import monitoring_status
 from ._paths import find_repo_root
-from ._scaffold import check_updates, new_worker, update_workers
 from ._scale import scale
 from ._schema import write_schema
 from ._stack import DEFAULT_STACK
-from ._status import stack_status
+from ._status import ServiceStatus, stack_status
 from ._template_tags import sync_template_tags
 from ._template_versions import VERSION_KEY
 from .errors import ToolingError
@@ -121,29 +118,35 @@ def compose(
         help="Apply the overlay deploy/ENV.yml, e.g. production.")] = None,
     stack_file: Annotated[Path | None, typer.Option(
         help=f"Stack file (default: {STACK_FILE} in the repository).")] = None,
-    registry: Annotated[str | None, typer.Option(
-        help="Image registry (default: $REGISTRY or local).")] = None,
-    tag: Annotated[str | None, typer.Option(
-        help="Image tag (default: $TAG or each worker's version).")] = None,
+    output: Annotated[Path | None, typer.Option(
+        help="Write the result here and leave the stack file as it is.")] = None,
     monitoring: MonitoringOption = None,
     repo: RepoOption = None,
 ) -> None:
-    """Add, update and remove the worker services of the Swarm stack file, keeping the rest."""
-    result = compose_stack(repo or find_repo_root(), stack_file=stack_file, registry=registry,
-                           tag=tag, environment=env, monitoring=monitoring, check=check)
+    """Add, update and remove the worker services of the Swarm stack file, keeping the rest.
+
+    Images are ${REGISTRY:-local}/workers-NAME:${TAG:-VERSION}: `docker stack deploy` (and
+    `workers deploy`) fill in REGISTRY and TAG."""
+    result = compose_stack(repo or find_repo_root(), stack_file=stack_file, environment=env,
+                           output=output, monitoring=monitoring, check=check)
+    if result.method != "splice":
+        err_console.print(f"note: {result.reason}: ruamel.yaml rewrote the whole file "
+                          "(formatting outside the worker services may be normalised)",
+                          highlight=False, markup=False)
+    target = result.output or result.stack_file
     if check:
         if result.changed:
             typer.echo(result.diff, nl=False)
-            typer.echo(f"{result.stack_file} is stale: run `workers compose`", err=True)
+            typer.echo(f"{target} is stale: run `workers compose`", err=True)
             raise typer.Exit(1)
-        typer.echo(f"{result.stack_file}: up to date")
+        typer.echo(f"{target}: up to date")
         return
     for label, names in (("added", result.added), ("updated", result.updated),
                          ("removed", result.removed)):
         if names:
             typer.echo(f"{label}: {', '.join(names)}")
     state = "written" if result.written else "unchanged"
-    typer.echo(f"{result.stack_file}: {state} ({len(result.workers)} worker services)")
+    typer.echo(f"{target}: {state} ({len(result.workers)} worker services)")
 
 
 def _warn(message: str) -> None:
@@ -178,6 +181,8 @@ def new(
     answers = {key: value for key, value in given.items() if value is not None}
     if not interactive and ("name" not in answers or "topics" not in answers):
         raise ToolingError("give NAME and at least one --topic, or use --interactive")
+    from ._scaffold import new_worker  # Copier loads slowly: only for these commands
+
     folder = new_worker(repo or find_repo_root(), answers=answers, template=template,
                         vcs_ref=vcs_ref, interactive=interactive, warn=_warn)
     version = read_answers(folder).get("_commit")
@@ -192,6 +197,8 @@ def update(
     repo: RepoOption = None,
 ) -> None:
     """Re-apply the template (3-way merge) and report per worker; exit 1 on conflicts."""
+    from ._scaffold import update_workers
+
     results = update_workers(repo or find_repo_root(), None if all_workers else names,
                              vcs_ref=vcs_ref, warn=_warn)
     for result in results:
@@ -213,6 +220,8 @@ def check_update(
     repo: RepoOption = None,
 ) -> None:
     """Say which workers are behind the template; exit 2 if any is."""
+    from ._scaffold import check_updates
+
     checks = check_updates(repo or find_repo_root(), names, warn=_warn)
     for check in checks:
         if check.behind:
@@ -233,6 +242,8 @@ def adopt(
 ) -> None:
     """Record the template version a worker was made from (when its answers file names one
     the template does not have, e.g. after a squash); then commit it and `workers update`."""
+    from ._adopt import adopt_worker
+
     result = adopt_worker(repo or find_repo_root(), name, version, warn=_warn)
     for tag, lines in result.distances.items():
         console.print(f"  {tag}: {lines} line(s) differ from workers/{name}", highlight=False)
@@ -270,6 +281,10 @@ def template_version(
 
 
 StackOption = Annotated[str, typer.Option(envvar="STACK", help="Swarm stack name.")]
+RegistryOption = Annotated[str | None, typer.Option(
+    envvar="REGISTRY", help="Image registry (default: local).")]
+TagOption = Annotated[str | None, typer.Option(
+    envvar="TAG", help="Image tag (default: each worker's version).")]
 
 
 def _progress(worker: str, line: str) -> None:
@@ -283,11 +298,14 @@ def build(
     push: Annotated[bool, typer.Option("--push", help="Push to REGISTRY.")] = False,
     base_image: Annotated[str | None, typer.Option(envvar="BASE_IMAGE",
                                                    help="Base image for the Dockerfiles.")] = None,
+    registry: RegistryOption = None,
+    tag: TagOption = None,
     repo: RepoOption = None,
 ) -> None:
-    """Build worker images with the Docker SDK (REGISTRY/workers-NAME:VERSION, latest, sha)."""
+    """Build worker images with the Docker SDK (REGISTRY/workers-NAME:TAG, latest, commit)."""
     images = build_images(repo or find_repo_root(), None if all_workers else names,
-                          base_image=base_image, push=push, progress=_progress)
+                          registry=registry, tag=tag, base_image=base_image, push=push,
+                          progress=_progress)
     for image in images:
         console.print(f"[green]built[/] {image.worker}: {', '.join(image.tags)} "
                       f"({image.size_bytes / 1e6:.0f} MB, {image.seconds:.1f}s)")
@@ -298,25 +316,38 @@ def deploy(
     env: Annotated[str | None, typer.Option("--env", envvar="ENVIRONMENT",
                                             help="Overlay, e.g. production.")] = None,
     stack: StackOption = DEFAULT_STACK,
-    push: Annotated[bool, typer.Option("--push", help="Push images to REGISTRY.")] = False,
+    push: Annotated[bool | None, typer.Option(
+        "--push/--no-push", help="Push the images to REGISTRY (default: when REGISTRY is set)."),
+    ] = None,
     no_build: Annotated[bool, typer.Option("--no-build", help="Use the images as they are.")
                         ] = False,
     base_image: Annotated[str | None, typer.Option(envvar="BASE_IMAGE",
                                                    help="Base image for the Dockerfiles.")] = None,
     stack_file: Annotated[Path | None, typer.Option(
         help="Stack file (default: docker-compose.swarm.yml).")] = None,
+    registry: RegistryOption = None,
+    tag: TagOption = None,
     monitoring: MonitoringOption = None,
     repo: RepoOption = None,
 ) -> None:
-    """Regenerate the stack file, build the images and `docker stack deploy` them."""
+    """Render the stack (the stack file stays as it is), build (and push) the images,
+    `docker stack deploy` them.
+
+    On a Swarm of several nodes the images must come from a registry every node reaches
+    (REGISTRY=HOST:PORT); deploy refuses images that are only local.
+    """
     result = swarm_deploy(repo or find_repo_root(), stack=stack, environment=env, push=push,
                           build=not no_build, base_image=base_image, stack_file=stack_file,
-                          monitoring=monitoring, progress=_progress)
+                          registry=registry, tag=tag, monitoring=monitoring,
+                          progress=_progress)
     for warning in result.warnings:
-        err_console.print(f"[yellow]warning:[/] {warning}", highlight=False)
+        _warn(warning)
     console.print(result.output.strip(), highlight=False, markup=False)
+    nodes = f" on {result.nodes} nodes" if result.nodes > 1 else ""
     console.print(f"[green]deployed[/] stack {result.stack} "
-                  f"({len(result.compose.workers)} workers); `workers status` shows it")
+                  f"({len(result.compose.workers)} workers{nodes}, {result.rendered.name}, "
+                  f"images {result.names.repository('NAME')}:{result.names.tag or 'VERSION'}); "
+                  "`workers status` shows it", highlight=False)
     if result.monitoring:
         console.print("Prometheus: http://MANAGER-NODE:${MONITORING_PORT:-9090} (host port of "
                       "the node that runs the monitoring service)", highlight=False,
@@ -325,14 +356,30 @@ def deploy(
 
 @app.command()
 def status(stack: StackOption = DEFAULT_STACK) -> None:
-    """Per service: desired/running replicas, image, update state, last task error."""
-    table = Table("service", "replicas", "image", "update", "last error")
+    """Per service: running/desired replicas, the node and state of each, image, update
+    state, last task error."""
+    table = Table("service", "replicas", "nodes", "image", "update", "last error")
     for service in stack_status(stack):
         ok = service.running >= service.desired
         replicas = f"{'[green]' if ok else '[red]'}{service.running}/{service.desired}[/]"
-        table.add_row(service.name, replicas, service.image, service.update_state,
-                      service.last_error or "-")
+        table.add_row(service.name, replicas, _replica_nodes(service), service.image,
+                      service.update_state, service.last_error or "-")
     console.print(table)
+
+
+def _replica_nodes(service: ServiceStatus) -> Text:
+    """``node1 running, node2 starting, node3 (down) running`` for a status cell."""
+    cell = Text()
+    for replica in service.replicas:
+        if cell:
+            cell.append(", ")
+        cell.append(replica.node)
+        node = [state for state in (replica.node_state, replica.node_availability)
+                if state not in ("ready", "active", "-")]
+        if node:
+            cell.append(f" ({', '.join(node)})", style="red")
+        cell.append(f" {replica.state}", style="green" if replica.running else "yellow")
+    return cell or Text("-")
 
 
 @app.command()
@@ -343,8 +390,9 @@ def logs(
     tail: Annotated[int | None, typer.Option(help="Last N lines per replica.")] = None,
     stack: StackOption = DEFAULT_STACK,
 ) -> None:
-    """Log lines of every replica of a worker's service."""
-    for line in service_logs(name, stack=stack, follow=follow, since=since, tail=tail):
+    """Log lines of every replica of a worker's service, gathered from every node."""
+    for line in service_logs(name, stack=stack, follow=follow, since=since, tail=tail,
+                             warn=_warn):
         typer.echo(line)
 
 
@@ -352,10 +400,17 @@ def logs(
 def scale_command(
     assignments: Annotated[list[str], typer.Argument(help="NAME=N, e.g. hello-world=3.")],
     stack: StackOption = DEFAULT_STACK,
+    repo: RepoOption = None,
 ) -> None:
-    """Set the replicas of services."""
-    for name, count in scale(assignments, stack=stack).items():
+    """Set the replicas of services; a worker's are written to its worker.json too, so the
+    next deploy keeps them (commit it)."""
+    result = scale(assignments, stack=stack, repo=repo or find_repo_root())
+    for name, count in result.replicas.items():
         console.print(f"scaled {name} to {count}")
+    for path in result.written:
+        console.print(f"{path}: replicas written (and the stack file updated); commit them")
+    for warning in result.warnings:
+        err_console.print(Text.assemble(("warning: ", "yellow"), warning))
 
 
 monitoring_app = typer.Typer(help="Prometheus next to workers run as local processes.",
@@ -434,16 +489,11 @@ def _ratio(value: float | None) -> str:
 
 
 def main(argv: list[str] | None = None) -> int:
-    """Entry point: run the app, turning our errors into messages and exit codes."""
+    """Entry point: run the app; every failure becomes a message and an exit code here
+    (:func:`workers_tooling._failures.describe` is the map)."""
     try:
         # Without standalone mode, click returns typer.Exit's code instead of exiting.
         code = app(args=argv, standalone_mode=False)
-    except SpecError as exc:
-        err_console.print(f"[red]invalid worker specification[/]\n{exc}", highlight=False)
-        return 2
-    except ToolingError as exc:
-        err_console.print(f"[red]error:[/] {exc}", highlight=False)
-        return exc.exit_code
     except typer.Exit as exc:
         return int(exc.exit_code)
     except typer.TyperException as exc:  # usage errors: bad options or arguments
@@ -451,13 +501,17 @@ def main(argv: list[str] | None = None) -> int:
         if callable(show):
             show()
         else:
-            err_console.print(f"[red]error:[/] {exc}", highlight=False)
-        return int(getattr(exc, "exit_code", 2))
-    except typer.Abort:
-        err_console.print("aborted")
-        return 130
-    except KeyboardInterrupt:
-        return 130
+            err_console.print(Text.assemble(("error: ", "red"), str(exc)))
+        return int(getattr(exc, "exit_code", EXIT_INPUT))
+    except (typer.Abort, KeyboardInterrupt):
+        err_console.print("interrupted")
+        return EXIT_INTERRUPTED
+    except Exception as exc:
+        if os.environ.get("WORKERS_DEBUG"):
+            raise
+        failure = describe(exc)
+        err_console.print(Text.assemble(("error: ", "red"), failure.message))
+        return failure.exit_code
     return code if isinstance(code, int) else 0
 
 

@@ -1,10 +1,18 @@
-"""Errors of the tooling; the CLI maps each to an exit code and a message in one place."""
+"""Errors of the tooling; the CLI maps each to an exit code and a message in one place.
+
+Exit codes (``workers_tooling.cli``): 1 a command failed or a check found something to
+do, 2 invalid input (:class:`InputError`: a ``worker.json``, the stack file, an overlay,
+the command line), 3 something needed is missing or does not answer
+(:class:`Unavailable`: the Docker engine, a Swarm, git, the Camunda engine).
+"""
 
 from __future__ import annotations
 
 from collections.abc import Sequence
 
-__all__ = ["EngineNotReachable", "ToolingError", "WorkerValidationError"]
+__all__ = [
+    "EngineNotReachable", "InputError", "ToolingError", "Unavailable", "WorkerValidationError",
+]
 
 
 class ToolingError(Exception):
@@ -13,18 +21,27 @@ class ToolingError(Exception):
     exit_code = 1
 
 
-class EngineNotReachable(ToolingError):
+class InputError(ToolingError):
+    """A file or argument is not what it must be; the message names it and the fix. Exit 2."""
+
+    exit_code = 2
+
+
+class Unavailable(ToolingError):
+    """Something the command needs is missing or does not answer. Exit code 3."""
+
+    exit_code = 3
+
+
+class EngineNotReachable(Unavailable):
     """No engine answered at the configured URL."""
 
 
-class WorkerValidationError(ToolingError):
+class WorkerValidationError(InputError):
     """The worker declarations have problems; ``problems`` lists every one of them.
 
     Each line reads ``workers/NAME/worker.json: field.path: message`` and says the fix.
-    Exit code 2, like an invalid ``worker.json`` anywhere else.
     """
-
-    exit_code = 2
 
     def __init__(self, problems: Sequence[str]) -> None:
         self.problems = list(problems)

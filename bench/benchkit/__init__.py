@@ -1,0 +1,1 @@
+"""The parts of bench/throughput.py: engine calls, worker variants, phases, report."""

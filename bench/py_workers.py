@@ -1,0 +1,166 @@
+#!/usr/bin/env python3
+"""The Python worker variants of bench/throughput.py, one per child process.
+
+    python bench/py_workers.py VARIANT ENGINE_URL TOPIC SETTINGS_JSON
+
+Every variant (Python, bench/js-client/worker.mjs, bench/java-client) speaks the same
+protocol on stdout, one line per event, written with a single write call:
+
+    READY <epoch microseconds>                        about to poll for the first time
+    T <process instance id> <epoch microseconds>      first line of a handler call
+
+SETTINGS_JSON: ``max_tasks`` (concurrency), ``batch_size`` (maxTasks per fetchAndLock
+where the client takes one), ``async_response_timeout`` (ms), ``lock_duration`` (ms,
+the library variants only) and ``wait_ms`` (the handler waits that long without CPU).
+The process runs until SIGTERM.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import os
+import sys
+import time
+from collections.abc import Callable
+from typing import Any
+
+
+def report(instance_id: str) -> None:
+    os.write(1, f"T {instance_id} {time.time_ns() // 1000}\n".encode())
+
+
+def report_ready() -> None:
+    os.write(1, f"READY {time.time_ns() // 1000}\n".encode())
+
+
+def run_camunda_workers(url: str, topic: str, cfg: dict[str, Any], sync_handler: bool) -> None:
+    from camunda_workers import Task, Worker
+
+    worker = Worker(
+        name="bench",
+        base_url=url,
+        environ={},
+        max_tasks=cfg["max_tasks"],
+        async_response_timeout=cfg["async_response_timeout"],
+        log_level="WARNING",
+    )
+    wait = cfg["wait_ms"] / 1000
+    if sync_handler:
+
+        @worker.topic(topic)
+        def handle_sync(task: Task) -> None:
+            report(task.process_instance_id or "")
+            if wait:
+                time.sleep(wait)
+
+    else:
+
+        @worker.topic(topic)
+        async def handle(task: Task) -> None:
+            report(task.process_instance_id or "")
+            if wait:
+                await asyncio.sleep(wait)
+
+    report_ready()
+    worker.run()  # SIGTERM drains and returns
+
+
+def run_ext_task_client_sync(url: str, topic: str, cfg: dict[str, Any]) -> None:
+    from camunda.external_task.external_task_worker import ExternalTaskWorker
+
+    config: dict[str, Any] = {
+        "maxTasks": cfg["batch_size"],
+        "lockDuration": cfg["lock_duration"],
+        "asyncResponseTimeout": cfg["async_response_timeout"],
+        "sleepSeconds": 0,  # only used after errors (default 300 s)
+        "includeExtensionProperties": False,
+    }
+    worker = ExternalTaskWorker(worker_id="bench-ext-sync", base_url=url, config=config)
+    wait = cfg["wait_ms"] / 1000
+
+    def handle(task: Any) -> Any:
+        report(str(task.get_process_instance_id()))
+        if wait:
+            time.sleep(wait)
+        return task.complete()
+
+    report_ready()
+    worker.subscribe([topic], handle)  # while True: never returns
+
+
+def run_ext_task_client_async(url: str, topic: str, cfg: dict[str, Any]) -> None:
+    from camunda.external_task.async_external_task_worker import AsyncExternalTaskWorker
+
+    config: dict[str, Any] = {
+        "maxConcurrentTasks": cfg["max_tasks"],
+        "lockDuration": cfg["lock_duration"],
+        "asyncResponseTimeout": cfg["async_response_timeout"],
+        "sleepSeconds": 0,  # sleep after an empty fetch (default 1 s)
+        "includeExtensionProperties": False,
+    }
+    wait = cfg["wait_ms"] / 1000
+
+    async def handle(task: Any) -> Any:
+        report(str(task.get_process_instance_id()))
+        if wait:
+            await asyncio.sleep(wait)
+        return task.complete()
+
+    async def main() -> None:
+        worker = AsyncExternalTaskWorker(worker_id="bench-ext-async", base_url=url,
+                                         config=config)
+        report_ready()
+        await worker.subscribe({topic: handle})
+
+    asyncio.run(main())
+
+
+def run_raw_keepalive(url: str, topic: str, cfg: dict[str, Any]) -> None:
+    import httpx
+
+    worker_id = "bench-raw"
+    fetch = {
+        "workerId": worker_id,
+        "maxTasks": cfg["batch_size"],
+        "usePriority": True,
+        "asyncResponseTimeout": cfg["async_response_timeout"],
+        "topics": [{"topicName": topic, "lockDuration": cfg["lock_duration"],
+                    "deserializeValues": False}],
+    }
+    wait = cfg["wait_ms"] / 1000
+    timeout = httpx.Timeout(10.0, read=cfg["async_response_timeout"] / 1000 + 10)
+    with httpx.Client(base_url=url, timeout=timeout) as http:
+        report_ready()
+        while True:
+            response = http.post("/external-task/fetchAndLock", json=fetch)
+            response.raise_for_status()
+            for task in response.json():
+                report(str(task["processInstanceId"]))
+                if wait:
+                    time.sleep(wait)
+                done = http.post(f"/external-task/{task['id']}/complete",
+                                 json={"workerId": worker_id})
+                done.raise_for_status()
+
+
+RUNNERS: dict[str, Callable[[str, str, dict[str, Any]], None]] = {
+    "camunda_workers": lambda url, topic, cfg: run_camunda_workers(url, topic, cfg, False),
+    "camunda_workers_sync": lambda url, topic, cfg: run_camunda_workers(url, topic, cfg, True),
+    "ext_task_client_sync": run_ext_task_client_sync,
+    "ext_task_client_async": run_ext_task_client_async,
+    "raw_keepalive": run_raw_keepalive,
+}
+
+
+def main(argv: list[str]) -> int:
+    if len(argv) != 4 or argv[0] not in RUNNERS:
+        print(__doc__, file=sys.stderr)
+        return 2
+    variant, url, topic, settings = argv
+    RUNNERS[variant](url, topic, json.loads(settings))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv[1:]))

@@ -1,0 +1,238 @@
+"""Every failure a user can cause or meet is a message and a documented exit code.
+
+Each case runs the real ``workers`` command in a child process (so a traceback printed
+on the way out would be seen too) and checks the exit code, the message (it names the
+file or resource and says the fix) and that no output holds a ``Traceback``.
+Permissions are checked as an unprivileged user when the tests run as root.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import subprocess
+import sys
+import tempfile
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from tests.support.engine import EngineApi, free_port, wait_until
+from tests.tooling.test_template import commit_all, set_template_version, template_repo
+
+from .helpers import REPO, build_file_tree, make_repo, worker_files
+
+__all__ = ["template_repo"]  # the fixture
+
+WORKERS = str(Path(sys.executable).with_name("workers"))
+DEEP = "[" * 100_000 + "]" * 100_000
+
+
+def workers(*args: str, env: dict[str, str] | None = None, cwd: Path | None = None,
+            unprivileged: bool = False) -> tuple[int, str]:
+    """``workers ARGS`` in a child process: (exit code, stdout + stderr, one line)."""
+    command = [WORKERS, *args]
+    if unprivileged and os.geteuid() == 0:
+        command = ["setpriv", "--reuid=65534", "--regid=65534", "--clear-groups", *command]
+    done = subprocess.run(command, capture_output=True, text=True, timeout=300, cwd=cwd,
+                          env={**os.environ, "COLUMNS": "400", **(env or {})}, check=False)
+    output = done.stdout + done.stderr
+    assert "Traceback" not in output, output
+    return done.returncode, " ".join(output.split())
+
+
+@pytest.fixture
+def repo() -> Iterator[Path]:
+    """A repository every user can read (not under pytest's private tmp folder)."""
+    root = Path(tempfile.mkdtemp(prefix="cw-failures-"))
+    os.chmod(root, 0o755)
+    try:
+        yield make_repo(root, worker_files("alpha", 8001))
+    finally:
+        shutil.rmtree(root)
+
+
+def test_a_stack_file_that_is_not_utf8(repo: Path) -> None:
+    (repo / "docker-compose.swarm.yml").write_bytes(b"services:\n  db:\n    image: caf\xe9\n")
+    code, out = workers("compose", "--repo", str(repo))
+    assert code == 2
+    assert ("docker-compose.swarm.yml: not UTF-8 (byte 0xe9 on line 3); save it as UTF-8"
+            in out)
+
+
+def test_a_worker_json_in_latin1(repo: Path) -> None:
+    spec = repo / "workers/alpha/worker.json"
+    spec.write_bytes(spec.read_bytes().replace(b'"1.0.0"', b'"1.0.0", "description": "caf\xe9"'))
+    for command in ("discover", "compose"):
+        code, out = workers(command, "--repo", str(repo))
+        assert code == 2
+        assert "workers/alpha/worker.json: not UTF-8 (byte 0xe9 on line" in out
+        assert "save the file as UTF-8" in out
+
+
+@pytest.mark.parametrize(("where", "command", "message"), [
+    ("workers/alpha/worker.json", "discover",
+     "workers/alpha/worker.json: nested too deeply to read"),
+    ("docker-compose.swarm.yml", "compose",
+     "docker-compose.swarm.yml: not valid YAML (while increasing flow level exceeded maximum "
+     "nesting depth"),
+    ("deploy/production.yml", "compose --env production",
+     "deploy/production.yml: nested too deeply to read"),
+])
+def test_input_nested_100000_deep(repo: Path, where: str, command: str, message: str) -> None:
+    text = {"workers/alpha/worker.json": '{"name": "alpha", "port": 8001, "x": ' + DEEP + "}",
+            "docker-compose.swarm.yml": "services:\n  db:\n    command: " + DEEP + "\n",
+            "deploy/production.yml": "all: " + DEEP + "\n"}[where]
+    (repo / where).write_text(text)
+    code, out = workers(*command.split(), "--repo", str(repo))
+    assert code == 2
+    assert message in out
+
+
+def test_files_that_cannot_be_read_or_written(repo: Path) -> None:
+    stack = repo / "docker-compose.swarm.yml"
+    assert workers("compose", "--repo", str(repo))[0] == 0
+    os.chmod(stack, 0o000)
+    try:
+        code, out = workers("compose", "--check", "--repo", str(repo), unprivileged=True)
+    finally:
+        os.chmod(stack, 0o644)
+    assert code == 2
+    assert ("docker-compose.swarm.yml: cannot read (Permission denied); check its permissions"
+            in out)
+    build_file_tree(repo, worker_files("beta", 8002))
+    os.chmod(repo, 0o555)
+    os.chmod(repo / "workers", 0o555)
+    try:
+        compose = workers("compose", "--repo", str(repo), unprivileged=True)
+        schema = workers("schema", "--repo", str(repo), unprivileged=True)
+    finally:
+        os.chmod(repo, 0o755)
+        os.chmod(repo / "workers", 0o755)
+    assert compose[0] == 1
+    assert ("docker-compose.swarm.yml: cannot write (Permission denied); the file is "
+            "unchanged; check the folder's permissions") in compose[1]
+    assert schema[0] == 1
+    assert "workers/worker.schema.json: cannot write (Permission denied)" in schema[1]
+    os.chmod(repo / "workers/beta/worker.json", 0o000)
+    try:
+        code, out = workers("discover", "--repo", str(repo), unprivileged=True)
+    finally:
+        os.chmod(repo / "workers/beta/worker.json", 0o644)
+    assert code == 2
+    assert "workers/beta/worker.json: cannot read: Permission denied" in out
+
+
+def test_not_in_a_repository(tmp_path: Path) -> None:
+    code, out = workers("list", cwd=tmp_path)
+    assert code == 2
+    assert f"{tmp_path} is not inside a camunda-workers repository" in out
+
+
+def test_usage_errors() -> None:
+    code, out = workers("compose", "--no-such-option")
+    assert code == 2
+    assert "No such option: --no-such-option" in out
+
+
+def test_git_missing(template_repo: Path, tmp_path: Path) -> None:
+    assert workers("new", "mailer", "--topic", "send_mail", "--repo", str(template_repo))[0] == 0
+    commit_all(template_repo, "mailer")
+    no_git = {"PATH": str(tmp_path / "empty")}
+    for command in (["new", "sender", "--topic", "send_it"], ["update"], ["check-update"]):
+        code, out = workers(*command, "--repo", str(template_repo), env=no_git)
+        assert code == 3, out
+        assert ("git is not installed: template versions come from the repository's "
+                "history; install git") in out
+    assert not (template_repo / "workers/sender").exists()
+
+
+def test_copier_refusals(template_repo: Path, tmp_path: Path) -> None:
+    code, out = workers("new", "mailer", "--topic", "send_mail", "--repo", str(template_repo),
+                        "--template", str(tmp_path / "nowhere"))
+    assert code == 1
+    assert (f"the template {tmp_path / 'nowhere'} does not exist; pass --template "
+            "PATH_OR_GIT_URL of a template repository") in out
+    code, out = workers("new", "mailer", "--topic", "send_mail", "--repo", str(template_repo),
+                        "--vcs-ref", "v9.9.9")
+    assert code == 1
+    assert "'v9.9.9' is not a version of the template" in out
+    # Copier's own error: a template file Jinja cannot read, in a released version
+    (template_repo / "template/broken.txt.jinja").write_text("{{ oops\n")
+    set_template_version(template_repo, "0.3.0")
+    commit_all(template_repo, "template v0.3.0")
+    code, out = workers("new", "mailer", "--topic", "send_mail", "--repo", str(template_repo))
+    assert code == 1
+    assert "broken.txt.jinja" in out, out
+    assert not (template_repo / "workers/mailer").exists()
+
+
+@pytest.mark.docker
+def test_docker_refuses_or_is_missing(tmp_path: Path) -> None:
+    from tests.support.docker import require_docker_or_skip
+
+    code, out = workers("status", env={"DOCKER_HOST": f"unix://{tmp_path}/none.sock"})
+    assert code == 3
+    assert "no Docker engine answers" in out
+    require_docker_or_skip()
+    code, out = workers("deploy", "--no-build", "--stack", "cw-failures", "--stack-file",
+                        str(tmp_path / "stack.yml"), env={"REGISTRY": "Upper"})
+    assert code == 1
+    assert ("image Upper/workers-hello-world:0.1.0 (service hello-world): the Docker engine "
+            "refused it (") in out
+    assert "invalid reference format: repository name must be lowercase); check REGISTRY" in out
+
+
+@pytest.fixture
+def not_an_engine(tmp_path: Path) -> Iterator[str]:
+    """A real HTTP server that is not a Camunda engine (a wrong CAMUNDA_URL)."""
+    port = free_port()
+    server = subprocess.Popen([sys.executable, "-m", "http.server", str(port), "--bind",
+                               "127.0.0.1"], cwd=tmp_path, stdout=subprocess.DEVNULL,
+                              stderr=subprocess.DEVNULL)
+    url = f"http://127.0.0.1:{port}"
+    try:
+        wait_until(lambda: _answers(url), timeout=30, interval=0.2, what="the HTTP server")
+        yield url
+    finally:
+        server.terminate()
+        server.wait(10)
+
+
+def _answers(url: str) -> bool:
+    import httpx
+
+    try:
+        httpx.get(url, timeout=1)
+    except httpx.HTTPError:
+        return False
+    return True
+
+
+def test_demo_against_something_that_is_not_an_engine(not_an_engine: str) -> None:
+    code, out = workers("demo", "--engine-url", not_an_engine)
+    assert code == 3
+    assert (f"{not_an_engine}/engine answered HTTP 404, not the engine list; is "
+            f"{not_an_engine} a Camunda 7 REST API (it ends in /engine-rest)?") in out
+    code, out = workers("demo", "--engine-url", "http://127.0.0.1:9/engine-rest")
+    assert code == 3
+    assert "no engine answers at http://127.0.0.1:9/engine-rest (ConnectError" in out
+
+
+@pytest.mark.engine
+def test_demo_when_the_engine_refuses(camunda: EngineApi, tmp_path: Path) -> None:
+    """The engine answers 404: the BPMN in processes/ has another process id."""
+    repo = tmp_path / "repo"
+    shutil.copytree(REPO / "processes", repo / "processes")
+    (repo / "workers").mkdir()
+    (repo / "sdk").mkdir()
+    bpmn = repo / "processes/hello_world.bpmn"
+    bpmn.write_text(bpmn.read_text().replace('id="hello_world"', 'id="hello_world_renamed"'))
+    code, out = workers("demo", "--engine-url", camunda.url, "--repo", str(repo))
+    assert code == 1
+    assert ("starting a hello_world instance (is processes/hello_world.bpmn the process with id "
+            f"hello_world?): POST {camunda.url}/process-definition/key/hello_world/start "
+            "answered HTTP 404: No matching process definition with key: hello_world") in out
+    json.dumps(out)  # one line, printable
