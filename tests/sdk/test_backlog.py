@@ -2,43 +2,71 @@
 
 from __future__ import annotations
 
+import asyncio
 import signal
 import subprocess
 import sys
 import time
 from collections import Counter
+from collections.abc import Iterator, Mapping
+from contextlib import contextmanager
+from urllib.parse import urlsplit
 
 import httpx
 import pytest
 from prometheus_client import CollectorRegistry
 from prometheus_client.parser import text_string_to_metric_families
 
+from camunda_workers._backlog import BacklogSnapshot
+from camunda_workers._client import AiohttpTransport, EngineClient, HttpAnswer
 from camunda_workers._settings import resolve_settings
-from camunda_workers.backlog import BacklogCollector, engine_http_client
+from camunda_workers.backlog import BacklogCollector
 from camunda_workers.backlog import main as backlog_main
 from tests.support.engine import REPO, EngineApi, free_port, unique, wait_until
 
 pytestmark = pytest.mark.engine
 
 
-class Recording(httpx.BaseTransport):
-    """The real transport, recording each request's path."""
+class Recording(AiohttpTransport):
+    """The worker's real transport, recording each request's path."""
 
     def __init__(self) -> None:
-        self.inner = httpx.HTTPTransport()
+        super().__init__()
         self.paths: Counter[str] = Counter()
 
-    def handle_request(self, request: httpx.Request) -> httpx.Response:
-        self.paths[request.url.path.split("/engine-rest", 1)[1]] += 1
-        return self.inner.handle_request(request)
+    async def send(self, method: str, url: str, *, headers: Mapping[str, str],
+                   body: bytes | None, params: Mapping[str, str | int] | None,
+                   timeout: float) -> HttpAnswer:  # noqa: ASYNC109 - as the protocol's
+        self.paths[urlsplit(url).path.split("/engine-rest", 1)[1]] += 1
+        return await super().send(method, url, headers=headers, body=body, params=params,
+                                  timeout=timeout)
+
+
+class Refreshing:
+    """A collector on an engine client of its own, refreshed on one event loop."""
+
+    def __init__(self, url: str, *, transport: AiohttpTransport | None = None,
+                 topics: tuple[str, ...] = (), registry: CollectorRegistry | None = None):
+        self.loop = asyncio.new_event_loop()
+        settings = resolve_settings({"name": "t", "base_url": url}, environ={})
+        self.engine = EngineClient.for_settings(settings, transport=transport)
+        self.collector = BacklogCollector(self.engine, topics=topics, registry=registry)
+
+    def refresh(self) -> BacklogSnapshot:
+        return self.loop.run_until_complete(self.collector.refresh())
 
     def close(self) -> None:
-        self.inner.close()
+        self.loop.run_until_complete(self.engine.aclose())
+        self.loop.close()
 
 
-def _client(url: str, transport: httpx.BaseTransport | None = None) -> httpx.Client:
-    return engine_http_client(resolve_settings({"name": "t", "base_url": url}, environ={}),
-                              transport)
+@contextmanager
+def refreshing(url: str, **options: object) -> Iterator[Refreshing]:
+    made = Refreshing(url, **options)  # type: ignore[arg-type]
+    try:
+        yield made
+    finally:
+        made.close()
 
 
 def _fetch(api: EngineApi, topic: str, count: int) -> list[str]:
@@ -54,9 +82,9 @@ def test_counts_per_state_follow_the_engine(camunda: EngineApi,
     key = camunda.deploy_external_task(topic)
     transport = Recording()
     registry = CollectorRegistry()
-    http = _client(camunda.url, transport)
-    request.addfinalizer(http.close)
-    collector = BacklogCollector(http, topics=[idle], registry=registry)
+    made = Refreshing(camunda.url, transport=transport, topics=(idle,), registry=registry)
+    request.addfinalizer(made.close)
+    collector = made
 
     def counts() -> dict[str, float | None]:
         collector.refresh()
@@ -103,17 +131,18 @@ def test_counts_per_state_follow_the_engine(camunda: EngineApi,
 
 def test_engine_away_is_a_gauge_not_a_crash(camunda: EngineApi) -> None:
     registry = CollectorRegistry()
-    with _client(f"http://127.0.0.1:{free_port()}/engine-rest") as http:
-        snapshot = BacklogCollector(http, topics=["t"], registry=registry).refresh()
+    with refreshing(f"http://127.0.0.1:{free_port()}/engine-rest", topics=("t",),
+                    registry=registry) as made:
+        snapshot = made.refresh()
     assert snapshot.error is not None
-    assert "ConnectError" in snapshot.error
+    assert snapshot.error.startswith("connection: GET /engine-rest/external-task/topic-names: ")
     assert registry.get_sample_value("camunda_backlog_engine_up") == 0
     assert registry.get_sample_value("camunda_backlog_refresh_errors_total") == 1
     # no stale counts while the engine is away
     assert registry.get_sample_value("camunda_external_tasks",
                                      {"topic": "t", "state": "open"}) is None
-    with _client(camunda.url + "/nope") as http:
-        error = BacklogCollector(http).refresh().error or ""
+    with refreshing(camunda.url + "/nope") as made:
+        error = made.refresh().error or ""
     assert "engine answered 404" in error
     assert "is CAMUNDA_URL the engine's REST root" in error
 

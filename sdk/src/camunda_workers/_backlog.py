@@ -5,6 +5,9 @@ One refresh asks ``GET /external-task/topic-names`` which topics have tasks at a
 so the states of a topic add up to its tasks (suspended, unlocked ones excepted). Topics
 without tasks read 0 without a request: those given up front and every topic seen
 since the start, so a backlog that drains shows 0 rather than a gap.
+
+The requests go through the workers' own :class:`~camunda_workers._client.EngineClient`
+(credentials, TLS, error classification): the exporter needs nothing a worker image lacks.
 """
 
 from __future__ import annotations
@@ -16,10 +19,12 @@ from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-import httpx
 from prometheus_client import CollectorRegistry
 from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metric
 from prometheus_client.registry import Collector
+
+from ._client import EngineClient
+from .errors import EngineError
 
 __all__ = ["STATES", "BacklogCollector", "BacklogSnapshot", "EngineCountError"]
 
@@ -52,7 +57,8 @@ class BacklogSnapshot:
 
 
 class BacklogCollector(Collector):
-    """Refreshed by :meth:`refresh` (on a timer); :meth:`collect` serves the last snapshot.
+    """Refreshed by :meth:`refresh` (on a timer, on the event loop); :meth:`collect`
+    (called by the /metrics server's thread) serves the last snapshot.
 
     Series: ``camunda_external_tasks{topic, state}``, ``camunda_backlog_engine_up``,
     ``camunda_backlog_refresh_duration_seconds``,
@@ -62,13 +68,13 @@ class BacklogCollector(Collector):
 
     def __init__(
         self,
-        http: httpx.Client,
+        engine: EngineClient,
         *,
         topics: Iterable[str] = (),
         registry: CollectorRegistry | None = None,
         clock: Callable[[], float] = time.time,
     ) -> None:
-        self._http = http
+        self._engine = engine
         self._clock = clock
         self._known: dict[str, None] = dict.fromkeys(topics)  # ordered set
         self._lock = threading.Lock()
@@ -80,18 +86,19 @@ class BacklogCollector(Collector):
         if registry is not None:
             registry.register(self)
 
-    def refresh(self) -> BacklogSnapshot:
+    async def refresh(self) -> BacklogSnapshot:
         """Ask the engine for the counts now; never raises for engine trouble."""
         started = time.monotonic()
         self._requests = 0
         try:
-            with_tasks = self._topics_with_tasks()
+            with_tasks = await self._topics_with_tasks()
             self._known.update(dict.fromkeys(sorted(with_tasks or ())))
             counts: dict[tuple[str, str], int] = {}
             for topic in self._known:
                 for state, filters in STATES.items():
                     if with_tasks is None or topic in with_tasks:
-                        counts[topic, state] = self._count({"topicName": topic, **filters})
+                        counts[topic, state] = await self._count({"topicName": topic,
+                                                                  **filters})
                     else:
                         counts[topic, state] = 0
             error = None
@@ -112,16 +119,16 @@ class BacklogCollector(Collector):
             self.snapshot = snapshot
         return snapshot
 
-    def _topics_with_tasks(self) -> set[str] | None:
+    async def _topics_with_tasks(self) -> set[str] | None:
         """The topics that have tasks; None when the engine cannot tell."""
         if not self._topic_names_supported:
             return None
         try:
-            names = self._get("/external-task/topic-names", {})
+            names = await self._get("/external-task/topic-names", {})
         except _NotFound:
             # Engines before 7.19 have no topic-names endpoint: count the known topics.
             # A wrong base URL answers 404 too; the count endpoint tells them apart.
-            self._count({})
+            await self._count({})
             log.warning("this engine has no /external-task/topic-names; counting only the "
                         "topics given with --topic")
             self._topic_names_supported = False
@@ -130,31 +137,23 @@ class BacklogCollector(Collector):
             raise EngineCountError(f"/external-task/topic-names: not a list of names: {names!r}")
         return set(names)
 
-    def _count(self, params: Mapping[str, str]) -> int:
-        body = self._get("/external-task/count", params)
+    async def _count(self, params: Mapping[str, str]) -> int:
+        body = await self._get("/external-task/count", params)
         count = body.get("count") if isinstance(body, dict) else None
         if not isinstance(count, int):
             raise EngineCountError(f"/external-task/count: no count in {body!r}")
         return count
 
-    def _get(self, path: str, params: Mapping[str, str]) -> Any:
+    async def _get(self, path: str, params: Mapping[str, str]) -> Any:
         self._requests += 1
         try:
-            response = self._http.get(path, params=dict(params))
-        except httpx.HTTPError as exc:
-            raise EngineCountError(f"GET {path}: {type(exc).__name__}: {exc}") from None
-        if response.status_code == 404 and path.endswith("topic-names"):
-            raise _NotFound
-        if response.status_code != 200:
-            text = " ".join(response.text.split())[:160]
+            return await self._engine.request("GET", path, params=params)
+        except EngineError as exc:
+            if exc.status == 404 and path.endswith("topic-names"):
+                raise _NotFound from None
             hint = ("; is CAMUNDA_URL the engine's REST root (.../engine-rest)?"
-                    if response.status_code == 404 else "")
-            raise EngineCountError(
-                f"GET {path}: engine answered {response.status_code}: {text}{hint}")
-        try:
-            return response.json()
-        except ValueError:
-            raise EngineCountError(f"GET {path}: not JSON: {response.text[:100]!r}") from None
+                    if exc.status == 404 else "")
+            raise EngineCountError(f"{exc.kind}: {exc}{hint}") from None
 
     def collect(self) -> Iterator[Metric]:
         with self._lock:

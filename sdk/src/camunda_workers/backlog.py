@@ -18,44 +18,28 @@ report the same numbers; aggregate them with ``max by (topic, state)``, never ``
 from __future__ import annotations
 
 import argparse
+import asyncio
+import contextlib
 import logging
 import os
 import signal
-import ssl
 import sys
-import threading
 from collections.abc import Mapping, Sequence
-from types import FrameType
+from urllib.parse import urlsplit
 
-import httpx
 from prometheus_client import CollectorRegistry, start_http_server
 
 from ._backlog import STATES, BacklogCollector, BacklogSnapshot
+from ._client import EngineClient
 from ._settings import WorkerSettings, resolve_settings
 from .errors import SpecError
 
 __all__ = ["DEFAULT_INTERVAL", "DEFAULT_PORT", "STATES", "BacklogCollector", "BacklogSnapshot",
-           "engine_http_client", "main"]
+           "main"]
 
 DEFAULT_PORT = 9180
 DEFAULT_INTERVAL = 30.0
 log = logging.getLogger("camunda_workers.backlog")
-
-
-def engine_http_client(settings: WorkerSettings,
-                       transport: httpx.BaseTransport | None = None) -> httpx.Client:
-    """A client for the engine of ``settings``, with its credentials and TLS settings."""
-    headers: dict[str, str] = {}
-    auth: httpx.BasicAuth | None = None
-    if settings.token is not None:
-        headers["Authorization"] = f"Bearer {settings.token.get_secret_value()}"
-    elif settings.username is not None:
-        password = settings.password.get_secret_value() if settings.password else ""
-        auth = httpx.BasicAuth(settings.username, password)
-    verify: bool | ssl.SSLContext = (ssl.create_default_context(cafile=settings.ca_bundle)
-                                     if settings.ca_bundle else settings.verify_tls)
-    return httpx.Client(base_url=settings.base_url.rstrip("/"), headers=headers, auth=auth,
-                        timeout=settings.http_timeout, verify=verify, transport=transport)
 
 
 def _parser(environ: Mapping[str, str]) -> argparse.ArgumentParser:
@@ -80,7 +64,6 @@ def main(argv: Sequence[str] | None = None, environ: Mapping[str, str] | None = 
     environ = os.environ if environ is None else environ
     logging.basicConfig(level=environ.get("LOG_LEVEL", "INFO").upper(),
                         format="%(asctime)s %(levelname)s %(name)s: %(message)s")
-    logging.getLogger("httpx").setLevel(logging.WARNING)  # not a line per count request
     parser = _parser(environ)
     args = parser.parse_args(argv)
     try:
@@ -97,33 +80,37 @@ def main(argv: Sequence[str] | None = None, environ: Mapping[str, str] | None = 
         parser.error(f"--interval {interval:g}: use 1 to 3600 seconds")
     port = DEFAULT_PORT if settings.port is None else settings.port
     registry = CollectorRegistry()
-    with engine_http_client(settings) as http:
-        collector = BacklogCollector(http, topics=args.topics or args.env_topics,
-                                     registry=registry)
-        try:
-            server, thread = start_http_server(port, registry=registry)
-        except OSError as exc:
-            print(f"error: cannot serve /metrics on port {port}: {exc.strerror or exc}; "
-                  "set METRICS_PORT or --port to a free port", file=sys.stderr)
-            return 1
-        stop = threading.Event()
-
-        def on_signal(signum: int, frame: FrameType | None) -> None:
-            stop.set()
-
-        for signum in (signal.SIGTERM, signal.SIGINT):
-            signal.signal(signum, on_signal)
-        log.info("backlog of %s every %gs on http://0.0.0.0:%d/metrics",
-                 httpx.URL(settings.base_url).host, interval, port)
-        try:
-            while not stop.is_set():
-                collector.refresh()
-                stop.wait(interval)
-        finally:
-            server.shutdown()
-            thread.join(5)
+    try:
+        server, thread = start_http_server(port, registry=registry)
+    except OSError as exc:
+        print(f"error: cannot serve /metrics on port {port}: {exc.strerror or exc}; "
+              "set METRICS_PORT or --port to a free port", file=sys.stderr)
+        return 1
+    log.info("backlog of %s every %gs on http://0.0.0.0:%d/metrics",
+             urlsplit(settings.base_url).hostname, interval, port)
+    try:
+        asyncio.run(_refresh_until_stopped(settings, args.topics or args.env_topics,
+                                           registry, interval))
+    finally:
+        server.shutdown()
+        thread.join(5)
     log.info("backlog exporter stopped")
     return 0
+
+
+async def _refresh_until_stopped(settings: WorkerSettings, topics: Sequence[str],
+                                 registry: CollectorRegistry, interval: float) -> None:
+    """Refresh every ``interval`` seconds until SIGTERM or SIGINT."""
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for signum in (signal.SIGTERM, signal.SIGINT):
+        loop.add_signal_handler(signum, stop.set)
+    async with EngineClient.for_settings(settings) as engine:
+        collector = BacklogCollector(engine, topics=topics, registry=registry)
+        while not stop.is_set():
+            await collector.refresh()
+            with contextlib.suppress(TimeoutError):  # the interval passed: refresh again
+                await asyncio.wait_for(stop.wait(), interval)
 
 
 if __name__ == "__main__":
