@@ -57,8 +57,9 @@ def test_monitoring_services_are_added_kept_and_removed(tmp_path: Path,
     assert monitoring["ports"] == [{"target": 9090, "published": "${MONITORING_PORT:-9090}",
                                     "mode": "host"}]
     assert monitoring["networks"] == ["workers"]
-    assert monitoring["volumes"] == ["/var/run/docker.sock:/var/run/docker.sock:ro",
-                                     "monitoring-data:/prometheus"]
+    assert monitoring["volumes"] == [
+        "${MONITORING_DOCKER_SOCKET:-/var/run/docker.sock}:/var/run/docker.sock:ro",
+        "monitoring-data:/prometheus"]
     assert monitoring["deploy"]["placement"] == {"constraints": ["node.role == manager"]}
     assert monitoring["deploy"]["labels"] == {"camunda-workers.component": "monitoring"}
     assert backlog["image"].startswith("${REGISTRY:-local}/workers-backlog:")
@@ -76,6 +77,7 @@ def test_monitoring_services_are_added_kept_and_removed(tmp_path: Path,
     assert load(repo / STACK)["volumes"] == {"monitoring-data": {}}
     rendered = docker_stack_config(repo / STACK)
     assert "published: 9090" in rendered
+    assert "source: /var/run/docker.sock" in rendered
 
     # kept without the option, byte for byte; a key added by hand stays
     text = (repo / STACK).read_text().replace(

@@ -1,7 +1,8 @@
 """The stack's optional monitoring services, as ``workers compose --monitoring`` writes them.
 
 * ``monitoring``: Prometheus (image built from ``deploy/monitoring/Dockerfile``) on a
-  manager node, with the Docker socket for Swarm service discovery, on the ``workers``
+  manager node, with the Docker socket for Swarm service discovery (the manager's
+  ``${MONITORING_DOCKER_SOCKET:-/var/run/docker.sock}``, e.g. rootless Docker's elsewhere), on the ``workers``
   overlay network so that it reaches every replica on every node, its UI on host port
   ``${MONITORING_PORT:-9090}`` of that node, its data in the ``monitoring-data`` volume.
 * ``backlog``: the backlog exporter (``python -m camunda_workers.backlog``, image from
@@ -40,6 +41,8 @@ __all__ = [
 MONITORING_DIR = "deploy/monitoring"
 MONITORING_PORT = "${MONITORING_PORT:-9090}"
 MONITORING_VOLUME = "monitoring-data"
+# The manager's Docker socket, where Prometheus' Swarm service discovery asks.
+DOCKER_SOCKET = "${MONITORING_DOCKER_SOCKET:-/var/run/docker.sock}"
 BACKLOG_PORT = 9180
 BACKLOG_INTERVAL = "30"
 # Engine credentials a worker may get as Docker secrets; the exporter needs them too.
@@ -91,7 +94,7 @@ def _monitoring(image: str) -> dict[str, Any]:
         # routing mesh (which needs IPVS in the kernel).
         "ports": [{"target": 9090, "published": MONITORING_PORT, "mode": "host"}],
         "networks": [NETWORK],
-        "volumes": ["/var/run/docker.sock:/var/run/docker.sock:ro",
+        "volumes": [f"{DOCKER_SOCKET}:/var/run/docker.sock:ro",
                     f"{MONITORING_VOLUME}:/prometheus"],
         "deploy": {
             "replicas": 1,
