@@ -171,6 +171,10 @@ def test_the_command_serves_metrics_and_stops_on_sigterm(camunda: EngineApi) -> 
         samples = wait_until(lambda: scraped().get((topic, "open")), timeout=20,
                              what="the exporter's first refresh")
         assert samples == 1
+        # later refreshes follow the engine too
+        camunda.start(key)
+        wait_until(lambda: scraped().get((topic, "open")) == 2, timeout=20,
+                   what="a later refresh to count the second task")
         assert scraped()[("other", "no_retries")] == 0
         assert scraped()[("a_topic", "locked")] == 0
     finally:
