@@ -165,6 +165,15 @@ def _running(worker: str) -> int:
     return next(s for s in stack_status(STACK) if s.worker == worker).running
 
 
+def _containers_running(worker: str) -> int:
+    """Tasks whose container still runs, those told to shut down included: a replica that
+    drains after `scale 0` still polls until its SIGTERM (stack_status counts only the
+    tasks meant to run)."""
+    states = _run("docker", "service", "ps", "--format", "{{.CurrentState}}",
+                  f"{STACK}_{worker}")
+    return sum(1 for state in states.splitlines() if state.startswith("Running"))
+
+
 def _aligned(at: float) -> float:
     """The next multiple of STEP seconds (subquery steps fall on multiples of STEP)."""
     return math.ceil(at / STEP) * STEP
@@ -302,8 +311,8 @@ def test_scaled_to_zero_the_worker_down_alert_fires_and_the_backlog_rises(
     open_tasks = ('camunda_backlog:external_tasks:max{topic="say_hello", state="open", '
                   f'stack="{STACK}"}}')
     scale(["hello-world=0"], stack=STACK)
-    wait_until(lambda: _running("hello-world") == 0, timeout=120, interval=2,
-               what="the replicas to stop")
+    wait_until(lambda: _running("hello-world") == 0 and _containers_running("hello-world") == 0,
+               timeout=120, interval=2, what="the replicas to stop")
     waiting = _start(api, 40, "waiting-")
     started = time.monotonic()
 
