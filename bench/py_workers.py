@@ -34,8 +34,16 @@ def report_ready() -> None:
     os.write(1, f"READY {time.time_ns() // 1000}\n".encode())
 
 
-def run_camunda_workers(url: str, topic: str, cfg: dict[str, Any], sync_handler: bool) -> None:
+def run_camunda_workers(url: str, topic: str, cfg: dict[str, Any], sync_handler: bool,
+                        fetch_ahead: bool = True) -> None:
     from camunda_workers import Task, Worker
+
+    if not fetch_ahead:
+        # The fetch strategy the SDK did not keep, for comparison: ask for the free
+        # slots only. Not a setting: an internal of the SDK the benchmark sets itself.
+        import camunda_workers._worker
+
+        camunda_workers._worker._AHEAD_SECONDS = 0.0
 
     worker = Worker(
         name="bench",
@@ -147,6 +155,8 @@ def run_raw_keepalive(url: str, topic: str, cfg: dict[str, Any]) -> None:
 RUNNERS: dict[str, Callable[[str, str, dict[str, Any]], None]] = {
     "camunda_workers": lambda url, topic, cfg: run_camunda_workers(url, topic, cfg, False),
     "camunda_workers_sync": lambda url, topic, cfg: run_camunda_workers(url, topic, cfg, True),
+    "camunda_workers_no_ahead": lambda url, topic, cfg: run_camunda_workers(
+        url, topic, cfg, False, fetch_ahead=False),
     "ext_task_client_sync": run_ext_task_client_sync,
     "ext_task_client_async": run_ext_task_client_async,
     "raw_keepalive": run_raw_keepalive,

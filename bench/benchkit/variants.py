@@ -149,6 +149,11 @@ VARIANTS: dict[str, Variant] = {v.name: v for v in (
         _ours("def (runs in the worker's thread pool of max_tasks threads)"),
         _python("camunda_workers_sync")),
     Variant(
+        "camunda_workers_no_ahead", ("noop", "wait50"),
+        _ours("async def; no tasks fetched ahead: each poll asks for the free slots only "
+              "(the strategy the SDK did not keep)"),
+        _python("camunda_workers_no_ahead")),
+    Variant(
         "js_client", ("noop", "wait50"),
         lambda cfg: (f"camunda-external-task-client-js 3.1.0: maxTasks {cfg.batch_size}, "
                      f"maxParallelExecutions {cfg.concurrency}, interval {cfg.js_interval}, "

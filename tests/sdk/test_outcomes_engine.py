@@ -3,6 +3,7 @@ the engine cannot take, its refusals, and tasks that vanish (the README's table)
 
 from __future__ import annotations
 
+import logging
 import threading
 import time
 from collections import Counter
@@ -312,3 +313,32 @@ def test_a_variable_that_cannot_be_decoded_fails_only_its_task(camunda: EngineAp
         assert message.startswith(f"VariableDecodeError: variable 'doc' ({kind}) cannot be "
                                   "decoded"), message
     assert _metric(registry, "camunda_worker_tasks_fetched_total", topic=topic) == 5
+
+
+def test_no_log_line_per_task_at_info(camunda: EngineApi,
+                                      caplog: pytest.LogCaptureFixture) -> None:
+    """Completions and BPMN errors are counted in metrics, not logged one line per task
+    at INFO (the noise the Python client is blamed for, its issue #50)."""
+    topic = unique("quiet")
+    key = f"p_{topic}"
+    camunda.deploy("bpmn_error", process_key=key, topic=topic, error_code="NO")
+    worker = make_worker(camunda, max_tasks=8)
+
+    @worker.topic(topic)
+    async def half_refuse(task: Task) -> None:
+        if task.variables["n"] % 2:
+            raise BpmnError("NO", "refused")
+
+    caplog.set_level(logging.DEBUG)
+    instances = [camunda.start(key, {"n": n}) for n in range(20)]
+    with running(worker):
+        camunda.wait_finished(instances)
+    # The worker's own lines and its HTTP client's (the test's engine client logs too).
+    loud = [r for r in caplog.records if r.levelno >= logging.INFO
+            and r.name.split(".")[0] in ("camunda_workers", "aiohttp", "asyncio")]
+    per_task = [r.getMessage() for r in loud
+                if getattr(r, "task_id", None) or any(i in r.getMessage() for i in instances)]
+    assert per_task == []
+    assert len(loud) <= 4, [r.getMessage() for r in loud]  # start, stop (and drain)
+    # the BPMN errors are there for whoever turns DEBUG on
+    assert sum("threw BPMN error NO" in r.getMessage() for r in caplog.records) == 10

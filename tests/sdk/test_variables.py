@@ -161,3 +161,43 @@ def test_a_value_handed_back_keeps_the_type_it_arrived_with() -> None:
     assert sent["xml"] == {"value": "<a/>", "type": "Xml"}
     # another Python type than it arrived as: the usual mapping
     assert encode_value("small_long", "five", types["small_long"])["type"] == "String"
+
+
+@pytest.mark.parametrize("text", [
+    "2024-05-01T10:15:30.000+0200", "1999-12-31T23:59:59.999-1130", "2026-01-01T00:00:00.000+0000",
+])
+def test_engine_dates_decode_as_strptime_reads_them(text: str) -> None:
+    # The fast path (fromisoformat on exactly the engine's format) gives the same value
+    # and the same fixed-offset timezone as the strict format.
+    values, _ = decode_variables({"d": {"type": "Date", "value": text}})
+    expected = datetime.strptime(text, "%Y-%m-%dT%H:%M:%S.%f%z")
+    assert values["d"] == expected
+    assert values["d"].utcoffset() == expected.utcoffset()
+
+
+@pytest.mark.parametrize("text", ["2024-05-01", "2024-05-01T10:15:30+0200",
+                                  "2024-05-01 10:15:30.000+0200", "2024-13-01T10:15:30.000+0200"])
+def test_other_date_texts_stay_refused(text: str) -> None:
+    # fromisoformat alone would read the first three; the engine never sends them.
+    with pytest.raises(VariableDecodeError, match=r"'d' \(Date\) cannot be decoded"):
+        decode_variables({"d": {"type": "Date", "value": text}})
+
+
+def test_json_variables_keep_big_integers_and_nan() -> None:
+    values, _ = decode_variables({
+        "big": {"type": "Json", "value": '{"n": 123456789012345678901234567890}'},
+        "nan": {"type": "Json", "value": "[NaN, 1.5]"},
+        "plain": {"type": "Json", "value": '{"a": [1, "x", null]}'},
+    })
+    assert values["big"] == {"n": 123456789012345678901234567890}
+    assert values["nan"][1] == 1.5
+    assert values["nan"][0] != values["nan"][0]  # NaN
+    assert values["plain"] == {"a": [1, "x", None]}
+
+
+def test_variable_types_without_value_info_are_shared_and_read_only() -> None:
+    _, first = decode_variables({"a": {"type": "String", "value": "x"}})
+    _, second = decode_variables({"b": {"type": "String", "value": "y", "valueInfo": {}}})
+    assert first["a"] is second["b"]  # one object per type, not one per variable
+    with pytest.raises(TypeError):
+        first["a"].value_info["x"] = 1  # type: ignore[index]
