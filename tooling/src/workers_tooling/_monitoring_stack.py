@@ -2,9 +2,10 @@
 
 * ``monitoring``: Prometheus (image built from ``deploy/monitoring/Dockerfile``) on a
   manager node, with the Docker socket for Swarm service discovery (the manager's
-  ``${MONITORING_DOCKER_SOCKET:-/var/run/docker.sock}``, e.g. rootless Docker's elsewhere), on the ``workers``
-  overlay network so that it reaches every replica on every node, its UI on host port
-  ``${MONITORING_PORT:-9090}`` of that node, its data in the ``monitoring-data`` volume.
+  ``${MONITORING_DOCKER_SOCKET:-/var/run/docker.sock}``: rootless Docker's is elsewhere),
+  on the ``workers`` overlay network so that it reaches every replica on every node, its
+  UI on host port ``${MONITORING_PORT:-9090}`` of that node, its data in the
+  ``monitoring-data`` volume.
 * ``backlog``: the backlog exporter (``python -m camunda_workers.backlog``, image from
   ``deploy/monitoring/backlog.Dockerfile``), one per stack, counting the external tasks of
   every worker's topics; Prometheus scrapes it like a worker (job ``camunda-backlog``).
