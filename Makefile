@@ -82,8 +82,8 @@ list-workers: setup ## Table of the workers: name, port, topics, replicas, versi
 schema: setup ## Write workers/worker.schema.json (JSON Schema of worker.json, for editors)
 	$(WORKERS) schema
 
-generate-compose: setup ## Update the worker services in docker-compose.swarm.yml
-	$(WORKERS) compose
+generate-compose: setup ## Update the worker services in docker-compose.swarm.yml (MONITORING=1: add Prometheus)
+	$(WORKERS) compose $(if $(MONITORING),--monitoring)
 
 render-compose: setup ## Render the stack of ENV (ENV=production) to .docker-compose.swarm.ENV.yml; the stack file stays
 	@test -n "$(ENV)" || { echo "give the environment: make render-compose ENV=production"; exit 2; }
@@ -134,8 +134,8 @@ build-all-workers: setup ## Build every worker image with the Docker SDK
 build-worker-%: setup ## Build one worker image: make build-worker-hello-world
 	$(WORKERS) build $*
 
-deploy-workers: setup ## Render the stack (not written back), build the images, docker stack deploy
-	$(WORKERS) deploy --stack $(STACK) $(if $(ENVIRONMENT),--env $(ENVIRONMENT))
+deploy-workers: setup ## Render the stack (not written back), build the images, docker stack deploy (MONITORING=1: with Prometheus)
+	$(WORKERS) deploy --stack $(STACK) $(if $(ENVIRONMENT),--env $(ENVIRONMENT)) $(if $(MONITORING),--monitoring)
 
 engine-image: ## Build the engine image from engine/ and push it: REGISTRY=host:port make engine-image
 	@test -n "$(ENGINE_IMAGE)" || { echo "set REGISTRY=host:port (or ENGINE_IMAGE=name:tag)" >&2; exit 2; }
@@ -151,8 +151,21 @@ worker-status: setup ## Replicas, image, update state and last error per service
 logs-worker-%: setup ## Logs of one worker's replicas: make logs-worker-hello-world
 	$(WORKERS) logs $* --stack $(STACK)
 
-monitoring-status: setup ## Each worker's metrics URL and whether it answers
-	$(WORKERS) monitoring-status
+monitoring-status: setup ## Each replica's /metrics (PROMETHEUS_URL=...: replicas, rates, backlog, alerts)
+	$(WORKERS) monitoring-status --stack $(STACK) $(if $(PROMETHEUS_URL),--prometheus $(PROMETHEUS_URL))
+
+# ---------------------------------------------------------------- monitoring
+PROMETHEUS_PORT ?= 9090
+.PHONY: monitoring monitoring-stop test-rules
+monitoring: setup ## Prometheus + backlog exporter next to `make demo` (local processes); prints the URL
+	$(WORKERS) monitoring start --port $(PROMETHEUS_PORT) --engine-url $(ENGINE_URL)
+
+monitoring-stop: setup ## Stop what `make monitoring` started
+	$(WORKERS) monitoring stop
+
+test-rules: ## promtool: check the config and the rules, run the rules' unit tests
+	promtool check config deploy/monitoring/prometheus.yml
+	promtool test rules deploy/monitoring/tests/*.test.yml
 
 # ---------------------------------------------------------------- help
 .PHONY: help

@@ -3,6 +3,7 @@
 #
 #   local/python-base:bookworm   Debian 12 minbase + python3 (3.11), python3-venv, ca-certificates
 #   local/jre-base:bookworm      Debian 12 minbase + openjdk-17-jre-headless, ca-certificates, curl
+#   local/prometheus-base:bookworm  Debian 12 minbase + prometheus (2.42, with promtool), ca-certificates
 #
 # Each one: debootstrap --variant=minbase into a temp dir, trim, `docker import`.
 # An image that already exists is skipped (FORCE=1 rebuilds). Needs root and a running
@@ -10,14 +11,16 @@
 # (/etc/apt/sources.list.d/*.sources, *.list, /etc/apt/sources.list), or $DEBIAN_MIRROR.
 # Downloaded .debs are kept in $DEBOOTSTRAP_CACHE (shared by both images, later runs are faster).
 #
-#   scripts/base-images.sh              # both images
+#   scripts/base-images.sh              # all three images
 #   scripts/base-images.sh python       # only local/python-base:bookworm
 #   scripts/base-images.sh jre          # only local/jre-base:bookworm
+#   scripts/base-images.sh prometheus   # only local/prometheus-base:bookworm
 set -euo pipefail
 
 SUITE="${DEBIAN_SUITE:-bookworm}"
 PYTHON_IMAGE="${PYTHON_BASE_IMAGE:-local/python-base:$SUITE}"
 JRE_IMAGE="${JRE_BASE_IMAGE:-local/jre-base:$SUITE}"
+PROMETHEUS_IMAGE="${PROMETHEUS_BASE_IMAGE:-local/prometheus-base:$SUITE}"
 CACHE="${DEBOOTSTRAP_CACHE:-/var/cache/camunda-workers/debootstrap-$SUITE}"
 FORCE="${FORCE:-0}"
 BASE_PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin
@@ -65,7 +68,7 @@ mkdir -p "$CACHE"
 
 human() { numfmt --to=si --suffix=B "$1" 2>/dev/null || echo "${1}B"; }
 
-# build IMAGE "pkg,pkg" CHECK-COMMAND -- docker-import --change args...
+# [TRIM_EXTRA="rootfs paths"] build IMAGE "pkg,pkg" CHECK-COMMAND -- docker-import --change args...
 build() {
     local image="$1" include="$2" check="$3"; shift 4
     if [[ $FORCE != 1 ]] && docker image inspect "$image" >/dev/null 2>&1; then
@@ -90,6 +93,8 @@ build() {
     rm -rf "$dir"/var/cache/apt/archives/*.deb "$dir"/var/cache/apt/*.bin "$dir"/var/lib/apt/lists/* \
            "$dir"/usr/share/doc/* "$dir"/usr/share/man/* "$dir"/usr/share/info/* "$dir"/var/log/*.log \
            "$dir"/tmp/* "$dir"/var/tmp/* "$dir"/debootstrap
+    # Per image (TRIM_EXTRA="path ..." build ...): more paths inside the rootfs to delete.
+    local extra; for extra in ${TRIM_EXTRA:-}; do rm -rf "${dir:?}/$extra"; done
     tar -C "$dir" --numeric-owner --exclude='./proc/*' --exclude='./sys/*' --exclude='./dev/*' -c . \
         | docker import "$@" - "$image" >/dev/null || die "docker import $image failed"
     t2=$(date +%s%N)
@@ -120,6 +125,16 @@ if [[ $want == all || $want == jre ]]; then
         --change 'ENV LANG=C.UTF-8' \
         --change 'CMD ["java", "-version"]'
 fi
+if [[ $want == all || $want == prometheus ]]; then
+    # debootstrap fakes start-stop-daemon while it installs: the package's service never starts.
+    # The web UI needs moment-timezone's scripts, not its 212 MB of raw zone data.
+    TRIM_EXTRA="usr/share/javascript/moment-timezone/data usr/share/locale" \
+    build "$PROMETHEUS_IMAGE" "prometheus,ca-certificates" \
+        'prometheus --version 2>&1 | head -n 1 && promtool --version 2>&1 | head -n 1' -- \
+        --change "ENV PATH=$BASE_PATH" \
+        --change 'ENV LANG=C.UTF-8' \
+        --change 'CMD ["prometheus", "--version"]'
+fi
 say "done in $(( $(date +%s) - T0 )) s"
 docker image ls --format '{{.Repository}}:{{.Tag}} {{.Size}}' \
-    | grep -E "^(${PYTHON_IMAGE%%:*}|${JRE_IMAGE%%:*}):" | sed 's/^/  /' || true
+    | grep -E "^(${PYTHON_IMAGE%%:*}|${JRE_IMAGE%%:*}|${PROMETHEUS_IMAGE%%:*}):" | sed 's/^/  /' || true

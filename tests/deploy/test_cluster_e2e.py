@@ -4,8 +4,9 @@ lost under load.
 ``scripts/cluster.sh`` makes the cluster (every node a dockerd in its own network namespace,
 a registry on the bridge, an sshd in front of the manager); every case shares it. The
 stack is deployed the production way, from this machine over SSH:
-``DOCKER_HOST=ssh://root@MANAGER ENVIRONMENT=production REGISTRY=BRIDGE:5000 make deploy``
-(build on the manager, push to the registry, ``docker stack deploy``; nodes pull by digest).
+``DOCKER_HOST=ssh://root@MANAGER ENVIRONMENT=production REGISTRY=BRIDGE:5000 MONITORING=1
+make deploy`` (build on the manager, push to the registry, ``docker stack deploy``; nodes
+pull by digest), with the stack's Prometheus on the manager.
 Counts go to stdout (-s).
 """
 
@@ -34,7 +35,9 @@ from tests.support.docker import require_docker_or_skip
 from tests.support.engine import IN_CI, REPO, EngineApi, wait_until
 from workers_tooling import (
     LocalImagesOnMultiNodeSwarm,
+    PrometheusApi,
     ServiceStatus,
+    ToolingError,
     deploy,
     service_logs,
     stack_status,
@@ -188,7 +191,11 @@ def deployed(cluster: Cluster, tmp_path_factory: pytest.TempPathFactory) -> Iter
            if key not in ("TAG", "ENGINE_IMAGE", "MAKEFLAGS", "MFLAGS")}
     env.update(DOCKER_HOST=cluster.docker_host, REGISTRY=cluster.registry,
                ENVIRONMENT="production", BASE_IMAGE="local/python-base:bookworm",
-               JRE_BASE_IMAGE="local/jre-base:bookworm")
+               JRE_BASE_IMAGE="local/jre-base:bookworm", MONITORING="1",
+               PROMETHEUS_BASE_IMAGE="local/prometheus-base:bookworm",
+               # The nodes here share the machine's /var/run/docker.sock (only their
+               # network namespaces differ): Prometheus gets the manager's own socket.
+               MONITORING_DOCKER_SOCKET=cluster.socket(1).removeprefix("unix://"))
     seconds = _make_deploy(repo, env)
     print(f"\n[cluster] make deploy over SSH (build on the manager, push, deploy): "
           f"{seconds:.0f}s")
@@ -340,6 +347,59 @@ def test_status_and_logs_over_ssh_and_through_a_docker_context(
     assert f"{STACK}_{WORKER}" in capsys.readouterr().out
     assert main(["logs", WORKER, "--stack", STACK, "--tail", "5"]) == 0
     assert "@" + nodes[0] in capsys.readouterr().out
+
+
+def test_monitoring_status_asks_each_replica_on_every_node_over_ssh(
+        cluster: Cluster, deployed: Deployed, capsys: pytest.CaptureFixture[str],
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    """The direct check: one probe container on the manager's end of the overlay network
+    reaches every replica at its own address, on every node (never the routing mesh)."""
+    monkeypatch.setenv("COLUMNS", "300")
+    assert main(["monitoring-status", "--stack", STACK, "--repo", str(deployed.repo)]) == 0
+    out = capsys.readouterr().out
+    assert f"up {WORKER} {STACK}_{WORKER}:8001/metrics on {STACK}_workers (3/3 replicas " \
+           "answer)" in out
+    replicas = re.findall(rf"^ +up {STACK}_{WORKER}\.\d+\.\w+ on ({cluster.name}-node\d) "
+                          r"http://(10\.[0-9.]+):8001/metrics \(\d+ samples\)$", out, re.MULTILINE)
+    with capsys.disabled():
+        print(f"\n[cluster] monitoring-status: {sorted(replicas)}")
+    assert sorted(node for node, _ in replicas) == [cluster.hostname(n) for n in (1, 2, 3)]
+    assert len({address for _, address in replicas}) == 3  # each at its own address
+
+
+def _worker_targets(prometheus: PrometheusApi) -> list[tuple[str, str]] | None:
+    """(node, health) of each hello-world target Prometheus scrapes; None while it does
+    not answer yet."""
+    try:
+        targets = prometheus.targets()
+    except ToolingError:
+        return None
+    return sorted((target["labels"].get("node", "-"), target["health"]) for target in targets
+                  if target["labels"].get("job") == "camunda-workers"
+                  and target["labels"].get("worker") == WORKER)
+
+
+def test_prometheus_on_the_manager_scrapes_each_replica_on_every_node(
+        cluster: Cluster, deployed: Deployed, capsys: pytest.CaptureFixture[str],
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    prometheus = PrometheusApi(f"http://{cluster.manager_ip}:9090")
+    try:
+        wanted = [(cluster.hostname(n), "up") for n in (1, 2, 3)]
+        targets = wait_until(lambda: _worker_targets(prometheus) == wanted or None,
+                             timeout=180, interval=3, what="3 replicas scraped, all up")
+        assert targets
+        with capsys.disabled():
+            print(f"\n[cluster] Prometheus targets of {WORKER}: {_worker_targets(prometheus)}")
+    finally:
+        prometheus.close()
+    monkeypatch.setenv("COLUMNS", "300")
+    url = f"http://{cluster.manager_ip}:9090"
+    assert main(["monitoring-status", "--stack", STACK, "--repo", str(deployed.repo),
+                 "--prometheus", url]) == 0
+    row = next(line for line in capsys.readouterr().out.splitlines() if f" {WORKER} " in line)
+    assert re.search(rf"│ {WORKER} +│ 3 +│", row), row
+    with capsys.disabled():
+        print(f"[cluster] monitoring-status --prometheus: {' '.join(row.split())}")
 
 
 def test_rolling_update_pushed_through_the_registry(cluster: Cluster, deployed: Deployed,

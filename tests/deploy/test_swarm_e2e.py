@@ -196,7 +196,10 @@ def test_deploy_runs_instances_and_reports(stack: tuple[Path, EngineApi],
     assert "greeted" in capsys.readouterr().out
     assert main(["monitoring-status", "--stack", STACK, "--repo", str(stack[0])]) == 0
     shown = capsys.readouterr().out
-    assert re.search(r"up hello-world .*1/1 replicas answer, \d+ samples", shown), shown
+    # each replica at its overlay address (the port is not published)
+    assert re.search(r"up hello-world .*\(1/1 replicas answer\)", shown), shown
+    assert re.search(rf"up {STACK}_hello-world\.1\.\w+ on \S+ http://[\d.]+:8001/metrics "
+                     r"\(\d+ samples\)", shown), shown
     assert _completed("hello-world", 8001) == 200
     assert _completed("publicacao", 8002) == 5
 

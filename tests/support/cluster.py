@@ -24,7 +24,10 @@ class Cluster:
     def env(self) -> dict[str, str]:
         """The environment of cluster.sh for this cluster."""
         return {**os.environ, "CLUSTER_NAME": self.name,
-                "CLUSTER_SUBNET": f"{self.subnet_prefix}.0/24"}
+                "CLUSTER_SUBNET": f"{self.subnet_prefix}.0/24",
+                # the bases of every image built on the manager, the monitoring one's too
+                "CLUSTER_IMAGES": "local/python-base:bookworm local/jre-base:bookworm "
+                                  "local/prometheus-base:bookworm"}
 
     @property
     def manager_ip(self) -> str:

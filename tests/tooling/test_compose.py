@@ -50,7 +50,7 @@ def test_the_generated_service(tmp_path: Path) -> None:
         placement={"constraints": ["node.role == worker"],
                    "preferences": [{"spread": "node.labels.zone"}]},
         update={"parallelism": 2, "monitor": "90s"}, stop_grace_period="1m30s",
-        depends_on=["engine"]))
+        depends_on=["engine"], publish_port=True))
     result = compose_stack(repo)
     assert (result.added, result.seeded, result.written) == (("mailer",), True, True)
     service = load(repo / STACK)["services"]["mailer"]
@@ -86,6 +86,7 @@ def test_the_generated_service(tmp_path: Path) -> None:
     assert deploy["labels"] == {
         "camunda-workers.worker": "mailer", "camunda-workers.version": "2.1.0",
         "prometheus.scrape": "true", "prometheus.port": "8005", "prometheus.path": "/metrics",
+        "prometheus.job": "camunda-workers",
         "camunda-workers.environment": "CAMUNDA_USER_FILE,CAMUNDA_PASSWORD_FILE,SMTP_KEY_FILE,"
                                        "SMTP_HOST,SMTP_TLS,LEGACY,STRICT,RETRIES",
         "camunda-workers.secrets": "camunda_user,camunda_password,smtp.key",
@@ -106,6 +107,18 @@ def test_the_generated_service(tmp_path: Path) -> None:
     assert "image: local/workers-mailer:2.1.0" in rendered  # what the deploy runs
     assert 'SMTP_TLS: "yes"' in rendered
     assert 'LEGACY: "on"' in rendered
+
+
+def test_the_metrics_port_is_published_only_when_worker_json_asks(tmp_path: Path) -> None:
+    repo = make_repo(tmp_path, worker_files("quiet", 8001),
+                     worker_files("shown", 8002, publish_port=True))
+    compose_stack(repo)
+    services = load(repo / STACK)["services"]
+    assert "ports" not in services["quiet"]  # Prometheus scrapes it over the overlay
+    assert services["shown"]["ports"] == ["8002:8002"]
+    set_workers(repo, worker_files("quiet", 8001), worker_files("shown", 8002))
+    compose_stack(repo)
+    assert "ports" not in load(repo / STACK)["services"]["shown"]  # asked no more: removed
 
 
 def test_registry_and_tag(tmp_path: Path, monkeypatch: pytest.MonkeyPatch,

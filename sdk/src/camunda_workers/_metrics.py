@@ -2,15 +2,21 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable, Mapping
 from typing import Generic, TypeVar
 from urllib.parse import urlsplit
 
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, Info
 from prometheus_client.metrics import MetricWrapperBase
 
-__all__ = ["WorkerMetrics"]
+__all__ = ["DECISIONS", "ENGINE_ERROR_KINDS", "OUTCOMES", "WorkerMetrics"]
 
 _DURATION_BUCKETS = (0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 300)
+OUTCOMES = ("completed", "failed", "bpmn_error", "unlocked")
+DECISIONS = ("completed", "bpmn_error", "failed")  # what a handler can decide
+# The kinds of camunda_workers.errors.EngineError (its docstring lists them; tested).
+ENGINE_ERROR_KINDS = ("connection", "timeout", "server", "conflict", "malformed_response",
+                      "not_found", "rejected", "unauthorized")
 M = TypeVar("M", bound=MetricWrapperBase)
 
 
@@ -19,8 +25,8 @@ class _Children(Generic[M]):
 
     ``metric.labels(...)`` validates and stringifies the labels and takes a lock on every
     call; a worker records several metrics per task, so each child is looked up here
-    instead. Binding on first use keeps the exposition as before: a series appears
-    when it is first recorded.
+    instead. A series appears when its child is bound: :class:`WorkerMetrics` binds the
+    ones alerts and dashboards divide or rate up front (at 0), the rest on first use.
     """
 
     def __init__(self, metric: M, worker: str) -> None:
@@ -83,6 +89,13 @@ class WorkerMetrics:
                                        "Locks extended.", ["worker", "topic"], registry=r)
         self.ready = Gauge("camunda_worker_ready", "1 while the engine answers and not draining.",
                            ["worker"], registry=r)
+        self.max_tasks = Gauge("camunda_worker_max_tasks", "Handlers allowed in flight.",
+                               ["worker"], registry=r)
+        self.lock_duration = Gauge("camunda_worker_lock_duration_seconds",
+                                   "Lock asked for per topic.", ["worker", "topic"], registry=r)
+        self.alive = Gauge("camunda_worker_alive",
+                           "1 while the poll loop turns (what /healthz answers).", ["worker"],
+                           registry=r)
         # Bound once: recorded per task or per poll.
         self.tasks_in_flight = self.in_flight.labels(worker)
         self.worker_ready = self.ready.labels(worker)
@@ -95,6 +108,30 @@ class WorkerMetrics:
         self._duration = _Children(self.duration, worker)
         self._engine_errors = _Children(self.engine_errors, worker)
         self._lock_extensions = _Children(self.lock_extensions, worker)
+        # Series that exist from the start read 0 instead of missing: rates, ratios and
+        # percentiles over them have data, and increase() sees the first increment (a
+        # series born with its first tasks counted has no rate until the next ones).
+        for kind in ENGINE_ERROR_KINDS:
+            self._engine_errors(kind)
+
+    def running(self, *, max_tasks: int, lock_durations: Mapping[str, int],
+                alive: Callable[[], bool]) -> None:
+        """What alerts and dashboards compare against, once the worker runs.
+
+        ``lock_durations`` maps each topic to its lock in milliseconds; ``alive`` is read
+        at every scrape. Each topic's counters and histograms start at 0.
+        """
+        worker = self.worker
+        self.max_tasks.labels(worker).set(max_tasks)
+        self.alive.labels(worker).set_function(lambda: 1.0 if alive() else 0.0)
+        for topic, lock_ms in lock_durations.items():
+            self.lock_duration.labels(worker, topic).set(lock_ms / 1000)
+            self._fetched(topic)
+            self._lock_extensions(topic)
+            for outcome in OUTCOMES:
+                self._handled(topic, outcome)
+            for decision in DECISIONS:
+                self._duration(topic, decision)
 
     def task_fetched(self, topic: str) -> None:
         self._fetched(topic).inc()

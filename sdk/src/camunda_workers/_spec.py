@@ -54,7 +54,7 @@ DEFAULT_MAX_TASKS = 10
 DEFAULT_LOCK_DURATION = 60_000
 # Sections of worker.json the deployment tooling validates and the runtime ignores.
 DEPLOYMENT_FIELDS = ("depends_on", "environment", "replicas", "resources", "placement",
-                     "secrets", "labels", "update")
+                     "secrets", "labels", "publish_port", "update")
 
 
 def _kebab_case(value: str) -> str:
@@ -139,6 +139,7 @@ class WorkerSpec(BaseModel):
     placement: Any = None
     secrets: Any = None
     labels: Any = None
+    publish_port: Any = None
     update: Any = None
 
     @field_validator("shared_topics")

@@ -149,6 +149,9 @@ class Worker(TaskRouter):
             executor=executor, lifecycle=self.lifecycle, engine=self.engine,
             metrics=self.metrics, worker_id=self.worker_id, on_engine_state=self._update_ready)
         poller.last_turn = loop.time()
+        self.metrics.running(
+            max_tasks=settings.max_tasks, alive=lambda: self._alive()[0],
+            lock_durations={topic: self._lock_ms(topic) for topic in self._subscriptions})
         try:
             if settings.port is not None:
                 self.health = HealthServer(port=settings.port, registry=self.metrics.registry,
@@ -185,7 +188,9 @@ class Worker(TaskRouter):
         """Live while the poll loop turns: it wakes at least once per long poll."""
         if self._poller is None:
             return True, "starting"
-        idle = asyncio.get_running_loop().time() - self._poller.last_turn
+        # also read off the loop: /metrics' liveness gauge, registry readers in tests
+        loop = self.lifecycle.loop or asyncio.get_running_loop()
+        idle = loop.time() - self._poller.last_turn
         limit = 2 * (self.settings.long_poll_ms() / 1000 + self.settings.http_timeout)
         limit = max(limit, self.settings.backoff_max + self.settings.http_timeout)
         if idle > limit:

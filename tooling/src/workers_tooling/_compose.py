@@ -8,6 +8,9 @@ by the ``camunda-workers.worker: NAME`` label under ``deploy.labels``. Where spl
 not safe (:class:`~._splice.NeedsRoundTrip`), the whole file goes through ruamel.yaml's
 round trip (:mod:`._roundtrip`) and the result says so.
 
+The monitoring services (``monitoring=True``, :mod:`._compose_components`) are spliced
+the same way after the worker services, recognised by their own label.
+
 With no stack file yet, it starts from ``deploy/stack.seed.yml``. ``environment="production"``
 merges the overlay ``deploy/production.yml`` into the generated services (:mod:`._overlay`);
 ``output`` writes the result to another file (what ``workers deploy`` deploys) and leaves
@@ -23,12 +26,14 @@ from pathlib import Path
 from typing import Any
 
 from ._atomic import Writer, atomic_write, write_all
+from ._compose_components import COMPONENT_VOLUMES, COMPONENTS_FAMILY, wanted_components
 from ._discovery import DiscoveredWorker, discover_workers, relative
 from ._gc import without_gc
 from ._image_names import ImageNames
 from ._overlay import load_overlay
 from ._roundtrip import roundtrip
 from ._service import build_service
+from ._servicesync import WORKERS, Family
 from ._splice import NeedsRoundTrip, Outcome, splice
 from .errors import InputError, ToolingError, WorkerValidationError
 
@@ -108,6 +113,7 @@ def compose_stack(
     images: ImageNames | None = None,
     environment: str | None = None,
     output: Path | None = None,
+    monitoring: bool | None = None,
     check: bool = False,
     writer: Writer = write_all,
 ) -> ComposeResult:
@@ -115,8 +121,9 @@ def compose_stack(
 
     Images are named by ``images`` (default: ``registry``/``tag`` as given, the rest left
     to the deploy, see :class:`~._image_names.ImageNames`). ``output`` (default: the stack
-    file) is where the result goes. ``check=True`` writes nothing; the result's ``diff``
-    shows what would change.
+    file) is where the result goes. ``monitoring`` adds (True) or removes (False) the
+    monitoring services (:mod:`._monitoring_stack`); None keeps them if the file has them.
+    ``check=True`` writes nothing; the result's ``diff`` shows what would change.
     """
     stack_file = stack_file or repo / STACK_FILE
     seed = seed or repo / SEED_FILE
@@ -138,24 +145,43 @@ def compose_stack(
         for worker in workers}
     secrets = sorted({s for worker in workers for s in worker.spec.secrets})
     shown = source if old_text is not None else relative(seed, repo)
-    reason = ""
-    try:
-        try:
-            outcome = splice(start[len(bom):], source=shown, generated=generated,
-                             secrets=secrets)
-        except NeedsRoundTrip as exc:
-            reason = str(exc)
-            outcome = roundtrip(start[len(bom):], source=shown, generated=generated,
-                                secrets=secrets)
-    except RecursionError:
-        raise InputError(f"{shown}: nested too deeply to read; a stack file is a few levels "
-                         "of keys") from None
+    outcome, reason = _generate(start[len(bom):], shown, generated, secrets, WORKERS)
+    components = wanted_components(outcome.text, repo, workers, images=images,
+                                   enabled=monitoring)
+    if components is not None:
+        more, why = _generate(outcome.text, shown, components, (), COMPONENTS_FAMILY,
+                              COMPONENT_VOLUMES if components else ())
+        outcome = _combine(outcome, more)
+        reason = "; ".join(r for r in (reason, why) if r)
     _check_depends_on(workers, outcome.services, source)
     text = bom + outcome.text
     before = old_text if output is None else read_stack_text(target, relative(target, repo))
     changed = text != before
     return _finish(repo, stack_file, target, output, before, text, changed, check, writer,
                    outcome, names, reason, seeded=old_text is None)
+
+
+def _generate(text: str, shown: str, generated: dict[str, dict[str, Any]],
+              secrets: Sequence[str], family: Family,
+              volumes: Sequence[str] = ()) -> tuple[Outcome, str]:
+    """Splice one family of services, else round-trip the file; (outcome, why not spliced)."""
+    try:
+        try:
+            return splice(text, source=shown, generated=generated, secrets=secrets,
+                          family=family, volumes=volumes), ""
+        except NeedsRoundTrip as exc:
+            return roundtrip(text, source=shown, generated=generated, secrets=secrets,
+                             family=family, volumes=volumes), str(exc)
+    except RecursionError:
+        raise InputError(f"{shown}: nested too deeply to read; a stack file is a few levels "
+                         "of keys") from None
+
+
+def _combine(first: Outcome, then: Outcome) -> Outcome:
+    """Two passes over the file (workers, then monitoring services) as one outcome."""
+    method = "splice" if first.method == then.method == "splice" else "round trip"
+    return Outcome(then.text, first.added + then.added, first.updated + then.updated,
+                   first.removed + then.removed, then.services, method)
 
 
 def _finish(repo: Path, stack_file: Path, target: Path, output: Path | None,

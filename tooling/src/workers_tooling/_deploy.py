@@ -8,6 +8,10 @@ the stack file with the worker services brought up to date and the overlay of
 are built, pushed, checked and deployed: ``docker stack deploy`` fills the file's
 ``${REGISTRY}``/``${TAG}`` with them.
 
+``--monitoring`` adds the monitoring services to the rendered file (``--no-monitoring``
+leaves them out; neither: as the stack file has them); their images are built, pushed and
+checked with the workers' (:mod:`._monitoring_images`).
+
 On a Swarm of more than one node every node pulls the worker images: they must be in a
 registry all nodes reach (``REGISTRY``). Deploy pushes there, then asks the Swarm's
 manager to find each image in the registry (the same lookup ``docker stack deploy`` makes
@@ -29,7 +33,9 @@ from ._discovery import discover_workers, relative
 from ._docker_client import docker_cli, docker_client, require_swarm
 from ._image_names import DEFAULT_REGISTRY, ImageNames
 from ._images import BuiltImage, build_images
-from ._labels import WORKER_LABEL
+from ._labels import COMPONENT_LABEL, WORKER_LABEL
+from ._monitoring_images import build_component_images
+from ._monitoring_stack import COMPONENTS, component_image
 from ._nodes import SwarmNode, fits, swarm_nodes
 from ._stack import DEFAULT_STACK
 from .errors import ToolingError
@@ -52,6 +58,7 @@ class DeployResult:
     rendered: Path
     names: ImageNames
     nodes: int = 1
+    monitoring: bool = False  # the stack has the monitoring services
 
 
 def rendered_file(stack_file: Path, stack: str) -> Path:
@@ -80,10 +87,13 @@ def deploy(
     build: bool = True,
     push: bool | None = None,
     base_image: str | None = None,
+    monitoring: bool | None = None,
     progress: Callable[[str, str], None] = lambda worker, line: None,
 ) -> DeployResult:
     """Render the stack, build (and push) the images, ``docker stack deploy`` the rendered
     file. ``push`` defaults to whether a registry is set (``REGISTRY`` other than ``local``).
+    ``monitoring``: with (True) or without (False) the monitoring services; None: as the
+    stack file has them.
     """
     names = ImageNames(registry=registry, tag=tag).resolve()
     if push is None:
@@ -95,10 +105,14 @@ def deploy(
         warnings.append(f"{relative(stack_file, repo)} is behind the workers (deployed "
                         "anyway, from the rendered file): run `workers compose` and commit it")
     composed = compose_stack(repo, stack_file=stack_file, environment=environment,
-                             output=rendered)
-    services = _worker_services(composed.text)
+                             output=rendered, monitoring=monitoring)
+    services = _labelled_services(composed.text, WORKER_LABEL)
     images = {worker.name: names.image(worker.name, worker.spec.version)
               for worker in discover_workers(repo)}
+    monitored = bool(_labelled_services(composed.text, COMPONENT_LABEL))
+    if monitored:
+        images.update({component.name: component_image(repo, component, names)
+                       for component in COMPONENTS})
     with docker_client() as client:
         require_swarm(client)
         nodes = swarm_nodes(client)
@@ -111,6 +125,9 @@ def deploy(
             _require_images(client, images)
     built = tuple(build_images(repo, images=names, base_image=base_image, push=push,
                                progress=progress) if build else ())
+    if build and monitored:
+        built += tuple(build_component_images(repo, images=names, base_image=base_image,
+                                              push=push, progress=progress))
     if len(nodes) > 1:
         with docker_client() as client:
             _require_in_registry(client, nodes, images)
@@ -122,21 +139,21 @@ def deploy(
         raise ToolingError(f"docker stack deploy of {relative(rendered, repo)} failed:\n"
                            f"{detail}")
     return DeployResult(stack, composed, built, tuple(warnings), done.stdout, rendered, names,
-                        len(nodes))
+                        len(nodes), monitored)
 
 
-def _worker_services(stack_text: str) -> dict[str, dict[str, Any]]:
-    """The worker services of a stack file (those with an image), by name."""
+def _labelled_services(stack_text: str, label: str) -> dict[str, dict[str, Any]]:
+    """The services of a stack file with an image and ``label`` (workers, monitoring)."""
     from ruamel.yaml import YAML
 
     services = (YAML(typ="safe").load(stack_text) or {}).get("services") or {}
     return {str(name): service for name, service in services.items()
             if isinstance(service, dict) and service.get("image")
-            and WORKER_LABEL in ((service.get("deploy") or {}).get("labels") or {})}
+            and label in ((service.get("deploy") or {}).get("labels") or {})}
 
 
 def _require_images(client: Any, images: Mapping[str, str]) -> None:
-    """Before deploying without a build: every worker image must exist here."""
+    """Before deploying without a build: every image (workers, monitoring) must be here."""
     missing = []
     for name, image in images.items():
         try:

@@ -9,15 +9,40 @@ labels with these prefixes (:data:`RESERVED_LABEL_PREFIXES`).
 from __future__ import annotations
 
 __all__ = [
+    "BACKLOG_JOB",
+    "COMPONENT_LABEL",
     "ENV_LABEL",
+    "PROMETHEUS_JOB_LABEL",
+    "PROMETHEUS_PATH_LABEL",
+    "PROMETHEUS_PORT_LABEL",
+    "PROMETHEUS_SCRAPE_LABEL",
     "RESERVED_LABEL_PREFIXES",
     "SECRETS_LABEL",
     "VERSION_LABEL",
     "WORKER_LABEL",
+    "WORKERS_JOB",
+    "prometheus_labels",
 ]
 
 WORKER_LABEL = "camunda-workers.worker"
 VERSION_LABEL = "camunda-workers.version"
 ENV_LABEL = "camunda-workers.environment"
 SECRETS_LABEL = "camunda-workers.secrets"
+# The stack's monitoring services (`monitoring`, `backlog`) carry this one instead.
+COMPONENT_LABEL = "camunda-workers.component"
 RESERVED_LABEL_PREFIXES = ("camunda-workers.", "prometheus.")
+
+# Read by deploy/monitoring/prometheus.yml (Swarm service discovery, role tasks).
+PROMETHEUS_SCRAPE_LABEL = "prometheus.scrape"
+PROMETHEUS_PORT_LABEL = "prometheus.port"
+PROMETHEUS_PATH_LABEL = "prometheus.path"
+PROMETHEUS_JOB_LABEL = "prometheus.job"
+# The job names the alert and recording rules select (deploy/monitoring/rules).
+WORKERS_JOB = "camunda-workers"
+BACKLOG_JOB = "camunda-backlog"
+
+
+def prometheus_labels(port: int, job: str, path: str = "/metrics") -> dict[str, str]:
+    """The labels that make Prometheus scrape every task of a service at ``port``."""
+    return {PROMETHEUS_SCRAPE_LABEL: "true", PROMETHEUS_PORT_LABEL: str(port),
+            PROMETHEUS_PATH_LABEL: path, PROMETHEUS_JOB_LABEL: job}

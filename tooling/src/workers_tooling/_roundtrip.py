@@ -17,9 +17,8 @@ from typing import Any
 
 from ruamel.yaml.comments import CommentedMap
 
-from ._labels import WORKER_LABEL
-from ._service import NETWORK, NETWORK_DECLARATION, SECRET_DECLARATION
-from ._servicesync import labelled_worker, sync_service
+from ._service import NETWORK, NETWORK_DECLARATION, SECRET_DECLARATION, VOLUME_DECLARATION
+from ._servicesync import WORKERS, Family, labelled
 from ._splice import Outcome
 from ._yamldoc import Document, own_keys, to_node
 from ._yamledit import delete_key, insert_key, replace_value, sync_value
@@ -30,18 +29,18 @@ __all__ = ["roundtrip"]
 _DOCUMENT_END = re.compile(r"^\.\.\.[ \t]*(#.*)?$", re.MULTILINE)
 
 
-def _worker_services(services: CommentedMap) -> dict[str, str]:
-    """Worker name -> service key, for the services carrying our label."""
+def _family_services(services: CommentedMap, family: Family) -> dict[str, str]:
+    """Name -> service key, for the services carrying the family's label."""
     found: dict[str, str] = {}
     for key in own_keys(services):
-        name = labelled_worker(services[key])
+        name = labelled(services[key], family.label)
         if name:
             found[name] = key
     return found
 
 
 def _ensure(data: CommentedMap, section: str, name: str, value: Mapping[str, Any]) -> None:
-    """Declare a top-level network/secret the workers use, if the file does not."""
+    """Declare a top-level network/secret/volume the services use, if the file does not."""
     if section not in own_keys(data):
         insert_key(data, len(own_keys(data)), section, to_node({name: value}), blank_line=True)
     elif data[section] is None:
@@ -51,8 +50,9 @@ def _ensure(data: CommentedMap, section: str, name: str, value: Mapping[str, Any
 
 
 def roundtrip(text: str, *, source: str, generated: Mapping[str, Mapping[str, Any]],
-              secrets: Sequence[str]) -> Outcome:
-    """Bring the worker services of ``text`` in line with ``generated`` (worker name ->
+              secrets: Sequence[str], family: Family = WORKERS,
+              volumes: Sequence[str] = ()) -> Outcome:
+    """Bring the services of ``family`` in ``text`` in line with ``generated`` (name ->
     service, in name order) through a whole-file round trip."""
     document = Document(text, source=source)
     data = document.data
@@ -61,12 +61,12 @@ def roundtrip(text: str, *, source: str, generated: Mapping[str, Mapping[str, An
     services = data["services"]
     if not isinstance(services, CommentedMap):
         raise InputError(f"{source}: services: expected a mapping of services")
-    existing = _worker_services(services)
+    existing = _family_services(services, family)
     for name in generated:
         if name not in existing and name in own_keys(services):
             raise InputError(
-                f"{source}: services.{name} exists but is not a generated worker service; "
-                f"rename that service, or add the label '{WORKER_LABEL}: {name}' under its "
+                f"{source}: services.{name} exists but is not a generated {family.what}; "
+                f"rename that service, or add the label '{family.label}: {name}' under its "
                 "deploy.labels to hand it to the generator")
     removed = tuple(sorted(name for name in existing if name not in generated))
     for name in removed:
@@ -77,7 +77,7 @@ def roundtrip(text: str, *, source: str, generated: Mapping[str, Mapping[str, An
         node = to_node(service)
         if name in existing:
             key = existing[name]
-            if sync_service(services[key], node, f"{source}: services.{key}"):
+            if family.sync(services[key], node, f"{source}: services.{key}"):
                 updated.append(name)
         else:
             insert_key(services, _position(own_keys(services), existing, name), name, node,
@@ -88,6 +88,8 @@ def roundtrip(text: str, *, source: str, generated: Mapping[str, Mapping[str, An
         _ensure(data, "networks", NETWORK, NETWORK_DECLARATION)
     for secret in secrets:
         _ensure(data, "secrets", secret, SECRET_DECLARATION)
+    for volume in volumes:
+        _ensure(data, "volumes", volume, VOLUME_DECLARATION)
     output = document.dump()
     if _DOCUMENT_END.search(text) and not _DOCUMENT_END.search(output):
         output += "...\n"

@@ -17,7 +17,14 @@ from typing import Any
 from ruamel.yaml.scalarstring import DoubleQuotedScalarString
 
 from ._discovery import DiscoveredWorker
-from ._labels import ENV_LABEL, SECRETS_LABEL, VERSION_LABEL, WORKER_LABEL
+from ._labels import (
+    ENV_LABEL,
+    SECRETS_LABEL,
+    VERSION_LABEL,
+    WORKER_LABEL,
+    WORKERS_JOB,
+    prometheus_labels,
+)
 
 __all__ = [
     "DEPLOY_KEYS",
@@ -27,8 +34,10 @@ __all__ = [
     "NETWORK",
     "NETWORK_DECLARATION",
     "REMOVED_KEYS",
+    "RESTART_POLICY",
     "SECRET_DECLARATION",
     "SERVICE_KEYS",
+    "VOLUME_DECLARATION",
     "build_service",
     "recorded",
     "secret_variable",
@@ -44,6 +53,7 @@ NETWORK = "workers"
 # What the generator declares at the top level when the file lacks it.
 NETWORK_DECLARATION = {"driver": "overlay", "attachable": True}
 SECRET_DECLARATION = {"external": True}
+VOLUME_DECLARATION: dict[str, str] = {}  # a named volume of the Swarm's default driver
 ENGINE_URL = "${CAMUNDA_URL:-http://engine:8080/engine-rest}"
 # The worker answers /healthz once its loop turns: a few seconds after start.
 HEALTHCHECK = {"interval": "10s", "timeout": "5s", "retries": 3, "start_period": "20s"}
@@ -102,9 +112,7 @@ def _deploy(worker: DiscoveredWorker, env_keys: list[str]) -> dict[str, Any]:
     labels: dict[str, Any] = {
         WORKER_LABEL: spec.name,
         VERSION_LABEL: spec.version,
-        "prometheus.scrape": "true",
-        "prometheus.port": str(spec.port),
-        "prometheus.path": "/metrics",
+        **prometheus_labels(spec.port, WORKERS_JOB),
     }
     if env_keys:
         labels[ENV_LABEL] = ",".join(env_keys)
@@ -137,7 +145,8 @@ def build_service(worker: DiscoveredWorker, *, image: str,
     service: dict[str, Any] = {
         "image": image,
         "environment": environment,
-        "ports": [f"{port}:{port}"],
+        # Only on request: a published port reaches one replica at random (see ServiceSpec).
+        "ports": [f"{port}:{port}"] if spec.publish_port else [],
         "networks": [NETWORK],
         "secrets": list(spec.secrets),
         "healthcheck": {"test": ("CMD", "python3", "-c", DoubleQuotedScalarString(probe)),

@@ -157,6 +157,12 @@ class ServiceSpec(WorkerSpec):
             "Docker secrets mounted at /run/secrets/NAME; NAME_FILE (upper case) points "
             "there, so camunda_password becomes CAMUNDA_PASSWORD_FILE."))
     labels: dict[str, str] = Field(default_factory=dict, description="Service labels.")
+    publish_port: bool = Field(default=False, description=(
+        "Publish the metrics port on every node (Swarm's routing mesh), e.g. for a "
+        "single-node development stack. Off by default: Prometheus and `workers "
+        "monitoring-status` reach each replica over the overlay network, while a request "
+        "to a published port reaches one replica at random and is open to anyone who "
+        "reaches a node."))
     update: UpdatePolicy = Field(default_factory=UpdatePolicy)
 
     @field_validator("environment")

@@ -4,11 +4,16 @@ Used where a service must be edited with its comments and hand edits kept: a wor
 service that differs from what the generator would write afresh (:mod:`._splice`), and
 the whole-file round trip (:mod:`._roundtrip`). Only the keys the generator owns change
 (:mod:`._service`); everything else in the service stays, with its comments.
+
+A :class:`Family` is a kind of service the generator owns: :data:`WORKERS` here, the
+monitoring services in :mod:`._compose_components`. Splicing and the round trip work on
+one family at a time, recognising its services by its label.
 """
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
 from typing import Any
 
 from ruamel.yaml.comments import CommentedMap, CommentedSeq
@@ -19,14 +24,19 @@ from ._yamldoc import own_keys, to_node
 from ._yamledit import delete_key, replace_value, sync_value
 from .errors import InputError
 
-__all__ = ["labelled_worker", "sync_service"]
+__all__ = ["WORKERS", "Family", "labelled", "labelled_worker", "sync_service"]
+
+
+def labelled(service: Any, label: str) -> str | None:
+    """The name the service's ``label`` under ``deploy.labels`` gives, if any."""
+    deploy = service.get("deploy") if isinstance(service, Mapping) else None
+    names = recorded(deploy.get("labels"), label) if isinstance(deploy, Mapping) else []
+    return names[0] if names else None
 
 
 def labelled_worker(service: Any) -> str | None:
     """The worker named by the service's ``camunda-workers.worker`` label, if any."""
-    deploy = service.get("deploy") if isinstance(service, Mapping) else None
-    names = recorded(deploy.get("labels"), WORKER_LABEL) if isinstance(deploy, Mapping) else []
-    return names[0] if names else None
+    return labelled(service, WORKER_LABEL)
 
 
 def sync_service(service: CommentedMap, generated: CommentedMap, source: str) -> bool:
@@ -84,3 +94,16 @@ def _sync_secrets(service: CommentedMap, wanted: list[str], before: list[str]) -
     else:
         sync_value(service, "secrets", node, SERVICE_KEYS)
     return True
+
+
+@dataclass(frozen=True)
+class Family:
+    """A kind of generated service: the label naming it, what to call it in messages, and
+    how an existing one is brought in line (``sync(service, generated, source)``)."""
+
+    label: str
+    what: str
+    sync: Callable[[CommentedMap, CommentedMap, str], bool]
+
+
+WORKERS = Family(WORKER_LABEL, "worker service", sync_service)

@@ -9,6 +9,9 @@ inserted, those of removed workers cut out. Every other line stays as it was, by
 byte: other services and sections, comments, flow mappings, ``~``, document markers,
 anchors and merge keys, CRLF line breaks.
 
+The same is done for the monitoring services (:mod:`._compose_components`): each call
+handles one :class:`~._servicesync.Family` of generated services, by its label.
+
 :class:`NeedsRoundTrip` says where this is not safe (a worker service that itself uses
 anchors, aliases or merge keys, a flow-style section that needs an entry, a file the line
 scanner does not follow); the caller then uses :mod:`._roundtrip`.
@@ -16,6 +19,7 @@ scanner does not follow); the caller then uses :mod:`._roundtrip`.
 
 from __future__ import annotations
 
+import functools
 import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
@@ -25,20 +29,25 @@ import yaml
 from ruamel.yaml.comments import CommentedMap
 from ruamel.yaml.error import YAMLError
 
-from ._labels import WORKER_LABEL
-from ._service import NETWORK, NETWORK_DECLARATION, SECRET_DECLARATION
-from ._servicesync import labelled_worker, sync_service
+from ._service import NETWORK, NETWORK_DECLARATION, SECRET_DECLARATION, VOLUME_DECLARATION
+from ._servicesync import WORKERS, Family, labelled
 from ._splicer import LineEdits, dedent_block, indent_block, uses_anchors, without_comment
 from ._yamldoc import Document, guess_indent, to_node
 from ._yamlemit import Style
 from ._yamlscan import Entry, Unsupported, child_column, mapping_entries, scan_lines, verify
 from .errors import InputError, ToolingError
 
-__all__ = ["NeedsRoundTrip", "Outcome", "splice"]
+__all__ = ["NeedsRoundTrip", "Outcome", "label_value", "splice"]
 
-_LABEL_VALUE = re.compile(
-    rf"^[ \t-]*['\"]?{re.escape(WORKER_LABEL)}['\"]?[ \t]*[:=][ \t]*['\"]?([a-z0-9-]+)",
-    re.MULTILINE)
+
+
+@functools.cache
+def label_value(label: str) -> re.Pattern[str]:
+    """Finds ``label: NAME`` (or ``- label=NAME``) on a line of its own."""
+    return re.compile(
+        rf"^[ \t-]*['\"]?{re.escape(label)}['\"]?[ \t]*[:=][ \t]*['\"]?([a-z0-9-]+)",
+        re.MULTILINE)
+
 _EMPTY_VALUES = ("", "~", "null", "Null", "NULL", "{}")
 
 
@@ -67,29 +76,30 @@ class _Service:
 
 
 def _classify(splicer: LineEdits, children: list[Entry], column: int,
-              generated: Mapping[str, Mapping[str, Any]]) -> list[_Service]:
-    """Which services are worker services, and which of those are current."""
+              generated: Mapping[str, Mapping[str, Any]], family: Family) -> list[_Service]:
+    """Which services are of the family (worker services), and which of those are current."""
     found: list[_Service] = []
     for child in children:
         block = "".join(splicer.lines[child.start:child.end])
-        if WORKER_LABEL not in block:
+        if family.label not in block:
             found.append(_Service(child, None))
             continue
-        match = _LABEL_VALUE.search(block)
+        match = label_value(family.label).search(block)
         guess = match.group(1) if match else ""
         if guess in generated and block == splicer.entry(child.key, generated[guess], column):
             found.append(_Service(child, guess, current=True))
             continue
-        loaded = _load(splicer, child, column)
-        found.append(_Service(child, labelled_worker(loaded[1]), loaded=loaded))
+        loaded = _load(splicer, child, column, family)
+        found.append(_Service(child, labelled(loaded[1], family.label), loaded=loaded))
     return found
 
 
-def _load(splicer: LineEdits, child: Entry, column: int) -> tuple[Document, Any]:
+def _load(splicer: LineEdits, child: Entry, column: int,
+          family: Family) -> tuple[Document, Any]:
     text = dedent_block(splicer.lines[child.start:child.end], column)
     try:
         if uses_anchors(text):
-            raise NeedsRoundTrip(f"the worker service {child.key!r} uses anchors, aliases or "
+            raise NeedsRoundTrip(f"the {family.what} {child.key!r} uses anchors, aliases or "
                                  "merge keys")
         style = splicer.style
         document = Document(text, source=splicer.source,
@@ -100,13 +110,13 @@ def _load(splicer: LineEdits, child: Entry, column: int) -> tuple[Document, Any]
 
 
 def _update(splicer: LineEdits, found: _Service, column: int,
-            generated: Mapping[str, Any]) -> bool:
+            generated: Mapping[str, Any], family: Family) -> bool:
     child = found.entry
-    document, service = found.loaded or _load(splicer, child, column)
+    document, service = found.loaded or _load(splicer, child, column, family)
     where = f"{splicer.source}: services.{child.key}"
     if not isinstance(service, CommentedMap):
         raise InputError(f"{where}: expected a mapping of service keys")
-    if not sync_service(service, to_node(generated), where):
+    if not family.sync(service, to_node(generated), where):
         return False
     text = indent_block(document.dump(), column, splicer.style.newline)
     splicer.edit(child.start, child.end, text)
@@ -160,9 +170,8 @@ def _insert_services(splicer: LineEdits, key_line: int, children: list[Entry],
             splicer.edit(line, line, "".join(newline + text for text in texts))
 
 
-def _services(splicer: LineEdits, top: list[Entry],
-              generated: Mapping[str, Mapping[str, Any]]) -> tuple[list[str], list[str],
-                                                                  list[str], list[Entry]]:
+def _services(splicer: LineEdits, top: list[Entry], generated: Mapping[str, Mapping[str, Any]],
+              family: Family) -> tuple[list[str], list[str], list[str], list[Entry]]:
     """Edit the services; returns (added, updated, removed, the services in the file)."""
     newline = splicer.style.newline
     section = next((entry for entry in top if entry.key == "services"), None)
@@ -187,28 +196,28 @@ def _services(splicer: LineEdits, top: list[Entry],
         line = splicer.lines[section.start]
         splicer.edit(section.start, section.start + 1,
                      line[:section.column] + "services:" + comment + newline)
-    services = _classify(splicer, children, column, generated)
+    services = _classify(splicer, children, column, generated, family)
     workers: dict[str, _Service] = {}
     for service in services:
         if service.worker is not None:
             if service.worker in workers:
                 raise InputError(
                     f"{splicer.source}: services {workers[service.worker].entry.key!r} and "
-                    f"{service.entry.key!r} both carry the label '{WORKER_LABEL}: "
+                    f"{service.entry.key!r} both carry the label '{family.label}: "
                     f"{service.worker}'; remove it from one of them")
             workers[service.worker] = service
     keys = {child.key for child in children}
     for name in generated:
         if name not in workers and name in keys:
             raise InputError(
-                f"{splicer.source}: services.{name} exists but is not a generated worker "
-                f"service; rename that service, or add the label '{WORKER_LABEL}: {name}' "
-                "under its deploy.labels to hand it to the generator")
+                f"{splicer.source}: services.{name} exists but is not a generated "
+                f"{family.what}; rename that service, or add the label '{family.label}: "
+                f"{name}' under its deploy.labels to hand it to the generator")
     removed = sorted(name for name in workers if name not in generated)
     _remove(splicer, [workers[name].entry for name in removed], section.end)
     updated = [name for name, service in sorted(workers.items())
                if name in generated and not service.current
-               and _update(splicer, service, column, generated[name])]
+               and _update(splicer, service, column, generated[name], family)]
     added = [name for name in generated if name not in workers]
     _insert_services(splicer, section.start, children, services, added, column, generated)
     return added, updated, removed, children
@@ -248,9 +257,10 @@ def _declare(splicer: LineEdits, top: list[Entry], section: str,
 
 
 def splice(text: str, *, source: str, generated: Mapping[str, Mapping[str, Any]],
-           secrets: Sequence[str]) -> Outcome:
-    """Bring the worker services of ``text`` in line with ``generated`` (worker name ->
-    service, in name order), declaring the network and ``secrets`` the workers use."""
+           secrets: Sequence[str], family: Family = WORKERS,
+           volumes: Sequence[str] = ()) -> Outcome:
+    """Bring the services of ``family`` in ``text`` in line with ``generated`` (name ->
+    service, in name order), declaring the network, ``secrets`` and ``volumes`` they use."""
     lines = text.splitlines(keepends=True)
     newline = "\r\n" if lines and lines[0].endswith("\r\n") else "\n"
     try:
@@ -258,10 +268,11 @@ def splice(text: str, *, source: str, generated: Mapping[str, Mapping[str, Any]]
         top = mapping_entries(scanned, 0, len(lines), 0)
         splicer = LineEdits(lines, scanned, Style(*guess_indent(lines), newline=newline),
                             source)
-        added, updated, removed, children = _services(splicer, top, generated)
+        added, updated, removed, children = _services(splicer, top, generated, family)
         if generated:
             _declare(splicer, top, "networks", {NETWORK: NETWORK_DECLARATION})
         _declare(splicer, top, "secrets", {name: SECRET_DECLARATION for name in secrets})
+        _declare(splicer, top, "volumes", {name: VOLUME_DECLARATION for name in volumes})
         output = splicer.result() if splicer.edits else text
         if output != text:  # nothing is written from a file libyaml would not read alike
             verify(text, top, {"services": children})

@@ -22,7 +22,9 @@ from ._demo import run_demo
 from ._deploy import deploy as swarm_deploy
 from ._discovery import discover_workers, worker_summary
 from ._failures import EXIT_INPUT, EXIT_INTERRUPTED, describe
+from ._health_report import prometheus_status
 from ._images import build_images
+from ._local_monitoring import start_local_monitoring, stop_local_monitoring
 from ._logs import service_logs
 from ._monitoring import monitoring_status
 from ._paths import find_repo_root
@@ -40,6 +42,10 @@ console = Console(soft_wrap=True)
 err_console = Console(stderr=True, soft_wrap=True)
 
 RepoOption = Annotated[Path | None, typer.Option(help="Repository root (default: found from cwd).")]
+MonitoringOption = Annotated[bool | None, typer.Option(
+    "--monitoring/--no-monitoring",
+    help="Add (or remove) the Prometheus and backlog exporter services; without either, "
+         "the stack file keeps what it has.")]
 
 
 @app.callback()
@@ -114,6 +120,7 @@ def compose(
         help=f"Stack file (default: {STACK_FILE} in the repository).")] = None,
     output: Annotated[Path | None, typer.Option(
         help="Write the result here and leave the stack file as it is.")] = None,
+    monitoring: MonitoringOption = None,
     repo: RepoOption = None,
 ) -> None:
     """Add, update and remove the worker services of the Swarm stack file, keeping the rest.
@@ -121,7 +128,7 @@ def compose(
     Images are ${REGISTRY:-local}/workers-NAME:${TAG:-VERSION}: `docker stack deploy` (and
     `workers deploy`) fill in REGISTRY and TAG."""
     result = compose_stack(repo or find_repo_root(), stack_file=stack_file, environment=env,
-                           output=output, check=check)
+                           output=output, monitoring=monitoring, check=check)
     if result.method != "splice":
         err_console.print(f"note: {result.reason}: ruamel.yaml rewrote the whole file "
                           "(formatting outside the worker services may be normalised)",
@@ -320,6 +327,7 @@ def deploy(
         help="Stack file (default: docker-compose.swarm.yml).")] = None,
     registry: RegistryOption = None,
     tag: TagOption = None,
+    monitoring: MonitoringOption = None,
     repo: RepoOption = None,
 ) -> None:
     """Render the stack (the stack file stays as it is), build (and push) the images,
@@ -330,7 +338,8 @@ def deploy(
     """
     result = swarm_deploy(repo or find_repo_root(), stack=stack, environment=env, push=push,
                           build=not no_build, base_image=base_image, stack_file=stack_file,
-                          registry=registry, tag=tag, progress=_progress)
+                          registry=registry, tag=tag, monitoring=monitoring,
+                          progress=_progress)
     for warning in result.warnings:
         _warn(warning)
     console.print(result.output.strip(), highlight=False, markup=False)
@@ -339,6 +348,10 @@ def deploy(
                   f"({len(result.compose.workers)} workers{nodes}, {result.rendered.name}, "
                   f"images {result.names.repository('NAME')}:{result.names.tag or 'VERSION'}); "
                   "`workers status` shows it", highlight=False)
+    if result.monitoring:
+        console.print("Prometheus: http://MANAGER-NODE:${MONITORING_PORT:-9090} (host port of "
+                      "the node that runs the monitoring service)", highlight=False,
+                      markup=False)
 
 
 @app.command()
@@ -400,20 +413,79 @@ def scale_command(
         err_console.print(Text.assemble(("warning: ", "yellow"), warning))
 
 
+monitoring_app = typer.Typer(help="Prometheus next to workers run as local processes.",
+                             no_args_is_help=True)
+app.add_typer(monitoring_app, name="monitoring")
+
+
+@monitoring_app.command("start")
+def monitoring_start(
+    port: Annotated[int, typer.Option(envvar="PROMETHEUS_PORT", help="Prometheus' port.")] = 9090,
+    engine_url: Annotated[str, typer.Option(envvar="CAMUNDA_URL", help="Engine REST URL.")] = (
+        "http://localhost:8080/engine-rest"),
+    repo: RepoOption = None,
+) -> None:
+    """Start Prometheus and the backlog exporter locally (make monitoring); print the URL."""
+    started = start_local_monitoring(repo or find_repo_root(), engine_url=engine_url, port=port)
+    state = "already running" if started.already_running else "started"
+    console.print(f"Prometheus {state}: [bold]{started.url}[/] (alerts: {started.alerts_url})")
+    console.print(f"scraping {', '.join(started.targets)} and the backlog of {engine_url}; "
+                  "`workers monitoring stop` stops it", highlight=False)
+
+
+@monitoring_app.command("stop")
+def monitoring_stop(repo: RepoOption = None) -> None:
+    """Stop what `workers monitoring start` started."""
+    stopped = stop_local_monitoring(repo or find_repo_root())
+    console.print(f"stopped: {', '.join(stopped)}" if stopped else "nothing was running")
+
+
 @app.command("monitoring-status")
 def monitoring_status_command(
-    host: Annotated[str, typer.Option(help="Where the worker ports are published.")] = (
-        "127.0.0.1"),
+    prometheus: Annotated[str | None, typer.Option(
+        envvar="PROMETHEUS_URL", help="Read everything from this Prometheus, e.g. "
+        "http://localhost:9090: replicas, tasks/s, failure ratio, backlog, alerts.")] = None,
+    host: Annotated[str | None, typer.Option(
+        help="Ask http://HOST:PORT/metrics of each worker instead (local processes).")] = None,
     stack: StackOption = DEFAULT_STACK,
     repo: RepoOption = None,
 ) -> None:
-    """Each worker's metrics URL and whether it answers now; exit 1 if any is down."""
-    endpoints = monitoring_status(repo or find_repo_root(), host=host, stack=stack)
+    """Per worker: are its replicas up? Exit 1 if one is not (or an alert fires).
+
+    Without options each replica of the stack is asked over the overlay network.
+    """
+    root = repo or find_repo_root()
+    if prometheus is not None:
+        table = Table("worker", "replicas up", "tasks/s", "failed", "open", "locked",
+                      "incidents", "alerts firing")
+        report = prometheus_status(root, prometheus, stack=stack)
+        for health in report:
+            down = f" [red]({health.replicas_down} down)[/]" if health.replicas_down else ""
+            color = "green" if health.replicas_up and not health.replicas_down else "red"
+            table.add_row(
+                health.worker, f"[{color}]{health.replicas_up}[/]{down}",
+                f"{health.tasks_per_second:.2f}", _ratio(health.failure_ratio),
+                *("-" if count is None else str(count) for count in (
+                    health.open_tasks, health.locked_tasks, health.incidents)),
+                ", ".join(health.alerts) or "-")
+        console.print(table)
+        if not all(health.ok for health in report):
+            raise typer.Exit(1)
+        return
+    endpoints = monitoring_status(root, host=host, stack=stack)
     for endpoint in endpoints:
         state = "[green]up[/]" if endpoint.up else "[red]down[/]"
         console.print(f"{state} {endpoint.worker} {endpoint.url} ({endpoint.detail})")
+        for replica in endpoint.replicas:
+            mark = "[green]up[/]" if replica.up else "[red]down[/]"
+            console.print(f"    {mark} {replica.task} on {replica.node} {replica.url} "
+                          f"({replica.detail})", highlight=False)
     if not all(endpoint.up for endpoint in endpoints):
         raise typer.Exit(1)
+
+
+def _ratio(value: float | None) -> str:
+    return "-" if value is None else f"{value:.1%}"
 
 
 def main(argv: list[str] | None = None) -> int:

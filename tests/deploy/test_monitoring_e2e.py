@@ -1,0 +1,347 @@
+"""Monitoring end to end on a real Swarm: the stack's Prometheus, its alerts and the backlog.
+
+The stack (``workers deploy --monitoring``) runs Prometheus as a service on the workers'
+overlay network with the Docker socket, the backlog exporter, the engine and the workers,
+hello-world with 3 replicas. What Prometheus saw goes to stdout (-s).
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import os
+import re
+import shutil
+import time
+from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+
+from tests.support.docker import require_docker_or_skip
+from tests.support.docker import run as _run
+from tests.support.engine import REPO, EngineApi, free_port, wait_until
+from workers_tooling import (
+    PrometheusApi,
+    compose_stack,
+    deploy,
+    scale,
+    service_logs,
+    stack_status,
+)
+from workers_tooling.cli import main
+
+pytestmark = [pytest.mark.docker, pytest.mark.slow, pytest.mark.timeout(1200)]
+
+STACK = "cw-mon"
+PYTHON_BASE = "local/python-base:bookworm"
+PROMETHEUS_BASE = "local/prometheus-base:bookworm"
+ENGINE_IMAGE = "local/camunda-engine:e2e"
+STEP = 15  # the scrape and evaluation interval of deploy/monitoring/prometheus.yml
+COMPLETED = 'camunda_worker_tasks_handled_total{worker="hello-world", outcome="completed"}'
+
+
+@dataclass
+class Monitored:
+    repo: Path
+    api: EngineApi
+    prometheus: PrometheusApi
+    loaded_at: float = 0.0  # a time when the dashboard's queries all have data
+
+
+def _copy_repo(target: Path) -> Path:
+    ignore = shutil.ignore_patterns(".venv", ".git", "__pycache__", ".run", "target", "*.jar",
+                                    ".pytest_cache", ".mypy_cache", ".ruff_cache")
+    shutil.copytree(REPO, target, ignore=ignore, symlinks=True)
+    return target
+
+
+def _stack_gone() -> bool:
+    return _run("docker", "service", "ls", "-q", "--filter",
+                f"label=com.docker.stack.namespace={STACK}").strip() == ""
+
+
+def _hand_edit_engine(stack_file: Path, port: int) -> None:
+    """The engine's port in host mode, DNS round robin (no IPVS here; see test_swarm_e2e)."""
+    from ruamel.yaml import YAML
+
+    yaml = YAML()
+    yaml.preserve_quotes = True
+    data = yaml.load(stack_file.read_text())
+    engine = data["services"]["engine"]
+    engine["ports"] = [{"target": 8080, "published": port, "mode": "host"}]
+    engine["deploy"]["endpoint_mode"] = "dnsrr"
+    with stack_file.open("w") as out:
+        yaml.dump(data, out)
+
+
+@pytest.fixture(scope="module")
+def monitored(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Monitored]:
+    require_docker_or_skip(
+        ("scripts/base-images.sh",),
+        ("engine/engine.sh", "build", "camunda"),
+        ("docker", "build", "-q", "-f", "engine/Dockerfile", "--build-arg",
+         "JRE_BASE_IMAGE=local/jre-base:bookworm", "-t", ENGINE_IMAGE, "engine"),
+    )
+    repo = _copy_repo(tmp_path_factory.mktemp("monitoring") / "repo")
+    spec_path = repo / "workers" / "hello-world" / "worker.json"
+    spec = json.loads(spec_path.read_text())
+    spec_path.write_text(json.dumps({**spec, "replicas": 3}, indent=2))
+    stack_file = repo / "docker-compose.swarm.yml"
+    stack_file.unlink()  # from the seed, as a new project would
+    compose_stack(repo, stack_file=stack_file, environment="local", monitoring=True)
+    engine_port, prometheus_port = free_port(), free_port()
+    _hand_edit_engine(stack_file, engine_port)
+    saved = {name: os.environ.get(name) for name in
+             ("ENGINE_IMAGE", "MONITORING_PORT", "PROMETHEUS_BASE_IMAGE")}
+    os.environ.update(ENGINE_IMAGE=ENGINE_IMAGE, MONITORING_PORT=str(prometheus_port),
+                      PROMETHEUS_BASE_IMAGE=PROMETHEUS_BASE)
+    api = EngineApi(f"http://127.0.0.1:{engine_port}/engine-rest")
+    prometheus = PrometheusApi(f"http://127.0.0.1:{prometheus_port}")
+    try:
+        result = deploy(repo, stack=STACK, stack_file=stack_file, environment="local",
+                        base_image=PYTHON_BASE)
+        assert result.monitoring
+        wait_until(lambda: _answers(api), timeout=300, interval=2, what="the engine service")
+        for bpmn in ("hello_world.bpmn", "publicacao.bpmn"):
+            files = {bpmn: (bpmn, (repo / "processes" / bpmn).read_bytes(), "application/xml")}
+            response = api.http.post("/deployment/create", files=files,
+                                     data={"deployment-name": bpmn})
+            assert response.status_code == 200, response.text
+        wait_until(lambda: _ready(prometheus), timeout=120, interval=2, what="Prometheus")
+        yield Monitored(repo, api, prometheus)
+    finally:
+        prometheus.close()
+        api.close()
+        _run("docker", "stack", "rm", STACK)
+        wait_until(_stack_gone, timeout=120, interval=1, what="the stack to go")
+        for name, value in saved.items():
+            if value is None:
+                os.environ.pop(name, None)
+            else:
+                os.environ[name] = value
+        # the stack's Prometheus data volume (named after the stack), once no container uses it
+        wait_until(_volume_removed, timeout=60, interval=2, what="the data volume to go")
+
+
+def _volume_removed() -> bool:
+    try:
+        _run("docker", "volume", "rm", "-f", f"{STACK}_monitoring-data")
+    except RuntimeError:
+        return False  # still in use by the stopping container
+    return True
+
+
+def _answers(api: EngineApi) -> bool:
+    try:
+        return api.http.get("/engine").status_code == 200
+    except httpx.HTTPError:
+        return False
+
+
+def _ready(prometheus: PrometheusApi) -> bool:
+    try:
+        return httpx.get(f"{prometheus.url}/-/ready", timeout=3).status_code == 200
+    except httpx.HTTPError:
+        return False
+
+
+def _worker_targets(prometheus: PrometheusApi, worker: str) -> list[dict[str, Any]]:
+    return [t for t in prometheus.targets()
+            if t["labels"].get("job") == "camunda-workers" and t["labels"].get("worker") == worker]
+
+
+def _start(api: EngineApi, count: int, prefix: str) -> list[str]:
+    with ThreadPoolExecutor(8) as pool:
+        return list(pool.map(lambda n: api.start("hello_world", {"name": f"{prefix}{n}"}),
+                             range(count)))
+
+
+def _running(worker: str) -> int:
+    return next(s for s in stack_status(STACK) if s.worker == worker).running
+
+
+def _containers_running(worker: str) -> int:
+    """Tasks whose container still runs, those told to shut down included: a replica that
+    drains after `scale 0` still polls until its SIGTERM (stack_status counts only the
+    tasks meant to run)."""
+    states = _run("docker", "service", "ps", "--format", "{{.CurrentState}}",
+                  f"{STACK}_{worker}")
+    return sum(1 for state in states.splitlines() if state.startswith("Running"))
+
+
+def _aligned(at: float) -> float:
+    """The next multiple of STEP seconds (subquery steps fall on multiples of STEP)."""
+    return math.ceil(at / STEP) * STEP
+
+
+def test_prometheus_finds_each_replica_over_the_overlay(monitored: Monitored) -> None:
+    prometheus = monitored.prometheus
+
+    def three_up() -> list[dict[str, Any]] | None:
+        targets = _worker_targets(prometheus, "hello-world")
+        return targets if len(targets) == 3 and all(
+            t["health"] == "up" for t in targets) else None
+
+    targets = wait_until(three_up, timeout=180, interval=3, what="3 hello-world targets up")
+    for target in targets:
+        labels = target["labels"]
+        assert labels["service"] == f"{STACK}_hello-world"
+        assert labels["stack"] == STACK
+        assert labels["node"]
+        assert re.fullmatch(rf"{STACK}_hello-world\.[123]\.\w+", labels["task"])
+        # the task's own address on the overlay, not a published port
+        assert re.fullmatch(r"http://10\.\d+\.\d+\.\d+:8001/metrics", target["scrapeUrl"])
+    assert len({t["labels"]["task"] for t in targets}) == 3
+    assert len({t["scrapeUrl"] for t in targets}) == 3
+    wait_until(lambda: len(_worker_targets(prometheus, "publicacao")) == 1
+               and _worker_targets(prometheus, "publicacao")[0]["health"] == "up", timeout=60)
+    backlog = wait_until(lambda: [t for t in prometheus.targets()
+                                  if t["labels"].get("job") == "camunda-backlog"
+                                  and t["health"] == "up"], timeout=120, interval=3)
+    assert len(backlog) == 1
+    service = json.loads(_run("docker", "service", "inspect", f"{STACK}_hello-world"))[0]
+    assert not service["Endpoint"].get("Ports")  # the worker's port is not published
+    print(f"\n[monitoring] targets: {len(targets)} hello-world up "
+          f"({', '.join(t['scrapeUrl'] for t in targets)}), publicacao 1, backlog 1")
+
+
+def test_completed_tasks_in_prometheus_equal_the_engines_count(monitored: Monitored) -> None:
+    api, prometheus = monitored.api, monitored.prometheus
+    # every replica's counter has a sample (the SDK starts it at 0) before the window opens
+    wait_until(lambda: len(prometheus.query(COMPLETED)) == 3, timeout=120, interval=3,
+               what="a completed counter from each replica")
+    # and each one polls (not backing off from the engine's start), so that all three work
+    wait_until(lambda: prometheus.value(
+        'count(camunda_worker_ready{worker="hello-world"} == 1)') == 3, timeout=120,
+        interval=3, what="every replica ready")
+    opened = _aligned(time.time() + STEP)
+    time.sleep(opened + 1 - time.time())
+    instances = _start(api, 300, "counted-")
+    api.wait_finished(instances, timeout=300)
+    finished = api.post("/history/process-instance/count",
+                        {"processDefinitionKey": "hello_world", "finished": True})["count"]
+    assert finished == 300
+    wait_until(lambda: prometheus.value(f"sum({COMPLETED})") == 300, timeout=120, interval=3,
+               what="the last scrape of each replica to see its tasks")
+    closed = _aligned(time.time())
+    time.sleep(closed + 1 - time.time())
+    window = int(closed - opened)
+    # A subquery at steps aligned to the window: increase() then needs no extrapolation.
+    counted = prometheus.query(f"sum(increase({COMPLETED}[{window}s:{STEP}s]))", at=closed)
+    raw = prometheus.query(f"sum(increase({COMPLETED}[{window}s]))", at=closed)
+    per_replica = prometheus.query(f"increase({COMPLETED}[{window}s:{STEP}s])", at=closed)
+    print(f"[monitoring] engine: {finished} finished; Prometheus over {window}s: "
+          f"sum(increase(...[{window}s:{STEP}s])) = {counted[0].value:g}, "
+          f"raw sum(increase(...[{window}s])) = {raw[0].value:.1f} (extrapolated); "
+          f"per replica {sorted(round(s.value) for s in per_replica)}")
+    assert counted[0].value == finished
+    monitored.loaded_at = closed
+    idle = [s.labels["task"] for s in per_replica if s.value == 0]
+    assert not idle, f"replicas that handled nothing: {idle}\n" + _diagnose(prometheus, idle)
+
+
+def _diagnose(prometheus: PrometheusApi, tasks: list[str]) -> str:
+    """What the replicas' metrics and the idle ones' logs say."""
+    lines = []
+    for metric in ("camunda_worker_fetch_requests_total", "camunda_worker_engine_errors_total",
+                   "camunda_worker_ready", "camunda_worker_alive",
+                   "camunda_worker_tasks_fetched_total"):
+        for sample in prometheus.query(f'{metric}{{worker="hello-world"}}'):
+            if sample.value or sample.labels.get("task") in tasks:
+                shown = {k: v for k, v in sample.labels.items() if k in ("task", "outcome", "kind")}
+                lines.append(f"  {metric} {shown} = {sample.value:g}")
+    logs = list(service_logs("hello-world", stack=STACK, tail=100))
+    lines += [f"  {line}" for line in logs if line.startswith(tuple(tasks))][-40:]
+    return "\n".join(lines)
+
+
+def test_every_dashboard_query_returns_data(monitored: Monitored) -> None:
+    """Each panel's query, and each variable's, evaluated at the end of the load."""
+    assert monitored.loaded_at, "runs after the load test"
+    dashboard = json.loads((REPO / "deploy" / "monitoring" / "dashboard.json").read_text())
+    queries = [(panel["title"], target["expr"]) for panel in dashboard["panels"]
+               for target in panel["targets"]]
+    for variable in dashboard["templating"]["list"]:
+        match = re.fullmatch(r"label_values\((.+), (\w+)\)", variable.get("definition", ""))
+        if match:
+            queries.append((f"variable {variable['name']}",
+                            f"count by ({match[2]}) ({match[1]})"))
+    empty = []
+    for title, expr in queries:
+        resolved = re.sub(r"\$(stack|worker|topic)", ".*", expr)
+        samples = monitored.prometheus.query(resolved, at=monitored.loaded_at)
+        values = [s.value for s in samples if math.isfinite(s.value)]
+        if not values:
+            empty.append(f"{title}: {resolved}")
+    assert not empty, "queries without data:\n" + "\n".join(empty)
+    print(f"[monitoring] dashboard: {len(queries)} queries, all with data")
+
+
+def test_monitoring_status_from_prometheus_and_from_each_replica(
+    monitored: Monitored, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setenv("COLUMNS", "200")
+    repo = str(monitored.repo)
+    # the exporter counts every 30 s: wait until it has seen the load drain
+    wait_until(lambda: monitored.prometheus.value(
+        f'sum(camunda_backlog:external_tasks:max{{topic="say_hello", stack="{STACK}"}})') == 0,
+        timeout=120, interval=3, what="the backlog of say_hello to read 0")
+    assert main(["monitoring-status", "--prometheus", monitored.prometheus.url,
+                 "--stack", STACK, "--repo", repo]) == 0
+    shown = capsys.readouterr().out
+    # replicas up, tasks/s, failed, open, locked, incidents, alerts
+    row = r"\s+│\s+".join(["hello-world", "3", r"\d+\.\d\d", r"(0\.0%|-)", "0", "0", "0", "-"])
+    assert re.search(row, shown), shown
+    assert main(["monitoring-status", "--stack", STACK, "--repo", repo]) == 0
+    shown = capsys.readouterr().out
+    assert re.search(r"up hello-world .*\(3/3 replicas answer\)", shown), shown
+    assert len(re.findall(rf"up {STACK}_hello-world\.\d\.\w+ on ", shown)) == 3
+
+
+def test_scaled_to_zero_the_worker_down_alert_fires_and_the_backlog_rises(
+    monitored: Monitored, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setenv("COLUMNS", "200")
+    api, prometheus = monitored.api, monitored.prometheus
+    open_tasks = ('camunda_backlog:external_tasks:max{topic="say_hello", state="open", '
+                  f'stack="{STACK}"}}')
+    scale(["hello-world=0"], stack=STACK)
+    wait_until(lambda: _running("hello-world") == 0 and _containers_running("hello-world") == 0,
+               timeout=120, interval=2, what="the replicas to stop")
+    waiting = _start(api, 40, "waiting-")
+    started = time.monotonic()
+
+    def firing() -> dict[str, Any] | None:
+        return next((alert for alert in prometheus.alerts()
+                     if alert["labels"]["alertname"] == "CamundaWorkerDown"
+                     and alert["labels"].get("worker") == "hello-world"
+                     and alert["state"] == "firing"), None)
+
+    alert = wait_until(firing, timeout=300, interval=5, what="CamundaWorkerDown to fire")
+    fired_after = time.monotonic() - started
+    wait_until(lambda: prometheus.value(open_tasks) == 40, timeout=120, interval=3,
+               what="the backlog metric to show the 40 waiting tasks")
+    assert _worker_targets(prometheus, "hello-world") == []
+    # the UI's page (README); Debian's build serves the classic UI only
+    page = httpx.get(f"{prometheus.url}/classic/alerts", timeout=10)
+    assert page.status_code == 200
+    assert "CamundaWorkerDown" in page.text
+    assert main(["monitoring-status", "--prometheus", prometheus.url, "--stack", STACK,
+                 "--repo", str(monitored.repo)]) == 1
+    shown = capsys.readouterr().out
+    assert re.search(r"hello-world\s+│\s+0\s+│.*│\s+40\s+│.*CamundaWorkerDown", shown), shown
+    print(f"[monitoring] scaled to 0: CamundaWorkerDown firing after {fired_after:.0f}s "
+          f"({alert['labels']}, {alert['annotations']['summary']!r}); backlog open = 40")
+
+    scale(["hello-world=3"], stack=STACK)
+    api.wait_finished(waiting, timeout=300)
+    wait_until(lambda: prometheus.value(open_tasks) == 0, timeout=120, interval=3,
+               what="the backlog metric to fall to 0")
+    wait_until(lambda: firing() is None, timeout=180, interval=5,
+               what="CamundaWorkerDown to resolve")
+    print("[monitoring] scaled back to 3: backlog open = 0, the alert resolved")

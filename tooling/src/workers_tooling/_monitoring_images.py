@@ -1,0 +1,57 @@
+"""The images of the stack's monitoring services (see :mod:`._monitoring_stack`).
+
+``monitoring`` builds from ``deploy/monitoring/`` on a base with Prometheus in PATH
+(``PROMETHEUS_BASE_IMAGE``, default ``prom/prometheus:v2.42.0``;
+``local/prometheus-base:bookworm`` from ``scripts/base-images.sh`` where no registry is
+reachable); ``backlog`` from the wheelhouse on the workers' Python base (``BASE_IMAGE``).
+"""
+
+from __future__ import annotations
+
+import os
+import time
+from collections.abc import Callable
+from pathlib import Path
+
+from ._docker_client import docker_client
+from ._image_names import ImageNames
+from ._images import BuiltImage, _build, _push, ensure_wheelhouse
+from ._monitoring_stack import COMPONENTS, component_image
+
+__all__ = ["build_component_images"]
+
+
+def build_component_images(
+    repo: Path,
+    *,
+    images: ImageNames | None = None,
+    base_image: str | None = None,
+    prometheus_base_image: str | None = None,
+    push: bool = False,
+    progress: Callable[[str, str], None] = lambda name, line: None,
+) -> list[BuiltImage]:
+    """Build (and with ``push`` push) the ``monitoring`` and ``backlog`` images, named as
+    ``images`` resolves them (default: ``$REGISTRY``, else ``local``)."""
+    images = (images or ImageNames()).resolve()
+    bases = {"BASE_IMAGE": base_image or os.environ.get("BASE_IMAGE"),
+             "PROMETHEUS_BASE_IMAGE": (prometheus_base_image
+                                       or os.environ.get("PROMETHEUS_BASE_IMAGE"))}
+    built = []
+    with docker_client() as client:
+        ensure_wheelhouse(repo, progress)
+        for component in COMPONENTS:
+            reference = component_image(repo, component, images)
+            repository, tag = reference.rsplit(":", 1)
+            base = bases[component.base_env]
+            args = {component.base_arg: base} if base else {}
+            context = repo / component.context
+            started = time.monotonic()
+            image_id = _build(client, component.name, context, repo / component.dockerfile,
+                              args, reference, progress)
+            if push:
+                _push(client, component.name, repository, [tag], progress)
+            image = client.images.get(image_id)
+            built.append(BuiltImage(component.name, (reference,), image_id,
+                                    int(image.attrs.get("Size", 0)),
+                                    time.monotonic() - started))
+    return built
