@@ -100,3 +100,21 @@ def test_deploy_warns_when_max_replicas_per_node_leaves_replicas_pending() -> No
     assert _placement_warnings(services, nodes) == [
         "spread: 3 replicas at most 1 per node need 3 nodes, 2 can take them now; "
         "1 will stay pending until more nodes fit"]
+
+
+def test_deploy_warns_when_a_start_first_update_has_no_free_place() -> None:
+    nodes = [_node("m", role="manager"), _node("w1"), _node("w2")]
+    start_first = {"order": "start-first", "parallelism": 1}
+    services = {
+        "full": {"deploy": {"replicas": 3, "update_config": start_first,
+                            "placement": {"max_replicas_per_node": 1}}},
+        "room": {"deploy": {"replicas": 2, "update_config": start_first,
+                            "placement": {"max_replicas_per_node": 1}}},
+        "stop-first": {"deploy": {"replicas": 3, "update_config": {"order": "stop-first"},
+                                  "placement": {"max_replicas_per_node": 1}}},
+    }
+    assert _placement_warnings(services, nodes) == [
+        "full: a start-first update starts each new replica before stopping an old one, and "
+        "its 3 replicas take all 3 places (at most 1 per node on 3 nodes): the next update "
+        'will wait forever; set "update": {"order": "stop-first"} in its worker.json, raise '
+        "max_replicas_per_node or add a node"]

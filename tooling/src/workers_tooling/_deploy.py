@@ -205,9 +205,23 @@ def _placement_warnings(services: Mapping[str, dict[str, Any]],
             continue
         fitting = [node for node in nodes
                    if node.schedulable and fits(node, placement.get("constraints") or [])]
-        if replicas > most * len(fitting):
+        places = most * len(fitting)
+        if replicas > places:
             warnings.append(
                 f"{name}: {replicas} replicas at most {most} per node need "
                 f"{-(-replicas // most)} nodes, {len(fitting)} can take them now; "
-                f"{replicas - most * len(fitting)} will stay pending until more nodes fit")
+                f"{replicas - places} will stay pending until more nodes fit")
+        elif _starts_first(deploy) and replicas == places:
+            # Swarm starts the new task before stopping the old one; with every place taken
+            # the new task stays pending and the rolling update never ends.
+            warnings.append(
+                f"{name}: a start-first update starts each new replica before stopping an "
+                f"old one, and its {replicas} replicas take all {places} places "
+                f"(at most {most} per node on {len(fitting)} nodes): the next update will "
+                f"wait forever; set \"update\": {{\"order\": \"stop-first\"}} in its "
+                f"worker.json, raise max_replicas_per_node or add a node")
     return warnings
+
+
+def _starts_first(deploy: Mapping[str, Any]) -> bool:
+    return bool((deploy.get("update_config") or {}).get("order") == "start-first")
