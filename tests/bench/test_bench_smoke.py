@@ -117,7 +117,8 @@ def test_profile_samples_the_sdk_worker(camunda: EngineApi) -> None:
     assert "camunda_workers: 3" in result.stdout  # "camunda_workers: 3xx no-op tasks in ..."
     for table in ("| package (self time)", "| function (self time)", "| function (total time"):
         assert table in result.stdout
-    assert "camunda_workers/_client.py" in result.stdout  # the SDK's frames are resolved
+    # The SDK's frames are resolved to its modules (which ones reach the top varies per run).
+    assert "(camunda_workers/_" in result.stdout
 
 
 def test_counting_proxy_finds_every_request_on_a_keep_alive_connection(

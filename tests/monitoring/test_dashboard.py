@@ -6,15 +6,17 @@ tests/deploy/test_monitoring_e2e.py.
 
 from __future__ import annotations
 
+import asyncio
 import json
 import re
 from typing import Any
 
-import httpx
 from prometheus_client import CollectorRegistry, generate_latest
 from ruamel.yaml import YAML
 
+from camunda_workers._client import EngineClient
 from camunda_workers._metrics import WorkerMetrics
+from camunda_workers._settings import resolve_settings
 from camunda_workers.backlog import BacklogCollector
 from tests.support.engine import REPO
 
@@ -33,11 +35,17 @@ def _exported_series() -> set[str]:
     metrics.running(max_tasks=1, lock_durations={"t": 1000}, alive=lambda: True)
     metrics.task_handled("t", "completed")
     metrics.handler_ran("t", "completed", 0.1)
-    with httpx.Client(base_url="http://127.0.0.1:1") as http:
-        BacklogCollector(http, topics=["t"], registry=registry).refresh()
+    asyncio.run(_refresh_once(registry))  # nothing answers: the error series are served too
     text = generate_latest(registry).decode()
     return {line.split("{")[0].split(" ")[0] for line in text.splitlines()
             if line and not line.startswith("#")} | {"up", "camunda_external_tasks"}
+
+
+async def _refresh_once(registry: CollectorRegistry) -> None:
+    settings = resolve_settings({"name": "t", "base_url": "http://127.0.0.1:1/engine-rest"},
+                                environ={})
+    async with EngineClient.for_settings(settings) as engine:
+        await BacklogCollector(engine, topics=["t"], registry=registry).refresh()
 
 
 def _recorded() -> set[str]:

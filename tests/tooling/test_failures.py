@@ -17,6 +17,7 @@ import tempfile
 from collections.abc import Iterator
 from pathlib import Path
 
+import httpx
 import pytest
 
 from tests.support.engine import EngineApi, free_port, wait_until
@@ -260,6 +261,9 @@ def test_demo_when_the_engine_refuses(camunda: EngineApi, tmp_path: Path) -> Non
     (repo / "sdk").mkdir()
     bpmn = repo / "processes/hello_world.bpmn"
     bpmn.write_text(bpmn.read_text().replace('id="hello_world"', 'id="hello_world_renamed"'))
+    # The session's engine is shared: a demo run by an earlier test deployed hello_world.
+    httpx.delete(f"{camunda.url}/process-definition/key/hello_world",
+                 params={"cascade": "true"}, timeout=30)
     code, out = workers("demo", "--engine-url", camunda.url, "--repo", str(repo))
     assert code == 1
     assert ("starting a hello_world instance (is processes/hello_world.bpmn the process with id "
