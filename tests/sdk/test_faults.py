@@ -200,6 +200,7 @@ class FlakyReports(WrappedTransport):
         super().__init__()
         self.completes: Counter[str] = Counter()
         self.always_502: set[str] = set()
+        self.engine_conflicts = 0
 
     async def send(self, method: str, url: str, *, headers: Mapping[str, str],
                    body: bytes | None, params: Mapping[str, str | int] | None,
@@ -218,8 +219,11 @@ class FlakyReports(WrappedTransport):
             if self.completes[task_id] == 2:
                 return HttpAnswer(503, b"<html><title>503 Service Unavailable</title>",
                                   "Service Unavailable")
-        return await super().send(method, url, headers=headers, body=body, params=params,
-                                  timeout=timeout)
+        answer = await super().send(method, url, headers=headers, body=body, params=params,
+                                    timeout=timeout)
+        if answer.status == 500 and b"OptimisticLocking" in answer.body:
+            self.engine_conflicts += 1  # the real engine's own, seen under load
+        return answer
 
 
 def test_transient_report_errors_are_retried_until_the_lock_expires(camunda: EngineApi) -> None:
@@ -256,5 +260,7 @@ def test_transient_report_errors_are_retried_until_the_lock_expires(camunda: Eng
     assert sample("camunda_worker_reports_not_accepted_total", topic=topic,
                   report="complete", kind="undeliverable") == 1
     assert sample("camunda_worker_tasks_handled_total", topic=topic, outcome="completed") == 2
-    assert sample("camunda_worker_engine_errors_total", kind="conflict") == 1
+    # One conflict made up above, plus any the engine itself answered (seen on a loaded CI).
+    assert sample("camunda_worker_engine_errors_total", kind="conflict") == (
+        1 + transport.engine_conflicts)
     assert camunda.incidents(lucky) == camunda.incidents(unlucky) == []
