@@ -11,7 +11,6 @@ import json
 import math
 import os
 import re
-import shutil
 import time
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
@@ -22,7 +21,7 @@ from typing import Any
 import httpx
 import pytest
 
-from tests.support.docker import require_docker_or_skip
+from tests.support.docker import copy_repo, require_docker_or_skip
 from tests.support.docker import run as _run
 from tests.support.engine import REPO, EngineApi, free_port, wait_until
 from workers_tooling import (
@@ -53,13 +52,6 @@ class Monitored:
     loaded_at: float = 0.0  # a time when the dashboard's queries all have data
 
 
-def _copy_repo(target: Path) -> Path:
-    ignore = shutil.ignore_patterns(".venv", ".git", "__pycache__", ".run", "target", "*.jar",
-                                    ".pytest_cache", ".mypy_cache", ".ruff_cache")
-    shutil.copytree(REPO, target, ignore=ignore, symlinks=True)
-    return target
-
-
 def _stack_gone() -> bool:
     return _run("docker", "service", "ls", "-q", "--filter",
                 f"label=com.docker.stack.namespace={STACK}").strip() == ""
@@ -87,7 +79,7 @@ def monitored(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Monitored]:
         ("docker", "build", "-q", "-f", "engine/Dockerfile", "--build-arg",
          "JRE_BASE_IMAGE=local/jre-base:bookworm", "-t", ENGINE_IMAGE, "engine"),
     )
-    repo = _copy_repo(tmp_path_factory.mktemp("monitoring") / "repo")
+    repo = copy_repo(tmp_path_factory.mktemp("monitoring") / "repo")
     spec_path = repo / "workers" / "hello-world" / "worker.json"
     spec = json.loads(spec_path.read_text())
     spec_path.write_text(json.dumps({**spec, "replicas": 3}, indent=2))

@@ -9,7 +9,6 @@ from __future__ import annotations
 import json
 import os
 import re
-import shutil
 import time
 from collections import Counter
 from collections.abc import Iterator
@@ -19,9 +18,9 @@ from pathlib import Path
 import httpx
 import pytest
 
-from tests.support.docker import require_docker_or_skip
+from tests.support.docker import copy_repo, require_docker_or_skip
 from tests.support.docker import run as _run
-from tests.support.engine import REPO, EngineApi, free_port, wait_until
+from tests.support.engine import EngineApi, free_port, wait_until
 from workers_tooling import deploy, scale, service_logs, stack_status
 from workers_tooling.cli import main
 from workers_tooling.errors import ToolingError
@@ -46,13 +45,6 @@ def _docker_ready() -> None:
     )
 
 
-def _copy_repo(target: Path) -> Path:
-    ignore = shutil.ignore_patterns(".venv", ".git", "__pycache__", ".run", "target", "*.jar",
-                                    ".pytest_cache", ".mypy_cache", ".ruff_cache")
-    shutil.copytree(REPO, target, ignore=ignore, symlinks=True)
-    return target
-
-
 def _stack_services_gone() -> bool:
     return _run("docker", "service", "ls", "-q", "--filter",
                 f"label=com.docker.stack.namespace={STACK}").strip() == ""
@@ -61,7 +53,7 @@ def _stack_services_gone() -> bool:
 @pytest.fixture(scope="module")
 def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[Path, EngineApi]]:
     _docker_ready()
-    repo = _copy_repo(tmp_path_factory.mktemp("e2e") / "repo")
+    repo = copy_repo(tmp_path_factory.mktemp("e2e") / "repo")
     engine_port = free_port()
     stack_file = repo / "docker-compose.swarm.yml"
     stack_file.unlink(missing_ok=True)  # start from the seed, as a new project would

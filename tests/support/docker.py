@@ -5,7 +5,9 @@ Locally a machine without Docker skips these tests; in CI (``CI=true``) they fai
 
 from __future__ import annotations
 
+import shutil
 import subprocess
+from pathlib import Path
 
 import pytest
 
@@ -29,3 +31,11 @@ def require_docker_or_skip(*setup: tuple[str, ...]) -> None:
         if IN_CI:
             pytest.fail(f"Docker/Swarm unavailable in CI: {exc}", pytrace=False)
         pytest.skip(f"Docker/Swarm unavailable: {exc}")
+
+
+def copy_repo(target: Path) -> Path:
+    """The repository as a stack test deploys it: without git, caches and build output."""
+    ignore = shutil.ignore_patterns(".venv", ".git", "__pycache__", ".run", "target", "*.jar",
+                                    ".pytest_cache", ".mypy_cache", ".ruff_cache")
+    shutil.copytree(REPO, target, ignore=ignore, symlinks=True)
+    return target
