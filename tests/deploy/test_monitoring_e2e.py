@@ -21,7 +21,7 @@ from typing import Any
 import httpx
 import pytest
 
-from tests.support.docker import copy_repo, require_docker_or_skip
+from tests.support.docker import copy_repo, hand_edit_engine, require_docker_or_skip
 from tests.support.docker import run as _run
 from tests.support.engine import REPO, EngineApi, free_port, wait_until
 from workers_tooling import (
@@ -57,20 +57,6 @@ def _stack_gone() -> bool:
                 f"label=com.docker.stack.namespace={STACK}").strip() == ""
 
 
-def _hand_edit_engine(stack_file: Path, port: int) -> None:
-    """The engine's port in host mode, DNS round robin (no IPVS here; see test_swarm_e2e)."""
-    from ruamel.yaml import YAML
-
-    yaml = YAML()
-    yaml.preserve_quotes = True
-    data = yaml.load(stack_file.read_text())
-    engine = data["services"]["engine"]
-    engine["ports"] = [{"target": 8080, "published": port, "mode": "host"}]
-    engine["deploy"]["endpoint_mode"] = "dnsrr"
-    with stack_file.open("w") as out:
-        yaml.dump(data, out)
-
-
 @pytest.fixture(scope="module")
 def monitored(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Monitored]:
     require_docker_or_skip(
@@ -87,7 +73,7 @@ def monitored(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Monitored]:
     stack_file.unlink()  # from the seed, as a new project would
     compose_stack(repo, stack_file=stack_file, environment="local", monitoring=True)
     engine_port, prometheus_port = free_port(), free_port()
-    _hand_edit_engine(stack_file, engine_port)
+    hand_edit_engine(stack_file, engine_port)
     saved = {name: os.environ.get(name) for name in
              ("ENGINE_IMAGE", "MONITORING_PORT", "PROMETHEUS_BASE_IMAGE")}
     os.environ.update(ENGINE_IMAGE=ENGINE_IMAGE, MONITORING_PORT=str(prometheus_port),

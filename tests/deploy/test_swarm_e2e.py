@@ -18,7 +18,7 @@ from pathlib import Path
 import httpx
 import pytest
 
-from tests.support.docker import copy_repo, require_docker_or_skip
+from tests.support.docker import copy_repo, hand_edit_engine, require_docker_or_skip
 from tests.support.docker import run as _run
 from tests.support.engine import EngineApi, free_port, wait_until
 from workers_tooling import deploy, scale, service_logs, stack_status
@@ -60,7 +60,7 @@ def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[Path, Engi
     from workers_tooling import compose_stack
 
     compose_stack(repo, stack_file=stack_file)
-    _hand_edit_engine(stack_file, engine_port)
+    hand_edit_engine(stack_file, engine_port)
     os.environ["ENGINE_IMAGE"] = ENGINE_IMAGE
     deploy(repo, stack=STACK, stack_file=stack_file, environment=ENVIRONMENT,
            base_image=PYTHON_BASE)
@@ -78,25 +78,6 @@ def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[Path, Engi
         _run("docker", "stack", "rm", STACK)
         wait_until(_stack_services_gone, timeout=120, interval=1, what="the stack to go")
         os.environ.pop("ENGINE_IMAGE", None)
-
-
-def _hand_edit_engine(stack_file: Path, port: int) -> None:
-    """What a person does on a machine without IPVS: the engine's port in host mode.
-
-    Without IPVS (this kernel), Swarm's virtual IPs and ingress ports do not work; the
-    `local` overlay gives the workers DNS round robin, and the engine (a service the
-    generator leaves alone) is edited by hand, as its stack-file comment says.
-    """
-    from ruamel.yaml import YAML
-
-    yaml = YAML()
-    yaml.preserve_quotes = True
-    data = yaml.load(stack_file.read_text())
-    engine = data["services"]["engine"]
-    engine["ports"] = [{"target": 8080, "published": port, "mode": "host"}]
-    engine["deploy"]["endpoint_mode"] = "dnsrr"
-    with stack_file.open("w") as out:
-        yaml.dump(data, out)
 
 
 def _answers(api: EngineApi) -> bool:

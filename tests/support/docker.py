@@ -39,3 +39,22 @@ def copy_repo(target: Path) -> Path:
                                     ".pytest_cache", ".mypy_cache", ".ruff_cache")
     shutil.copytree(REPO, target, ignore=ignore, symlinks=True)
     return target
+
+
+def hand_edit_engine(stack_file: Path, port: int) -> None:
+    """What a person does on a machine without IPVS: the engine's port in host mode.
+
+    Without IPVS (this kernel), Swarm's virtual IPs and ingress ports do not work; the
+    `local` overlay gives the workers DNS round robin, and the engine (a service the
+    generator leaves alone) is edited by hand, as its stack-file comment says.
+    """
+    from ruamel.yaml import YAML
+
+    yaml = YAML()
+    yaml.preserve_quotes = True
+    data = yaml.load(stack_file.read_text())
+    engine = data["services"]["engine"]
+    engine["ports"] = [{"target": 8080, "published": port, "mode": "host"}]
+    engine["deploy"]["endpoint_mode"] = "dnsrr"
+    with stack_file.open("w") as out:
+        yaml.dump(data, out)

@@ -9,7 +9,6 @@ from __future__ import annotations
 import json
 import os
 import signal
-import socket
 import subprocess
 import sys
 import time
@@ -19,6 +18,7 @@ from typing import Any
 
 import httpx
 
+from ._ports import port_free
 from .errors import EngineNotReachable, ToolingError
 
 __all__ = ["DemoReport", "run_demo"]
@@ -113,7 +113,7 @@ def run_demo(
         env = {**os.environ, "CAMUNDA_URL": engine_url, "PYTHONPATH": str(repo / "workers")}
         # worker.json's port when it is free, so that `make monitoring` scrapes the demo
         port = json.loads((worker_dir / "worker.json").read_text())["port"]
-        env["METRICS_PORT"] = str(port) if _port_free(port) else "0"
+        env["METRICS_PORT"] = str(port) if port_free(port) else "0"
         worker = subprocess.Popen([sys.executable, "main.py"], cwd=worker_dir, env=env)
         try:
             while _finished(http, ids) < len(ids):
@@ -138,13 +138,3 @@ def run_demo(
         return DemoReport(engine_url=engine_url, started=len(ids),
                           completed=_finished(http, ids), seconds=seconds,
                           greetings=sorted(greetings), worker_exit_code=worker.returncode)
-
-
-def _port_free(port: int) -> bool:
-    with socket.socket() as probe:
-        probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-        try:
-            probe.bind(("0.0.0.0", port))
-        except OSError:
-            return False
-    return True

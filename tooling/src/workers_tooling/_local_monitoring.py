@@ -23,6 +23,7 @@ from pathlib import Path
 import httpx
 
 from ._discovery import discover_workers
+from ._ports import port_free
 from .errors import ToolingError
 
 __all__ = ["LocalMonitoring", "start_local_monitoring", "stop_local_monitoring"]
@@ -60,17 +61,6 @@ def _alive(pid_file: Path, needle: str) -> int | None:
     except (OSError, ValueError):
         return None
     return pid if needle in command else None
-
-
-def _port_free(port: int) -> bool:
-    with socket.socket() as probe:
-        # as the servers do: connections in TIME_WAIT do not make a port busy
-        probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-        try:
-            probe.bind(("127.0.0.1", port))
-        except OSError:
-            return False
-    return True
 
 
 def _write_targets(repo: Path, run: Path, backlog_port: int) -> tuple[str, ...]:
@@ -120,11 +110,11 @@ def start_local_monitoring(repo: Path, *, engine_url: str, port: int = 9090,
     url = f"http://127.0.0.1:{port}"
     running = _alive(run / "prometheus.pid", "prometheus.local.yml")
     backlog = _alive(run / "backlog.pid", "camunda_workers.backlog")
-    if running is None and not _port_free(port):
+    if running is None and not port_free(port, "127.0.0.1"):
         raise ToolingError(f"port {port} is in use; pick another: PROMETHEUS_PORT=9091 make "
                            "monitoring (or `workers monitoring start --port 9091`)")
     if backlog is None:
-        if not _port_free(backlog_port):
+        if not port_free(backlog_port, "127.0.0.1"):
             raise ToolingError(f"port {backlog_port} (the local backlog exporter) is in use")
         env = {**os.environ, "CAMUNDA_URL": engine_url, "BACKLOG_INTERVAL": "10"}
         backlog = _spawn([sys.executable, "-m", "camunda_workers.backlog",
