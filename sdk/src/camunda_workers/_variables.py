@@ -179,7 +179,7 @@ def decode_variables(
     types: dict[str, VariableType] = {}
     for name, variable in (variables or {}).items():
         if not isinstance(variable, Mapping):
-            raise VariableDecodeError(name, "?", f"not a typed value: {str(variable)[:60]!r}")
+            raise VariableDecodeError(name, "?", f"not a typed value: {_excerpt(variable)}")
         kind = str(variable.get("type") or "")
         info = variable.get("valueInfo") or {}
         value = variable.get("value")
