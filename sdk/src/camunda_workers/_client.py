@@ -156,6 +156,9 @@ class AiohttpTransport:
             async for chunk in response.content.iter_chunked(_CHUNK):
                 size += len(chunk)
                 if size > cap:
+                    # The error keeps this frame (its traceback), and the worker keeps the
+                    # error until the engine answers again: let go of what was read.
+                    chunks.clear()
                     break
                 chunks.append(chunk)
             else:

@@ -60,12 +60,13 @@ class _LimitedServer(web.Server):
         self._open: dict[RequestHandler, asyncio.TimerHandle | None] = {}
 
     def connection_made(self, handler: RequestHandler, transport: asyncio.Transport) -> None:
-        if len(self._open) >= self._max_connections:
-            transport.close()
-            return
         super().connection_made(handler, transport)
-        self._open[handler] = asyncio.get_running_loop().call_later(
-            self._request_timeout, transport.close)
+        loop = asyncio.get_running_loop()
+        if len(self._open) >= self._max_connections:
+            # Soon, not now: aiohttp starts the connection's task after this returns.
+            loop.call_soon(handler.force_close)
+            return
+        self._open[handler] = loop.call_later(self._request_timeout, handler.force_close)
 
     def connection_lost(self, handler: RequestHandler, exc: BaseException | None = None,
                         ) -> None:
@@ -125,6 +126,7 @@ class HealthServer:
     async def stop(self) -> None:
         if self._server is not None and self._http is not None:
             self._server.close()
+            await asyncio.sleep(0)  # connections accepted just before: made, then closed
             await self._http.shutdown(1.0)
             await self._server.wait_closed()
             self._server = None
