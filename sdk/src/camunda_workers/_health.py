@@ -19,7 +19,6 @@ from typing import Any
 
 from aiohttp import web
 from aiohttp.http_exceptions import HttpProcessingError
-from aiohttp.web_protocol import RequestHandler
 from prometheus_client import CollectorRegistry
 from prometheus_client.exposition import choose_encoder, gzip_accepted
 
@@ -57,9 +56,9 @@ class _LimitedServer(web.Server):
         self._request_timeout = request_timeout
         self._max_connections = max_connections
         # Open connections; the timer closes one that has sent no whole request in time.
-        self._open: dict[RequestHandler, asyncio.TimerHandle | None] = {}
+        self._open: dict[web.RequestHandler, asyncio.TimerHandle | None] = {}
 
-    def connection_made(self, handler: RequestHandler, transport: asyncio.Transport) -> None:
+    def connection_made(self, handler: web.RequestHandler, transport: asyncio.Transport) -> None:
         super().connection_made(handler, transport)
         loop = asyncio.get_running_loop()
         if len(self._open) >= self._max_connections:
@@ -68,14 +67,14 @@ class _LimitedServer(web.Server):
             return
         self._open[handler] = loop.call_later(self._request_timeout, handler.force_close)
 
-    def connection_lost(self, handler: RequestHandler, exc: BaseException | None = None,
+    def connection_lost(self, handler: web.RequestHandler, exc: BaseException | None = None,
                         ) -> None:
         timer = self._open.pop(handler, None)
         if timer is not None:
             timer.cancel()
         super().connection_lost(handler, exc)
 
-    def request_arrived(self, handler: RequestHandler) -> None:
+    def request_arrived(self, handler: web.RequestHandler) -> None:
         timer = self._open.get(handler)
         if timer is not None:
             timer.cancel()
