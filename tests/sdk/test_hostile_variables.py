@@ -160,6 +160,25 @@ def test_the_failure_names_the_variable_and_why(variable: Any, reason: str) -> N
     assert reason in body["errorMessage"]
 
 
+@pytest.mark.parametrize(("answer", "value"), [
+    (b'[{"v": "a\\uD800b"}]', "a\ud800b"),  # how the engine sends a String holding one
+    (b'[{"v": "a\xffb"}]', "a\udcffb"),  # invalid UTF-8
+    (b'[{"v": -Infinity}]', float("-inf")),
+], ids=["lone_surrogate", "invalid_utf8", "infinity"])
+def test_an_answer_orjson_refuses_is_read_so_that_only_its_task_fails(answer: bytes,
+                                                                     value: object) -> None:
+    from camunda_workers import _wire
+
+    assert _wire.loads(answer) == [{"v": value}]
+
+
+def test_an_answer_nested_too_deeply_is_a_value_error() -> None:
+    from camunda_workers import _wire
+
+    with pytest.raises(ValueError, match="nested too deeply"):
+        _wire.loads(b"[" * 100_000 + b"]" * 100_000)
+
+
 def test_a_task_whose_other_fields_are_broken_fails_too() -> None:
     raw = {"id": "task-1", "topicName": "t", "workerId": "w#1", "extensionProperties": [1]}
     reports, ran = asyncio.run(settle(raw))

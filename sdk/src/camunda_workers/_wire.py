@@ -43,10 +43,10 @@ def loads(body: bytes) -> Any:
     """An answer's JSON; raises ValueError.
 
     What orjson refuses is read again by the standard library, which keeps it: a lone
-    surrogate (the engine sends a String variable holding one as ``"\\uD800"``), an
-    integer beyond 64 bits, and invalid UTF-8 (as lone surrogates). The variable that
-    holds it then fails its own task, named (``_variables``), instead of the whole
-    answer being lost, poll after poll.
+    surrogate (the engine sends a String variable holding one as ``"\\uD800"``), invalid
+    UTF-8 (read as lone surrogates), NaN and infinities. A variable holding text that is
+    not valid Unicode then fails its own task, named (``_variables``), instead of the
+    whole answer being lost, poll after poll.
     """
     try:
         return orjson.loads(body)
