@@ -229,3 +229,14 @@ def test_the_answer_cap_is_a_setting_with_an_environment_variable() -> None:
     with pytest.raises(SpecError, match=r"max_answer_bytes \(from env CAMUNDA_MAX_ANSWER_BYTES"
                                         r"\): Input should be greater than or equal to 65536"):
         resolve_settings({"name": "x"}, environ={"CAMUNDA_MAX_ANSWER_BYTES": "1000"})
+
+
+def test_a_token_of_more_than_one_line_is_refused_without_showing_it(tmp_path: Path) -> None:
+    """It would go into the Authorization header as it is: aiohttp raised a bare ValueError
+    ("Forbidden control character") at the first request, ending the worker."""
+    (tmp_path / "token").write_text("abc\ndef-S3cr3t\n")
+    with pytest.raises(SpecError) as caught:
+        Worker(name="x", environ={"CAMUNDA_TOKEN_FILE": str(tmp_path / "token")})
+    assert str(caught.value) == (
+        "settings: token (from env CAMUNDA_TOKEN_FILE): contains a line break or another "
+        "control character; a token is one line (its value is not shown)")

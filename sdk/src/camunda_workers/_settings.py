@@ -38,6 +38,7 @@ SHUTDOWN_TEARDOWN = 0.3
 # The largest engine answer read: an eighth of the 512 MiB a production replica may use
 # (deploy/production.yml), so that one answer never gets a worker OOM-killed.
 DEFAULT_MAX_ANSWER_BYTES = 64 * 2**20
+_CONTROL = re.compile("[\x00-\x1f\x7f]")
 # The user info of a URL: everything between "//" and the last "@" before the path.
 _USER_INFO = re.compile(r"(?<=//)([^/?#]*)@")
 
@@ -111,6 +112,15 @@ class WorkerSettings(BaseModel):
             raise ValueError(f"{shown!r}: the port must be a number from 1 to 65535, {example}")
         if parts.query or parts.fragment:
             raise ValueError(f"{shown!r} must not have a query or fragment, {example}")
+        return value
+
+    @field_validator("token")
+    @classmethod
+    def _one_line_token(cls, value: SecretStr | None) -> SecretStr | None:
+        # It goes into a header as it is (a password goes base64-encoded).
+        if value is not None and _CONTROL.search(value.get_secret_value()):
+            raise ValueError("contains a line break or another control character; a token "
+                             "is one line (its value is not shown)")
         return value
 
     @model_validator(mode="after")
