@@ -179,6 +179,18 @@ def test_an_answer_nested_too_deeply_is_a_value_error() -> None:
         _wire.loads(b"[" * 100_000 + b"]" * 100_000)
 
 
+def test_a_result_nested_too_deeply_fails_the_task_naming_the_variable() -> None:
+    """After the handler too, nothing is left for the lock to expire."""
+    from camunda_workers import UnsendableVariableError, _wire
+
+    deep: list[object] = []
+    for _ in range(5_000):
+        deep = [deep]
+    with pytest.raises(UnsendableVariableError, match=r"variable 'tree': nested too deeply "
+                                                      r"for JSON"):
+        _wire.complete_body("w", {"tree": deep}, None)
+
+
 def test_a_task_whose_other_fields_are_broken_fails_too() -> None:
     raw = {"id": "task-1", "topicName": "t", "workerId": "w#1", "extensionProperties": [1]}
     reports, ran = asyncio.run(settle(raw))

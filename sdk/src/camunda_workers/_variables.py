@@ -238,6 +238,9 @@ def _json_text(name: str, value: Any) -> str:
         # The text the engine parses; ensure_ascii=False so that a lone surrogate is
         # caught when the request is encoded (escaped, it would reach the engine).
         return json.dumps(value, allow_nan=False, ensure_ascii=False)
+    except RecursionError:
+        raise UnsendableVariableError(name, f"nested too deeply for JSON (more than about "
+                                            f"{sys.getrecursionlimit()} levels)") from None
     except (TypeError, ValueError) as exc:
         raise UnsendableVariableError(name, json_problem(value) or str(exc)) from None
 
