@@ -2,10 +2,16 @@
 
 from __future__ import annotations
 
+import asyncio
 import json
 import logging
+import socket
 import subprocess
 import sys
+import threading
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from urllib.parse import urlsplit
 
@@ -217,3 +223,136 @@ def test_a_taken_port_ends_the_process_with_one_line_and_exit_code_1(camunda: En
     assert f"cannot serve /metrics and /healthz on port {port}" in output
     assert "set METRICS_PORT to a free port" in output
     assert "Traceback" not in output
+
+
+# -- the port faces the network: limits -------------------------------------------------------
+
+@contextmanager
+def health_server(**limits: float) -> Iterator[tuple[int, asyncio.AbstractEventLoop]]:
+    """A HealthServer on an event loop of its own thread (as on a worker's loop)."""
+    from prometheus_client import CollectorRegistry, Counter
+
+    from camunda_workers._health import HealthServer
+
+    registry = CollectorRegistry()
+    Counter("demo_things", "Things.", registry=registry).inc(3)
+    loop = asyncio.new_event_loop()
+    server = HealthServer(port=0, registry=registry, host="127.0.0.1",
+                          alive=lambda: (True, "ok"), ready=lambda: (True, "ok"),
+                          **limits)  # type: ignore[arg-type]
+    thread = threading.Thread(target=loop.run_forever, daemon=True)
+    thread.start()
+    asyncio.run_coroutine_threadsafe(server.start(), loop).result(10)
+    try:
+        yield server.port, loop
+    finally:
+        asyncio.run_coroutine_threadsafe(server.stop(), loop).result(10)
+        # the closed connections' sockets are let go of on the loop's next turns
+        asyncio.run_coroutine_threadsafe(asyncio.sleep(0.1), loop).result(10)
+        loop.call_soon_threadsafe(loop.stop)
+        thread.join(10)
+        loop.close()
+
+
+def _raw(port: int, request: bytes) -> bytes:
+    with socket.create_connection(("127.0.0.1", port), timeout=10) as sock:
+        sock.sendall(request)
+        answer = b""
+        while chunk := sock.recv(65536):
+            answer += chunk
+        return answer
+
+
+def _healthy(port: int) -> bool:
+    try:
+        return _raw(port, b"GET /healthz HTTP/1.1\r\nHost: x\r\n\r\n").endswith(b"ok\n")
+    except ConnectionError:
+        return False
+
+
+@pytest.mark.parametrize("request_bytes", [
+    b"GET /" + b"a" * 100_000 + b" HTTP/1.1\r\nHost: x\r\n\r\n",
+    b"GET /metrics HTTP/1.1\r\nHost: x\r\nX-Big: " + b"b" * 100_000 + b"\r\n\r\n",
+    b"GET /" + b"a" * 8_200 + b" HTTP/1.1\r\nHost: x\r\n\r\n",
+], ids=["100_kb_request_line", "100_kb_header", "just_over_8_kib"])
+def test_oversized_requests_get_400_and_no_traceback(request_bytes: bytes,
+                                                     caplog: pytest.LogCaptureFixture) -> None:
+    caplog.set_level(logging.DEBUG)
+    with health_server() as (port, _):
+        answer = _raw(port, request_bytes)
+        assert _raw(port, b"GET /healthz HTTP/1.1\r\nHost: x\r\n\r\n").endswith(b"ok\n")
+    assert answer.split(b"\r\n")[0].endswith(b" 400 Bad Request"), answer[:100]
+    assert [r for r in caplog.records if r.exc_info or r.levelno >= logging.WARNING] == []
+    assert any("bad request refused (400" in r.getMessage() for r in caplog.records)
+
+
+def test_a_slow_client_is_cut_off() -> None:
+    """One header line every second never completes a request: closed after 5 s."""
+    with health_server() as (port, _), socket.create_connection(("127.0.0.1", port)) as sock:
+        sock.settimeout(0.2)
+        opened = time.monotonic()
+        sock.sendall(b"GET /healthz HTTP/1.1\r\n")
+        closed_after = None
+        while time.monotonic() - opened < 12:
+            try:
+                sock.sendall(b"X-Slow: 1\r\n")
+                if sock.recv(100) == b"":
+                    closed_after = time.monotonic() - opened
+                    break
+            except TimeoutError:
+                time.sleep(0.8)
+            except ConnectionError:
+                closed_after = time.monotonic() - opened
+                break
+    assert closed_after is not None, "the slow client held the connection for 12 s"
+    assert 4.5 < closed_after < 8, closed_after
+
+
+def test_connections_are_capped() -> None:
+    with health_server() as (port, _):
+        idle = [socket.create_connection(("127.0.0.1", port)) for _ in range(40)]
+        time.sleep(0.5)
+        closed = 0
+        for sock in idle:
+            sock.settimeout(0.05)
+            try:
+                closed += sock.recv(1) == b""
+            except TimeoutError:
+                pass
+            except ConnectionError:
+                closed += 1
+        assert closed == 40 - 32  # the cap's worth stay open, the rest were closed at once
+        assert not _healthy(port)  # while the cap is full, no one else gets in
+        wait_until(lambda: _healthy(port), timeout=8, what="the idle ones to time out")
+        for sock in idle:
+            sock.close()
+
+
+def test_metrics_speak_openmetrics_and_gzip_when_asked() -> None:
+    with health_server() as (port, _):
+        url = f"http://127.0.0.1:{port}/metrics"
+        plain = httpx.get(url, headers={"Accept-Encoding": "identity"})
+        open_metrics = httpx.get(url, headers={"Accept": "application/openmetrics-text"})
+        zipped = httpx.get(url, headers={"Accept-Encoding": "gzip"})
+        head = httpx.head(url)
+        post = httpx.post(url)
+    assert plain.headers["content-type"].startswith("text/plain; version=0.0.4")
+    assert "demo_things_total 3.0" in plain.text
+    assert open_metrics.headers["content-type"].startswith("application/openmetrics-text")
+    assert open_metrics.text.endswith("# EOF\n")
+    assert zipped.headers["content-encoding"] == "gzip"
+    assert "demo_things_total 3.0" in zipped.text  # httpx unzips
+    assert (head.status_code, head.content) == (200, b"")
+    assert plain.headers["connection"] == "close"  # one request per connection
+    assert post.status_code == 405
+
+
+def test_nothing_answers_while_the_loop_is_blocked() -> None:
+    """On the worker's own loop: a blocked loop is a dead worker, and liveness says so."""
+    with health_server() as (port, loop):
+        assert httpx.get(f"http://127.0.0.1:{port}/healthz").status_code == 200
+        loop.call_soon_threadsafe(time.sleep, 3)
+        time.sleep(0.2)
+        with pytest.raises(httpx.ReadTimeout):
+            httpx.get(f"http://127.0.0.1:{port}/healthz", timeout=1)
+        wait_until(lambda: _healthy(port), timeout=5, what="the loop to turn again")

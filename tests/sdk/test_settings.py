@@ -161,3 +161,82 @@ def test_duplicate_topic_registration_is_refused() -> None:
     worker.topic("a")(lambda task: None)
     with pytest.raises(ValueError, match="topic 'a' already has a handler"):
         worker.topic("a")(lambda task: None)
+
+
+@pytest.mark.parametrize("environ", [
+    {"CAMUNDA_URL": "http://admin:S3cr3t@engine:99999/engine-rest"},
+    {"CAMUNDA_URL": "http://admin:S3cr3t@engine:8080/engine-rest", "CAMUNDA_TOKEN": "tok"},
+    {"CAMUNDA_URL": "ftp://admin:S3cr3t@engine/engine-rest"},
+], ids=["bad_port", "with_token", "bad_scheme"])
+def test_credentials_in_the_url_are_refused_with_the_fix_and_never_shown(
+        environ: dict[str, str]) -> None:
+    with pytest.raises(SpecError) as caught:
+        Worker(name="x", environ=environ)
+    message = str(caught.value)
+    assert "S3cr3t" not in message
+    assert "admin:***@engine" in message
+    if not environ["CAMUNDA_URL"].startswith("ftp"):
+        assert message == (
+            f"settings: base_url (from env CAMUNDA_URL): "
+            f"'{environ['CAMUNDA_URL'].replace('S3cr3t', '***')}' carries credentials, which "
+            "would show in logs and process listings; remove them from the URL and set "
+            "CAMUNDA_USER and CAMUNDA_PASSWORD_FILE (a Docker secret) or CAMUNDA_TOKEN_FILE "
+            "instead")
+
+
+def test_a_url_with_credentials_ends_the_process_with_one_line_and_no_password(
+        tmp_path: Path) -> None:
+    import subprocess
+    import sys
+
+    from tests.support.engine import REPO
+
+    script = ("from camunda_workers import CamundaWorkersError, Worker\n"
+              "try:\n"  # as the template's main.py does
+              "    worker = Worker(name='x')\n"
+              "except CamundaWorkersError as error:\n"
+              "    raise SystemExit(str(error)) from None\n")
+    done = subprocess.run(
+        [sys.executable, "-c", script], cwd=REPO, capture_output=True, text=True, timeout=60,
+        env={"PATH": "/usr/bin:/bin", "CAMUNDA_TOKEN": "tok",
+             "CAMUNDA_URL": "http://admin:S3cr3t@engine:8080/engine-rest"})
+    assert done.returncode != 0
+    assert "S3cr3t" not in done.stdout + done.stderr
+    assert "http://admin:***@engine:8080/engine-rest" in done.stderr
+    assert "Traceback" not in done.stderr
+
+
+@pytest.mark.parametrize(("url", "shown"), [
+    ("http://admin:S3cr3t@engine:8080/x", "http://admin:***@engine:8080/x"),
+    ("http://a-token@engine/x", "http://***@engine/x"),
+    ("https://u:p@ss@engine:1/x?q=@", "https://u:***@engine:1/x?q=@"),
+    ("http://engine:8080/x?next=a@b", "http://engine:8080/x?next=a@b"),
+    ("not a url", "not a url"),
+])
+def test_redacted_url(url: str, shown: str) -> None:
+    from camunda_workers._settings import redacted_url
+
+    assert redacted_url(url) == shown
+
+
+def test_the_answer_cap_is_a_setting_with_an_environment_variable() -> None:
+    from camunda_workers._settings import DEFAULT_MAX_ANSWER_BYTES
+
+    assert DEFAULT_MAX_ANSWER_BYTES == 64 * 2**20  # an eighth of production's 512 MiB
+    assert resolve_settings({"name": "x"}, environ={}).max_answer_bytes == 64 * 2**20
+    assert resolve_settings({"name": "x"}, environ={"CAMUNDA_MAX_ANSWER_BYTES": "1048576"}
+                            ).max_answer_bytes == 2**20
+    with pytest.raises(SpecError, match=r"max_answer_bytes \(from env CAMUNDA_MAX_ANSWER_BYTES"
+                                        r"\): Input should be greater than or equal to 65536"):
+        resolve_settings({"name": "x"}, environ={"CAMUNDA_MAX_ANSWER_BYTES": "1000"})
+
+
+def test_a_token_of_more_than_one_line_is_refused_without_showing_it(tmp_path: Path) -> None:
+    """It would go into the Authorization header as it is: aiohttp raised a bare ValueError
+    ("Forbidden control character") at the first request, ending the worker."""
+    (tmp_path / "token").write_text("abc\ndef-S3cr3t\n")
+    with pytest.raises(SpecError) as caught:
+        Worker(name="x", environ={"CAMUNDA_TOKEN_FILE": str(tmp_path / "token")})
+    assert str(caught.value) == (
+        "settings: token (from env CAMUNDA_TOKEN_FILE): contains a line break or another "
+        "control character; a token is one line (its value is not shown)")

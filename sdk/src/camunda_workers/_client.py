@@ -27,7 +27,7 @@ import aiohttp
 from camunda.utils.auth_basic import AuthBasic
 
 from . import _wire
-from ._settings import WorkerSettings
+from ._settings import DEFAULT_MAX_ANSWER_BYTES, WorkerSettings
 from .errors import EngineError, EngineRejectedError, EngineUnavailableError
 
 __all__ = ["AiohttpTransport", "EngineClient", "HttpAnswer", "HttpTransport", "engine_error"]
@@ -42,6 +42,8 @@ _UNAVAILABLE = {502, 503, 504}
 # aiohttp warns about bodies over 1 MB given as bytes (written at once); a stream of
 # them is written in chunks, with the loop running in between.
 _STREAMED = 2**20
+# Answers are read in pieces of this size, so that one over the cap is never held whole.
+_CHUNK = 2**16
 
 
 @dataclass(frozen=True, slots=True)
@@ -58,7 +60,9 @@ class HttpAnswer:
 
 
 class HttpTransport(Protocol):
-    """Sends one request over a keep-alive pool; raises only ``EngineUnavailableError``.
+    """Sends one request over a keep-alive pool; raises only ``EngineError``:
+    ``EngineUnavailableError``, or ``EngineRejectedError`` (kind ``too_large``) for an
+    answer larger than the transport's cap.
 
     The worker's seam for tests (``Worker(transport=...)``): a test wraps
     :class:`AiohttpTransport` to count requests or to answer what a real engine cannot
@@ -77,12 +81,15 @@ class AiohttpTransport:
     """:class:`HttpTransport` over one aiohttp connection pool of ``max_connections``.
 
     ``trace_configs``: aiohttp's request tracing (none by default: tracing costs time on
-    every request).
+    every request). ``max_answer_bytes``: an answer's body is read in chunks and given up
+    (the connection closed) as soon as it is larger.
     """
 
     def __init__(self, *, max_connections: int = 100, connect_timeout: float = 10.0,
                  verify: bool | ssl.SSLContext = True,
-                 trace_configs: Sequence[aiohttp.TraceConfig] = ()) -> None:
+                 trace_configs: Sequence[aiohttp.TraceConfig] = (),
+                 max_answer_bytes: int = DEFAULT_MAX_ANSWER_BYTES) -> None:
+        self.max_answer_bytes = max_answer_bytes
         self._max_connections = max_connections
         self._connect_timeout = connect_timeout
         self._verify = verify
@@ -119,7 +126,7 @@ class AiohttpTransport:
             data = io.BytesIO(body) if body is not None and len(body) > _STREAMED else body
             async with session.request(method, url, headers=headers, data=data, params=params,
                                        timeout=self._timeout(timeout)) as response:
-                return HttpAnswer(response.status, await response.read(),
+                return HttpAnswer(response.status, await self._read(method, url, response),
                                   response.reason or "")
         except (aiohttp.ClientConnectorError, aiohttp.ConnectionTimeoutError) as exc:
             # Never reached the engine: it cannot have acted on this request.
@@ -136,6 +143,34 @@ class AiohttpTransport:
             raise EngineUnavailableError(
                 f"{method} {urlsplit(url).path}: {type(exc).__name__}: {exc}", kind="connection",
                 path=urlsplit(url).path) from exc
+
+    async def _read(self, method: str, url: str, response: aiohttp.ClientResponse) -> bytes:
+        """The body, unless it is larger than the cap (then the connection is dropped)."""
+        cap = self.max_answer_bytes
+        declared = response.content_length
+        if declared is not None and declared <= cap:
+            return await response.read()  # the parser reads no more than declared
+        if declared is None:  # chunked: counted as it comes
+            chunks: list[bytes] = []
+            size = 0
+            async for chunk in response.content.iter_chunked(_CHUNK):
+                size += len(chunk)
+                if size > cap:
+                    # The error keeps this frame (its traceback), and the worker keeps the
+                    # error until the engine answers again: let go of what was read.
+                    chunks.clear()
+                    break
+                chunks.append(chunk)
+            else:
+                return b"".join(chunks)
+        response.close()
+        path = urlsplit(url).path
+        said = f" (Content-Length {declared})" if declared is not None else ""
+        raise EngineRejectedError(
+            f"{method} {path}: answer{said} larger than max_answer_bytes ({cap} bytes), not "
+            "read; fetch only the variables a topic needs (topic(..., variables=[...])), or "
+            "raise CAMUNDA_MAX_ANSWER_BYTES",
+            kind="too_large", status=response.status, path=path)
 
     async def aclose(self) -> None:
         session, self._session = self._session, None
@@ -204,6 +239,7 @@ class EngineClient:
         max_connections: int = 10,
         verify: bool | ssl.SSLContext = True,
         transport: HttpTransport | None = None,
+        max_answer_bytes: int = DEFAULT_MAX_ANSWER_BYTES,
     ) -> None:
         self.base_url = base_url.rstrip("/")
         self._timeout = timeout
@@ -211,7 +247,8 @@ class EngineClient:
         self._json_headers = {**self._headers, **_JSON}
         # One long poll holds a connection while results are reported on others.
         self._http: HttpTransport = transport or AiohttpTransport(
-            max_connections=max_connections, connect_timeout=timeout, verify=verify)
+            max_connections=max_connections, connect_timeout=timeout, verify=verify,
+            max_answer_bytes=max_answer_bytes)
 
     @classmethod
     def for_settings(cls, settings: WorkerSettings,
@@ -233,6 +270,7 @@ class EngineClient:
             verify=(ssl.create_default_context(cafile=settings.ca_bundle)
                     if settings.ca_bundle else settings.verify_tls),
             transport=transport,
+            max_answer_bytes=settings.max_answer_bytes,
         )
 
     async def aclose(self) -> None:

@@ -48,6 +48,7 @@ class TaskExecutor:
         self._ahead: deque[tuple[Mapping[str, Any], TaskLock]] = deque()
         self._slot_seconds: float | None = None  # running average: start to report
         self._slot_freed = asyncio.Event()
+        self._refusing: set[asyncio.Future[Any]] = set()  # unlocks of tasks never asked for
 
     @property
     def in_flight(self) -> int:
@@ -100,6 +101,12 @@ class TaskExecutor:
         self._metrics.tasks_in_flight.inc()
         job.add_done_callback(self._finished)
 
+    def refuse(self, locks: Iterable[TaskLock]) -> None:
+        """Unlock tasks of topics this worker never asked for, beside the running ones."""
+        job = asyncio.gather(*(self._outcome.refuse(lock) for lock in locks))
+        self._refusing.add(job)
+        job.add_done_callback(self._refusing.discard)
+
     async def hand_back(self, locks: Iterable[TaskLock]) -> None:
         """Unlock tasks that will not run here (fetched while stopping), all at once."""
         await asyncio.gather(*(self._outcome.hand_back(lock) for lock in locks))
@@ -140,5 +147,7 @@ class TaskExecutor:
         if self._jobs:  # reports, and the unlocks of the cancelled handlers
             await lifecycle.until_deadline(asyncio.wait(set(self._jobs)))
         await lifecycle.until_deadline(handing_back)
+        if self._refusing:
+            await lifecycle.until_deadline(asyncio.wait(set(self._refusing)))
         for job in list(self._jobs):  # past the deadline: nothing may wait any longer
             job.cancel()

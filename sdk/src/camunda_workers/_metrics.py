@@ -16,7 +16,7 @@ OUTCOMES = ("completed", "failed", "bpmn_error", "unlocked")
 DECISIONS = ("completed", "bpmn_error", "failed")  # what a handler can decide
 # The kinds of camunda_workers.errors.EngineError (its docstring lists them; tested).
 ENGINE_ERROR_KINDS = ("connection", "timeout", "server", "conflict", "malformed_response",
-                      "not_found", "rejected", "unauthorized")
+                      "not_found", "rejected", "unauthorized", "too_large")
 M = TypeVar("M", bound=MetricWrapperBase)
 
 
@@ -85,6 +85,10 @@ class WorkerMetrics:
         self.engine_errors = Counter("camunda_worker_engine_errors",
                                      "Failed engine requests, by kind.", ["worker", "kind"],
                                      registry=r)
+        self.not_subscribed = Counter(
+            "camunda_worker_tasks_not_subscribed",
+            "Tasks fetched of a topic this worker did not ask for (a proxy's or a broken "
+            "engine's doing), unlocked at once.", ["worker"], registry=r)
         self.lock_extensions = Counter("camunda_worker_lock_extensions",
                                        "Locks extended.", ["worker", "topic"], registry=r)
         self.ready = Gauge("camunda_worker_ready", "1 while the engine answers and not draining.",
@@ -102,6 +106,7 @@ class WorkerMetrics:
         self.fetch_ok = self.fetch_requests.labels(worker, "ok")
         self.fetch_error = self.fetch_requests.labels(worker, "error")
         self.fetch_seconds = self.fetch_duration.labels(worker)
+        self.tasks_not_subscribed = self.not_subscribed.labels(worker)
         self._fetched = _Children(self.fetched, worker)
         self._handled = _Children(self.handled, worker)
         self._not_accepted = _Children(self.not_accepted, worker)

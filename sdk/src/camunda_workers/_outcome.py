@@ -14,6 +14,7 @@ import logging
 import traceback
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
+from typing import TypeVar
 from urllib.parse import quote
 
 from . import _wire
@@ -35,6 +36,8 @@ from .errors import (
 )
 
 __all__ = ["OutcomePath", "Report"]
+
+_Decision = TypeVar("_Decision")
 
 log = logging.getLogger("camunda_workers")
 
@@ -78,12 +81,14 @@ class OutcomePath:
 
     async def settle(self, raw: Mapping[str, object], lock: TaskLock) -> None:
         """Run a fetched task to its end. Cancelled while its handler runs: hand it back."""
-        task = Task.from_engine(raw, with_variables=False)
-        task.lock_extender = lock
+        task = Task(id=lock.task_id, topic=lock.topic, worker_id=lock.owner)
         try:
+            task = Task.from_engine(raw, with_variables=False)
+            task.worker_id, task.lock_extender = lock.owner, lock
             await self._decode(task, raw)
-        except (VariableDecodeError, EngineError) as error:
-            # Before the handler: this task fails, the rest of its batch goes on.
+        except Exception as error:  # noqa: BLE001 - whatever the engine sent, the task ends
+            # Before the handler: this task fails (a variable that cannot be decoded is
+            # named, with why), the rest of its batch goes on.
             await self._deliver(lock, self._failure(task, error), task)
             return
         loop = asyncio.get_running_loop()
@@ -92,7 +97,7 @@ class OutcomePath:
         self._renewal.hold(lock)
         try:
             result = await self._subscriptions[task.topic].handler(task)
-            report = self._completion(task, result)
+            report = self._report_of(task, self._completion, result)
         except asyncio.CancelledError:
             # Drain time is up or a second signal: the task goes back to the engine.
             lock.handler_running = False
@@ -100,7 +105,7 @@ class OutcomePath:
             await self.hand_back(lock)
             raise
         except BpmnError as error:
-            report = self._bpmn_error(task, error)
+            report = self._report_of(task, self._bpmn_error, error)
         except Exception as error:  # noqa: BLE001 - any handler error becomes a failure
             report = self._failure(task, error)
         finally:
@@ -114,6 +119,16 @@ class OutcomePath:
     async def hand_back(self, lock: TaskLock) -> None:
         """Unlock a task this worker will not run (stopping, or its drain time is up)."""
         await self._deliver(lock, Report("unlock", None, "unlocked"))
+
+    async def refuse(self, lock: TaskLock) -> None:
+        """Unlock a task of a topic this worker never asked for (counted when fetched).
+
+        Not counted per topic: its name is not one of ours, and labels stay bounded.
+        """
+        error = await self._send(lock, Report("unlock", None, "unlocked"))
+        if error is not None:
+            log.error("could not unlock task %s of topic %r, which this worker did not ask "
+                      "for: %s", lock.task_id, lock.topic, error)
 
     # -- decode -----------------------------------------------------------------
 
@@ -137,12 +152,25 @@ class OutcomePath:
             try:
                 return await self._client.download(path)
             except EngineRejectedError as error:
+                if error.kind == "too_large":
+                    reason = str(error).split(": ", 1)[-1]  # the path is not the user's
+                    raise VariableDecodeError(name, "File", f"content not loaded: {reason}"
+                                              ) from None
                 if error.status != 404 or path is paths[-1]:
                     raise VariableDecodeError(name, "File", f"content not loaded: {error}"
                                               ) from None
         raise AssertionError("unreachable")
 
     # -- encode: each decision becomes the exact bytes the engine gets -----------
+
+    def _report_of(self, task: Task, encode: Callable[[Task, _Decision], Report],
+                   decision: _Decision) -> Report:
+        """``encode(task, decision)``; a failure if even that fails unexpectedly (a value
+        nested deeper than Python recurses, a broken ``__eq__``...): never no report."""
+        try:
+            return encode(task, decision)
+        except Exception as error:  # noqa: BLE001 - the task must end
+            return self._failure(task, error)
 
     def _completion(self, task: Task, result: HandlerResult) -> Report:
         try:

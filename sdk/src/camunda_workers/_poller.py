@@ -10,6 +10,7 @@ from ._client import EngineClient
 from ._engine_state import EngineState
 from ._executor import TaskExecutor
 from ._lifecycle import Lifecycle
+from ._locks import TaskLock
 from ._metrics import WorkerMetrics
 from ._retry import Backoff
 from ._router import Subscription
@@ -106,7 +107,7 @@ class Poller:
             # No usable answer came back (dropped, timed out, garbled): the engine may
             # have locked tasks for this poll, or may still do so while it is pending.
             if error.request_sent and (error.status is None
-                                       or error.kind == "malformed_response"):
+                                       or error.kind in ("malformed_response", "too_large")):
                 self._sweep.watch(poll_id, pending_until)
             self._engine.failed(error)
             self._on_engine_state()
@@ -122,6 +123,10 @@ class Poller:
         self._backoff.reset()
         locks = [(raw, self._executor.lock(raw, owner=str(raw.get("workerId") or poll_id),
                                            sent_at=sent)) for raw in fetched]
+        unasked = [lock for _, lock in locks if lock.topic not in self._subscriptions]
+        if unasked:
+            self._refuse(unasked)
+            locks = [(raw, lock) for raw, lock in locks if lock.topic in self._subscriptions]
         for raw, _ in locks:
             metrics.task_fetched(str(raw["topicName"]))
         if self._lifecycle.stopping.is_set():
@@ -129,6 +134,16 @@ class Poller:
         else:
             for raw, lock in locks:
                 self._executor.start(raw, lock)
+
+    def _refuse(self, locks: list[TaskLock]) -> None:
+        """Tasks of topics this worker never asked for (a proxy's or a broken engine's
+        doing): handed back at once, counted, and the rest of the batch runs."""
+        self._metrics.tasks_not_subscribed.inc(len(locks))
+        topics = sorted({lock.topic for lock in locks})
+        log.warning("the engine's answer held %d task(s) of topic(s) this worker did not ask "
+                    "for (%s): unlocking them", len(locks),
+                    ", ".join(repr(topic[:60]) for topic in topics[:5]))
+        self._executor.refuse(locks)
 
     async def _check_worker_id(self) -> None:
         self._worker_id_checked = await warn_if_worker_id_shared(

@@ -7,6 +7,7 @@ Precedence, highest first: keyword arguments given in code, environment variable
 from __future__ import annotations
 
 import os
+import re
 import socket
 from collections.abc import Mapping
 from pathlib import Path
@@ -28,12 +29,27 @@ from ._validation import validate_model
 from .errors import SpecError
 
 __all__ = [
-    "ENV_VARIABLES", "SETTINGS_FROM_SPEC", "SHUTDOWN_TEARDOWN", "WorkerOptions",
-    "WorkerSettings", "resolve_settings",
+    "DEFAULT_MAX_ANSWER_BYTES", "ENV_VARIABLES", "SETTINGS_FROM_SPEC", "SHUTDOWN_TEARDOWN",
+    "WorkerOptions", "WorkerSettings", "redacted_url", "resolve_settings",
 ]
 
 # Seconds a stopping process needs after its shutdown deadline to close and exit.
 SHUTDOWN_TEARDOWN = 0.3
+# The largest engine answer read: an eighth of the 512 MiB a production replica may use
+# (deploy/production.yml), so that one answer never gets a worker OOM-killed.
+DEFAULT_MAX_ANSWER_BYTES = 64 * 2**20
+_CONTROL = re.compile("[\x00-\x1f\x7f]")
+# The user info of a URL: everything between "//" and the last "@" before the path.
+_USER_INFO = re.compile(r"(?<=//)([^/?#]*)@")
+
+
+def redacted_url(url: str) -> str:
+    """``url`` fit for a message: ``http://admin:***@engine`` (a lone user name may be a
+    token: ``http://***@engine``). Works on URLs that do not parse, too."""
+    def hide(match: re.Match[str]) -> str:
+        user, colon, _ = match.group(1).partition(":")
+        return f"{user}:***@" if colon else "***@"
+    return _USER_INFO.sub(hide, url, count=1)
 
 
 class WorkerSettings(BaseModel):
@@ -52,6 +68,10 @@ class WorkerSettings(BaseModel):
         description="Long-poll wait, ms. Default 10 000, less if drain_timeout needs it: a "
                     "stopping worker waits for its last poll.")
     http_timeout: float = Field(default=10.0, gt=0, description="Timeout of other requests, s.")
+    max_answer_bytes: int = Field(
+        default=DEFAULT_MAX_ANSWER_BYTES, ge=2**16,
+        description="Largest engine answer read (a fetch, a File variable), bytes; a larger "
+                    "one is an engine error, a larger File fails its task.")
     retries: int = Field(default=3, ge=0, description="Retries after a task's first failure.")
     retry_timeout: int = Field(default=5_000, ge=0, description="Wait before the 1st retry, ms.")
     retry_backoff: float = Field(default=2.0, ge=1.0, description="Factor per further retry.")
@@ -73,19 +93,34 @@ class WorkerSettings(BaseModel):
     @classmethod
     def _engine_url(cls, value: str) -> str:
         example = "e.g. http://localhost:8080/engine-rest"
+        shown = redacted_url(value)  # every message below may end up in a log
         parts = urlsplit(value)
         if parts.scheme not in ("http", "https"):
-            raise ValueError(f"{value!r} must start with http:// or https://, {example}")
+            raise ValueError(f"{shown!r} must start with http:// or https://, {example}")
+        if "@" in parts.netloc:
+            raise ValueError(
+                f"{shown!r} carries credentials, which would show in logs and process "
+                f"listings; remove them from the URL and set CAMUNDA_USER and "
+                f"CAMUNDA_PASSWORD_FILE (a Docker secret) or CAMUNDA_TOKEN_FILE instead")
         if not parts.hostname:
-            raise ValueError(f"{value!r} has no host, {example}")
+            raise ValueError(f"{shown!r} has no host, {example}")
         try:
             port = parts.port
         except ValueError:
             port = -1
         if port is not None and not 1 <= port <= 65535:
-            raise ValueError(f"{value!r}: the port must be a number from 1 to 65535, {example}")
+            raise ValueError(f"{shown!r}: the port must be a number from 1 to 65535, {example}")
         if parts.query or parts.fragment:
-            raise ValueError(f"{value!r} must not have a query or fragment, {example}")
+            raise ValueError(f"{shown!r} must not have a query or fragment, {example}")
+        return value
+
+    @field_validator("token")
+    @classmethod
+    def _one_line_token(cls, value: SecretStr | None) -> SecretStr | None:
+        # It goes into a header as it is (a password goes base64-encoded).
+        if value is not None and _CONTROL.search(value.get_secret_value()):
+            raise ValueError("contains a line break or another control character; a token "
+                             "is one line (its value is not shown)")
         return value
 
     @model_validator(mode="after")
@@ -127,6 +162,7 @@ class WorkerOptions(TypedDict, total=False):
     lock_duration: int
     async_response_timeout: int
     http_timeout: float
+    max_answer_bytes: int
     retries: int
     retry_timeout: int
     retry_backoff: float
@@ -154,6 +190,7 @@ ENV_VARIABLES: Mapping[str, str] = {
     "WORKER_ID": "worker_id",
     "LOG_LEVEL": "log_level",
     "METRICS_PORT": "port",
+    "CAMUNDA_MAX_ANSWER_BYTES": "max_answer_bytes",
 }
 _SECRET_FILES = ("CAMUNDA_USER", "CAMUNDA_PASSWORD", "CAMUNDA_TOKEN")
 # Settings taken from worker.json (same names, same types: see camunda_workers._spec).

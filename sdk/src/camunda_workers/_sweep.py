@@ -75,8 +75,8 @@ class OrphanSweep:
                 continue
             await asyncio.gather(*(self._unlock(str(task["id"])) for task in tasks))
             if tasks:
-                log.info("unlocked %d task(s) locked for a cut or dropped long poll (%s)",
-                         len(tasks), poll_id)
+                log.info("unlocked %d task(s) locked for a long poll whose answer was lost "
+                         "(cut, dropped or not read) (%s)", len(tasks), poll_id)
             if until <= now:
                 del self._pending[poll_id]
 

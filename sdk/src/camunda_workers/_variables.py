@@ -10,10 +10,11 @@ value handed back keeps the type it arrived with when that type can hold it.
 from __future__ import annotations
 
 import base64
-import binascii
 import json
 import math
 import re
+import reprlib
+import sys
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, time
@@ -107,7 +108,22 @@ def _is_json_object(kind: str, info: Mapping[str, Any]) -> bool:
 _AS_SENT = frozenset({"String", "Boolean", "Xml"})
 
 
+def _valid_unicode(text: str) -> str:
+    """``text``, unless it holds a lone surrogate (escaped in the engine's JSON, or invalid
+    UTF-8 read by ``_wire.loads``): no handler could send it back, nor log it safely."""
+    if not text.isascii():
+        try:
+            text.encode("utf-8")
+        except UnicodeEncodeError as exc:
+            raise ValueError(f"not valid Unicode: a lone surrogate {text[exc.start]!r} at "
+                             f"index {exc.start} (invalid UTF-8, or a broken \\u escape)"
+                             ) from None
+    return text
+
+
 def _decode_value(kind: str, value: Any, info: Mapping[str, Any]) -> Any:
+    if isinstance(value, str):
+        _valid_unicode(value)
     if kind in _AS_SENT:
         return value
     if kind == "Json" or _is_json_object(kind, info):
@@ -123,7 +139,10 @@ def _decode_value(kind: str, value: Any, info: Mapping[str, Any]) -> Any:
     if kind == "Bytes":
         return base64.b64decode(value, validate=True)
     if kind in _INT_RANGES and not isinstance(value, bool):
-        return int(value)
+        number = int(value)
+        if number not in _INT_RANGES[kind]:
+            raise ValueError(f"out of range for a Java {kind.lower()}")
+        return number
     if kind == "Double":
         return float(value)
     return value
@@ -159,24 +178,42 @@ def decode_variables(
     values: dict[str, Any] = {}
     types: dict[str, VariableType] = {}
     for name, variable in (variables or {}).items():
+        if not isinstance(variable, Mapping):
+            raise VariableDecodeError(name, "?", f"not a typed value: {_excerpt(variable)}")
         kind = str(variable.get("type") or "")
         info = variable.get("valueInfo") or {}
         value = variable.get("value")
-        if kind == "File":
-            decoded: Any = FileValue(b"", str(info.get("filename") or name),
-                                     info.get("mimeType"), info.get("encoding"))
-        elif value is None:
-            decoded = None
-        else:
-            try:
-                decoded = _decode_value(kind, value, info)
-            except (ValueError, TypeError, binascii.Error) as exc:
-                reason = str(exc) or type(exc).__name__
-                raise VariableDecodeError(name, kind, f"{reason} (value {str(value)[:60]!r})"
-                                          ) from None
+        try:
+            if not isinstance(info, Mapping):
+                raise TypeError(f"its valueInfo is {type(info).__name__}, not an object")
+            decoded = _decode_one(name, kind, value, info)
+        except RecursionError:
+            raise VariableDecodeError(name, kind, f"nested too deeply to decode (more than "
+                                      f"about {sys.getrecursionlimit()} levels)") from None
+        except (ValueError, TypeError, ArithmeticError) as exc:
+            reason = str(exc) or type(exc).__name__
+            raise VariableDecodeError(name, kind, f"{reason} (value {_excerpt(value)})"
+                                      ) from None
         values[name] = decoded
         types[name] = _variable_type(kind, info, type(decoded))
     return values, types
+
+
+def _decode_one(name: str, kind: str, value: Any, info: Mapping[str, Any]) -> Any:
+    if kind == "File":
+        return FileValue(b"", str(info.get("filename") or name), info.get("mimeType"),
+                         info.get("encoding"))
+    return None if value is None else _decode_value(kind, value, info)
+
+
+def _excerpt(value: Any) -> str:
+    """The start of a value for a message, whatever it is (not valid Unicode: escaped)."""
+    if isinstance(value, str):
+        return ascii(value[:60])
+    try:
+        return reprlib.repr(value)  # bounded in length and depth
+    except (ValueError, RecursionError):  # an int of more digits than str() converts
+        return f"of type {type(value).__name__}, too large to show"
 
 
 # ------------------------------------------------------------------------------ encoding
@@ -201,6 +238,9 @@ def _json_text(name: str, value: Any) -> str:
         # The text the engine parses; ensure_ascii=False so that a lone surrogate is
         # caught when the request is encoded (escaped, it would reach the engine).
         return json.dumps(value, allow_nan=False, ensure_ascii=False)
+    except RecursionError:
+        raise UnsendableVariableError(name, f"nested too deeply for JSON (more than about "
+                                            f"{sys.getrecursionlimit()} levels)") from None
     except (TypeError, ValueError) as exc:
         raise UnsendableVariableError(name, json_problem(value) or str(exc)) from None
 

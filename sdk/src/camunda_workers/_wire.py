@@ -12,6 +12,7 @@ none reaches it: ``_variables.encode_value`` refuses them in every value it type
 
 from __future__ import annotations
 
+import json
 import re
 from collections.abc import Mapping, Sequence
 from typing import Any
@@ -39,8 +40,21 @@ _MESSAGE_LIMIT = 666
 
 
 def loads(body: bytes) -> Any:
-    """An answer's JSON; raises ValueError."""
-    return orjson.loads(body)
+    """An answer's JSON; raises ValueError.
+
+    What orjson refuses is read again by the standard library, which keeps it: a lone
+    surrogate (the engine sends a String variable holding one as ``"\\uD800"``), invalid
+    UTF-8 (read as lone surrogates), NaN and infinities. A variable holding text that is
+    not valid Unicode then fails its own task, named (``_variables``), instead of the
+    whole answer being lost, poll after poll.
+    """
+    try:
+        return orjson.loads(body)
+    except orjson.JSONDecodeError:
+        try:
+            return json.loads(body.decode("utf-8", "surrogateescape"))
+        except RecursionError:
+            raise ValueError("JSON nested too deeply") from None
 
 
 def dumps(body: Any) -> bytes:

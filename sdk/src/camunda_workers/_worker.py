@@ -174,7 +174,8 @@ class Worker(TaskRouter):
             log.info("worker %s stopped", self.worker_id)
 
     def _lock_ms(self, topic: str) -> int:
-        return self._subscriptions[topic].lock_duration or self.settings.lock_duration
+        subscription = self._subscriptions.get(topic)  # None: a task never asked for
+        return (subscription and subscription.lock_duration) or self.settings.lock_duration
 
     def _ahead_seconds(self) -> float:
         """How long a task fetched ahead may wait for a slot: half a second, and at most

@@ -104,7 +104,8 @@ class EngineError(CamundaWorkersError):
 
     ``kind`` is a short stable label (also used as a metric label): ``connection``,
     ``timeout``, ``server``, ``conflict``, ``malformed_response``, ``not_found``,
-    ``rejected``, ``unauthorized``. When the engine itself answered, ``engine_type``,
+    ``rejected``, ``unauthorized``, ``too_large`` (an answer over the worker's cap, not
+    read). When the engine itself answered, ``engine_type``,
     ``engine_message`` and ``engine_code`` hold its error body
     (``{"type", "message", "code"}``). ``request_sent`` is False when the request never
     left this process (connection refused), so the engine cannot have acted on it.
@@ -152,4 +153,6 @@ class EngineRejectedError(EngineError):
     when the process cannot continue after the task: a failing expression or
     listener, a value too long for its column, ...). Typical 4xx: the task is gone
     (404), its lock belongs to another worker (400), credentials are wrong (401/403).
+    Also an answer larger than ``max_answer_bytes`` (kind ``too_large``): it is not read,
+    and asking again gets the same answer.
     """
