@@ -19,7 +19,7 @@ import pytest
 from workers_tooling._scaffold import new_worker
 
 from .test_template import REPO, answers, commit_all, git
-from .test_template import template_repo as template_repo  # noqa: F401 - a fixture
+from .test_template import template_repo as template_repo  # a fixture
 
 pytestmark = pytest.mark.timeout(300)
 
