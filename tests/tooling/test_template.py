@@ -366,6 +366,9 @@ def test_team_template_over_http(http_template: tuple[Path, str], tagged_templat
     evolve_template(tagged_template, "v1.1.0")
     publish(bare, tagged_template)
     assert [c.latest for c in check_updates(team)] == ["v1.1.0"]
+    # fetched over HTTP to look: its migrations run only if trusted
+    with pytest.raises(UntrustedTemplate, match=r"it runs code on update \(migrations\)"):
+        update_workers(team)
     [result] = update_workers(team, trust=True)
     assert (result.status, result.to_commit) == ("updated", "v1.1.0")
     assert (worker / "CONTRIBUTING.md").exists()

@@ -142,3 +142,22 @@ def test_copier_itself_refuses_what_the_check_missed(template_repo: Path,
             new_worker(template_repo, answers=answers(), template=str(other))
     assert not marker.exists()
     assert not (template_repo / "workers" / "email-sender").exists()
+
+
+def test_no_worker_is_touched_when_one_template_is_not_trusted(
+        pointed_elsewhere: tuple[Path, Path, Path]) -> None:
+    """A worker of this repository's template, behind too, waits for the other one."""
+    from workers_tooling._scaffold import update_workers
+    from workers_tooling._template_trust import UntrustedTemplate
+
+    from .test_template import evolve_template
+
+    repo, _, marker = pointed_elsewhere
+    own = new_worker(repo, answers={"name": "second", "topics": ["second"]})
+    commit_all(repo, "a worker of this repository's template")
+    evolve_template(repo, "v0.3.0")
+    with pytest.raises(UntrustedTemplate, match="workers update email-sender --trust"):
+        update_workers(repo)
+    assert "_commit: v0.2.0" in (own / ".copier-answers.yml").read_text()
+    assert not (own / "CONTRIBUTING.md").exists()
+    assert not marker.exists()
