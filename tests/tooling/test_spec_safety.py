@@ -57,14 +57,15 @@ def test_other_labels_pass(key: str) -> None:
 @pytest.mark.parametrize(("value", "names"), [
     ("plain", []), ("a$$b", []), ("$$HOME", []), ("$TAG", ["TAG"]), ("${TAG}", ["TAG"]),
     ("${TAG:-1}", ["TAG"]), ("${TAG-1}", ["TAG"]), ("${TAG:?set it}", ["TAG"]),
-    ("${TAG?x}", ["TAG"]), ("${TAG:+x}", ["TAG"]), ("x${REGISTRY:-${HOME}}y", ["REGISTRY", "HOME"]),
+    ("${TAG?x}", ["TAG"]), ("x${REGISTRY:-${HOME}}y", ["REGISTRY", "HOME"]),
     ("$a_b-c", ["a_b"]), ("${A:-{b}", ["A"]), ("$TAG$HOME", ["TAG", "HOME"]),
 ])
 def test_the_variables_docker_stack_deploy_reads(value: str, names: list[str]) -> None:
     assert references(value) == names
 
 
-@pytest.mark.parametrize("value", ["5$", "$", "${", "${1}", "${TAG", "${TAG:-x", "$-", "${TAG%x}"])
+@pytest.mark.parametrize("value", ["5$", "$", "${", "${1}", "${TAG", "${TAG:-x", "$-", "${TAG%x}",
+                                   "${TAG:+x}", "${TAG+x}"])
 def test_a_dollar_docker_refuses_is_refused(value: str) -> None:
     [(path, message)] = problems(environment={"X": value})
     assert path == "environment.X"
@@ -170,3 +171,48 @@ def test_docker_stack_deploy_sees_only_the_stacks_variables(tmp_path: Path) -> N
     assert "LEAK: not-here" in done.stdout
     assert "image: r.example/x:v3" in done.stdout
     assert "URL: http://e/x" in done.stdout
+
+
+def _strings(data: Any) -> list[str]:
+    if isinstance(data, dict):
+        return [s for value in data.values() for s in _strings(value)]
+    if isinstance(data, list):
+        return [s for value in data for s in _strings(value)]
+    return [data] if isinstance(data, str) else []
+
+
+def test_the_allowed_variables_are_those_the_project_reads(tmp_path: Path) -> None:
+    """STACK_VARIABLES is the set the project's own stack reads: the seed, the committed
+    stack file and the overlays as written, and what the generator writes (monitoring too)."""
+    import yaml
+
+    from workers_tooling import compose_stack
+
+    rendered = tmp_path / "stack.yml"
+    compose_stack(REPO, output=rendered, monitoring=True)
+    files = [rendered, REPO / "docker-compose.swarm.yml", *(REPO / "deploy").glob("*.yml")]
+    read = {name for path in files for value in _strings(yaml.safe_load(path.read_text()))
+            for name in references(value)}
+    assert read == set(STACK_VARIABLES)
+
+
+ACCEPTED = ["a$$b", "$TAG", "${TAG}", "${TAG:-1}", "${TAG-1}", "${TAG:?x}", "${TAG?x}", "x$TAG-y"]
+REFUSED = ["5$", "$", "${", "${1}", "${TAG", "${TAG:-x", "$-", "${TAG%x}", "${TAG:+x}", "${TAG+x}"]
+
+
+def test_the_rule_reads_dollars_as_the_docker_cli_does(tmp_path: Path) -> None:
+    """What the validation accepts, `docker stack config` (the same interpolation as
+    `docker stack deploy`) accepts, and what it refuses as a form, docker refuses."""
+    docker = shutil.which("docker")
+    if docker is None:
+        if IN_CI:
+            pytest.fail("the docker CLI is needed", pytrace=False)
+        pytest.skip("no docker CLI")
+    stack = tmp_path / "stack.yml"
+    for value in ACCEPTED + REFUSED:
+        stack.write_text('version: "3.8"\nservices:\n  x:\n    image: x\n    environment:\n'
+                         f"      V: {json.dumps(value)}\n")
+        done = subprocess.run([docker, "stack", "config", "-c", str(stack)], capture_output=True,
+                              text=True, timeout=60, env={**os.environ, "TAG": "t"})
+        assert (done.returncode == 0) == (value in ACCEPTED), (value, done.stderr)
+        assert (problems(environment={"V": value}) == []) == (value in ACCEPTED), value

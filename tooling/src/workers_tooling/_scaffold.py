@@ -178,8 +178,8 @@ class WorkerTemplate:
     folder: Path
     source: TemplateSource
     recorded: str
-    src_path: str = ""
-    own: bool = True
+    src_path: str
+    own: bool
 
     @property
     def name(self) -> str:

@@ -1,11 +1,14 @@
 """The deployer's environment variables a stack file may read, declared in one place.
 
 ``docker stack deploy`` fills ``$NAME``, ``${NAME}``, ``${NAME:-default}``,
-``${NAME-default}``, ``${NAME:?error}`` and ``${NAME?error}`` (newer CLIs also ``:+`` and
-``+``, and nested defaults) in every value of the stack file from the environment it runs
-in; ``$$`` is a literal ``$``. A value in a ``worker.json`` may read only the variables of
-:data:`STACK_VARIABLES` (:func:`interpolation_problem` is the rule), and ``workers deploy``
-runs ``docker stack deploy`` with those variables and what the docker CLI itself needs
+``${NAME-default}``, ``${NAME:?error}`` and ``${NAME?error}`` in every value of the stack
+file from the environment it runs in, and refuses any other ``$`` (``${NAME:+x}`` too, with
+docker 28); ``$$`` is a literal ``$``. A ``$`` inside a default is taken as reading a
+variable here too, though docker 28 leaves it as text: the rule errs on the safe side.
+
+A value in a ``worker.json`` may read only the variables of :data:`STACK_VARIABLES`
+(:func:`interpolation_problem` is the rule), and ``workers deploy`` runs ``docker stack
+deploy`` with those variables and what the docker CLI itself needs
 (:func:`stack_environment`), never the operator's whole environment: a worker.json cannot
 send the deployer's ``GITHUB_TOKEN`` into a container. To let the stack read another
 variable, add it to :data:`STACK_VARIABLES`.
@@ -32,7 +35,8 @@ DOCKER_CLI_VARIABLES = (
     "http_proxy", "https_proxy", "no_proxy")
 
 _NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
-_OPERATORS = (":-", ":?", ":+", "-", "?", "+")
+_OPERATORS = (":-", ":?", "-", "?")
+_FORMS = "${NAME}, ${NAME:-default}, ${NAME-default}, ${NAME:?error}, ${NAME?error}"
 
 
 class _Invalid(ValueError):
@@ -50,7 +54,7 @@ def _braced(value: str, start: int, names: list[str]) -> int:
         return at + 1
     operator = next((op for op in _OPERATORS if value.startswith(op, at)), None)
     if operator is None:
-        raise _Invalid(f"'${{{name.group()}' is not closed by '}}'")
+        raise _Invalid(f"'{value[start - 1:at + 2]}' is none of the forms it reads ({_FORMS})")
     at += len(operator)
     while at < len(value):  # the default or error text, which may itself read variables
         if value[at] == "}":
