@@ -161,3 +161,21 @@ def test_no_worker_is_touched_when_one_template_is_not_trusted(
     assert "_commit: v0.2.0" in (own / ".copier-answers.yml").read_text()
     assert not (own / "CONTRIBUTING.md").exists()
     assert not marker.exists()
+
+
+def test_adopt_renders_another_template_with_its_extensions_only_with_trust(
+        pointed_elsewhere: tuple[Path, Path, Path], capsys: pytest.CaptureFixture[str]) -> None:
+    """`workers adopt` renders each version (tasks skipped); Jinja extensions are code too."""
+    from workers_tooling.cli import main
+
+    repo, worker, _ = pointed_elsewhere
+    other = repo.parent / "other-template"
+    config = other / "copier.yml"
+    config.write_text("_jinja_extensions:\n  - jinja2.ext.do\n" + config.read_text())
+    commit_all(other, "v0.6.0: an extension", tag="v0.6.0")
+    assert main(["adopt", "email-sender", "--repo", str(repo)]) == 1
+    err = capsys.readouterr().err
+    assert "unsafe feature: jinja_extensions." in err
+    assert err.strip().endswith("run the command again with --trust")
+    assert "_commit: v0.4.0" in (worker / ".copier-answers.yml").read_text()
+    assert main(["adopt", "email-sender", "--trust", "--repo", str(repo)]) == 0

@@ -254,13 +254,14 @@ def adopt(
     name: Annotated[str, typer.Argument(help="Worker name.")],
     version: Annotated[str | None, typer.Argument(
         help="Template version its files came from (default: the closest one).")] = None,
+    trust: TrustOption = False,
     repo: RepoOption = None,
 ) -> None:
     """Record the template version a worker was made from (when its answers file names one
     the template does not have, e.g. after a squash); then commit it and `workers update`."""
     from ._adopt import adopt_worker
 
-    result = adopt_worker(repo or find_repo_root(), name, version, warn=_warn)
+    result = adopt_worker(repo or find_repo_root(), name, version, trust=trust, warn=_warn)
     for tag, lines in result.distances.items():
         console.print(f"  {tag}: {lines} line(s) differ from workers/{name}", highlight=False)
     console.print(f"[green]recorded[/] {result.version} in workers/{name}/.copier-answers.yml "
