@@ -38,6 +38,7 @@ from ._monitoring_images import build_component_images
 from ._monitoring_stack import COMPONENTS, component_image
 from ._nodes import SwarmNode, fits, swarm_nodes
 from ._stack import DEFAULT_STACK
+from ._stack_variables import stack_environment
 from .errors import ToolingError
 
 __all__ = ["DeployResult", "LocalImagesOnMultiNodeSwarm", "deploy", "deploy_environment",
@@ -66,14 +67,14 @@ def rendered_file(stack_file: Path, stack: str) -> Path:
     return stack_file.with_name(f".{stack_file.stem}.{stack}.deploy.yml")
 
 
-def deploy_environment(names: ImageNames) -> dict[str, str]:
-    """The environment ``docker stack deploy`` runs with: the resolved REGISTRY and TAG
-    (unset: each worker's version), whatever the caller's environment says."""
-    environ = {**os.environ, "REGISTRY": names.registry or DEFAULT_REGISTRY}
-    environ.pop("TAG", None)
-    if names.tag:
-        environ["TAG"] = names.tag
-    return environ
+def deploy_environment(names: ImageNames,
+                       environ: Mapping[str, str] | None = None) -> dict[str, str]:
+    """The environment ``docker stack deploy`` runs with: the docker CLI's variables and the
+    stack's (:mod:`._stack_variables`) from ``environ`` (default: this process's), nothing
+    else, with the resolved REGISTRY and TAG (unset: each worker's version)."""
+    return stack_environment(os.environ if environ is None else environ,
+                             {"REGISTRY": names.registry or DEFAULT_REGISTRY,
+                              "TAG": names.tag or None})
 
 
 def deploy(
