@@ -5,8 +5,8 @@ lost under load.
 a registry on the bridge, an sshd in front of the manager); every case shares it. The
 stack is deployed the production way, from this machine over SSH:
 ``DOCKER_HOST=ssh://root@MANAGER ENVIRONMENT=production REGISTRY=BRIDGE:5000 MONITORING=1
-make deploy`` (build on the manager, push to the registry, ``docker stack deploy``; nodes
-pull by digest), with the stack's Prometheus on the manager.
+PUBLISH_MONITORING=1 make deploy`` (build on the manager, push to the registry, ``docker
+stack deploy``; nodes pull by digest), with the stack's Prometheus on the manager.
 Counts go to stdout (-s).
 """
 
@@ -192,9 +192,12 @@ def deployed(cluster: Cluster, tmp_path_factory: pytest.TempPathFactory) -> Iter
     env.update(DOCKER_HOST=cluster.docker_host, REGISTRY=cluster.registry,
                ENVIRONMENT="production", BASE_IMAGE="local/python-base:bookworm",
                JRE_BASE_IMAGE="local/jre-base:bookworm", MONITORING="1",
+               # Prometheus' port published on the manager (asked for: not the default),
+               # where this machine reads it
+               PUBLISH_MONITORING="1",
                PROMETHEUS_BASE_IMAGE="local/prometheus-base:bookworm",
                # The nodes here share the machine's /var/run/docker.sock (only their
-               # network namespaces differ): Prometheus gets the manager's own socket.
+               # network namespaces differ): the socket proxy gets the manager's own socket.
                MONITORING_DOCKER_SOCKET=cluster.socket(1).removeprefix("unix://"))
     seconds = _make_deploy(repo, env)
     print(f"\n[cluster] make deploy over SSH (build on the manager, push, deploy): "
