@@ -122,6 +122,7 @@ def deploy(
                        for component in COMPONENTS})
     with docker_client() as client:
         require_swarm(client)
+        _require_secrets(client, composed.text)
         nodes = swarm_nodes(client)
         if len(nodes) > 1 and names.registry == DEFAULT_REGISTRY:
             raise LocalImagesOnMultiNodeSwarm(_local_only(
@@ -157,6 +158,34 @@ def _labelled_services(stack_text: str, label: str) -> dict[str, dict[str, Any]]
     return {str(name): service for name, service in services.items()
             if isinstance(service, dict) and service.get("image")
             and label in ((service.get("deploy") or {}).get("labels") or {})}
+
+
+def _require_secrets(client: Any, stack_text: str) -> None:
+    """Every external secret the services use exists in the Swarm (before any build): the
+    operator creates them, their values never pass through a file of the project."""
+    from ruamel.yaml import YAML
+
+    data = YAML(typ="safe").load(stack_text) or {}
+    declared = data.get("secrets") or {}
+    users: dict[str, list[str]] = {}
+    for service_name, service in (data.get("services") or {}).items():
+        for entry in (service or {}).get("secrets") or []:
+            source = entry.get("source") if isinstance(entry, dict) else entry
+            declaration = declared.get(source)
+            if isinstance(declaration, dict) and declaration.get("external"):
+                name = str(declaration.get("name") or source)
+                users.setdefault(name, []).append(str(service_name))
+    if not users:
+        return
+    existing = {secret.name for secret in client.secrets.list()}
+    missing = [f"{name} (services {', '.join(services)})"
+               for name, services in sorted(users.items()) if name not in existing]
+    if missing:
+        first = next(name for name in sorted(users) if name not in existing)
+        raise ToolingError(
+            f"Docker secret(s) missing in this Swarm: {', '.join(missing)}; create each on a "
+            f"manager from where the value is kept, e.g. `printf %s \"$VALUE\" | docker "
+            f"secret create {first} -` (README.md: Security, Secrets)")
 
 
 def _require_images(client: Any, images: Mapping[str, str]) -> None:
