@@ -131,6 +131,11 @@ def test_monitoring_services_are_added_kept_and_removed(tmp_path: Path,
 def test_prometheus_port_is_published_only_when_asked_and_then_kept(
         tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     repo = _repo(tmp_path)
+    compose_stack(repo)
+    code, out, err = run_cli(capsys, "compose", "--publish-monitoring", "--repo", str(repo))
+    assert code == 2
+    assert ("--publish-monitoring: the stack has no monitoring services to publish; add them "
+            "with --monitoring") in " ".join(err.split())
     compose_stack(repo, monitoring=True)
     assert "ports" not in load(repo / STACK)["services"]["monitoring"]
     code, out, err = run_cli(capsys, "compose", "--publish-monitoring", "--repo", str(repo))

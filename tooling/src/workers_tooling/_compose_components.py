@@ -31,6 +31,7 @@ from ._servicesync import Family
 from ._splice import label_value
 from ._yamldoc import own_keys
 from ._yamledit import delete_key, sync_value
+from .errors import InputError
 
 __all__ = ["COMPONENTS_FAMILY", "COMPONENT_NETWORKS", "COMPONENT_VOLUMES", "wanted_components"]
 
@@ -77,6 +78,9 @@ def wanted_components(text: str, repo: Path, workers: Sequence[DiscoveredWorker]
     ``publish``: Prometheus' port published (True) or not (False); None: as in ``text``."""
     present = label_value(COMPONENT_LABEL).search(text) is not None
     if not (present if enabled is None else enabled):
+        if publish:
+            raise InputError("--publish-monitoring: the stack has no monitoring services to "
+                             "publish; add them with --monitoring")
         return {} if present else None
     if publish is None:
         publish = present and _published(text)
