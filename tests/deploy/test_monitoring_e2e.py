@@ -232,8 +232,8 @@ def test_prometheus_runs_as_nobody_unpublished_without_the_docker_socket(
     assert not service["Endpoint"].get("Ports")
     assert not service["Spec"].get("EndpointSpec", {}).get("Ports")
     container = _container("monitoring")
-    uids = _run("docker", "top", container, "-eo", "uid,comm").split("\n")[1:]
-    assert [line.split() for line in uids if line.strip()] == [["65534", "prometheus"]]
+    processes = _run("docker", "top", container, "-o", "pid,uid,comm").split("\n")[1:]
+    assert [line.split()[1:] for line in processes if line.strip()] == [["65534", "prometheus"]]
     mounts = json.loads(_run("docker", "inspect", container))[0]["Mounts"]
     assert [m["Destination"] for m in mounts] == ["/prometheus"]
     # the socket proxy alone has the socket, and it refuses what Prometheus should never do
