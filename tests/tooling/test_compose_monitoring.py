@@ -83,6 +83,7 @@ def test_monitoring_services_are_added_kept_and_removed(tmp_path: Path,
         "CAMUNDA_PASSWORD_FILE": "/run/secrets/camunda_password",
         "CAMUNDA_USER_FILE": "/run/secrets/camunda_user"}
     assert backlog["secrets"] == ["camunda_password", "camunda_user"]  # not smtp_key
+    assert "ports" not in backlog  # scraped over the overlay, like the workers
     assert backlog["deploy"]["labels"] == {
         "camunda-workers.component": "backlog", "prometheus.scrape": "true",
         "prometheus.port": "9180", "prometheus.path": "/metrics",
