@@ -27,6 +27,7 @@ from ._images import build_images
 from ._local_monitoring import start_local_monitoring, stop_local_monitoring
 from ._logs import service_logs
 from ._monitoring import monitoring_status
+from ._monitoring_access import prometheus_url
 from ._paths import find_repo_root
 from ._scale import scale
 from ._schema import write_schema
@@ -46,6 +47,11 @@ MonitoringOption = Annotated[bool | None, typer.Option(
     "--monitoring/--no-monitoring",
     help="Add (or remove) the Prometheus and backlog exporter services; without either, "
          "the stack file keeps what it has.")]
+PublishMonitoringOption = Annotated[bool | None, typer.Option(
+    "--publish-monitoring/--no-publish-monitoring",
+    help="Publish Prometheus' port (host port MONITORING_PORT, default 9090, of its node; "
+         "no authentication) or stop publishing it; without either, as the stack file has "
+         "it (new: not published, see `workers prometheus-url`).")]
 
 
 @app.callback()
@@ -121,6 +127,7 @@ def compose(
     output: Annotated[Path | None, typer.Option(
         help="Write the result here and leave the stack file as it is.")] = None,
     monitoring: MonitoringOption = None,
+    publish_monitoring: PublishMonitoringOption = None,
     repo: RepoOption = None,
 ) -> None:
     """Add, update and remove the worker services of the Swarm stack file, keeping the rest.
@@ -128,7 +135,8 @@ def compose(
     Images are ${REGISTRY:-local}/workers-NAME:${TAG:-VERSION}: `docker stack deploy` (and
     `workers deploy`) fill in REGISTRY and TAG."""
     result = compose_stack(repo or find_repo_root(), stack_file=stack_file, environment=env,
-                           output=output, monitoring=monitoring, check=check)
+                           output=output, monitoring=monitoring,
+                           publish_monitoring=publish_monitoring, check=check)
     if result.method != "splice":
         err_console.print(f"note: {result.reason}: ruamel.yaml rewrote the whole file "
                           "(formatting outside the worker services may be normalised)",
@@ -345,6 +353,7 @@ def deploy(
     registry: RegistryOption = None,
     tag: TagOption = None,
     monitoring: MonitoringOption = None,
+    publish_monitoring: PublishMonitoringOption = None,
     repo: RepoOption = None,
 ) -> None:
     """Render the stack (the stack file stays as it is), build (and push) the images,
@@ -356,7 +365,7 @@ def deploy(
     result = swarm_deploy(repo or find_repo_root(), stack=stack, environment=env, push=push,
                           build=not no_build, base_image=base_image, stack_file=stack_file,
                           registry=registry, tag=tag, monitoring=monitoring,
-                          progress=_progress)
+                          publish_monitoring=publish_monitoring, progress=_progress)
     for warning in result.warnings:
         _warn(warning)
     console.print(result.output.strip(), highlight=False, markup=False)
@@ -365,10 +374,13 @@ def deploy(
                   f"({len(result.compose.workers)} workers{nodes}, {result.rendered.name}, "
                   f"images {result.names.repository('NAME')}:{result.names.tag or 'VERSION'}); "
                   "`workers status` shows it", highlight=False)
-    if result.monitoring:
+    if result.monitoring_published:
         console.print("Prometheus: http://MANAGER-NODE:${MONITORING_PORT:-9090} (host port of "
                       "the node that runs the monitoring service)", highlight=False,
                       markup=False)
+    elif result.monitoring:
+        console.print("Prometheus: not published; `workers prometheus-url` on its node gives "
+                      "its address (README.md, Security)", highlight=False, markup=False)
 
 
 @app.command()
@@ -455,6 +467,13 @@ def monitoring_stop(repo: RepoOption = None) -> None:
     """Stop what `workers monitoring start` started."""
     stopped = stop_local_monitoring(repo or find_repo_root())
     console.print(f"stopped: {', '.join(stopped)}" if stopped else "nothing was running")
+
+
+@app.command("prometheus-url")
+def prometheus_url_command(stack: StackOption = DEFAULT_STACK) -> None:
+    """The URL of the stack's Prometheus on the node that runs it (its port unpublished):
+    open it there, or through `ssh -N -L 9090:HOST:PORT user@that-node`."""
+    typer.echo(prometheus_url(stack=stack))
 
 
 @app.command("monitoring-status")
