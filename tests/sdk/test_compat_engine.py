@@ -6,11 +6,16 @@ from __future__ import annotations
 
 import asyncio
 import json
+import os
+import signal
+import subprocess
+import sys
 import threading
 import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from datetime import datetime
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -19,7 +24,7 @@ from camunda.external_task.external_task import ExternalTask, TaskResult
 from camunda.utils.log_utils import log_with_context
 
 from camunda_workers.compat import AsyncExternalTaskWorker, ExternalTaskWorker
-from tests.support.engine import EngineApi, unique, wait_until
+from tests.support.engine import REPO, EngineApi, unique, wait_until
 
 pytestmark = pytest.mark.engine
 
@@ -263,3 +268,25 @@ def test_what_that_library_ignores_fails_the_task_down_to_an_incident(
     message = incidents[0]["incidentMessage"]
     assert message.startswith(f"handler {handler.__name__} of topic '{topic}' "), message
     assert named in message
+
+
+def test_sigterm_lets_a_running_handler_finish_and_report(camunda: EngineApi,
+                                                          tmp_path: Path) -> None:
+    """That library's subscribe loops until the process is killed, the task left locked."""
+    topic = unique("py3_sigterm")
+    key = camunda.deploy_external_task(topic)
+    marker = tmp_path / "started"
+    env = {**os.environ, "CAMUNDA_URL": camunda.url, "TEST_TOPIC": topic,
+           "TEST_MARKER": str(marker), "TEST_SECONDS": "2"}
+    process = subprocess.Popen([sys.executable, "-m", "tests.support.compat_app"], cwd=REPO,
+                               env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
+    try:
+        instance = camunda.start(key)
+        wait_until(marker.exists, what="the handler to start")
+        process.send_signal(signal.SIGTERM)
+        output, _ = process.communicate(timeout=60)
+    finally:
+        process.kill()
+    assert process.returncode == 0, output.decode(errors="replace")[-2000:]
+    assert camunda.finished([instance]) == 1
+    assert camunda.variables(instance)["finished_after_sigterm"]["value"] is True
