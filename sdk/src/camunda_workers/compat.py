@@ -25,7 +25,8 @@ import logging
 import re
 import uuid
 from collections.abc import Mapping, Sequence
-from typing import Any
+from pathlib import Path
+from typing import Any, Self
 
 try:
     from camunda.external_task.external_task import ExternalTask, TaskResult
@@ -41,7 +42,7 @@ from ._compat_config import AsyncConfig, SyncConfig, compat_options
 from ._compat_handler import CompatAction, compat_handler
 from ._logging import configure_logging
 from ._settings import resolve_settings
-from ._spec import WorkerSpec
+from ._spec import WorkerSpec, load_spec
 from ._variables import encode_variables
 from ._worker import Worker
 from .errors import CamundaWorkersError
@@ -89,11 +90,12 @@ class _CompatWorker:
         self.worker_id = self.worker.worker_id
 
     @classmethod
-    def from_spec(cls, spec: WorkerSpec, config: Mapping[str, Any] | None = None,
-                  **kwargs: Any) -> Any:
+    def from_spec(cls, spec: WorkerSpec | str | Path, config: Mapping[str, Any] | None = None,
+                  **kwargs: Any) -> Self:
         """A worker configured by ``worker.json`` (the template's ``main.py``): its name,
         max_tasks, lock_duration, port and drain; ``config`` keys override them."""
-        return cls(None, None, config, spec=spec, **kwargs)
+        loaded = spec if isinstance(spec, WorkerSpec) else load_spec(spec)
+        return cls(None, None, config, spec=loaded, **kwargs)
 
     def _register(self, handlers: Mapping[str, CompatAction],
                   process_variables: Mapping[str, Any] | None,
