@@ -86,6 +86,11 @@ def test_bad_values_name_the_key() -> None:
         sync({"lockDuration": 10})
 
 
+def test_sleep_seconds_zero_still_backs_off_a_little() -> None:
+    settings = sync({"sleepSeconds": 0}).worker.settings
+    assert (settings.backoff_initial, settings.backoff_max) == (0.1, 0.1)
+
+
 def test_a_long_poll_longer_than_the_drain_allows_is_shortened() -> None:
     """That library's default 30 s: a stopping worker waits for its last poll."""
     settings = sync({"asyncResponseTimeout": 30_000}).worker.settings

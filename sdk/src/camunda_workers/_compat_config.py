@@ -21,6 +21,9 @@ from ._validation import validate_model
 __all__ = ["FetchOptions", "SyncConfig", "AsyncConfig", "compat_options"]
 
 
+_MIN_BACKOFF = 0.1
+
+
 class _BasicAuth(BaseModel):
     model_config = ConfigDict(extra="forbid")
     username: str
@@ -40,7 +43,7 @@ class _Config(BaseModel):
     http_timeout_millis: int | None = Field(default=None, gt=0, alias="httpTimeoutMillis")
     # Covered: our long poll's HTTP timeout is the poll plus httpTimeoutMillis.
     timeout_delta_millis: int | None = Field(default=None, ge=0, alias="timeoutDeltaMillis")
-    sleep_seconds: float | None = Field(default=None, gt=0, alias="sleepSeconds")
+    sleep_seconds: float | None = Field(default=None, ge=0, alias="sleepSeconds")
     # That library's defaults: handlers may rely on them (extension properties present,
     # Java objects deserialized, tasks fetched regardless of priority).
     include_extension_properties: bool = Field(default=True, alias="includeExtensionProperties")
@@ -119,8 +122,11 @@ def compat_options(model: type[_Config], config: Mapping[str, Any] | None, *, so
     if parsed.http_timeout_millis is not None:
         options["http_timeout"] = parsed.http_timeout_millis / 1000
     if parsed.sleep_seconds is not None:
-        options["backoff_max"] = parsed.sleep_seconds
-        options["backoff_initial"] = min(0.5, parsed.sleep_seconds)
+        # The longest wait after an engine error; 0 (retry at once) waits _MIN_BACKOFF s,
+        # so that a worker never hammers an engine that is down.
+        backoff = max(parsed.sleep_seconds, _MIN_BACKOFF)
+        options["backoff_max"] = backoff
+        options["backoff_initial"] = min(0.5, backoff)
     if parsed.is_debug:
         options["log_level"] = "DEBUG"
     if parsed.auth_basic is not None:
