@@ -94,7 +94,7 @@ def test_sleep_seconds_zero_still_backs_off_a_little() -> None:
 def test_a_long_poll_longer_than_the_drain_allows_is_shortened() -> None:
     """That library's default 30 s: a stopping worker waits for its last poll."""
     settings = sync({"asyncResponseTimeout": 30_000}).worker.settings
-    assert settings.async_response_timeout == settings.long_poll_bound_ms() < 30_000
+    assert settings.async_response_timeout == settings.long_poll_bound_ms() == 22_700
 
 
 def test_the_basic_auth_header_is_that_librarys() -> None:
@@ -147,3 +147,22 @@ def test_without_the_extra_the_import_says_what_to_install() -> None:
                             check=False)
     assert result.returncode == 1
     assert "pip install 'camunda-workers[compat]'" in result.stderr.splitlines()[-1]
+
+
+def test_a_worker_run_on_another_thread_does_not_end_the_process() -> None:
+    """That library's examples run one worker per topic, each in a thread of its own."""
+    code = """if True:
+        import threading, time
+        from camunda_workers.compat import ExternalTaskWorker
+        worker = ExternalTaskWorker("t", "http://127.0.0.1:9/engine-rest", environ={})
+        thread = threading.Thread(target=worker.subscribe, args=("t", lambda task: None))
+        thread.start()
+        time.sleep(0.5)
+        worker.stop()
+        thread.join(30)
+        print("the main thread goes on", flush=True)
+        raise SystemExit(3)
+    """
+    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                            check=False, timeout=60)
+    assert (result.returncode, result.stdout) == (3, "the main thread goes on\n"), result.stderr

@@ -14,7 +14,7 @@ import threading
 import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from datetime import datetime
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -23,6 +23,7 @@ from camunda.client.external_task_client import ExternalTaskClient
 from camunda.external_task.external_task import ExternalTask, TaskResult
 from camunda.utils.log_utils import log_with_context
 
+from camunda_workers import Task
 from camunda_workers.compat import AsyncExternalTaskWorker, ExternalTaskWorker
 from tests.support.engine import REPO, EngineApi, unique, wait_until
 
@@ -156,34 +157,89 @@ def test_process_variable_filter_business_key_and_a_list_of_topics(camunda: Engi
     assert camunda.finished([other]) == 0
 
 
-def test_the_async_worker(camunda: EngineApi) -> None:
+def test_sync_handlers_run_at_once_with_their_locks_extended(camunda: EngineApi) -> None:
+    """maxTasks handlers at once (that library: one after another); a 1 s lock outlived."""
+    topic = unique("py3_long")
+    key = camunda.deploy_external_task(topic)
+    instances = camunda.start_many(key, 3)
+    in_flight, most = 0, 0
+    lock = threading.Lock()
+
+    def slow(task: ExternalTask) -> TaskResult:
+        nonlocal in_flight, most
+        with lock:
+            in_flight += 1
+            most = max(most, in_flight)
+        time.sleep(2.5)
+        with lock:
+            in_flight -= 1
+        return task.complete({"slow": True})
+
+    config = {"maxTasks": 3, "lockDuration": 1000, "asyncResponseTimeout": 1000}
+    with subscribed(sync_worker(camunda, config), topic, slow):
+        wait_until(lambda: most == 3, what="three handlers at once")
+        time.sleep(1.5)  # past the 1 s lock of each
+        now = datetime.now(UTC)
+        for task in camunda.external_tasks(topicName=topic):
+            locked_until = datetime.strptime(task["lockExpirationTime"],
+                                             "%Y-%m-%dT%H:%M:%S.%f%z")
+            assert locked_until > now, "the lock was not extended"
+        camunda.wait_finished(instances)
+    assert all(camunda.variables(i)["slow"]["value"] is True for i in instances)
+
+
+def test_the_async_worker_runs_at_once_and_its_stop_drains(camunda: EngineApi) -> None:
     topic = unique("py3_async")
     key = camunda.deploy_external_task(topic)
     instances = camunda.start_many(key, 6, {"n": 2})
     running_at_once: list[int] = []
     in_flight = 0
+    stop_now = threading.Event()
 
     async def handle(task: ExternalTask) -> TaskResult:
         nonlocal in_flight
         in_flight += 1
         running_at_once.append(in_flight)
-        await asyncio.sleep(0.3)
+        if len(running_at_once) == 5:
+            stop_now.set()  # two of these five still sleep when the stop comes
+        await asyncio.sleep(0.5)
         in_flight -= 1
         return task.complete({"doubled": task.get_variable("n") * 2})
 
     worker = AsyncExternalTaskWorker(worker_id="async-1", base_url=camunda.url, environ={},
                                      config={"maxConcurrentTasks": 3,
                                              "asyncResponseTimeout": 1000})
-    thread = threading.Thread(target=asyncio.run, args=(worker.subscribe({topic: handle}),),
-                              daemon=True)
+
+    async def main() -> None:
+        subscription = asyncio.create_task(worker.subscribe({topic: handle}))
+        await asyncio.to_thread(stop_now.wait, 60)
+        await worker.stop()  # that library's stop() cancels running handlers
+        await subscription
+
+    thread = threading.Thread(target=asyncio.run, args=(main(),), daemon=True)
     thread.start()
-    try:
-        camunda.wait_finished(instances)
-    finally:
-        worker.worker.stop()
-        thread.join(60)
-    assert all(camunda.variables(i)["doubled"]["value"] == 4 for i in instances)
+    thread.join(60)
+    assert not thread.is_alive()
     assert max(running_at_once) == 3  # maxConcurrentTasks, not one after another
+    assert in_flight == 0  # none cancelled
+    done = [i for i in instances if camunda.finished([i])]
+    assert len(done) == len(running_at_once) >= 5  # every handler that started reported
+    assert all(camunda.variables(i)["doubled"]["value"] == 4 for i in done)
+
+
+def test_native_handlers_beside_compat_ones_in_one_worker(camunda: EngineApi) -> None:
+    old, new = unique("py3_old"), unique("py3_new")
+    instances = [camunda.start(camunda.deploy_external_task(topic)) for topic in (old, new)]
+    compat = sync_worker(camunda, {"asyncResponseTimeout": 1000})
+
+    @compat.worker.topic(new)
+    def moved(task: Task) -> dict[str, Any]:
+        return {"handled_by": "native"}
+
+    with subscribed(compat, old, handle_task):
+        camunda.wait_finished(instances)
+    assert camunda.variables(instances[0])["success"]["value"] is True
+    assert camunda.variables(instances[1])["handled_by"]["value"] == "native"
 
 
 def test_every_getter_returns_what_that_library_returns(camunda: EngineApi) -> None:
