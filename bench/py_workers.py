@@ -122,8 +122,8 @@ def run_compat_sync(url: str, topic: str, cfg: dict[str, Any]) -> None:
     """The same handler and script, the import changed to camunda_workers.compat."""
     from camunda_workers.compat import ExternalTaskWorker
 
-    # maxTasks: that library's batch per poll, our handlers in flight (as Worker's max_tasks)
-    config = {**_library_config(cfg, maxTasks=cfg["max_tasks"]), "isDebug": False}
+    # The same config: maxTasks is that library's batch per poll, our handlers in flight.
+    config = {**_library_config(cfg, maxTasks=cfg["batch_size"]), "isDebug": False}
     worker = ExternalTaskWorker(worker_id="bench-compat-sync", base_url=url, config=config,
                                 environ={"LOG_LEVEL": "WARNING"})
     report_ready()

@@ -191,10 +191,9 @@ VARIANTS: dict[str, Variant] = {v.name: v for v in (
         _python("ext_task_client_async")),
     Variant(
         "camunda_workers_compat", ("noop", "wait50"),
-        lambda cfg: (f"ext_task_client_sync's script and handler, the import changed to "
-                     f"camunda_workers.compat.ExternalTaskWorker: maxTasks={cfg.concurrency} "
-                     "(ours: handlers in flight, in the worker's threads), the other keys as "
-                     "there; one keep-alive pool"),
+        lambda cfg: (f"ext_task_client_sync's script, config and handler, the import changed "
+                     f"to camunda_workers.compat.ExternalTaskWorker: maxTasks={cfg.batch_size} "
+                     "(ours: handlers in flight, in the worker's threads); one keep-alive pool"),
         _python("camunda_workers_compat")),
     Variant(
         "camunda_workers_compat_async", ("noop", "wait50"),
