@@ -17,7 +17,7 @@ $(BIN)/python:
 	$(BIN)/pip install -q --upgrade pip
 
 $(VENV)/.installed: $(BIN)/python sdk/pyproject.toml tooling/pyproject.toml requirements-dev.txt bench/requirements.txt
-	$(BIN)/pip install -q -e sdk -e tooling -r requirements-dev.txt
+	$(BIN)/pip install -q -e 'sdk[compat]' -e tooling -r requirements-dev.txt
 	touch $@
 
 .PHONY: setup template-tags

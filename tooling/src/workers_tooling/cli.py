@@ -178,6 +178,9 @@ def new(
     lock_duration: Annotated[int | None, typer.Option(help="Lock per task, ms.")] = None,
     replicas: Annotated[int | None, typer.Option(help="Swarm replicas.")] = None,
     dockerfile: Annotated[bool, typer.Option("--dockerfile", help="Own Dockerfile.")] = False,
+    api: Annotated[str | None, typer.Option(
+        help="Handler API: native (default) or py3 (handlers written for "
+             "camunda-external-task-client-python3, run by camunda_workers.compat).")] = None,
     interactive: Annotated[bool, typer.Option("--interactive", "-i",
                                               help="Ask every question.")] = False,
     template: Annotated[str | None, typer.Option(
@@ -189,7 +192,7 @@ def new(
     """Create workers/NAME from the Copier template (its latest version, recorded)."""
     given = {"name": name, "topics": topic or None, "port": port, "description": description,
              "max_tasks": max_tasks, "lock_duration": lock_duration, "replicas": replicas,
-             "custom_dockerfile": dockerfile or None}
+             "custom_dockerfile": dockerfile or None, "api": api}
     answers = {key: value for key, value in given.items() if value is not None}
     if not interactive and ("name" not in answers or "topics" not in answers):
         raise ToolingError("give NAME and at least one --topic, or use --interactive")
