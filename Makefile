@@ -154,6 +154,15 @@ logs-worker-%: setup ## Logs of one worker's replicas: make logs-worker-hello-wo
 monitoring-status: setup ## Each replica's /metrics (PROMETHEUS_URL=...: replicas, rates, backlog, alerts)
 	$(WORKERS) monitoring-status --stack $(STACK) $(if $(PROMETHEUS_URL),--prometheus $(PROMETHEUS_URL))
 
+# ---------------------------------------------------------------- the engine's database
+.PHONY: db-backup db-restore
+db-backup: ## pg_dump the stack's database to backups/ (FILE=... to choose), on the db node
+	STACK=$(STACK) scripts/db.sh backup $(FILE)
+
+db-restore: ## Restore FILE=... into the stack's database (the engine stops meanwhile)
+	@test -n "$(FILE)" || { echo "give the dump: make db-restore FILE=backups/....dump" >&2; exit 2; }
+	STACK=$(STACK) scripts/db.sh restore $(FILE)
+
 # ---------------------------------------------------------------- monitoring
 PROMETHEUS_PORT ?= 9090
 .PHONY: monitoring monitoring-stop test-rules

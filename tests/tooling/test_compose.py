@@ -24,6 +24,7 @@ from .helpers import (
 )
 
 STACK = "docker-compose.swarm.yml"
+SEED_DB_SECRET = {"external": True, "name": "${DB_PASSWORD_SECRET:-camunda-workers_db_password}"}
 
 
 def load(path: Path) -> dict[str, Any]:
@@ -92,8 +93,9 @@ def test_the_generated_service(tmp_path: Path) -> None:
         "camunda-workers.secrets": "camunda_user,camunda_password,smtp.key",
         "team": "mail", "audited": "on"}
     top = load(repo / STACK)
-    assert top["secrets"] == {name: {"external": True}
-                              for name in ("camunda_password", "camunda_user", "smtp.key")}
+    assert top["secrets"] == {
+        **{name: {"external": True} for name in ("camunda_password", "camunda_user", "smtp.key")},
+        "db_password": SEED_DB_SECRET}  # the seed's, for the engine's database
     # YAML 1.1 (the Swarm loader) would read these as booleans or numbers: quoted.
     text = (repo / STACK).read_text()
     for line in ('SMTP_TLS: "yes"', 'LEGACY: "on"', 'STRICT: "true"', 'RETRIES: "8001"',
@@ -355,7 +357,7 @@ def test_worker_services_stay_in_name_order(tmp_path: Path) -> None:
                         enumerate(["alpha", "bravo", "charlie", "delta", "echo"], 1)))
     compose_stack(repo)
     services = list(load(repo / STACK)["services"])
-    assert services == ["engine", "alpha", "bravo", "charlie", "delta", "echo"]
+    assert services == ["engine", "db", "alpha", "bravo", "charlie", "delta", "echo"]
 
 
 def test_schema_command(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
@@ -387,7 +389,7 @@ def test_depends_on_names_services_of_the_stack(tmp_path: Path,
     assert ("workers/beta/worker.json: depends_on: 'engin' is not a service of "
             "docker-compose.swarm.yml; did you mean 'engine'?") in err
     assert ("workers/beta/worker.json: depends_on: 'camunda' is not a service of "
-            "docker-compose.swarm.yml; services: engine, alpha, beta") in err
+            "docker-compose.swarm.yml; services: engine, db, alpha, beta") in err
     assert "'redis' is not a service" in err
     assert "workers/alpha" not in err  # another worker's service is a service of the stack
     assert not (repo / STACK).exists()  # nothing written
