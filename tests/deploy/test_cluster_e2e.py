@@ -31,7 +31,7 @@ import httpx
 import pytest
 
 from tests.support.cluster import Cluster
-from tests.support.docker import require_docker_or_skip
+from tests.support.docker import POSTGRES_IMAGE, require_docker_or_skip
 from tests.support.engine import IN_CI, REPO, EngineApi, wait_until
 from workers_tooling import (
     LocalImagesOnMultiNodeSwarm,
@@ -66,7 +66,8 @@ class Deployed:
 @pytest.fixture(scope="module")
 def cluster() -> Iterator[Cluster]:
     """The three nodes, the registry and the sshd; the tests reach the manager over SSH."""
-    require_docker_or_skip(("scripts/base-images.sh",), ("engine/engine.sh", "build", "camunda"))
+    require_docker_or_skip(("scripts/base-images.sh",), ("scripts/base-images.sh", "postgres"),
+                           ("engine/engine.sh", "build", "camunda"))
     if os.geteuid() != 0:
         if IN_CI:
             pytest.fail("the cluster test needs root (namespaces, iptables)", pytrace=False)
@@ -196,6 +197,16 @@ def deployed(cluster: Cluster, tmp_path_factory: pytest.TempPathFactory) -> Iter
                # The nodes here share the machine's /var/run/docker.sock (only their
                # network namespaces differ): Prometheus gets the manager's own socket.
                MONITORING_DOCKER_SOCKET=cluster.socket(1).removeprefix("unix://"))
+    # What a person does once before the first deploy: the database's password as a
+    # secret, and the node its volume lives on labelled (the manager, which has its image).
+    secret = f"{STACK}_db_password"
+    created = subprocess.run(["docker", "-H", cluster.socket(1), "secret", "create", secret, "-"],
+                             input=os.urandom(16).hex(), capture_output=True, text=True,
+                             check=False)
+    assert created.returncode == 0, created.stderr
+    cluster.docker(1, "node", "update", "--label-add", "camunda-workers.db=true",
+                   cluster.hostname(1))
+    env.update(DB_PASSWORD_SECRET=secret, POSTGRES_IMAGE=POSTGRES_IMAGE)
     seconds = _make_deploy(repo, env)
     print(f"\n[cluster] make deploy over SSH (build on the manager, push, deploy): "
           f"{seconds:.0f}s")

@@ -116,11 +116,7 @@ def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
         wait_until(lambda: not _run("docker", "service", "ls", "-q", "--filter",
                                     f"label=com.docker.stack.namespace={STACK}").strip(),
                    timeout=180, interval=1, what="the stack to go")
-        wait_until(lambda: not _run("docker", "ps", "-aq", "--filter",
-                                    f"label=com.docker.stack.namespace={STACK}").strip(),
-                   timeout=180, interval=1, what="its containers to go")
-        database.remove_secret()
-        _run("docker", "volume", "rm", "-f", f"{STACK}_db-data")
+        database.remove()
         for key, value in saved.items():
             if value is None:
                 os.environ.pop(key, None)

@@ -21,7 +21,12 @@ from typing import Any
 import httpx
 import pytest
 
-from tests.support.docker import copy_repo, hand_edit_engine, require_docker_or_skip
+from tests.support.docker import (
+    copy_repo,
+    hand_edit_engine,
+    require_docker_or_skip,
+    stack_database,
+)
 from tests.support.docker import run as _run
 from tests.support.engine import REPO, EngineApi, free_port, wait_until
 from workers_tooling import (
@@ -61,6 +66,7 @@ def _stack_gone() -> bool:
 def monitored(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Monitored]:
     require_docker_or_skip(
         ("scripts/base-images.sh",),
+        ("scripts/base-images.sh", "postgres"),
         ("engine/engine.sh", "build", "camunda"),
         ("docker", "build", "-q", "-f", "engine/Dockerfile", "--build-arg",
          "JRE_BASE_IMAGE=local/jre-base:bookworm", "-t", ENGINE_IMAGE, "engine"),
@@ -74,10 +80,11 @@ def monitored(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Monitored]:
     compose_stack(repo, stack_file=stack_file, environment="local", monitoring=True)
     engine_port, prometheus_port = free_port(), free_port()
     hand_edit_engine(stack_file, engine_port)
+    database = stack_database(STACK)  # the engine's PostgreSQL: its secret, the node label
     saved = {name: os.environ.get(name) for name in
-             ("ENGINE_IMAGE", "MONITORING_PORT", "PROMETHEUS_BASE_IMAGE")}
-    os.environ.update(ENGINE_IMAGE=ENGINE_IMAGE, MONITORING_PORT=str(prometheus_port),
-                      PROMETHEUS_BASE_IMAGE=PROMETHEUS_BASE)
+             ("ENGINE_IMAGE", "MONITORING_PORT", "PROMETHEUS_BASE_IMAGE", *database.environ)}
+    os.environ.update(database.environ, ENGINE_IMAGE=ENGINE_IMAGE,
+                      MONITORING_PORT=str(prometheus_port), PROMETHEUS_BASE_IMAGE=PROMETHEUS_BASE)
     api = EngineApi(f"http://127.0.0.1:{engine_port}/engine-rest")
     prometheus = PrometheusApi(f"http://127.0.0.1:{prometheus_port}")
     try:
@@ -97,6 +104,7 @@ def monitored(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Monitored]:
         api.close()
         _run("docker", "stack", "rm", STACK)
         wait_until(_stack_gone, timeout=120, interval=1, what="the stack to go")
+        database.remove()
         for name, value in saved.items():
             if value is None:
                 os.environ.pop(name, None)

@@ -33,6 +33,7 @@ class StackDatabase:
     """What a person does once before the first deploy of a stack with its database: the
     password secret (the stack file names it by DB_PASSWORD_SECRET) and the node label."""
 
+    stack: str
     secret: str
     password: str
 
@@ -41,9 +42,17 @@ class StackDatabase:
         """The deploy's settings: this secret and the locally built PostgreSQL image."""
         return {"DB_PASSWORD_SECRET": self.secret, "POSTGRES_IMAGE": POSTGRES_IMAGE}
 
-    def remove_secret(self) -> None:
-        """After ``docker stack rm`` (a secret in use cannot be removed)."""
+    def remove(self) -> None:
+        """The secret and the volume, after ``docker stack rm`` (once its containers are gone:
+        a secret or volume in use cannot be removed)."""
+        from tests.support.engine import wait_until
+
+        wait_until(lambda: not run("docker", "ps", "-aq", "--filter",
+                                   f"label=com.docker.stack.namespace={self.stack}").strip(),
+                   timeout=180, interval=1, what=f"the containers of {self.stack} to go")
         subprocess.run(["docker", "secret", "rm", self.secret], capture_output=True, check=False)
+        subprocess.run(["docker", "volume", "rm", "-f", f"{self.stack}_db-data"],
+                       capture_output=True, check=False)
 
 
 def stack_database(stack: str) -> StackDatabase:
@@ -61,7 +70,7 @@ def stack_database(stack: str) -> StackDatabase:
     labels = json.loads(run("docker", "node", "inspect", "-f", "{{json .Spec.Labels}}", node))
     if (labels or {}).get(DB_NODE_LABEL) != "true":
         run("docker", "node", "update", "--label-add", f"{DB_NODE_LABEL}=true", node)
-    return StackDatabase(name, password)
+    return StackDatabase(stack, name, password)
 
 
 def require_docker_or_skip(*setup: tuple[str, ...]) -> None:
