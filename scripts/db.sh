@@ -53,7 +53,7 @@ replicas_of() {
 }
 
 restore() {
-    local file="${1:-}" container engine="${STACK}_engine" replicas
+    local file="${1:-}" container engine="${STACK}_camunda" replicas
     [[ -n $file ]] || die "give the dump to restore: scripts/db.sh restore FILE (make db-restore FILE=...)"
     [[ -r $file ]] || die "$file cannot be read"
     replicas="$(replicas_of "$engine")"

@@ -309,12 +309,12 @@ def _pinned_and_pulled(cluster: Cluster, tag: str) -> str:
 def test_deploy_over_ssh_pins_digests_and_spreads_300_instances_over_3_nodes(
         cluster: Cluster, deployed: Deployed) -> None:
     _pinned_and_pulled(cluster, "0.1.0")
-    engine = _service_image(cluster, f"{STACK}_engine")
+    engine = _service_image(cluster, f"{STACK}_camunda")
     assert engine.startswith(f"{cluster.registry}/camunda-engine:camunda-7.24@sha256:")
     publicacao = _service_image(cluster, f"{STACK}_publicacao")
     assert publicacao.startswith(f"{cluster.registry}/workers-publicacao:0.1.0@sha256:")
     engine_node = cluster.docker(1, "service", "ps", "--filter", "desired-state=running",
-                                 "--format", "{{.Node}}", f"{STACK}_engine").split()
+                                 "--format", "{{.Node}}", f"{STACK}_camunda").split()
     assert engine_node == [cluster.hostname(1)]  # pinned to the manager
 
     instances = _start(deployed.api, 300, "spread-")

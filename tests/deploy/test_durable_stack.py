@@ -155,7 +155,7 @@ def _under_load(stack: Stack, name: str, fault: Callable[[], None]) -> None:
 
 
 def test_the_engine_killed_under_load_loses_nothing(stack: Stack) -> None:
-    engine = _containers("engine")
+    engine = _containers("camunda")
     assert len(engine) == 1
 
     def kill_engine() -> None:
@@ -164,8 +164,8 @@ def test_the_engine_killed_under_load_loses_nothing(stack: Stack) -> None:
                    what="the engine to be gone")
 
     _under_load(stack, "engine-killed-", kill_engine)
-    assert _containers("engine") != engine  # Swarm started another container
-    log = _run("docker", "logs", _containers("engine")[0])
+    assert _containers("camunda") != engine  # Swarm started another container
+    log = _run("docker", "logs", _containers("camunda")[0])
     assert "schema 7.24.0 present, checked by the engine" in log  # the same database
 
 
@@ -184,13 +184,13 @@ def test_the_database_killed_under_load_loses_nothing(stack: Stack) -> None:
 def test_a_rolling_engine_update_under_load_loses_nothing(stack: Stack) -> None:
     new_image = f"{ENGINE_IMAGE}-v2"
     _run("docker", "tag", ENGINE_IMAGE, new_image)
-    old = _containers("engine")
+    old = _containers("camunda")
 
     def roll() -> None:
         os.environ["ENGINE_IMAGE"] = new_image
         deploy(stack.repo, stack=STACK, stack_file=stack.stack_file, environment="local",
                build=False)
-        wait_until(lambda: _containers("engine") not in ([], old), timeout=300, interval=1,
+        wait_until(lambda: _containers("camunda") not in ([], old), timeout=300, interval=1,
                    what="the new engine container")
 
     try:
@@ -198,8 +198,51 @@ def test_a_rolling_engine_update_under_load_loses_nothing(stack: Stack) -> None:
     finally:
         os.environ["ENGINE_IMAGE"] = ENGINE_IMAGE
     image = _run("docker", "service", "inspect", "-f",
-                 "{{.Spec.TaskTemplate.ContainerSpec.Image}}", f"{STACK}_engine")
+                 "{{.Spec.TaskTemplate.ContainerSpec.Image}}", f"{STACK}_camunda")
     assert image.startswith(new_image)
+
+
+def _make(stack: Stack, target: str, dump: Path) -> str:
+    """``make db-backup`` / ``make db-restore`` in the deployed copy, as a person types it."""
+    done = subprocess.run(["make", "-s", "-C", str(stack.repo), target, f"STACK={STACK}",
+                           f"FILE={dump}"], capture_output=True, text=True, timeout=600,
+                          check=False)
+    assert done.returncode == 0, done.stdout + done.stderr
+    return done.stdout
+
+
+def test_backup_then_a_lost_volume_then_restore_loses_nothing(stack: Stack) -> None:
+    api = stack.api
+    _run("docker", "service", "scale", "-d", f"{STACK}_hello-world=0")
+    wait_until(lambda: not _containers("hello-world"), timeout=120, interval=1,
+               what="the worker to stop")
+    instances = [api.start("hello_world", {"name": f"restored{n}"}) for n in range(50)]
+    dump = stack.repo / "backups" / "running.dump"
+    started = time.monotonic()
+    assert f"to {dump}" in _make(stack, "db-backup", dump)
+    backed_up = time.monotonic() - started
+    # the volume is lost: the database starts again empty
+    _run("docker", "service", "scale", "-d", f"{STACK}_db=0")
+    wait_until(lambda: not _containers("db"), timeout=180, interval=1, what="the db to stop")
+    _run("docker", "rm", *_containers("db", all_states=True))  # Swarm's task history
+    _run("docker", "volume", "rm", f"{STACK}_db-data")
+    _run("docker", "service", "scale", "-d", f"{STACK}_db=1")
+    wait_until(lambda: _containers("db"), timeout=180, interval=1, what="an empty db")
+    started = time.monotonic()
+    assert "started again (1 replica(s))" in _make(stack, "db-restore", dump)
+    wait_until(lambda: _answers(api), timeout=420, interval=1, what="the engine again")
+    restored = time.monotonic() - started
+    _run("docker", "service", "scale", "-d", f"{STACK}_hello-world=1")
+    api.wait_finished(instances, timeout=300)
+    finished = api.finished(instances)
+    print(f"\n[durable] backup {backed_up:.0f}s ({dump.stat().st_size} bytes), volume dropped, "
+          f"restore until the engine answers {restored:.0f}s: running={len(instances)} "
+          f"completed={finished} lost={len(instances) - finished}")
+    assert finished == len(instances)
+    for instance in stack.incidents:
+        assert len(api.incidents(instance)) == 1
+    log = _run("docker", "logs", _containers("camunda")[0])
+    assert "schema 7.24.0 present, checked by the engine" in log
 
 
 def test_the_password_shows_nowhere(stack: Stack) -> None:
@@ -212,7 +255,7 @@ def test_the_password_shows_nowhere(stack: Stack) -> None:
         assert password not in path.read_text()
     for path in stack.repo.glob(".*.yml"):  # the rendered file deployed
         assert password not in path.read_text()
-    for service in ("engine", "db", "hello-world", "publicacao"):
+    for service in ("camunda", "db", "hello-world", "publicacao"):
         for container in _containers(service, all_states=True):
             logs = subprocess.run(["docker", "logs", container], capture_output=True,
                                   text=True, check=True)

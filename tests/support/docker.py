@@ -105,7 +105,7 @@ def hand_edit_engine(stack_file: Path, port: int) -> None:
     yaml = YAML()
     yaml.preserve_quotes = True
     data = yaml.load(stack_file.read_text())
-    engine = data["services"]["engine"]
+    engine = data["services"]["camunda"]
     engine["ports"] = [{"target": 8080, "published": port, "mode": "host"}]
     engine["deploy"]["endpoint_mode"] = "dnsrr"
     with stack_file.open("w") as out:
