@@ -155,13 +155,16 @@ monitoring-status: setup ## Each replica's /metrics (PROMETHEUS_URL=...: replica
 	$(WORKERS) monitoring-status --stack $(STACK) $(if $(PROMETHEUS_URL),--prometheus $(PROMETHEUS_URL))
 
 # ---------------------------------------------------------------- the engine's database
-.PHONY: db-backup db-restore
+.PHONY: db-backup db-restore db-upgrade
 db-backup: ## pg_dump the stack's database to backups/ (FILE=... to choose), on the db node
 	STACK=$(STACK) scripts/db.sh backup $(FILE)
 
 db-restore: ## Restore FILE=... into the stack's database (the engine stops meanwhile)
 	@test -n "$(FILE)" || { echo "give the dump: make db-restore FILE=backups/....dump" >&2; exit 2; }
 	STACK=$(STACK) scripts/db.sh restore $(FILE)
+
+db-upgrade: setup ## The new engine jar's SQL upgrade scripts on the stack's database (DRY_RUN=1: only list them)
+	$(WORKERS) db-upgrade --stack $(STACK) --jar $(or $(JAR),engine/target/engine-camunda.jar) $(if $(DRY_RUN),--dry-run)
 
 # ---------------------------------------------------------------- monitoring
 PROMETHEUS_PORT ?= 9090

@@ -28,8 +28,9 @@ from tests.support.docker import (
     stack_database,
 )
 from tests.support.docker import run as _run
-from tests.support.engine import EngineApi, free_port, unique, wait_until
+from tests.support.engine import REPO, EngineApi, free_port, unique, wait_until
 from workers_tooling import compose_stack, deploy
+from workers_tooling.cli import main
 
 pytestmark = [pytest.mark.docker, pytest.mark.slow, pytest.mark.timeout(1200)]
 
@@ -243,6 +244,16 @@ def test_backup_then_a_lost_volume_then_restore_loses_nothing(stack: Stack) -> N
         assert len(api.incidents(instance)) == 1
     log = _run("docker", "logs", _containers("camunda")[0])
     assert "schema 7.24.0 present, checked by the engine" in log
+
+
+def test_db_upgrade_reads_the_stacks_schema(stack: Stack,
+                                            capsys: pytest.CaptureFixture[str]) -> None:
+    """`workers db-upgrade` through the db service's container: the schema the engine made is
+    the engine's own, so there is nothing to run (the scripts themselves: tests/engine)."""
+    jar = REPO / "engine" / "target" / "engine-camunda.jar"
+    assert main(["db-upgrade", "--stack", STACK, "--jar", str(jar), "--dry-run"]) == 0
+    assert ("the database holds schema 7.24.0; the engine of "
+            f"{jar} needs 7.24.0: nothing to run") in " ".join(capsys.readouterr().out.split())
 
 
 def test_the_password_shows_nowhere(stack: Stack) -> None:

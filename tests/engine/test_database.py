@@ -4,7 +4,9 @@ clear one-line errors for wrong settings (the password never in the log)."""
 
 from __future__ import annotations
 
+import shutil
 import subprocess
+import zipfile
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -15,6 +17,7 @@ from tests.support.engine import EngineApi, EngineProcess, engine_jar, free_port
 from tests.support.postgres import PostgresServer
 from tests.support.running import make_worker, running
 from tests.support.sessions import postgres_server
+from workers_tooling._db_upgrade import schema_version, upgrade_database
 
 pytestmark = [pytest.mark.engine, pytest.mark.slow]
 
@@ -128,3 +131,64 @@ def test_a_wrong_password_is_named_not_shown(server: PostgresServer, tmp_path: P
     assert "did not answer within 2 s" in done.stdout
     assert "password authentication failed" in done.stdout
     assert "not-the-password" not in done.stdout
+
+
+OLD_ENGINE = "7.23.0"
+# the order the engine creates its tables in (foreign keys between them)
+CREATE_PARTS = ("engine", "history", "identity", "case.engine", "case.history",
+                "decision.engine", "decision.history")
+
+
+def _old_engine_library(tmp_path: Path) -> Path:
+    """camunda-engine 7.23.0 from Maven Central (its create scripts make a real 7.23 schema)."""
+    if shutil.which("mvn") is None:
+        pytest.skip("mvn not found")
+    subprocess.run(["mvn", "-q", "-B", "dependency:copy",
+                    f"-Dartifact=org.camunda.bpm:camunda-engine:{OLD_ENGINE}",
+                    f"-DoutputDirectory={tmp_path}"], check=True, capture_output=True,
+                   cwd=tmp_path)
+    return tmp_path / f"camunda-engine-{OLD_ENGINE}.jar"
+
+
+def test_the_upgrade_scripts_bring_a_723_schema_to_the_724_engine(
+        server: PostgresServer, tmp_path: Path) -> None:
+    database = unique("upgrade")
+    server.create_database(database)
+    with zipfile.ZipFile(_old_engine_library(tmp_path)) as old:
+        for part in CREATE_PARTS:
+            server.psql(old.read(f"org/camunda/bpm/engine/db/create/activiti.postgres.create."
+                                 f"{part}.sql").decode(), database)
+
+    def run_sql(sql: str) -> str:
+        return server.psql(sql, database)
+
+    assert schema_version(run_sql) == OLD_ENGINE
+    for flavour in ("camunda", "operaton"):  # Operaton 1.0 carries the same 7.24 schema
+        plan = upgrade_database(engine_jar(flavour), run_sql, dry_run=True)
+        assert (plan.current, plan.target, plan.applied) == (OLD_ENGINE, "7.24.0", False)
+        assert plan.scripts == ("postgres_engine_7.23_to_7.24.sql",)
+    assert schema_version(run_sql) == OLD_ENGINE  # a dry run changes nothing
+
+    plan = upgrade_database(engine_jar("camunda"), run_sql)
+    assert plan.applied
+    assert schema_version(run_sql) == "7.24.0"
+    assert upgrade_database(engine_jar("camunda"), run_sql).scripts == ()  # nothing left
+
+    engine = EngineProcess("camunda", free_port(), server.engine_args(database))
+    engine.start()
+    try:
+        assert "schema 7.24.0 present, checked by the engine" in log_of(engine)
+        api = EngineApi(engine.url)
+        topic = unique("upgraded")
+        instance = api.start(api.deploy_external_task(topic))
+        worker = make_worker(api)
+
+        @worker.topic(topic)
+        def done(task: Task) -> None:
+            return None
+
+        with running(worker):
+            api.wait_finished([instance])
+        api.close()
+    finally:
+        engine.stop()
