@@ -19,6 +19,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from ._docker_client import docker_cli
+from ._labels import DB_NODE_LABEL
 from .errors import InputError, ToolingError
 
 __all__ = ["UpgradePlan", "engine_schema", "plan_upgrade", "stack_database_sql",
@@ -149,7 +150,7 @@ def stack_database_sql(stack: str, *, user: str = "camunda",
     if not container:
         raise ToolingError(f"no running container of service {service} on this Docker engine; "
                            "run this on (or with DOCKER_HOST of) the node labelled "
-                           "camunda-workers.db=true")
+                           f"{DB_NODE_LABEL}=true")
 
     def run_sql(sql: str) -> str:
         done = docker_cli(["exec", "-i", container, "psql", "-U", user, "-d", database, "-q",
