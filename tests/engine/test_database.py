@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import shutil
 import subprocess
+import threading
 import zipfile
 from collections.abc import Iterator
 from pathlib import Path
@@ -95,6 +96,24 @@ def test_a_schema_of_another_version_is_refused(restarted: tuple[EngineProcess, 
     assert "needs 7.24.0" in done.stdout
     assert "make db-upgrade" in done.stdout
     assert "\tat " not in done.stdout  # no stack trace
+
+
+def test_the_engine_waits_for_a_database_that_starts_later(tmp_path: Path) -> None:
+    """Swarm starts the engine and its database in no order: the engine retries."""
+    late = PostgresServer()
+    late.init()
+    engine = EngineProcess("camunda", free_port(), late.engine_args("postgres"))
+    starter = threading.Timer(8, late.start)
+    starter.start()
+    try:
+        engine.start()
+        log = log_of(engine)
+        assert "not ready (Connection to 127.0.0.1:" in log  # it tried before the start
+        assert "empty, the engine creates its schema" in log
+    finally:
+        starter.join()
+        engine.stop()
+        late.remove()
 
 
 @pytest.mark.parametrize(("args", "message"), [
