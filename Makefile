@@ -127,6 +127,7 @@ export ENGINE_IMAGE
 docker-up: ## Start a local Docker engine + single-node Swarm and build the base images
 	scripts/docker-up.sh
 	scripts/base-images.sh
+	scripts/base-images.sh postgres
 
 build-all-workers: setup ## Build every worker image with the Docker SDK
 	$(WORKERS) build --all
