@@ -78,5 +78,5 @@ restore() {
 case "${1:-}" in
     backup) shift; backup "$@" ;;
     restore) shift; restore "$@" ;;
-    *) sed -n '2,13p' "${BASH_SOURCE[0]}" | sed 's/^# \{0,1\}//'; exit 2 ;;
+    *) sed -n '2,12p' "${BASH_SOURCE[0]}" | sed 's/^# \{0,1\}//'; exit 2 ;;
 esac

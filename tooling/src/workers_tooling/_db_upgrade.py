@@ -145,15 +145,21 @@ def stack_database_sql(stack: str, *, user: str = "camunda",
     """SQL run by psql inside the stack's db container (its local socket needs no password;
     Docker must reach the node that runs it), in one transaction; the tuples it prints."""
     service = f"{stack}_db"
-    found = docker_cli(["ps", "-q", "--filter", f"label=com.docker.swarm.service.name={service}"])
-    container = found.stdout.split()[0] if found.returncode == 0 and found.stdout.split() else ""
-    if not container:
-        raise ToolingError(f"no running container of service {service} on this Docker engine; "
-                           "run this on (or with DOCKER_HOST of) the node labelled "
-                           f"{DB_NODE_LABEL}=true")
+    containers: list[str] = []  # looked up at the first statement: the jar is read before
+
+    def container() -> str:
+        if not containers:
+            found = docker_cli(["ps", "-q", "--filter",
+                                f"label=com.docker.swarm.service.name={service}"])
+            if found.returncode != 0 or not found.stdout.split():
+                raise ToolingError(f"no running container of service {service} on this Docker "
+                                   "engine; run this on (or with DOCKER_HOST of) the node "
+                                   f"labelled {DB_NODE_LABEL}=true")
+            containers.append(found.stdout.split()[0])
+        return containers[0]
 
     def run_sql(sql: str) -> str:
-        done = docker_cli(["exec", "-i", container, "psql", "-U", user, "-d", database, "-q",
+        done = docker_cli(["exec", "-i", container(), "psql", "-U", user, "-d", database, "-q",
                            "-A", "-t", "-v", "ON_ERROR_STOP=1", "--single-transaction",
                            "-f", "-"], input_text=sql, timeout=600)
         if done.returncode != 0:
