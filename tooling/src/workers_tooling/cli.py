@@ -18,6 +18,7 @@ from rich.text import Text
 
 from ._answers import read_answers
 from ._compose import STACK_FILE, compose_stack
+from ._db_upgrade import stack_database_sql, upgrade_database
 from ._demo import run_demo
 from ._deploy import deploy as swarm_deploy
 from ._discovery import discover_workers, worker_summary
@@ -397,6 +398,27 @@ def status(stack: StackOption = DEFAULT_STACK) -> None:
         table.add_row(service.name, replicas, _replica_nodes(service), service.image,
                       service.update_state, service.last_error or "-")
     console.print(table)
+
+
+@app.command("db-upgrade")
+def db_upgrade(
+    stack: StackOption = DEFAULT_STACK,
+    jar: Annotated[Path, typer.Option(help="The new engine's jar (its upgrade scripts).")] = (
+        Path("engine/target/engine-camunda.jar")),
+    dry_run: Annotated[bool, typer.Option("--dry-run", help="Only say what would run.")] = False,
+) -> None:
+    """Run the engine's SQL upgrade scripts on the stack's database (before the new engine
+    starts; stop the old one first), all in one transaction."""
+    plan = upgrade_database(jar, stack_database_sql(stack), dry_run=dry_run)
+    if not plan.scripts:
+        console.print(f"the database holds schema {plan.current}; the engine of {jar} needs "
+                      f"{plan.target}: nothing to run")
+        return
+    verb = "ran" if plan.applied else "would run"
+    console.print(f"schema {plan.current} -> {plan.target}: {verb} {len(plan.scripts)} "
+                  f"upgrade script(s) from {jar} in one transaction:")
+    for script in plan.scripts:
+        console.print(f"  {script}")
 
 
 def _replica_nodes(service: ServiceStatus) -> Text:
