@@ -1,0 +1,11 @@
+"""Autoscaling: a worker's replicas from the backlog of its topics (issue 22).
+
+:func:`decide` is the decision (KEDA's ``AverageValue`` semantics, the HPA's scale-down
+window), a pure function; the policy is the ``autoscale`` section of ``worker.json``
+(:class:`AutoscalePolicy`).
+"""
+
+from .._service_spec import AutoscalePolicy
+from .policy import Decision, ScaleState, decide
+
+__all__ = ["AutoscalePolicy", "Decision", "ScaleState", "decide"]
