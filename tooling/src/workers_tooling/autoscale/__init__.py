@@ -6,6 +6,7 @@ window), a pure function; the policy is the ``autoscale`` section of ``worker.js
 """
 
 from .._service_spec import AutoscalePolicy
+from ._load import LoadReading, read_loads
 from .policy import Decision, ScaleState, decide
 
-__all__ = ["AutoscalePolicy", "Decision", "ScaleState", "decide"]
+__all__ = ["AutoscalePolicy", "Decision", "LoadReading", "ScaleState", "decide", "read_loads"]
