@@ -7,6 +7,8 @@ window), a pure function; the policy is the ``autoscale`` section of ``worker.js
 
 from .._service_spec import AutoscalePolicy
 from ._load import LoadReading, read_loads
+from ._loop import autoscale_dry_run
 from .policy import Decision, ScaleState, decide
 
-__all__ = ["AutoscalePolicy", "Decision", "LoadReading", "ScaleState", "decide", "read_loads"]
+__all__ = ["AutoscalePolicy", "Decision", "LoadReading", "ScaleState", "autoscale_dry_run",
+           "decide", "read_loads"]
