@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 
 from tests.support.docker import require_docker_or_skip, run
-from tests.support.engine import EngineApi, free_port, unique
+from tests.support.engine import EngineApi, free_port, unique, wait_until
 from tests.tooling.helpers import make_repo, run_cli, worker_files
 from workers_tooling.autoscale import autoscale_dry_run
 
@@ -38,6 +38,11 @@ def stack() -> Iterator[str]:
 def replicas(service: str) -> int:
     spec = json.loads(run("docker", "service", "inspect", service))[0]["Spec"]
     return int(spec["Mode"]["Replicated"]["Replicas"])
+
+
+def update_state(service: str) -> str:
+    attrs = json.loads(run("docker", "service", "inspect", service))[0]
+    return str((attrs.get("UpdateStatus") or {}).get("State", ""))
 
 
 def test_dry_run_prints_decisions_from_engine_and_swarm(
@@ -80,6 +85,16 @@ def test_dry_run_prints_decisions_from_engine_and_swarm(
     assert rounds == 2
     assert seen[0] == seen[2] == (
         "[dry-run] would scale: hello-world 2 -> 6: load 58 over 10 per replica")
+
+    # a rolling update in progress (60 s between the two replicas): left alone
+    service = f"{stack}_hello-world"
+    run("docker", "service", "update", "--detach", "--update-parallelism", "1",
+        "--update-delay", "60s", "--env-add", "AUTOSCALE_TEST=1", service)
+    wait_until(lambda: update_state(service) == "updating", timeout=30)
+    code, out, err = run_cli(capsys, *args, "--engine-url", camunda.url)
+    assert code == 0
+    assert out.splitlines()[0] == (
+        "hello-world: update in progress (updating); left alone until it ends")
 
 
 def test_without_dry_run_or_policy_a_one_line_error(

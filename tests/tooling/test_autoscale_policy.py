@@ -107,6 +107,8 @@ def test_the_reason_names_worker_replicas_and_load() -> None:
                            "highest of the last 30s; idle 0s of 60s before 0")
     away = decide("hello-world", policy, now=30, load=None, current=6, state=held.state)
     assert away.reason == "hello-world stays at 6: load unknown (engine away)"
+    start = decide("hello-world", POLICY, now=0, load=580, current=0, state=None)
+    assert start.reason == "hello-world 0 -> 6: load 580 over 100 per replica"
     zero = decide("hello-world", policy.model_copy(update={"cooldown_seconds": 0}), now=45,
                   load=0, current=1, state=held.state)
     assert zero.reason == "hello-world 1 -> 0: load 0 not above 0 for 0s"
