@@ -4,9 +4,12 @@ one topic-names request and one count per topic with tasks, engine trouble as an
 from __future__ import annotations
 
 import httpx
+import pytest
 
 from tests.support.engine import EngineApi, free_port, unique
 from workers_tooling.autoscale import read_loads
+
+pytestmark = pytest.mark.engine
 
 
 def test_loads_per_worker_from_the_engine(camunda: EngineApi) -> None:
