@@ -36,7 +36,8 @@ from ._stack import DEFAULT_STACK
 from ._status import ServiceStatus, stack_status
 from ._template_tags import sync_template_tags
 from ._template_versions import VERSION_KEY
-from .errors import ToolingError
+from .autoscale import autoscale_dry_run
+from .errors import InputError, ToolingError
 
 app = typer.Typer(help="Run, scaffold and deploy camunda-workers.", no_args_is_help=True)
 # soft_wrap: messages keep their lines (they name files and fields people grep for)
@@ -465,6 +466,28 @@ def scale_command(
         console.print(f"{path}: replicas written (and the stack file updated); commit them")
     for warning in result.warnings:
         err_console.print(Text.assemble(("warning: ", "yellow"), warning))
+
+
+@app.command("autoscale")
+def autoscale_command(
+    dry_run: Annotated[bool, typer.Option(
+        "--dry-run", help="Print each decision, change nothing (required for now).")] = False,
+    once: Annotated[bool, typer.Option("--once", help="One round, then exit.")] = False,
+    interval: Annotated[float, typer.Option(min=1, max=3600,
+                                            help="Seconds between rounds.")] = 15.0,
+    engine_url: Annotated[str, typer.Option(envvar="CAMUNDA_URL", help="Engine REST URL.")] = (
+        "http://localhost:8080/engine-rest"),
+    stack: StackOption = DEFAULT_STACK,
+    repo: RepoOption = None,
+) -> None:
+    """Decide the replicas of the workers with an "autoscale" policy from their backlog,
+    every interval, against the Swarm of DOCKER_HOST (README.md, Autoscaling)."""
+    if not dry_run:
+        raise InputError("only --dry-run is there yet: the autoscaler that changes replicas "
+                         "(a stack service) is planned")
+    autoscale_dry_run(repo or find_repo_root(), stack=stack, engine_url=engine_url,
+                      interval=interval, once=once,
+                      report=lambda line: console.print(line, highlight=False, markup=False))
 
 
 monitoring_app = typer.Typer(help="Prometheus next to workers run as local processes.",
