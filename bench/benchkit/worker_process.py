@@ -68,11 +68,19 @@ class WorkerProcess:
 
     def start(self, timeout: float = 90.0) -> float:
         """Start it; return the time (epoch s) at which it was about to poll."""
+        self.launch()
+        return self.wait_ready(timeout)
+
+    def launch(self) -> None:
+        """Start the process without waiting for it (several start side by side)."""
         self.process = subprocess.Popen(self.command, stdout=subprocess.PIPE,
                                         stderr=self._stderr, stdin=subprocess.DEVNULL)
         self._reader = threading.Thread(target=self._read, name=f"read-{self.name}",
                                         daemon=True)
         self._reader.start()
+
+    def wait_ready(self, timeout: float = 90.0) -> float:
+        """Wait until it is about to poll; return that time (epoch s)."""
         if not self._ready.wait(timeout) or self.ready_at is None:
             self.stop()
             raise WorkerExited(f"{self.name}: worker did not become ready within {timeout:.0f}s"
