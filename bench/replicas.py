@@ -26,7 +26,7 @@ from pathlib import Path
 
 import httpx
 from benchkit.engine import Engine
-from benchkit.replicas import ReplicasConfig, ReplicasResult, run_replicas
+from benchkit.replicas import BASELINE, ReplicasConfig, ReplicasResult, run_replicas
 from benchkit.report import markdown_table
 from benchkit.variants import VARIANTS, WORKLOADS, BuildError, WorkerConfig
 
@@ -66,6 +66,9 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
         help="the JS client's maxTasks (default %(default)s)")
     add("--async-response-timeout", type=int, default=WorkerConfig.async_response_timeout,
         help="long poll in ms, every variant (default %(default)s)")
+    add("--baseline-sdk", type=Path, metavar="DIR",
+        help=f"also run {BASELINE}: camunda_workers with the camunda_workers package found "
+             "in DIR (e.g. main's sdk/src from `git archive`), for before/after in one run")
     add("--engine-pid", type=int, help="pid of a local engine JVM: report its CPU per task")
     add("--json", type=Path, metavar="PATH", help="also write results as JSON")
     args = parser.parse_args(argv)
@@ -78,6 +81,11 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
         parser.error(f"--replicas: expected numbers like 1,4,12, got {args.replicas!r}")
     if not args.replicas or min(args.replicas) < 1 or args.instances < 1:
         parser.error("--replicas and --instances must be numbers >= 1")
+    if args.baseline_sdk is not None:
+        if not (args.baseline_sdk / "camunda_workers" / "__init__.py").is_file():
+            parser.error(f"--baseline-sdk: {args.baseline_sdk} holds no camunda_workers "
+                         "package (expected DIR/camunda_workers/__init__.py)")
+        args.variants = (*args.variants, BASELINE)
     if not args.engine_url.startswith("http://"):
         parser.error("--engine-url: the relay counts plain http:// requests only")
     return args
@@ -147,14 +155,17 @@ def main(argv: list[str] | None = None) -> int:
     signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))
     try:
         for variant in args.variants:
-            VARIANTS[variant].prepare()
+            if variant != BASELINE:
+                VARIANTS[variant].prepare()
     except BuildError as error:
         say(f"error: {error}")
         return 2
     worker = WorkerConfig(concurrency=args.concurrency, batch_size=args.batch_size,
                           async_response_timeout=args.async_response_timeout)
     cfg = ReplicasConfig(engine_url=args.engine_url.rstrip("/"), instances=args.instances,
-                         cap=args.cap, engine_pid=args.engine_pid, worker=worker)
+                         cap=args.cap, engine_pid=args.engine_pid, worker=worker,
+                         baseline_sdk=str(args.baseline_sdk.resolve()) if args.baseline_sdk
+                         else None)
     engine = Engine(cfg.engine_url)
     results: list[ReplicasResult] = []
     started = datetime.now(UTC)

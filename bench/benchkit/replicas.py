@@ -7,6 +7,7 @@ engine said: a fetchAndLock's maxTasks and the task ids it got, a complete's sta
 
 from __future__ import annotations
 
+import os
 import time
 from collections import Counter
 from collections.abc import Callable, Sequence
@@ -20,9 +21,13 @@ from .proxy import CountingProxy, Request
 from .variants import VARIANTS, WORKLOADS, WorkerConfig
 from .worker_process import WorkerExited, WorkerProcess, process_cpu_seconds
 
-__all__ = ["ReplicasConfig", "ReplicasResult", "count_requests", "run_replicas"]
+__all__ = ["BASELINE", "ReplicasConfig", "ReplicasResult", "count_requests", "run_replicas"]
 
 Say = Callable[[str], None]
+
+# camunda_workers with the SDK from another folder (``ReplicasConfig.baseline_sdk``, e.g.
+# the sources of main): before and after a change in the same run, on the same engine.
+BASELINE = "camunda_workers_baseline"
 
 
 @dataclass(frozen=True)
@@ -32,6 +37,7 @@ class ReplicasConfig:
     cap: float
     engine_pid: int | None
     worker: WorkerConfig
+    baseline_sdk: str | None = None  # a folder holding the camunda_workers package
 
 
 @dataclass
@@ -145,9 +151,13 @@ def run_replicas(engine: Engine, cfg: ReplicasConfig, variant: str, workload: st
         proxy.start(replicas)
         for n, port in enumerate(proxy.ports):
             settings = replace(cfg.worker, worker_id=f"bench-{variant}-{n}")
-            command = VARIANTS[variant].command(_replica_url(cfg.engine_url, port), key,
-                                                settings, WORKLOADS[workload])
-            workers.append(WorkerProcess(f"{variant}/{workload}/{n}", command))
+            runs = "camunda_workers" if variant == BASELINE else variant
+            command = VARIANTS[runs].command(_replica_url(cfg.engine_url, port), key,
+                                             settings, WORKLOADS[workload])
+            env = None
+            if variant == BASELINE and cfg.baseline_sdk is not None:
+                env = {**os.environ, "PYTHONPATH": cfg.baseline_sdk}
+            workers.append(WorkerProcess(f"{variant}/{workload}/{n}", command, env))
         for worker in workers:
             worker.launch()
         for worker in workers:

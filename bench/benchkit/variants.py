@@ -158,6 +158,10 @@ VARIANTS: dict[str, Variant] = {v.name: v for v in (
               "(the strategy the SDK did not keep)"),
         _python("camunda_workers_no_ahead")),
     Variant(
+        "camunda_workers_no_priority", ("noop", "wait50"),
+        _ours("async def; use_priority=False (fetchAndLock without ORDER BY priority)"),
+        _python("camunda_workers_no_priority")),
+    Variant(
         "js_client", ("noop", "wait50"),
         lambda cfg: (f"camunda-external-task-client-js 3.1.0: maxTasks {cfg.batch_size}, "
                      f"maxParallelExecutions {cfg.concurrency}, interval {cfg.js_interval}, "

@@ -50,9 +50,11 @@ class WorkerProcess:
     worker itself and /proc/``pid`` holds its CPU time and memory.
     """
 
-    def __init__(self, name: str, command: list[str]) -> None:
+    def __init__(self, name: str, command: list[str],
+                 env: dict[str, str] | None = None) -> None:
         self.name = name
         self.command = command
+        self.env = env  # None: this process's environment
         self.process: subprocess.Popen[bytes] | None = None
         self.ready_at: float | None = None
         self.first_seen: dict[str, float] = {}  # process instance id -> first handler start
@@ -74,7 +76,8 @@ class WorkerProcess:
     def launch(self) -> None:
         """Start the process without waiting for it (several start side by side)."""
         self.process = subprocess.Popen(self.command, stdout=subprocess.PIPE,
-                                        stderr=self._stderr, stdin=subprocess.DEVNULL)
+                                        stderr=self._stderr, stdin=subprocess.DEVNULL,
+                                        env=self.env)
         self._reader = threading.Thread(target=self._read, name=f"read-{self.name}",
                                         daemon=True)
         self._reader.start()
