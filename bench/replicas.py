@@ -186,6 +186,9 @@ def main(argv: list[str] | None = None) -> int:
                         f"(load average {load_average()})")
                     results.append(run_replicas(engine, cfg, variant, workload, replicas,
                                                 run_id, say))
+                    if args.json is not None:  # after every run: a long run stopped keeps
+                        _write_json(args.json, started, version, [load_before, load_average()],
+                                    cfg, results)
     finally:
         engine.close()
     load_after = load_average()
@@ -203,12 +206,17 @@ def main(argv: list[str] | None = None) -> int:
             for line in lines:
                 say(line)
     if args.json is not None:
-        document = {"date": started.isoformat(timespec="seconds"), "engine_version": version,
-                    "load_average": [load_before, load_after], "config": asdict(cfg),
-                    "results": [asdict(r) for r in results]}
-        args.json.write_text(json.dumps(document, indent=2) + "\n")
+        _write_json(args.json, started, version, [load_before, load_after], cfg, results)
         say(f"wrote {args.json}")
     return 0
+
+
+def _write_json(path: Path, started: datetime, version: str, load: list[str],
+                cfg: ReplicasConfig, results: Sequence[ReplicasResult]) -> None:
+    document = {"date": started.isoformat(timespec="seconds"), "engine_version": version,
+                "load_average": load, "config": asdict(cfg),
+                "results": [asdict(r) for r in results]}
+    path.write_text(json.dumps(document, indent=2) + "\n")
 
 
 if __name__ == "__main__":
