@@ -124,6 +124,15 @@ def count_requests(result: ReplicasResult, requests: Sequence[Request], until: f
     result.per_replica = [per_replica.get(n, 0) for n in range(result.replicas)]
 
 
+def _answered(proxy: CountingProxy, until: float, timeout: float) -> None:
+    """Wait until every request but the long polls sent before ``until`` has its answer
+    (a complete can end its instance in the engine before its answer reaches the relay)."""
+    deadline = time.time() + timeout
+    while time.time() < deadline and any(
+            r.status is None and not r.is_fetch and r.at < until for r in proxy.snapshot()):
+        time.sleep(0.05)
+
+
 def _all_polling(proxy: CountingProxy, replicas: int, timeout: float) -> bool:
     """Wait until every replica has a fetchAndLock pending (idle in its long poll)."""
     deadline = time.time() + timeout
@@ -179,7 +188,7 @@ def run_replicas(engine: Engine, cfg: ReplicasConfig, variant: str, workload: st
                      if a is not None and b is not None]
             if len(spent) == replicas:
                 result.worker_cpu_ms_per_task = sum(spent) * 1000 / result.completed
-        time.sleep(0.2)  # the last answers through the relay
+        _answered(proxy, until=t_end, timeout=10.0)
         count_requests(result, proxy.snapshot(), until=t_end)
         say(f"  K={replicas}: {result.completed}/{cfg.instances} in {result.seconds:.2f}s = "
             f"{result.tasks_per_second:.1f}/s; {result.fetches} fetches, "
