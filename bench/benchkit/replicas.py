@@ -200,6 +200,9 @@ def run_replicas(engine: Engine, cfg: ReplicasConfig, variant: str, workload: st
         say(f"  K={replicas}: failed: {type(error).__name__}: {error}")
         return result
     finally:
+        for worker in workers:  # all at once: ours each wait for their last long poll
+            if worker.process is not None and worker.alive():
+                worker.process.terminate()
         for worker in workers:
             worker.close()
         proxy.stop()
