@@ -110,7 +110,8 @@ def count_requests(result: ReplicasResult, requests: Sequence[Request], until: f
     errors: Counter[str] = Counter()
     for request in window:
         if request.status is not None and request.status >= 400:
-            errors[f"{request.status} {request.error or ''}".strip()] += 1
+            kind = request.path.rsplit("/", 1)[-1].split("?")[0]
+            errors[f"{request.status} {request.error or ''} ({kind})".replace("  ", " ")] += 1
         if request.path.endswith("/unlock"):
             result.unlocks += 1
         elif request.path.endswith("/complete") and request.status is not None \

@@ -55,7 +55,7 @@ def test_counts_fetches_conflicts_hand_backs_and_spread_from_the_relay_record() 
     assert result.short_of_backlog == 2
     assert (result.completes, result.unlocks, result.handed_back) == (10, 1, 1)
     assert result.per_replica == [6, 4]
-    assert result.error_answers == {"404": 1}
+    assert result.error_answers == {"404 (complete)": 1}
     assert result.per_task(result.fetches) == 0.5
 
 
