@@ -50,7 +50,7 @@ demo: setup engine ## The main job: local engine + hello-world as a local proces
 	$(WORKERS) demo --instances 20 --engine-url $(ENGINE_URL)
 
 # ---------------------------------------------------------------- checks
-.PHONY: lint typecheck test test-workers bench
+.PHONY: lint typecheck test test-workers bench bench-replicas
 lint: setup ## ruff over all Python code
 	$(BIN)/ruff check sdk tooling tests bench workers deploy
 
@@ -69,6 +69,10 @@ test: setup lint typecheck engine-build test-workers ## Everything: lint, types,
 ENGINE_PIDFILE := engine/.run/camunda-$(PORT).pid
 bench: setup engine ## Benchmark against the official JS/Java clients on the local engine (bench/README.md)
 	$(BIN)/python bench/throughput.py --engine-url $(ENGINE_URL) \
+	  $$(test -f $(ENGINE_PIDFILE) && echo --engine-pid $$(cat $(ENGINE_PIDFILE))) $(BENCH_ARGS)
+
+bench-replicas: setup engine ## K = 1, 4, 12, 24 replicas of one worker against one engine, ours and JS (bench/README.md)
+	$(BIN)/python bench/replicas.py --engine-url $(ENGINE_URL) \
 	  $$(test -f $(ENGINE_PIDFILE) && echo --engine-pid $$(cat $(ENGINE_PIDFILE))) $(BENCH_ARGS)
 
 # ---------------------------------------------------------------- workers and the stack

@@ -35,7 +35,7 @@ def report_ready() -> None:
 
 
 def run_camunda_workers(url: str, topic: str, cfg: dict[str, Any], sync_handler: bool,
-                        fetch_ahead: bool = True) -> None:
+                        fetch_ahead: bool = True, use_priority: bool = True) -> None:
     from camunda_workers import Task, Worker
 
     if not fetch_ahead:
@@ -51,6 +51,7 @@ def run_camunda_workers(url: str, topic: str, cfg: dict[str, Any], sync_handler:
         environ={},
         max_tasks=cfg["max_tasks"],
         async_response_timeout=cfg["async_response_timeout"],
+        use_priority=use_priority,
         log_level="WARNING",
     )
     wait = cfg["wait_ms"] / 1000
@@ -189,6 +190,8 @@ RUNNERS: dict[str, Callable[[str, str, dict[str, Any]], None]] = {
     "camunda_workers_sync": lambda url, topic, cfg: run_camunda_workers(url, topic, cfg, True),
     "camunda_workers_no_ahead": lambda url, topic, cfg: run_camunda_workers(
         url, topic, cfg, False, fetch_ahead=False),
+    "camunda_workers_no_priority": lambda url, topic, cfg: run_camunda_workers(
+        url, topic, cfg, False, use_priority=False),
     "ext_task_client_sync": run_ext_task_client_sync,
     "ext_task_client_async": run_ext_task_client_async,
     "camunda_workers_compat": run_compat_sync,

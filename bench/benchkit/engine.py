@@ -10,7 +10,7 @@ from typing import Any
 
 import httpx
 
-__all__ = ["Engine", "loop_bpmn", "one_task_bpmn"]
+__all__ = ["Engine", "gated_bpmn", "loop_bpmn", "one_task_bpmn"]
 
 _HEAD = """<?xml version="1.0" encoding="UTF-8"?>
 <bpmn:definitions xmlns:bpmn="http://www.omg.org/spec/BPMN/20100524/MODEL"
@@ -38,6 +38,25 @@ LOOP = _HEAD + """    <bpmn:startEvent id="start" />
     <bpmn:serviceTask id="task" camunda:type="external" camunda:topic="{topic}" />
     <bpmn:sequenceFlow id="again" sourceRef="task" targetRef="join" />
 """ + _TAIL
+
+
+# Instances wait at a message until one correlation releases them all at once: the
+# external tasks then appear together, after the workers are up and idle in their polls.
+_MESSAGE = '<bpmn:message id="go" name="{key}_go" />\n  <bpmn:process'
+GATED = _HEAD.replace("<bpmn:process", _MESSAGE) + """    <bpmn:startEvent id="start" />
+    <bpmn:sequenceFlow id="to_gate" sourceRef="start" targetRef="gate" />
+    <bpmn:intermediateCatchEvent id="gate"><bpmn:messageEventDefinition messageRef="go" />
+    </bpmn:intermediateCatchEvent>
+    <bpmn:sequenceFlow id="to_task" sourceRef="gate" targetRef="task" />
+    <bpmn:serviceTask id="task" camunda:type="external" camunda:topic="{topic}" />
+    <bpmn:sequenceFlow id="to_end" sourceRef="task" targetRef="end" />
+    <bpmn:endEvent id="end" />
+""" + _TAIL
+
+
+def gated_bpmn(key: str, topic: str) -> str:
+    """start -> message ``<key>_go`` -> external task ``topic`` -> end."""
+    return GATED.format(key=key, topic=topic)
 
 
 def one_task_bpmn(key: str, topic: str) -> str:
@@ -142,6 +161,11 @@ class Engine:
             t_send = time.time()
             sent[self.start(key)] = t_send
         return sent
+
+    def release(self, key: str) -> None:
+        """Correlate ``<key>_go`` to every instance of a ``gated_bpmn`` process, in one call."""
+        response = self.http.post("/message", json={"messageName": f"{key}_go", "all": True})
+        response.raise_for_status()
 
     def finished(self, key: str) -> int:
         response = self.http.post(

@@ -47,6 +47,7 @@ class WorkerConfig:
     async_response_timeout: int = 20_000  # long poll, ms (every variant)
     lock_duration: int = 60_000  # ms, only where the variant sets it (see settings)
     js_interval: int = 10  # ms between the JS client's polls
+    worker_id: str | None = None  # the JS client's workerId (one per replica); ours makes its own
 
 
 @dataclass(frozen=True)
@@ -69,9 +70,12 @@ def _python(variant: str) -> Callable[[str, str, WorkerConfig, Workload], list[s
 
 
 def _js_command(url: str, topic: str, cfg: WorkerConfig, load: Workload) -> list[str]:
-    options = {"maxTasks": cfg.batch_size, "maxParallelExecutions": cfg.concurrency,
-               "interval": cfg.js_interval, "asyncResponseTimeout": cfg.async_response_timeout,
-               "waitMs": load.wait_ms}
+    options: dict[str, int | str] = {
+        "maxTasks": cfg.batch_size, "maxParallelExecutions": cfg.concurrency,
+        "interval": cfg.js_interval, "asyncResponseTimeout": cfg.async_response_timeout,
+        "waitMs": load.wait_ms}
+    if cfg.worker_id is not None:
+        options["workerId"] = cfg.worker_id
     return ["node", str(JS_DIR / "worker.mjs"), url, topic, json.dumps(options)]
 
 
@@ -153,6 +157,10 @@ VARIANTS: dict[str, Variant] = {v.name: v for v in (
         _ours("async def; no tasks fetched ahead: each poll asks for the free slots only "
               "(the strategy the SDK did not keep)"),
         _python("camunda_workers_no_ahead")),
+    Variant(
+        "camunda_workers_no_priority", ("noop", "wait50"),
+        _ours("async def; use_priority=False (fetchAndLock without ORDER BY priority)"),
+        _python("camunda_workers_no_priority")),
     Variant(
         "js_client", ("noop", "wait50"),
         lambda cfg: (f"camunda-external-task-client-js 3.1.0: maxTasks {cfg.batch_size}, "

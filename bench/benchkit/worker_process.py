@@ -50,9 +50,11 @@ class WorkerProcess:
     worker itself and /proc/``pid`` holds its CPU time and memory.
     """
 
-    def __init__(self, name: str, command: list[str]) -> None:
+    def __init__(self, name: str, command: list[str],
+                 env: dict[str, str] | None = None) -> None:
         self.name = name
         self.command = command
+        self.env = env  # None: this process's environment
         self.process: subprocess.Popen[bytes] | None = None
         self.ready_at: float | None = None
         self.first_seen: dict[str, float] = {}  # process instance id -> first handler start
@@ -68,11 +70,20 @@ class WorkerProcess:
 
     def start(self, timeout: float = 90.0) -> float:
         """Start it; return the time (epoch s) at which it was about to poll."""
+        self.launch()
+        return self.wait_ready(timeout)
+
+    def launch(self) -> None:
+        """Start the process without waiting for it (several start side by side)."""
         self.process = subprocess.Popen(self.command, stdout=subprocess.PIPE,
-                                        stderr=self._stderr, stdin=subprocess.DEVNULL)
+                                        stderr=self._stderr, stdin=subprocess.DEVNULL,
+                                        env=self.env)
         self._reader = threading.Thread(target=self._read, name=f"read-{self.name}",
                                         daemon=True)
         self._reader.start()
+
+    def wait_ready(self, timeout: float = 90.0) -> float:
+        """Wait until it is about to poll; return that time (epoch s)."""
         if not self._ready.wait(timeout) or self.ready_at is None:
             self.stop()
             raise WorkerExited(f"{self.name}: worker did not become ready within {timeout:.0f}s"

@@ -153,7 +153,12 @@ def test_counting_proxy_finds_every_request_on_a_keep_alive_connection(
             assert response.request.headers["transfer-encoding"] == "chunked"
             assert response.json() == []
             assert http.get("/version").status_code == 200
-        seen = [(r.method, r.path.removeprefix(target.path)) for r in proxy.snapshot()]
+        records = proxy.snapshot()
     finally:
         proxy.stop()
+    seen = [(r.method, r.path.removeprefix(target.path)) for r in records]
     assert seen == [("POST", "/external-task/fetchAndLock")] * 4 + [("GET", "/version")]
+    # the answers are followed too: each one paired with its request, a fetch's maxTasks
+    # read from its body (also when chunked)
+    assert [(r.status, r.asked, r.task_ids) for r in records] == [(200, 1, [])] * 4 + [
+        (200, None, [])]

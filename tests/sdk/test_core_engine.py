@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import asyncio
+import itertools
 import json
 import threading
 import time
@@ -157,6 +159,40 @@ def test_long_tasks_are_not_fetched_ahead(camunda: EngineApi) -> None:
             locked.append(len(camunda.locked_by(worker.worker_id, topic)))
             time.sleep(0.05)
     assert max(locked) == 2, locked
+
+
+class SlowReportsTransport(CountingTransport):
+    """The engine's answers to reports come late, as from an engine other replicas keep
+    saturated (a loaded engine cannot be made on demand; its slowness can)."""
+
+    async def send(self, method: str, url: str, **kwargs: Any) -> Any:
+        if url.endswith("/complete"):
+            await asyncio.sleep(0.8)
+        return await super().send(method, url, **kwargs)
+
+
+def test_a_busy_worker_fetches_whole_batches_while_the_engine_is_slow_to_answer(
+        camunda: EngineApi) -> None:
+    """While reports take long, the engine is the bottleneck: slots that free up one by one
+    wait (at most that long) for a whole batch instead of a fetch each (issue 21)."""
+    topic = unique("batches")
+    key = camunda.deploy_external_task(topic)
+    transport = SlowReportsTransport()
+    worker = make_worker(camunda, max_tasks=8, transport=transport)
+    started = itertools.count()
+
+    @worker.topic(topic)
+    async def staggered(task: Task) -> None:
+        await asyncio.sleep(next(started) % 8 * 0.05)  # slots free one by one
+
+    instances = camunda.start_many(key, 48)
+    with running(worker):
+        camunda.wait_finished(instances)
+    asked = [json.loads(body)["maxTasks"] for body in transport.fetch_bodies]
+    # 48 tasks in batches of 6 to 8 and the poll left waiting at the end (one fetch per
+    # one or two freed slots, as before issue 21, took 25)
+    assert len(asked) <= 12, asked
+    assert sum(asked) / len(asked) >= 5, asked
 
 
 def test_async_handlers_run_on_the_loop_concurrently(camunda: EngineApi) -> None:

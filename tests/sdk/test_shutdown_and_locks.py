@@ -88,6 +88,10 @@ def test_sigterm_hands_back_the_tasks_fetched_ahead_at_once(camunda: EngineApi,
     topic, env, instances, worker = _busy_worker(
         camunda, tmp_path, "ahead", instances=200, busy=40,
         TEST_SLEEP="0.2", TEST_MAX_TASKS="8", TEST_DRAIN_TIMEOUT="20")
+    # Stop while some are held ahead: more locked than its 8 slots run (the queue empties
+    # now and then: the worker waits for a whole batch before it fetches again).
+    wait_until(lambda: len(camunda.locked_by(env["WORKER_ID"], topic)) > 8, timeout=20,
+               interval=0.02, what="tasks fetched ahead")
     _stop(worker, bound=20)
     starts = executions(env["TEST_EXECUTIONS"])
     log = (tmp_path / "worker.log").read_text()

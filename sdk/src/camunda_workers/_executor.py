@@ -32,6 +32,14 @@ class TaskExecutor:
     get none, so a task never waits here with its lock running for long, and a replica
     takes no more work than it will start soon. ``bench/README.md`` compares this with
     asking for the free slots only.
+
+    Fetches are batched: a fetch costs the engine about as much for one task as for
+    ``max_tasks``, so a worker that could fetch fewer than ``max_tasks`` waits for more
+    to be wanted, but no longer than the engine takes to answer a report. While the
+    engine answers at once that wait is nothing; while its answers are slow, the engine
+    is the bottleneck, a slot that waits costs no throughput, and K replicas send one
+    fetch per batch instead of one per freed slot (``bench/README.md``, "Many replicas,
+    one engine").
     """
 
     def __init__(self, *, outcome: OutcomePath, renewal: LockRenewal, metrics: WorkerMetrics,
@@ -44,9 +52,10 @@ class TaskExecutor:
         self._max_tasks = max_tasks
         self._lock_ms = lock_ms
         self._ahead_seconds = ahead_seconds
-        self._jobs: dict[asyncio.Task[None], tuple[TaskLock, float]] = {}  # lock, start time
+        self._jobs: dict[asyncio.Task[float], tuple[TaskLock, float]] = {}  # lock, start time
         self._ahead: deque[tuple[Mapping[str, Any], TaskLock]] = deque()
         self._slot_seconds: float | None = None  # running average: start to report
+        self._report_seconds: float | None = None  # running average: handler's end to answer
         self._slot_freed = asyncio.Event()
         self._refusing: set[asyncio.Future[Any]] = set()  # unlocks of tasks never asked for
 
@@ -69,20 +78,29 @@ class TaskExecutor:
         return min(max(free, 0), self._max_tasks), max(limit // 2, 1)
 
     async def free_slots(self, wait: float) -> int:
-        """How many tasks to fetch now; when too few, wait up to ``wait`` s for more."""
+        """How many tasks to fetch now; when too few, wait up to ``wait`` s for more.
+
+        Once a fetch is worth it, wait for a whole batch as long as the engine takes to
+        answer a report (see the class).
+        """
+        loop = asyncio.get_running_loop()
+        until = loop.time() + wait
         wanted, worth = self._wanted()
-        if wanted < worth:
-            loop = asyncio.get_running_loop()
-            until = loop.time() + wait
-            while wanted < worth and loop.time() < until:
-                self._slot_freed.clear()
-                with suppress(TimeoutError):
-                    await self._lifecycle.until_stopping(asyncio.wait_for(
-                        self._slot_freed.wait(), until - loop.time()))
-                if self._lifecycle.stopping.is_set():
-                    return 0
-                wanted, worth = self._wanted()
-        return wanted if wanted >= worth else 0
+        worth_it = False  # once it is, the wait is only for a whole batch
+        while wanted < self._max_tasks:
+            if not worth_it and wanted >= worth:
+                worth_it = True
+                until = min(until, loop.time() + (self._report_seconds or 0.0))
+            if loop.time() >= until:
+                break
+            self._slot_freed.clear()
+            with suppress(TimeoutError):
+                await self._lifecycle.until_stopping(asyncio.wait_for(
+                    self._slot_freed.wait(), until - loop.time()))
+            if self._lifecycle.stopping.is_set():
+                return 0
+            wanted, worth = self._wanted()
+        return wanted if wanted >= worth or (worth_it and wanted > 0) else 0
 
     def lock(self, raw: Mapping[str, Any], *, owner: str, sent_at: float) -> TaskLock:
         """The lock of a task fetched by a poll sent at ``sent_at`` under ``owner``."""
@@ -111,7 +129,7 @@ class TaskExecutor:
         """Unlock tasks that will not run here (fetched while stopping), all at once."""
         await asyncio.gather(*(self._outcome.hand_back(lock) for lock in locks))
 
-    def _finished(self, job: asyncio.Task[None]) -> None:
+    def _finished(self, job: asyncio.Task[float]) -> None:
         slot = self._jobs.pop(job, None)
         if slot is not None:
             self._metrics.tasks_in_flight.dec()
@@ -119,6 +137,11 @@ class TaskExecutor:
             pace = self._slot_seconds
             self._slot_seconds = seconds if pace is None else (
                 pace + _PACE_WEIGHT * (seconds - pace))
+            if not job.cancelled() and job.exception() is None:
+                reporting = max(seconds - job.result(), 0.0)
+                known = self._report_seconds
+                self._report_seconds = reporting if known is None else (
+                    known + _PACE_WEIGHT * (reporting - known))
         if self._ahead and not self._lifecycle.stopping.is_set():
             self.start(*self._ahead.popleft())
         self._slot_freed.set()

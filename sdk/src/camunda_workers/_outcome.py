@@ -79,8 +79,11 @@ class OutcomePath:
 
     # -- the path ---------------------------------------------------------------
 
-    async def settle(self, raw: Mapping[str, object], lock: TaskLock) -> None:
-        """Run a fetched task to its end. Cancelled while its handler runs: hand it back."""
+    async def settle(self, raw: Mapping[str, object], lock: TaskLock) -> float:
+        """Run a fetched task to its end; return how long its handler ran (0 if it did not).
+
+        Cancelled while its handler runs: hand it back.
+        """
         task = Task(id=lock.task_id, topic=lock.topic, worker_id=lock.owner)
         try:
             task = Task.from_engine(raw, with_variables=False)
@@ -90,7 +93,7 @@ class OutcomePath:
             # Before the handler: this task fails (a variable that cannot be decoded is
             # named, with why), the rest of its batch goes on.
             await self._deliver(lock, self._failure(task, error), task)
-            return
+            return 0.0
         loop = asyncio.get_running_loop()
         started = loop.time()
         lock.handler_running = True
@@ -113,8 +116,10 @@ class OutcomePath:
             self._renewal.release(lock)
         decision = {"complete": "completed", "bpmnError": "bpmn_error"}.get(
             report.action, "failed")
-        self._metrics.handler_ran(task.topic, decision, loop.time() - started)
+        handler_seconds = loop.time() - started
+        self._metrics.handler_ran(task.topic, decision, handler_seconds)
         await self._deliver(lock, report, task)
+        return handler_seconds
 
     async def hand_back(self, lock: TaskLock) -> None:
         """Unlock a task this worker will not run (stopping, or its drain time is up)."""
