@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import time
 import uuid
+from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from datetime import datetime
 from typing import Any
@@ -174,6 +175,23 @@ class Engine:
         )
         response.raise_for_status()
         return int(response.json()["count"])
+
+    def wait_finished(self, key: str, count: int, *, since: float, deadline: float,
+                      alive: Callable[[], bool]) -> tuple[int, float, bool]:
+        """Poll until ``count`` instances of ``key`` finished, ``deadline`` passed or
+        ``alive()`` turned false: (finished, end time, whether it was cut short). The end
+        is the engine's end time of the last instance if it plausibly is ours (same
+        machine), else the poll's."""
+        while True:
+            completed = self.finished(key)
+            now = time.time()
+            if completed >= count:
+                last = self.last_end_time(key)
+                return completed, last if last is not None and since < last <= now + 0.05 \
+                    else now, False
+            if now >= deadline or not alive():
+                return completed, now, True
+            time.sleep(0.1)
 
     def last_end_time(self, key: str) -> float | None:
         """The engine's end time of the last finished instance (epoch seconds)."""

@@ -59,19 +59,8 @@ def _throughput(engine: Engine, cfg: BenchConfig, key: str, worker: WorkerProces
     t0 = worker.start()
     cpu0, engine_cpu0 = worker.cpu_seconds(), process_cpu_seconds(cfg.engine_pid)
     deadline = t0 + cfg.cap
-    while True:
-        completed = engine.finished(key)
-        now = time.time()
-        if completed >= cfg.instances:
-            last = engine.last_end_time(key)
-            # the engine's clock if it plausibly is ours (same machine), else the poll's
-            t_end = last if last is not None and t0 < last <= now + 0.05 else now
-            break
-        if now >= deadline or not worker.alive():
-            result.capped = True
-            t_end = now
-            break
-        time.sleep(0.1)
+    completed, t_end, result.capped = engine.wait_finished(
+        key, cfg.instances, since=t0, deadline=deadline, alive=worker.alive)
     result.completed = completed
     result.seconds = t_end - t0
     result.tasks_per_second = completed / result.seconds if result.seconds > 0 else 0.0

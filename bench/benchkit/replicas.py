@@ -216,21 +216,13 @@ def run_replicas(engine: Engine, cfg: ReplicasConfig, variant: str, workload: st
 def _drain(engine: Engine, cfg: ReplicasConfig, key: str, workers: Sequence[WorkerProcess],
            result: ReplicasResult, t0: float) -> float:
     """Wait until the engine reports every instance finished (or the cap); return the end."""
-    while True:
-        completed = engine.finished(key)
-        now = time.time()
-        if completed >= cfg.instances:
-            last = engine.last_end_time(key)
-            t_end = last if last is not None and t0 < last <= now + 0.05 else now
-            break
-        if now >= t0 + cfg.cap or not all(w.alive() for w in workers):
-            result.capped = True
-            t_end = now
-            dead = [w for w in workers if not w.alive()]
-            result.notes.append(f"capped: {completed}/{cfg.instances} done" + (
-                f"; replica exited{dead[0].stderr_tail()}" if dead else ""))
-            break
-        time.sleep(0.1)
+    completed, t_end, result.capped = engine.wait_finished(
+        key, cfg.instances, since=t0, deadline=t0 + cfg.cap,
+        alive=lambda: all(w.alive() for w in workers))
+    if result.capped:
+        dead = [w for w in workers if not w.alive()]
+        result.notes.append(f"capped: {completed}/{cfg.instances} done" + (
+            f"; replica exited{dead[0].stderr_tail()}" if dead else ""))
     result.completed = completed
     result.seconds = t_end - t0
     result.tasks_per_second = completed / result.seconds if result.seconds > 0 else 0.0
