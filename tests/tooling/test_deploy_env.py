@@ -17,7 +17,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.support.docker import require_docker_or_skip
+from tests.support.docker import require_docker_or_skip, stack_database
 from tests.support.engine import REPO, wait_until
 
 from .test_failures import workers
@@ -63,6 +63,8 @@ def test_tag_and_production_deploy_without_git(tmp_path: Path) -> None:
     env = {"PATH": path_without("git", tmp_path / "bin"), "PYTHON": sys.executable,
            "REGISTRY": REGISTRY, "TAG": TAG, "BASE_IMAGE": PYTHON_BASE,
            "ENGINE_IMAGE": PYTHON_BASE}  # the engine service only has to be created
+    database = stack_database(STACK)  # the db's secret, which deploy checks before building
+    env.update(database.environ, POSTGRES_IMAGE=PYTHON_BASE)  # nor does the db have to run
     assert workers("compose", "--repo", str(repo), env=env)[0] == 0  # publicacao removed
     stack_file = repo / "docker-compose.swarm.yml"
     committed = stack_file.read_bytes()
@@ -90,5 +92,6 @@ def test_tag_and_production_deploy_without_git(tmp_path: Path) -> None:
     finally:
         subprocess.run(["docker", "stack", "rm", STACK], capture_output=True, check=False)
         wait_until(_stack_gone, timeout=120, interval=1, what="the stack to go")
+        database.remove()
         subprocess.run(["docker", "image", "rm", "-f", f"{IMAGE}:{TAG}", f"{IMAGE}:latest"],
                        capture_output=True, check=False)

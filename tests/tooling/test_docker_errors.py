@@ -116,15 +116,21 @@ def test_docker_context_selects_the_engine(tmp_path: Path) -> None:
 
 @pytest.mark.docker
 def test_deploy_names_a_missing_secret_and_how_to_create_it_before_building(
-        capsys: pytest.CaptureFixture[str], tmp_path: Path) -> None:
+        capsys: pytest.CaptureFixture[str], tmp_path: Path,
+        monkeypatch: pytest.MonkeyPatch) -> None:
     """worker.json `secrets` are external Docker secrets the operator creates; a missing one
     is named, with the command, before anything is built."""
-    from tests.support.docker import require_docker_or_skip
+    from tests.support.docker import require_docker_or_skip, stack_database
     from tests.tooling.helpers import make_repo, worker_files
 
     require_docker_or_skip()
     repo = make_repo(tmp_path, worker_files("mailer", 8005, secrets=["cw_never_created_pw"]))
-    code = main(["deploy", "--stack", "cw-missing-secret", "--repo", str(repo)])
+    database = stack_database("cw-missing-secret")  # the one the seed's db service names
+    monkeypatch.setenv("DB_PASSWORD_SECRET", database.secret)
+    try:
+        code = main(["deploy", "--stack", "cw-missing-secret", "--repo", str(repo)])
+    finally:
+        database.remove()
     assert code == 1
     err = " ".join(capsys.readouterr().err.split())
     assert ("Docker secret(s) missing in this Swarm: cw_never_created_pw (services mailer); "

@@ -217,3 +217,18 @@ def test_the_rule_reads_dollars_as_the_docker_cli_does(tmp_path: Path) -> None:
                               text=True, timeout=60, env={**os.environ, "TAG": "t"})
         assert (done.returncode == 0) == (value in ACCEPTED), (value, done.stderr)
         assert (problems(environment={"V": value}) == []) == (value in ACCEPTED), value
+
+
+@pytest.mark.parametrize(("value", "expected"), [
+    ("${DB_PASSWORD_SECRET:-camunda-workers_db_password}", "camunda-workers_db_password"),
+    ("${TAG:-1}", "v3"), ("${EMPTY:-d}", "d"), ("${EMPTY-d}", ""), ("${UNSET-d}", "d"),
+    ("a$$b", "a$b"), ("x$TAG-y", "xv3-y"), ("${UNSET:-${TAG}z}", "v3z"), ("plain", "plain"),
+    ("${UNSET}", ""), ("${TAG:?x}", "v3"),
+])
+def test_values_are_filled_in_as_docker_stack_deploy_fills_them(value: str,
+                                                                 expected: str) -> None:
+    """What deploy checks before it runs (the names of external secrets) is read the way
+    the deploy will read it."""
+    from workers_tooling._stack_variables import interpolate
+
+    assert interpolate(value, {"TAG": "v3", "EMPTY": ""}) == expected

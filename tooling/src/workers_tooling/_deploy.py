@@ -39,7 +39,7 @@ from ._monitoring_images import build_component_images
 from ._monitoring_stack import COMPONENTS, component_image
 from ._nodes import SwarmNode, fits, swarm_nodes
 from ._stack import DEFAULT_STACK
-from ._stack_variables import stack_environment
+from ._stack_variables import interpolate, stack_environment
 from .errors import ToolingError
 
 __all__ = ["DeployResult", "LocalImagesOnMultiNodeSwarm", "deploy", "deploy_environment",
@@ -123,21 +123,24 @@ def deploy(
                        for component in COMPONENTS})
     with docker_client() as client:
         require_swarm(client)
-        _require_secrets(client, composed.text)
         nodes = swarm_nodes(client)
         if len(nodes) > 1 and names.registry == DEFAULT_REGISTRY:
             raise LocalImagesOnMultiNodeSwarm(_local_only(
                 nodes, sorted(images.values()), "no REGISTRY is set (the images are local)",
                 "set REGISTRY=HOST:PORT to a registry every node reaches; `workers deploy` "
                 "then pushes the images there"))
-        if not build and len(nodes) == 1:  # several nodes: the registry check below
-            _require_images(client, images)
+        if not build:  # what is deployed must be there already (built: checked below)
+            if len(nodes) == 1:
+                _require_images(client, images)
+            else:
+                _require_in_registry(client, nodes, images)
+        _require_secrets(client, composed.text, deploy_environment(names))
     built = tuple(build_images(repo, images=names, base_image=base_image, push=push,
                                progress=progress) if build else ())
     if build and monitored:
         built += tuple(build_component_images(repo, images=names, base_image=base_image,
                                               push=push, progress=progress))
-    if len(nodes) > 1:
+    if build and len(nodes) > 1:
         with docker_client() as client:
             _require_in_registry(client, nodes, images)
     warnings += _placement_warnings(services, nodes)
@@ -162,9 +165,10 @@ def _labelled_services(stack_text: str, label: str) -> dict[str, dict[str, Any]]
             and label in ((service.get("deploy") or {}).get("labels") or {})}
 
 
-def _require_secrets(client: Any, stack_text: str) -> None:
+def _require_secrets(client: Any, stack_text: str, environ: Mapping[str, str]) -> None:
     """Every external secret the services use exists in the Swarm (before any build): the
-    operator creates them, their values never pass through a file of the project."""
+    operator creates them, their values never pass through a file of the project. Names
+    are read as ``docker stack deploy`` reads them, with ``environ``."""
     from ruamel.yaml import YAML
 
     data = YAML(typ="safe").load(stack_text) or {}
@@ -175,7 +179,7 @@ def _require_secrets(client: Any, stack_text: str) -> None:
             source = entry.get("source") if isinstance(entry, dict) else entry
             declaration = declared.get(source)
             if isinstance(declaration, dict) and declaration.get("external"):
-                name = str(declaration.get("name") or source)
+                name = interpolate(str(declaration.get("name") or source), environ)
                 users.setdefault(name, []).append(str(service_name))
     if not users:
         return

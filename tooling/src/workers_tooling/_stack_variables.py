@@ -19,7 +19,7 @@ from __future__ import annotations
 import re
 from collections.abc import Mapping
 
-__all__ = ["DOCKER_CLI_VARIABLES", "STACK_VARIABLES", "interpolation_problem",
+__all__ = ["DOCKER_CLI_VARIABLES", "STACK_VARIABLES", "interpolate", "interpolation_problem",
            "references", "stack_environment"]
 
 # What the stack file and the generator read when the stack is deployed (see the comments
@@ -86,6 +86,38 @@ def references(value: str) -> list[str]:
     while at != -1:
         at = value.find("$", _dollar(value, at, names))
     return names
+
+
+def interpolate(value: str, environ: Mapping[str, str]) -> str:
+    """``value`` as ``docker stack deploy`` fills it from ``environ`` (``${NAME}``,
+    ``${NAME:-default}``, ``${NAME-default}``, ``$NAME``, ``$$``); ``:?``/``?`` forms read as
+    their variable. Raises ValueError for a ``$`` it would refuse."""
+    references(value)  # refuses what docker refuses, with the same message
+    out: list[str] = []
+    at = 0
+    while (dollar := value.find("$", at)) != -1:
+        out.append(value[at:dollar])
+        if value.startswith("$$", dollar):
+            out.append("$")
+            at = dollar + 2
+            continue
+        braced = value.startswith("{", dollar + 1)
+        name = _NAME.match(value, dollar + 1 + braced)
+        assert name is not None  # references() accepted the value
+        at = name.end()
+        if not braced:
+            out.append(environ.get(name.group(), ""))
+            continue
+        operator = next((op for op in _OPERATORS if value.startswith(op, at)), "")
+        end = _braced(value, dollar + 1, []) - 1  # the closing brace
+        given = environ.get(name.group())
+        if operator in (":-", "-") and (given is None or (operator == ":-" and not given)):
+            out.append(interpolate(value[at + len(operator):end], environ))
+        else:
+            out.append(given or "")
+        at = end + 1
+    out.append(value[at:])
+    return "".join(out)
 
 
 def interpolation_problem(value: str) -> str | None:
