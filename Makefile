@@ -128,6 +128,9 @@ docker-up: ## Start a local Docker engine + single-node Swarm and build the base
 	scripts/docker-up.sh
 	scripts/base-images.sh
 
+run-worker-%: setup ## Run one worker as a local process, reloading on changes: make run-worker-hello-world
+	$(WORKERS) run $* --reload
+
 build-all-workers: setup ## Build every worker image with the Docker SDK
 	$(WORKERS) build --all
 
@@ -137,11 +140,15 @@ build-worker-%: setup ## Build one worker image: make build-worker-hello-world
 deploy-workers: setup ## Render the stack (not written back), build the images, docker stack deploy (MONITORING=1: with Prometheus)
 	$(WORKERS) deploy --stack $(STACK) $(if $(ENVIRONMENT),--env $(ENVIRONMENT)) $(if $(MONITORING),--monitoring)
 
-engine-image: ## Build the engine image from engine/ and push it: REGISTRY=host:port make engine-image
-	@test -n "$(ENGINE_IMAGE)" || { echo "set REGISTRY=host:port (or ENGINE_IMAGE=name:tag)" >&2; exit 2; }
+engine-image: ## Build the engine image from engine/ (local/camunda-engine:ENGINE_TAG; with REGISTRY=host:port pushed there)
 	engine/engine.sh build camunda
-	docker build -q $(if $(JRE_BASE_IMAGE),--build-arg JRE_BASE_IMAGE=$(JRE_BASE_IMAGE)) -t $(ENGINE_IMAGE) engine
-	docker push -q $(ENGINE_IMAGE)
+	@set -e; image="$${ENGINE_IMAGE:-local/camunda-engine:$(ENGINE_TAG)}"; base="$${JRE_BASE_IMAGE:-}"; \
+	if [ -z "$$base" ] && ! docker image inspect eclipse-temurin:17-jre >/dev/null 2>&1 \
+	   && docker image inspect local/jre-base:bookworm >/dev/null 2>&1; then \
+	  base=local/jre-base:bookworm; echo "JRE_BASE_IMAGE not set: building on $$base"; fi; \
+	docker build -q $${base:+--build-arg JRE_BASE_IMAGE=$$base} -t "$$image" engine; \
+	echo "built $$image"; \
+	if [ -n "$(filter-out local,$(REGISTRY))" ]; then docker push -q "$$image"; fi
 
 deploy: $(if $(BUILD_ENGINE_IMAGE),engine-image) deploy-workers ## deploy-workers, and with REGISTRY the engine image (ENVIRONMENT=production REGISTRY=host:port make deploy)
 

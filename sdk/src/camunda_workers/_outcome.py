@@ -39,6 +39,7 @@ __all__ = ["OutcomePath", "Report"]
 
 _Decision = TypeVar("_Decision")
 
+task_log = logging.getLogger("camunda_workers.tasks")
 log = logging.getLogger("camunda_workers")
 
 
@@ -113,8 +114,12 @@ class OutcomePath:
             self._renewal.release(lock)
         decision = {"complete": "completed", "bpmnError": "bpmn_error"}.get(
             report.action, "failed")
-        self._metrics.handler_ran(task.topic, decision, loop.time() - started)
+        seconds = loop.time() - started
+        self._metrics.handler_ran(task.topic, decision, seconds)
         await self._deliver(lock, report, task)
+        # One line per task at DEBUG (`workers run` shows them): topic, outcome, duration.
+        task_log.debug("%s %s in %.0f ms (task %s)", task.topic, decision, seconds * 1000,
+                       task.id, extra=_context(task))
 
     async def hand_back(self, lock: TaskLock) -> None:
         """Unlock a task this worker will not run (stopping, or its drain time is up)."""

@@ -31,7 +31,7 @@ from ._paths import find_repo_root
 from ._scale import scale
 from ._schema import write_schema
 from ._stack import DEFAULT_STACK
-from ._status import ServiceStatus, stack_status
+from ._status import stack_status, status_lines
 from ._template_tags import sync_template_tags
 from ._template_versions import VERSION_KEY
 from .errors import ToolingError
@@ -68,6 +68,25 @@ def demo(
                   f"by workers/hello-world (exit code {report.worker_exit_code} after SIGTERM)")
     for greeting in report.greetings:
         console.print(f"  greeting = {greeting!r}")
+
+
+@app.command()
+def run(
+    name: Annotated[str, typer.Argument(help="Worker name.")],
+    reload: Annotated[bool, typer.Option(
+        "--reload", help="Restart on a change of its files or workers/common.")] = False,
+    engine_url: Annotated[str | None, typer.Option(
+        envvar="CAMUNDA_URL", help="Engine REST URL (default: the local engine, started "
+        "if needed).")] = None,
+    repo: RepoOption = None,
+) -> None:
+    """Run one worker as a local process, as its image runs it; a line per task."""
+    from ._run import run_worker
+
+    code = run_worker(repo or find_repo_root(), name, engine_url=engine_url, reload=reload,
+                      say=lambda line: err_console.print(
+                          Text.assemble(("workers run: ", "bold"), line), highlight=False))
+    raise typer.Exit(code)
 
 
 @app.command("list")
@@ -328,23 +347,30 @@ def deploy(
     registry: RegistryOption = None,
     tag: TagOption = None,
     monitoring: MonitoringOption = None,
+    detach: Annotated[bool, typer.Option(
+        "--detach", help="Return once Swarm has the stack; do not wait for the services.")
+    ] = False,
+    timeout: Annotated[float, typer.Option(
+        min=1, help="Seconds to wait for the services to converge.")] = 300.0,
     repo: RepoOption = None,
 ) -> None:
     """Render the stack (the stack file stays as it is), build (and push) the images,
-    `docker stack deploy` them.
+    `docker stack deploy` them, and follow the services until each runs its desired
+    replicas (exit 1 naming those that do not, and why; --detach: do not wait).
 
     On a Swarm of several nodes the images must come from a registry every node reaches
-    (REGISTRY=HOST:PORT); deploy refuses images that are only local.
+    (REGISTRY=HOST:PORT); deploy refuses images that are only local. Without a registry
+    and ENGINE_IMAGE, the engine runs local/camunda-engine:camunda-7.24, found or built.
     """
     result = swarm_deploy(repo or find_repo_root(), stack=stack, environment=env, push=push,
                           build=not no_build, base_image=base_image, stack_file=stack_file,
                           registry=registry, tag=tag, monitoring=monitoring,
-                          progress=_progress)
-    for warning in result.warnings:
-        _warn(warning)
-    console.print(result.output.strip(), highlight=False, markup=False)
+                          progress=_progress, warn=_warn, follow=not detach, timeout=timeout)
+    if detach:
+        console.print(result.output.strip(), highlight=False, markup=False)
     nodes = f" on {result.nodes} nodes" if result.nodes > 1 else ""
-    console.print(f"[green]deployed[/] stack {result.stack} "
+    state = "deployed (not followed)" if detach else "deployed and converged"
+    console.print(f"[green]{state}[/] stack {result.stack} "
                   f"({len(result.compose.workers)} workers{nodes}, {result.rendered.name}, "
                   f"images {result.names.repository('NAME')}:{result.names.tag or 'VERSION'}); "
                   "`workers status` shows it", highlight=False)
@@ -357,29 +383,18 @@ def deploy(
 @app.command()
 def status(stack: StackOption = DEFAULT_STACK) -> None:
     """Per service: running/desired replicas, the node and state of each, image, update
-    state, last task error."""
-    table = Table("service", "replicas", "nodes", "image", "update", "last error")
-    for service in stack_status(stack):
-        ok = service.running >= service.desired
-        replicas = f"{'[green]' if ok else '[red]'}{service.running}/{service.desired}[/]"
-        table.add_row(service.name, replicas, _replica_nodes(service), service.image,
-                      service.update_state, service.last_error or "-")
-    console.print(table)
-
-
-def _replica_nodes(service: ServiceStatus) -> Text:
-    """``node1 running, node2 starting, node3 (down) running`` for a status cell."""
-    cell = Text()
-    for replica in service.replicas:
-        if cell:
-            cell.append(", ")
-        cell.append(replica.node)
-        node = [state for state in (replica.node_state, replica.node_availability)
-                if state not in ("ready", "active", "-")]
-        if node:
-            cell.append(f" ({', '.join(node)})", style="red")
-        cell.append(f" {replica.state}", style="green" if replica.running else "yellow")
-    return cell or Text("-")
+    state, and the error that keeps it short (if it is). Exit 1 if a service is below
+    its desired count."""
+    services = stack_status(stack)
+    console.print(f"stack {stack}: service, running/desired, update, image", style="bold",
+                  highlight=False)
+    for line in status_lines(services, stack, console.width):
+        console.print(line, highlight=False, markup=False)
+    short = [service.short_name(stack) for service in services
+             if service.running < service.desired]
+    if short:
+        err_console.print(f"below the desired count: {', '.join(short)}", highlight=False)
+        raise typer.Exit(1)
 
 
 @app.command()
