@@ -75,7 +75,7 @@ def build_repo(root: Path, count: int) -> None:
         folder.mkdir(parents=True)
         spec = {"$schema": "../worker.schema.json", "name": name, "version": "1.0.0",
                 "port": 10_000 + n, "topics": [f"topic_{n:04d}"], "replicas": 1 + n % 3,
-                "environment": {"SMTP_HOST": "${SMTP_HOST:-localhost}", "FEATURE": "on"},
+                "environment": {"SMTP_HOST": "${REGISTRY:-localhost}", "FEATURE": "on"},
                 "secrets": ["camunda_password"] if n % 2 else []}
         (folder / "worker.json").write_text(json.dumps(spec, indent=2) + "\n")
         (folder / "main.py").write_text(MAIN.format(n=f"{n:04d}"))

@@ -9,6 +9,7 @@ from __future__ import annotations
 import json
 import os
 import re
+import subprocess
 import time
 from collections import Counter
 from collections.abc import Iterator
@@ -33,6 +34,11 @@ PYTHON_BASE = "local/python-base:bookworm"
 JRE_BASE = "local/jre-base:bookworm"
 ENGINE_IMAGE = "local/camunda-engine:e2e"
 ENVIRONMENT = "local"  # deploy/local.yml: single node without IPVS (DNS round robin)
+# A Docker secret publicacao lists in its worker.json (README, "Security"): its value must
+# reach the worker as a file and never show in `docker service inspect`.
+SECRET = f"cw-e2e-{os.getpid()}-token"
+SECRET_VALUE = f"s3cret-{os.getpid()}-value"
+SECRET_FILE_VARIABLE = SECRET.replace("-", "_").upper() + "_FILE"
 
 
 def _docker_ready() -> None:
@@ -59,6 +65,11 @@ def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[Path, Engi
     stack_file.unlink(missing_ok=True)  # start from the seed, as a new project would
     from workers_tooling import compose_stack
 
+    spec_file = repo / "workers" / "publicacao" / "worker.json"
+    spec_file.write_text(json.dumps({**json.loads(spec_file.read_text()), "secrets": [SECRET]}))
+    subprocess.run(["docker", "secret", "create", SECRET, "-"], input=SECRET_VALUE, text=True,
+                   capture_output=True, check=True)
+
     compose_stack(repo, stack_file=stack_file)
     hand_edit_engine(stack_file, engine_port)
     os.environ["ENGINE_IMAGE"] = ENGINE_IMAGE
@@ -77,6 +88,9 @@ def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[Path, Engi
         api.close()
         _run("docker", "stack", "rm", STACK)
         wait_until(_stack_services_gone, timeout=120, interval=1, what="the stack to go")
+        wait_until(lambda: subprocess.run(["docker", "secret", "rm", SECRET],
+                                          capture_output=True).returncode == 0,
+                   timeout=60, interval=2, what="the secret to be removed")
         os.environ.pop("ENGINE_IMAGE", None)
 
 
@@ -175,6 +189,26 @@ def test_deploy_runs_instances_and_reports(stack: tuple[Path, EngineApi],
                      r"\(\d+ samples\)", shown), shown
     assert _completed("hello-world", 8001) == 200
     assert _completed("publicacao", 8002) == 5
+
+
+def test_a_secret_reaches_the_worker_as_a_file_and_never_shows_in_inspect(
+        stack: tuple[Path, EngineApi]) -> None:
+    service = f"{STACK}_publicacao"
+    inspect = _run("docker", "service", "inspect", service)
+    assert SECRET_VALUE not in inspect
+    [spec] = json.loads(inspect)
+    container_spec = spec["Spec"]["TaskTemplate"]["ContainerSpec"]
+    assert f"{SECRET_FILE_VARIABLE}=/run/secrets/{SECRET}" in container_spec["Env"]
+    assert [s["SecretName"] for s in container_spec["Secrets"]] == [SECRET]
+
+    def container() -> str:
+        return _run("docker", "ps", "-q", "--filter",
+                    f"label=com.docker.swarm.service.name={service}").split("\n")[0].strip()
+
+    wait_until(lambda: bool(container()), timeout=180, interval=2, what="a publicacao task")
+    read = _run("docker", "exec", container(), "python3", "-c",
+                f"import os; print(open(os.environ['{SECRET_FILE_VARIABLE}']).read())")
+    assert read.strip() == SECRET_VALUE
 
 
 def test_scale_under_load_without_duplicates(stack: tuple[Path, EngineApi]) -> None:

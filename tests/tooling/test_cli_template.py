@@ -25,7 +25,9 @@ def test_new_then_update_and_check(template_repo: Path,
     assert main(["check-update", "--repo", repo]) == 2
     assert capsys.readouterr().out == "behind email-sender: v0.2.0 -> v0.3.0\n"
     assert main(["update", "email-sender", "--version", "v0.3.0", "--repo", repo]) == 0
-    assert capsys.readouterr().out == "updated email-sender (v0.2.0 -> v0.3.0)\n"
+    assert capsys.readouterr().out == (
+        f"updating email-sender (v0.2.0 -> v0.3.0) from {template_repo.resolve()} (this "
+        "repository's template)\nupdated email-sender (v0.2.0 -> v0.3.0)\n")
     commit_all(template_repo, "updated")
     assert main(["update", "--all", "--repo", repo]) == 0
     assert capsys.readouterr().out == "current email-sender (v0.3.0)\n"

@@ -41,7 +41,7 @@ def _no_registry_settings(monkeypatch: pytest.MonkeyPatch) -> None:
 def test_the_generated_service(tmp_path: Path) -> None:
     repo = make_repo(tmp_path, worker_files(
         "mailer", 8005, version="2.1.0", replicas=2,
-        environment={"SMTP_HOST": "${SMTP_HOST:-localhost}", "SMTP_TLS": "yes",
+        environment={"SMTP_HOST": "${REGISTRY:-localhost}", "SMTP_TLS": "yes",
                      "LEGACY": "on", "STRICT": "true", "RETRIES": "8001"},
         secrets=["camunda_user", "camunda_password", "smtp.key"],
         labels={"team": "mail", "audited": "on"},
@@ -63,7 +63,7 @@ def test_the_generated_service(tmp_path: Path) -> None:
         "CAMUNDA_USER_FILE": "/run/secrets/camunda_user",
         "CAMUNDA_PASSWORD_FILE": "/run/secrets/camunda_password",
         "SMTP_KEY_FILE": "/run/secrets/smtp.key",
-        "SMTP_HOST": "${SMTP_HOST:-localhost}", "SMTP_TLS": "yes", "LEGACY": "on",
+        "SMTP_HOST": "${REGISTRY:-localhost}", "SMTP_TLS": "yes", "LEGACY": "on",
         "STRICT": "true", "RETRIES": "8001"}
     assert service["ports"] == ["8005:8005"]
     assert service["networks"] == ["workers"]
@@ -99,7 +99,7 @@ def test_the_generated_service(tmp_path: Path) -> None:
     for line in ('SMTP_TLS: "yes"', 'LEGACY: "on"', 'STRICT: "true"', 'RETRIES: "8001"',
                  'METRICS_PORT: "8005"', '- "8005:8005"', 'prometheus.scrape: "true"',
                  'audited: "on"', 'WORKER_ID: "{{.Task.Name}}"', 'cpus: "0.5"',
-                 "SMTP_HOST: ${SMTP_HOST:-localhost}\n"):
+                 "SMTP_HOST: ${REGISTRY:-localhost}\n"):
         assert line in text
     assert "&id" not in text
     assert "*id" not in text

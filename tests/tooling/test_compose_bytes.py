@@ -41,7 +41,7 @@ def only_insertions(original: str, output: str) -> list[str]:
 
 
 STEPS = [
-    (wf("alpha", 8001, environment={"SMTP_HOST": "${SMTP_HOST:-localhost}"}),
+    (wf("alpha", 8001, environment={"SMTP_HOST": "${REGISTRY:-localhost}"}),
      wf("beta", 8002, secrets=["camunda_password"])),
     (wf("alpha", 8011, replicas=3), wf("gamma", 8003)),
     (),

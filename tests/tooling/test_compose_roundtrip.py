@@ -85,7 +85,7 @@ CORPORA = _corpora()
 
 STEPS: list[tuple[tuple[dict[str, object], ...], set[str]]] = [
     # workers, and the names of the worker services expected afterwards
-    ((wf("alpha", 8001, environment={"SMTP_HOST": "${SMTP_HOST:-localhost}", "FLAG": "on"}),
+    ((wf("alpha", 8001, environment={"SMTP_HOST": "${REGISTRY:-localhost}", "FLAG": "on"}),
       wf("beta", 8002, secrets=["camunda_password"])), {"alpha", "beta"}),
     ((wf("alpha", 8011, replicas=3), wf("gamma", 8003)), {"alpha", "gamma"}),
     ((), set()),

@@ -78,8 +78,10 @@ BAD: list[tuple[str, dict[str, Any], str]] = [
     ("env-derived", worker_files("gamma", 8003, environment={"METRICS_PORT": "9"}),
      'workers/gamma/worker.json: environment: METRICS_PORT is set from "port"; remove it here'),
     ("label-reserved", worker_files("gamma", 8003, labels={"prometheus.port": "1"}),
-     "workers/gamma/worker.json: labels: 'prometheus.port': labels starting with "
-     "camunda-workers. or prometheus. are set by the tooling; rename"),
+     "workers/gamma/worker.json: labels.prometheus.port: Prometheus reads this label as "
+     "prometheus_port (every character outside [a-zA-Z0-9_] becomes _), among the labels the "
+     "tooling sets (camunda-workers.*, prometheus.*): it could switch off the worker's "
+     "scraping or take another worker's name; rename it, e.g. 'app.prometheus.port'"),
     ("bad-secret-name", worker_files("gamma", 8003, secrets=["-pw"]),
      "workers/gamma/worker.json: secrets.0: '-pw' is not a valid Docker secret name "
      "(letters, digits, _ . -)"),

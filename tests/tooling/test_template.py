@@ -23,6 +23,7 @@ import pytest
 
 from camunda_workers import SpecError, load_spec
 from workers_tooling._scaffold import check_updates, new_worker, update_workers
+from workers_tooling._template_trust import UntrustedTemplate
 from workers_tooling.cli import main
 from workers_tooling.errors import ToolingError
 
@@ -263,9 +264,12 @@ def test_team_repository_points_at_the_template(template_repo: Path, tagged_temp
     commit_all(team, "our worker")
     after = "v0.3.0" if kind == "versioned path" else "v1.1.0"
     evolve_template(source, after)
-    assert [(c.current, c.latest, c.behind) for c in check_updates(team)] == [
-        (before, after, True)]
-    [result] = update_workers(team)
+    assert [(c.current, c.latest, c.behind, c.source) for c in check_updates(team)] == [
+        (before, after, True, given)]
+    # not this repository's template, and it has migrations: they run only if trusted
+    with pytest.raises(UntrustedTemplate, match="it runs code on update"):
+        update_workers(team)
+    [result] = update_workers(team, trust=True)
     assert (result.status, result.from_commit, result.to_commit) == ("updated", before, after)
     assert "'team': 1" in main.read_text()
     assert (worker / "CONTRIBUTING.md").exists()
@@ -362,7 +366,10 @@ def test_team_template_over_http(http_template: tuple[Path, str], tagged_templat
     evolve_template(tagged_template, "v1.1.0")
     publish(bare, tagged_template)
     assert [c.latest for c in check_updates(team)] == ["v1.1.0"]
-    [result] = update_workers(team)
+    # fetched over HTTP to look: its migrations run only if trusted
+    with pytest.raises(UntrustedTemplate, match=r"it runs code on update \(migrations\)"):
+        update_workers(team)
+    [result] = update_workers(team, trust=True)
     assert (result.status, result.to_commit) == ("updated", "v1.1.0")
     assert (worker / "CONTRIBUTING.md").exists()
 

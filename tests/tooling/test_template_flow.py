@@ -106,8 +106,10 @@ def test_check_update_update_copier_update_and_new_in_a_fresh_clone(origin: Path
     assert checked.splitlines() == [f"behind {name}: v{version} -> v{bumped}"
                                     for name in EXAMPLES]
     updated = workers(repo, "update", "--all").stdout
-    assert updated.splitlines() == [f"updated {name} (v{version} -> v{bumped})"
-                                    for name in EXAMPLES]
+    assert updated.splitlines() == [  # each source named before it runs, then the results
+        *(f"updating {name} (v{version} -> v{bumped}) from {repo.resolve()} (this "
+          "repository's template)" for name in EXAMPLES),
+        *(f"updated {name} (v{version} -> v{bumped})" for name in EXAMPLES)]
     for name in EXAMPLES:
         worker = repo / "workers" / name
         assert recorded(worker) == f"v{bumped}"

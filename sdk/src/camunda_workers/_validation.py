@@ -1,8 +1,13 @@
-"""Pydantic validation errors as one :class:`SpecError` listing ``field.path: message``."""
+"""Pydantic validation errors as one :class:`SpecError` listing ``field.path: message``.
+
+Before a model sees the data, every string in it (keys too) is checked for lone surrogates
+(a JSON ``\\uD800`` escape without its pair): no file can hold one, so nothing could write it
+back (the stack file, an answers file), and each is refused where it stands."""
 
 from __future__ import annotations
 
 import difflib
+import re
 from collections.abc import Mapping, Sequence
 from typing import Any, TypeVar, get_args
 
@@ -13,6 +18,34 @@ from .errors import SpecError
 __all__ = ["validate_model"]
 
 ModelT = TypeVar("ModelT", bound=BaseModel)
+_SURROGATE = re.compile("[\ud800-\udfff]")
+
+
+def _shown(text: str) -> str:
+    """``text`` printable anywhere: surrogates as ``\\udXXX`` escapes."""
+    return text.encode("utf-8", "backslashreplace").decode("utf-8")
+
+
+def _surrogates(data: Any, path: tuple[str, ...] = ()) -> list[tuple[str, str]]:
+    """``(field.path, message)`` for every string of ``data`` holding a lone surrogate."""
+    found: list[tuple[str, str]] = []
+    items = (data.items() if isinstance(data, Mapping) else enumerate(data)
+             if isinstance(data, list | tuple) else ())
+    for key, value in items:
+        where = (*path, _shown(str(key)))
+        if isinstance(key, str) and (match := _SURROGATE.search(key)):
+            found.append((".".join(path), _surrogate_message("the key", key, match)))
+        if isinstance(value, str) and (match := _SURROGATE.search(value)):
+            found.append((".".join(where), _surrogate_message("the value", value, match)))
+        else:
+            found.extend(_surrogates(value, where))
+    return found
+
+
+def _surrogate_message(what: str, text: str, match: re.Match[str]) -> str:
+    return (f"{what} {_shown(repr(text))} has a lone surrogate (\\u{ord(match.group()):04X} "
+            f"at character {match.start()}), an escape without its pair that no file can "
+            "hold; write the character itself, or both halves of its pair")
 
 
 def _model_in(annotation: Any) -> type[BaseModel] | None:
@@ -67,6 +100,9 @@ def validate_model(model: type[ModelT], data: Any, *, source: str) -> ModelT:
     """``model.model_validate(data)``, raising :class:`SpecError` that lists every problem."""
     if not isinstance(data, Mapping):
         raise SpecError(source, [("", f"expected a JSON object, got {type(data).__name__}")])
+    surrogates = _surrogates(data)
+    if surrogates:
+        raise SpecError(source, surrogates)
     try:
         return model.model_validate(data)
     except ValidationError as exc:

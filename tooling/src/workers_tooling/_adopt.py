@@ -4,7 +4,9 @@ For a worker whose answers file records a ref its template does not have (a comm
 rewritten by a squash or rebase, or a version squashed away), or none. Without a version
 given, each version of the template is rendered with the worker's answers and the one
 whose files differ least from the worker's is chosen (the newest of equals): a 3-way
-merge from that version brings in only what the worker does not have yet.
+merge from that version brings in only what the worker does not have yet. Rendering runs
+no tasks; a template other than this repository's loads its Jinja extensions only with
+``trust`` (Copier refuses otherwise, see :mod:`._template_trust`).
 """
 
 from __future__ import annotations
@@ -19,6 +21,7 @@ import copier
 from ._answers import ANSWERS_FILE, read_answers, record_version
 from ._scaffold import copier_errors, managed_workers
 from ._template_source import SourceCache, TemplateSource, Warn
+from ._template_trust import is_own_template
 from .errors import ToolingError
 
 __all__ = ["AdoptResult", "adopt_worker"]
@@ -55,16 +58,16 @@ def _distance(rendered: Path, folder: Path) -> int:
 
 
 def _render_distance(source: TemplateSource, version: str, answers: dict[str, object],
-                     folder: Path) -> int:
+                     folder: Path, *, unsafe: bool) -> int:
     data = {key: value for key, value in answers.items() if not key.startswith("_")}
     with tempfile.TemporaryDirectory(prefix="workers-adopt-") as scratch, copier_errors(
             f"workers/{folder.name}: rendering template {version} failed"):
         copier.run_copy(source.location, scratch, data=data, vcs_ref=version, defaults=True,
-                        quiet=True, unsafe=True, skip_tasks=True)
+                        quiet=True, unsafe=unsafe, skip_tasks=True)
         return _distance(Path(scratch), folder)
 
 
-def adopt_worker(repo: Path, name: str, version: str | None = None, *,
+def adopt_worker(repo: Path, name: str, version: str | None = None, *, trust: bool = False,
                  warn: Warn | None = None) -> AdoptResult:
     """Record ``version`` (or the closest one) in ``workers/NAME/.copier-answers.yml``."""
     [folder] = managed_workers(repo, [name])
@@ -79,7 +82,8 @@ def adopt_worker(repo: Path, name: str, version: str | None = None, *,
         chosen = source.version_ref(version)
     else:
         for tag in source.tags:
-            distances[tag] = _render_distance(source, tag, answers, folder)
+            distances[tag] = _render_distance(source, tag, answers, folder,
+                                              unsafe=trust or is_own_template(source, repo))
         # Fewest differing lines; among equals the newest (tags ascend).
         chosen = min(reversed(source.tags), key=lambda tag: distances[tag])
     previous = answers.get("_commit")

@@ -45,6 +45,7 @@ from ._monitoring_images import build_component_images
 from ._monitoring_stack import COMPONENTS, component_image
 from ._nodes import SwarmNode, fits, swarm_nodes
 from ._stack import DEFAULT_STACK
+from ._stack_variables import stack_environment
 from ._status import ServiceStatus
 from .errors import ToolingError
 
@@ -76,17 +77,17 @@ def rendered_file(stack_file: Path, stack: str) -> Path:
     return stack_file.with_name(f".{stack_file.stem}.{stack}.deploy.yml")
 
 
-def deploy_environment(names: ImageNames, engine_image: str | None = None) -> dict[str, str]:
-    """The environment ``docker stack deploy`` runs with: the resolved REGISTRY and TAG
-    (unset: each worker's version), whatever the caller's environment says, and the
-    engine image found for a local deploy."""
-    environ = {**os.environ, "REGISTRY": names.registry or DEFAULT_REGISTRY}
-    environ.pop("TAG", None)
-    if names.tag:
-        environ["TAG"] = names.tag
+def deploy_environment(names: ImageNames, environ: Mapping[str, str] | None = None,
+                       engine_image: str | None = None) -> dict[str, str]:
+    """The environment ``docker stack deploy`` runs with: the docker CLI's variables and the
+    stack's (:mod:`._stack_variables`) from ``environ`` (default: this process's), nothing
+    else, with the resolved REGISTRY and TAG (unset: each worker's version) and the engine
+    image found for a local deploy."""
+    settings: dict[str, str | None] = {"REGISTRY": names.registry or DEFAULT_REGISTRY,
+                                       "TAG": names.tag or None}
     if engine_image:
-        environ["ENGINE_IMAGE"] = engine_image
-    return environ
+        settings["ENGINE_IMAGE"] = engine_image
+    return stack_environment(os.environ if environ is None else environ, settings)
 
 
 def deploy(
@@ -158,8 +159,9 @@ def deploy(
     for warning in warnings:
         warn(warning)
     before = snapshot(stack) if follow else None
+    environ = deploy_environment(names, engine_image=engine_image)
     done = docker_cli(["stack", "deploy", "--with-registry-auth", "--prune", "-c",
-                       str(rendered), stack], environ=deploy_environment(names, engine_image))
+                       str(rendered), stack], environ=environ)
     if done.returncode != 0:
         detail = (done.stderr or done.stdout).strip()
         raise ToolingError(f"docker stack deploy of {relative(rendered, repo)} failed:\n"

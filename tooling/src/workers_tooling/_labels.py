@@ -3,10 +3,14 @@
 A worker's service is the one whose ``deploy.labels`` carry :data:`WORKER_LABEL`; the
 other ``camunda-workers.*`` labels record what the generator wrote, and ``prometheus.*``
 labels are what Prometheus' Swarm service discovery reads. A ``worker.json`` may not set
-labels with these prefixes (:data:`RESERVED_LABEL_PREFIXES`).
+label whose key Prometheus reads into the same namespaces (:func:`prometheus_label_name`,
+:data:`RESERVED_LABEL_NAMESPACES`): ``prometheus_port`` and ``prometheus-port`` are
+``prometheus.port`` to it.
 """
 
 from __future__ import annotations
+
+import re
 
 __all__ = [
     "BACKLOG_JOB",
@@ -16,11 +20,13 @@ __all__ = [
     "PROMETHEUS_PATH_LABEL",
     "PROMETHEUS_PORT_LABEL",
     "PROMETHEUS_SCRAPE_LABEL",
+    "RESERVED_LABEL_NAMESPACES",
     "RESERVED_LABEL_PREFIXES",
     "SECRETS_LABEL",
     "VERSION_LABEL",
     "WORKER_LABEL",
     "WORKERS_JOB",
+    "prometheus_label_name",
     "prometheus_labels",
 ]
 
@@ -31,6 +37,16 @@ SECRETS_LABEL = "camunda-workers.secrets"
 # The stack's monitoring services (`monitoring`, `backlog`) carry this one instead.
 COMPONENT_LABEL = "camunda-workers.component"
 RESERVED_LABEL_PREFIXES = ("camunda-workers.", "prometheus.")
+
+
+def prometheus_label_name(key: str) -> str:
+    """The label key as Prometheus' Swarm discovery names it: every character outside
+    ``[a-zA-Z0-9_]`` becomes ``_`` (``prometheus.port`` -> ``prometheus_port``)."""
+    return re.sub(r"[^a-zA-Z0-9_]", "_", key)
+
+
+# What the reserved prefixes are to Prometheus: a label reading as one of these is refused.
+RESERVED_LABEL_NAMESPACES = tuple(map(prometheus_label_name, RESERVED_LABEL_PREFIXES))
 
 # Read by deploy/monitoring/prometheus.yml (Swarm service discovery, role tasks).
 PROMETHEUS_SCRAPE_LABEL = "prometheus.scrape"

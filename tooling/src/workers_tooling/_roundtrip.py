@@ -15,13 +15,14 @@ import re
 from collections.abc import Mapping, Sequence
 from typing import Any
 
+import yaml
 from ruamel.yaml.comments import CommentedMap
 
 from ._service import NETWORK, NETWORK_DECLARATION, SECRET_DECLARATION, VOLUME_DECLARATION
 from ._servicesync import WORKERS, Family, labelled
 from ._splice import Outcome
-from ._yamldoc import Document, own_keys, to_node
-from ._yamledit import delete_key, insert_key, replace_value, sync_value
+from ._yamldoc import Document, key_node, own_keys, requote_keys, to_node
+from ._yamledit import delete_key, insert_key, replace_value, rewrite_misread, sync_value
 from .errors import InputError
 
 __all__ = ["roundtrip"]
@@ -46,7 +47,10 @@ def _ensure(data: CommentedMap, section: str, name: str, value: Mapping[str, Any
     elif data[section] is None:
         replace_value(data, section, to_node({name: value}))
     elif name not in data[section]:
-        insert_key(data[section], len(own_keys(data[section])), name, to_node(value))
+        insert_key(data[section], len(own_keys(data[section])), key_node(name),
+                   to_node(value))
+    else:
+        requote_keys(data[section], (name,))
 
 
 def roundtrip(text: str, *, source: str, generated: Mapping[str, Mapping[str, Any]],
@@ -62,6 +66,7 @@ def roundtrip(text: str, *, source: str, generated: Mapping[str, Mapping[str, An
     if not isinstance(services, CommentedMap):
         raise InputError(f"{source}: services: expected a mapping of services")
     existing = _family_services(services, family)
+    yaml11 = _yaml11_services(text)
     for name in generated:
         if name not in existing and name in own_keys(services):
             raise InputError(
@@ -77,11 +82,14 @@ def roundtrip(text: str, *, source: str, generated: Mapping[str, Mapping[str, An
         node = to_node(service)
         if name in existing:
             key = existing[name]
-            if family.sync(services[key], node, f"{source}: services.{key}"):
+            synced = family.sync(services[key], node, f"{source}: services.{key}")
+            requoted = requote_keys(services, (key,))  # `yes:` becomes `"yes":`
+            seen = yaml11.get(key) if isinstance(yaml11, dict) else None
+            if rewrite_misread(services[key], seen, service) or requoted or synced:
                 updated.append(name)
         else:
-            insert_key(services, _position(own_keys(services), existing, name), name, node,
-                       blank_line=True)
+            insert_key(services, _position(own_keys(services), existing, name),
+                       key_node(name), node, blank_line=True)
             existing[name] = name
             added.append(name)
     if generated:
@@ -97,6 +105,15 @@ def roundtrip(text: str, *, source: str, generated: Mapping[str, Mapping[str, An
         output = output.replace("\r\n", "\n").replace("\n", "\r\n")
     return Outcome(output, tuple(added), tuple(updated), removed,
                    tuple(str(key) for key in own_keys(services)), "round trip")
+
+
+def _yaml11_services(text: str) -> Any:
+    """The services as libyaml (YAML 1.1, as Docker's loader) reads them; None if it cannot."""
+    try:
+        data = yaml.load(text, Loader=yaml.CSafeLoader)
+    except yaml.YAMLError:
+        return None
+    return data.get("services") if isinstance(data, dict) else None
 
 
 def _position(keys: list[Any], workers: dict[str, str], name: str) -> int:

@@ -11,6 +11,10 @@ path (a team whose workers live in another repository). Copier resolves a relati
 ``_src_path`` against the current directory, so every Copier call here runs inside the
 worker's folder: the commands work from any directory, and a plain ``copier update``
 run inside ``workers/NAME`` works too.
+
+Trust: Copier runs a template's tasks, migrations and Jinja extensions only for this
+repository's own template, or with ``trust=True`` (``--trust``) for any other source
+(:mod:`._template_trust`); ``update_workers`` names each source before it runs it.
 """
 
 from __future__ import annotations
@@ -26,7 +30,7 @@ from pathlib import Path
 from typing import Any, Literal
 
 import copier
-from copier.errors import CopierError, UnsupportedVersionError
+from copier.errors import CopierError, UnsafeTemplateError, UnsupportedVersionError
 from jinja2 import TemplateError
 from plumbum.commands.processes import ProcessExecutionError
 
@@ -34,6 +38,7 @@ from camunda_workers import SpecError
 
 from ._answers import ANSWERS_FILE, answer_problems, next_free_port, read_answers, record_version
 from ._template_source import SourceCache, TemplateSource, Warn, is_url, parse_version
+from ._template_trust import UntrustedTemplate, code_it_runs, is_own_template, untrusted_message
 from ._template_versions import TemplateVersionError, git_ok, git_output, run_git
 from .errors import ToolingError
 
@@ -77,6 +82,10 @@ def copier_errors(what: str) -> Iterator[None]:
             reason = str(exc).strip() or type(exc).__name__
         if isinstance(exc, UnsupportedVersionError):
             reason += " Upgrade Copier where the tooling runs (`pip install -U copier`)."
+        if isinstance(exc, UnsafeTemplateError):  # the last guard: see _template_trust
+            raise UntrustedTemplate(f"{what}: {' '.join(str(exc).split())} Check the "
+                                    "template, then run the command again with --trust"
+                                    ) from None
         raise ToolingError(f"{what}: {reason}") from None
 
 
@@ -96,13 +105,15 @@ def new_worker(
     template: str | None = None,
     vcs_ref: str | None = None,
     interactive: bool = False,
+    trust: bool = False,
     warn: Warn | None = None,
 ) -> Path:
     """Render the template into ``workers/NAME``; nothing is left behind if it fails.
 
     Non-interactive: ``answers`` must hold ``name`` and ``topics``; ``port`` defaults
     to the next free one. Interactive: Copier asks, with these as defaults. The worker
-    records the template version it was made from (the latest, or ``vcs_ref``).
+    records the template version it was made from (the latest, or ``vcs_ref``). A template
+    other than this repository's runs its tasks and Jinja extensions only with ``trust``.
     """
     defaults = {"port": next_free_port(repo), **answers}
     if not interactive:
@@ -111,6 +122,12 @@ def new_worker(
             raise SpecError("worker answers", problems)
     source = SourceCache(warn).get(str(repo) if template is None else template, Path.cwd())
     version = source.version_ref(vcs_ref)
+    unsafe = trust or is_own_template(source, repo)
+    runs = [] if unsafe else code_it_runs(source, [version], update=False)
+    if runs:
+        raise UntrustedTemplate(untrusted_message(
+            "--template", str(template), runs, update=False,
+            fix="run the same `workers new` with --trust"))
     name = str(defaults.get("name", "")) if not interactive else None
     destination = _workers_dir(repo) / name if name else None
     if destination is not None and destination.exists():
@@ -123,7 +140,7 @@ def new_worker(
                 _recorded_source(repo, template, staging), ".",
                 data=dict(defaults) if not interactive else None,
                 user_defaults=dict(defaults) if interactive else None,
-                defaults=not interactive, vcs_ref=version, unsafe=True, quiet=True,
+                defaults=not interactive, vcs_ref=version, unsafe=unsafe, quiet=True,
             )
         if read_answers(staging).get("_commit") != version:
             record_version(staging, version)  # git describe chose another tag of that commit
@@ -155,18 +172,28 @@ def managed_workers(repo: Path, names: Sequence[str] | None = None) -> list[Path
 
 @dataclass(frozen=True)
 class WorkerTemplate:
-    """A worker, its template and the version its answers file records."""
+    """A worker, its template, the version its answers file records, the ``_src_path`` as
+    written there and whether it is this repository's own template (``own``)."""
 
     folder: Path
     source: TemplateSource
     recorded: str
+    src_path: str
+    own: bool
 
     @property
     def name(self) -> str:
         return self.folder.name
 
+    def describe(self) -> str:
+        """Where the template is, and whose: what ``workers update`` names before it runs."""
+        if self.own:
+            return f"{self.source.describe()} (this repository's template)"
+        return f"{self.src_path!r} (not this repository's template: {self.source.describe()})"
 
-def worker_template(folder: Path, sources: SourceCache) -> WorkerTemplate | str:
+
+def worker_template(folder: Path, sources: SourceCache,
+                    repo: Path | None = None) -> WorkerTemplate | str:
     """The worker's template, or the problem (naming worker, ref and fix) if it has none."""
     answers = read_answers(folder)
     where = f"workers/{folder.name}/{ANSWERS_FILE}"
@@ -176,8 +203,9 @@ def worker_template(folder: Path, sources: SourceCache) -> WorkerTemplate | str:
                 "from git")
     source = sources.get(src, folder)
     recorded = answers.get("_commit")
+    own = is_own_template(source, repo if repo is not None else folder.parents[1])
     if isinstance(recorded, str) and source.has(recorded):
-        return WorkerTemplate(folder, source, recorded)
+        return WorkerTemplate(folder, source, recorded, src, own)
     what = f"the template ref {recorded!r}" if recorded else "no template version"
     return (f"{where} records {what}, which the template {source.describe()} does not have "
             f"(commits are rewritten on their way to main; versions are tags: "
@@ -188,7 +216,8 @@ def worker_template(folder: Path, sources: SourceCache) -> WorkerTemplate | str:
 
 def _templates(repo: Path, names: Sequence[str] | None, sources: SourceCache,
                ) -> list[WorkerTemplate]:
-    found = [worker_template(folder, sources) for folder in managed_workers(repo, names)]
+    found = [worker_template(folder, sources, repo)
+             for folder in managed_workers(repo, names)]
     problems = [item for item in found if isinstance(item, str)]
     if problems:
         raise TemplateVersionError("\n".join(
@@ -229,12 +258,29 @@ def _is_older(recorded: str, target: str) -> bool:
     return before is not None and after is not None and before > after
 
 
+def _untrusted(plans: Sequence[tuple[WorkerTemplate, str]]) -> list[str]:
+    """Why each worker whose template is not this repository's and would run code stops."""
+    problems = []
+    for worker, target in plans:
+        if worker.own or worker.recorded == target:
+            continue
+        runs = code_it_runs(worker.source, [worker.recorded, target], update=True)
+        if runs:
+            problems.append(untrusted_message(
+                f"workers/{worker.name}/{ANSWERS_FILE}: _src_path", worker.src_path, runs,
+                update=True, fix=f"workers update {worker.name} --trust"))
+    return problems
+
+
 def update_workers(
     repo: Path, names: Sequence[str] | None = None, *, vcs_ref: str | None = None,
-    warn: Warn | None = None,
+    trust: bool = False, warn: Warn | None = None,
+    announce: Callable[[WorkerTemplate, str], None] | None = None,
 ) -> list[UpdateResult]:
     """``copier update`` to the latest template version (or ``vcs_ref``) for each named
-    worker (all when ``names`` is empty). Nothing is touched unless every worker can go."""
+    worker (all when ``names`` is empty). Nothing is touched unless every worker can go:
+    a template that is not this repository's and would run code stops them all unless
+    ``trust``. ``announce(worker, target)`` is told each template before it runs."""
     plans = [(worker, worker.source.version_ref(vcs_ref))
              for worker in _templates(repo, names, SourceCache(warn))]
     blocked = [f"workers/{worker.name}: has uncommitted changes; commit or stash them first"
@@ -242,6 +288,10 @@ def update_workers(
     blocked += [f"workers/{worker.name}: records {worker.recorded}, newer than {target}; "
                 "downgrades are not supported" for worker, target in plans
                 if _is_older(worker.recorded, target)]
+    untrusted = [] if trust else _untrusted(plans)
+    if untrusted and not blocked:
+        raise UntrustedTemplate("\n".join(untrusted))
+    blocked += untrusted
     if blocked:
         raise ToolingError("\n".join(blocked))
     results = []
@@ -250,10 +300,12 @@ def update_workers(
             if worker.recorded == target:
                 results.append(UpdateResult(worker.name, "current", target, target))
                 continue
+            if announce is not None:
+                announce(worker, target)
             with contextlib.chdir(worker.folder), copier_errors(
                     f"workers/{worker.name}: update failed"):
-                copier.run_update(".", defaults=True, overwrite=True, unsafe=True, quiet=True,
-                                  vcs_ref=target, conflict="inline")
+                copier.run_update(".", defaults=True, overwrite=True, unsafe=trust or worker.own,
+                                  quiet=True, vcs_ref=target, conflict="inline")
             if read_answers(worker.folder).get("_commit") != target:
                 record_version(worker.folder, target)
             conflicts = _conflicted_files(worker.folder)
@@ -295,10 +347,14 @@ def _unmerged_entries_set_aside(repo: Path) -> Iterator[Callable[[], None]]:
 
 @dataclass(frozen=True)
 class UpdateCheck:
+    """A worker's template version against the latest; ``source`` is its ``_src_path``
+    when that is not this repository's template (else None)."""
+
     name: str
     current: str
     latest: str
     behind: bool
+    source: str | None = None
 
 
 def check_updates(repo: Path, names: Sequence[str] | None = None, *,
@@ -309,5 +365,6 @@ def check_updates(repo: Path, names: Sequence[str] | None = None, *,
         latest = worker.source.latest
         before, after = parse_version(worker.recorded), parse_version(latest)
         behind = worker.recorded != latest and (before is None or after is None or before < after)
-        checks.append(UpdateCheck(worker.name, worker.recorded, latest, behind))
+        checks.append(UpdateCheck(worker.name, worker.recorded, latest, behind,
+                                  None if worker.own else worker.src_path))
     return checks

@@ -10,7 +10,6 @@ key of the service, and every comment, is the stack file owner's and stays.
 
 from __future__ import annotations
 
-import re
 from collections.abc import Mapping
 from typing import Any
 
@@ -25,6 +24,7 @@ from ._labels import (
     WORKERS_JOB,
     prometheus_labels,
 )
+from ._service_values import secret_variable
 
 __all__ = [
     "DEPLOY_KEYS",
@@ -58,11 +58,6 @@ ENGINE_URL = "${CAMUNDA_URL:-http://engine:8080/engine-rest}"
 # The worker answers /healthz once its loop turns: a few seconds after start.
 HEALTHCHECK = {"interval": "10s", "timeout": "5s", "retries": 3, "start_period": "20s"}
 RESTART_POLICY = {"condition": "any", "delay": "5s", "window": "120s"}
-
-
-def secret_variable(secret: str) -> str:
-    """``camunda_password`` -> ``CAMUNDA_PASSWORD_FILE`` (what the SDK reads)."""
-    return re.sub(r"[^A-Za-z0-9]", "_", secret).upper() + "_FILE"
 
 
 def recorded(labels: Any, label: str) -> list[str]:

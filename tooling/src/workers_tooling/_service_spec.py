@@ -15,7 +15,8 @@ from pydantic import AfterValidator, BaseModel, ConfigDict, Field, field_validat
 
 from camunda_workers import Duration, WorkerSpec
 
-from ._labels import RESERVED_LABEL_PREFIXES
+from ._service_values import environment_problems, label_problems, raise_problems
+from ._stack_variables import interpolation_problem
 
 __all__ = [
     "Placement",
@@ -87,7 +88,15 @@ _CONSTRAINT = re.compile(
 _SPREAD = re.compile(r"^(node|engine)\.labels\.[^\s=!]+$")
 
 
+def _no_foreign_variables(value: str) -> str:
+    problem = interpolation_problem(value)
+    if problem is not None:
+        raise ValueError(f"{value!r} {problem}")
+    return value
+
+
 def _constraint(value: str) -> str:
+    _no_foreign_variables(value)
     match = _CONSTRAINT.fullmatch(value)
     if not match:
         raise ValueError(
@@ -100,6 +109,7 @@ def _constraint(value: str) -> str:
 
 
 def _spread(value: str) -> str:
+    _no_foreign_variables(value)
     if not _SPREAD.fullmatch(value):
         raise ValueError(
             f"{value!r}: Swarm spreads over node labels only, node.labels.KEY (set with "
@@ -147,7 +157,9 @@ class ServiceSpec(WorkerSpec):
         "Services of the stack it needs (checked against the stack file). Swarm starts "
         "services in no order: the worker backs off until the engine answers."))
     environment: dict[str, str] = Field(default_factory=dict, description=(
-        "Environment of the service, values verbatim (e.g. ${SMTP_HOST:-localhost})."))
+        "Environment of the service, values verbatim. A value may read only the stack's "
+        "variables (e.g. ${CAMUNDA_URL:-http://engine:8080/engine-rest}; $$ is a literal $); "
+        "a name like *PASSWORD*, *TOKEN*, *SECRET* or *KEY holds no value: use \"secrets\"."))
     replicas: int = Field(default=1, ge=0, le=1000, description=(
         "Swarm replicas; `workers scale NAME=N` writes it here."))
     resources: Resources | None = Field(default=None, description="CPU/memory limits.")
@@ -156,7 +168,8 @@ class ServiceSpec(WorkerSpec):
         default_factory=list, description=(
             "Docker secrets mounted at /run/secrets/NAME; NAME_FILE (upper case) points "
             "there, so camunda_password becomes CAMUNDA_PASSWORD_FILE."))
-    labels: dict[str, str] = Field(default_factory=dict, description="Service labels.")
+    labels: dict[str, str] = Field(default_factory=dict, description=(
+        "Service labels; none that Prometheus reads as prometheus_* or camunda_workers_*."))
     publish_port: bool = Field(default=False, description=(
         "Publish the metrics port on every node (Swarm's routing mesh), e.g. for a "
         "single-node development stack. Off by default: Prometheus and `workers "
@@ -173,14 +186,11 @@ class ServiceSpec(WorkerSpec):
                  for key in value if key in _DERIVED_ENV or not _ENV_NAME.fullmatch(key)]
         if wrong:
             raise ValueError("; ".join(wrong))
+        raise_problems("environment", environment_problems(value))
         return value
 
     @field_validator("labels")
     @classmethod
     def _own_labels(cls, value: dict[str, str]) -> dict[str, str]:
-        reserved = [key for key in value if key.startswith(RESERVED_LABEL_PREFIXES)]
-        if reserved:
-            raise ValueError(f"{', '.join(map(repr, reserved))}: labels starting with "
-                             f"{' or '.join(RESERVED_LABEL_PREFIXES)} are set by the tooling; "
-                             "rename")
+        raise_problems("labels", label_problems(value))
         return value

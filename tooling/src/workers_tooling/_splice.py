@@ -31,8 +31,16 @@ from ruamel.yaml.error import YAMLError
 
 from ._service import NETWORK, NETWORK_DECLARATION, SECRET_DECLARATION, VOLUME_DECLARATION
 from ._servicesync import WORKERS, Family, labelled
-from ._splicer import LineEdits, dedent_block, indent_block, uses_anchors, without_comment
-from ._yamldoc import Document, guess_indent, to_node
+from ._splicer import (
+    LineEdits,
+    dedent_block,
+    indent_block,
+    split_lines,
+    uses_anchors,
+    without_comment,
+)
+from ._yamldoc import Document, guess_indent, needs_quotes, requote_keys, to_node
+from ._yamledit import rewrite_misread
 from ._yamlemit import Style
 from ._yamlscan import Entry, Unsupported, child_column, mapping_entries, scan_lines, verify
 from .errors import InputError, ToolingError
@@ -109,6 +117,16 @@ def _load(splicer: LineEdits, child: Entry, column: int,
     return document, document.data[child.key]
 
 
+def _yaml11_view(splicer: LineEdits, child: Entry, column: int) -> Any:
+    """The service as libyaml (YAML 1.1, as Docker's loader) reads it; None if it cannot."""
+    text = dedent_block(splicer.lines[child.start:child.end], column)
+    try:
+        data = yaml.load(text, Loader=yaml.CSafeLoader)
+    except yaml.YAMLError:
+        return None
+    return data.get(child.key) if isinstance(data, dict) else None
+
+
 def _update(splicer: LineEdits, found: _Service, column: int,
             generated: Mapping[str, Any], family: Family) -> bool:
     child = found.entry
@@ -116,7 +134,10 @@ def _update(splicer: LineEdits, found: _Service, column: int,
     where = f"{splicer.source}: services.{child.key}"
     if not isinstance(service, CommentedMap):
         raise InputError(f"{where}: expected a mapping of service keys")
-    if not family.sync(service, to_node(generated), where):
+    synced = family.sync(service, to_node(generated), where)
+    requoted = requote_keys(document.data)  # `yes:` becomes `"yes":`
+    misread = rewrite_misread(service, _yaml11_view(splicer, child, column), generated)
+    if not (synced or requoted or misread):
         return False
     text = indent_block(document.dump(), column, splicer.style.newline)
     splicer.edit(child.start, child.end, text)
@@ -242,6 +263,13 @@ def _declare(splicer: LineEdits, top: list[Entry], section: str,
     column = child_column(splicer.scanned, entry)
     children = (mapping_entries(splicer.scanned, entry.start + 1, entry.end, column)
                 if column is not None else [])
+    for child in children:  # a declaration YAML 1.1 would misread (`y:`) gets its quotes
+        line = splicer.lines[child.start]
+        if (child.key in wanted and needs_quotes(child.key)
+                and line[child.column] not in "\"'"):
+            at = child.column + len(child.key)
+            splicer.edit(child.start, child.start + 1,
+                         f'{line[:child.column]}"{child.key}"{line[at:]}')
     missing = {name: v for name, v in wanted.items() if name not in {c.key for c in children}}
     if not missing:
         return
@@ -261,7 +289,7 @@ def splice(text: str, *, source: str, generated: Mapping[str, Mapping[str, Any]]
            volumes: Sequence[str] = ()) -> Outcome:
     """Bring the services of ``family`` in ``text`` in line with ``generated`` (name ->
     service, in name order), declaring the network, ``secrets`` and ``volumes`` they use."""
-    lines = text.splitlines(keepends=True)
+    lines = split_lines(text)
     newline = "\r\n" if lines and lines[0].endswith("\r\n") else "\n"
     try:
         scanned = scan_lines(lines)

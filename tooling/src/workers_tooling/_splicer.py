@@ -14,11 +14,12 @@ from typing import Any
 
 import yaml
 
-from ._yamldoc import Document, to_node
+from ._yamldoc import Document, key_node, to_node
 from ._yamlemit import CannotEmit, Style, emit_entry
 from ._yamlscan import ScannedLines
 
-__all__ = ["LineEdits", "dedent_block", "indent_block", "uses_anchors", "without_comment"]
+__all__ = ["LineEdits", "dedent_block", "indent_block", "split_lines", "uses_anchors",
+           "without_comment"]
 
 
 @dataclass
@@ -72,14 +73,24 @@ def without_comment(value: str) -> str:
 
 def ruamel_entry(key: str, value: Mapping[str, Any], column: int, style: Style) -> str:
     document = Document("", source="", indent=(style.mapping, style.sequence, style.offset))
-    document.data[key] = to_node(value)
+    document.data[key_node(key)] = to_node(value)
     return indent_block(document.dump(), column, style.newline)
+
+
+def split_lines(text: str) -> list[str]:
+    """The lines of ``text``, each with its ``\n`` (or ``\r\n``). Only these end a line:
+    ``str.splitlines`` also splits at U+2028, U+0085, form feeds..., which YAML 1.2 reads
+    as characters (and YAML 1.1 partly as line breaks: where the two disagree, libyaml's
+    line numbers differ from ours and :func:`~._yamlscan.verify` refuses the splice)."""
+    lines = [line + "\n" for line in text.split("\n")]
+    lines[-1] = lines[-1][:-1]
+    return lines if lines[-1] else lines[:-1]
 
 
 def indent_block(text: str, column: int, newline: str) -> str:
     pad = " " * column
     return "".join((pad + line if line.strip() else line).rstrip("\n") + newline
-                   for line in text.splitlines(keepends=True))
+                   for line in split_lines(text))
 
 
 def dedent_block(lines: Sequence[str], column: int) -> str:

@@ -3,7 +3,9 @@
 :class:`Document` loads a file with ruamel.yaml round-trip (indentation detected, ``---``
 kept, every anchor kept even once nothing refers to it) and dumps it back.
 :func:`to_node` turns plain data into fresh ruamel objects, double-quoting the strings
-YAML 1.1 (the Swarm loader) would misread; :func:`same` compares as Swarm would read.
+YAML 1.1 (the Swarm loader) would misread, keys included, and the strings whose characters
+only an escape keeps (control characters, U+0085, U+2028, U+2029: line breaks to a YAML
+1.1 reader); :func:`same` compares as Swarm would read, key quoting included.
 """
 
 from __future__ import annotations
@@ -27,7 +29,10 @@ from ruamel.yaml.scalarstring import (
 
 from .errors import InputError
 
-__all__ = ["Document", "guess_indent", "needs_quotes", "own_keys", "same", "to_node"]
+__all__ = [
+    "Document", "guess_indent", "key_node", "key_quoted", "needs_escapes", "needs_quotes",
+    "own_keys", "requote_keys", "same", "to_node",
+]
 
 _STR = "tag:yaml.org,2002:str"
 _RESOLVERS = (VersionedResolver(version=(1, 1)), VersionedResolver(version=(1, 2)))
@@ -36,6 +41,10 @@ _RESOLVERS = (VersionedResolver(version=(1, 1)), VersionedResolver(version=(1, 2
 _WORDLIKE = re.compile(r"[A-Za-z][A-Za-z0-9_$/(){}=:,@%^<> !'\"*&|-]*")
 _SPECIAL_WORDS = frozenset({"y", "n", "yes", "no", "on", "off", "true", "false", "null"})
 _PLAIN_UNSAFE = re.compile(r"^[\s?:,\[\]{}#&*!|>'\"%@`-]|: | #|:$|\s$|^[0-9:._+-]+$")
+# Characters a YAML reader changes unless they are escaped in a double-quoted scalar: C0
+# and C1 controls (tab and line feed included: a folded line break is read back as a
+# space), DEL, the Unicode line and paragraph separators, a byte order mark, surrogates.
+_ESCAPED = re.compile("[\x00-\x1f\x7f-\x9f\u2028\u2029\ufeff\ud800-\udfff\ufffe\uffff]")
 
 
 class Document:
@@ -123,20 +132,42 @@ def guess_indent(text: str | Iterable[str]) -> tuple[int, int, int]:
 
 @functools.lru_cache(maxsize=16384)
 def needs_quotes(value: str) -> bool:
-    """Would YAML 1.1 (the Swarm loader) or 1.2 read this plain scalar as a non-string?"""
-    if _PLAIN_UNSAFE.search(value) or value in ("", "~"):
+    """Would YAML 1.1 (the Swarm loader) or 1.2 read this plain scalar as a non-string, or
+    as another string (:func:`needs_escapes`)?"""
+    if _PLAIN_UNSAFE.search(value) or value in ("", "~") or needs_escapes(value):
         return True
     if _WORDLIKE.fullmatch(value) and value.lower() not in _SPECIAL_WORDS:
         return False  # a letter first and not a boolean or null word: a string in both
     return any(r.resolve(ScalarNode, value, (True, False)) != _STR for r in _RESOLVERS)
 
 
+def needs_escapes(value: str) -> bool:
+    """Is this string read back as written only double-quoted, with escapes?"""
+    return _ESCAPED.search(value) is not None
+
+
+def key_node(key: Any) -> Any:
+    """A key to write: double-quoted where YAML 1.1 would misread it."""
+    if isinstance(key, str) and not isinstance(key, ScalarString) and needs_quotes(key):
+        return DoubleQuotedScalarString(key)
+    return key
+
+
+def key_quoted(key: Any) -> bool:
+    """Is a key of a loaded file written as YAML 1.1 reads it back (quoted where needed)?"""
+    if not isinstance(key, str) or not needs_quotes(key):
+        return True
+    return isinstance(key, DoubleQuotedScalarString) or (
+        isinstance(key, SingleQuotedScalarString) and not needs_escapes(key))
+
+
 def to_node(value: Any) -> Any:
-    """Fresh ruamel objects for plain data (never shared: no ``&id001`` anchors)."""
+    """Fresh ruamel objects for plain data (never shared: no ``&id001`` anchors); keys and
+    strings that need quotes are double-quoted."""
     if isinstance(value, Mapping):
         node = CommentedMap()
         for key, item in value.items():
-            node[key] = to_node(item)
+            node[key_node(key)] = to_node(item)
         return node
     if isinstance(value, list | tuple):
         seq = CommentedSeq(to_node(item) for item in value)
@@ -153,10 +184,30 @@ def own_keys(mapping: CommentedMap) -> list[Any]:
     return [key for key, _ in mapping.non_merged_items()]
 
 
+def requote_keys(mapping: CommentedMap, keys: Iterable[Any] | None = None) -> bool:
+    """Double-quote the own keys (all, or those in ``keys``) a YAML 1.1 reader would
+    misread, in place and with their comments; returns whether one changed."""
+    wanted = None if keys is None else set(keys)
+    changed = False
+    for index, key in enumerate(own_keys(mapping)):
+        if key_quoted(key) or (wanted is not None and key not in wanted):
+            continue
+        comments = mapping.ca.items.pop(key, None)
+        value = mapping.pop(key)
+        quoted = DoubleQuotedScalarString(key)
+        mapping.insert(index, quoted, value)
+        if comments is not None:
+            mapping.ca.items[quoted] = comments
+        changed = True
+    return changed
+
+
 def same(old: Any, new: Any) -> bool:
-    """Equal as Swarm would read them (quoting of a string only matters where needed)."""
+    """Equal as Swarm would read them (quoting of a string or key only matters where
+    needed; where an escape is needed, only double quotes keep it)."""
     if isinstance(new, Mapping):
         return (isinstance(old, CommentedMap) and set(own_keys(old)) == set(new)
+                and all(key_quoted(key) for key in own_keys(old))
                 and all(same(old[key], item) for key, item in new.items()))
     if isinstance(new, list):
         return (isinstance(old, list) and len(old) == len(new)
@@ -167,6 +218,6 @@ def same(old: Any, new: Any) -> bool:
         return isinstance(old, int | float) and type(old) is not bool and old == new
     if isinstance(new, str):
         return isinstance(old, str) and str(old) == str(new) and (
-            not needs_quotes(new)
-            or isinstance(old, SingleQuotedScalarString | DoubleQuotedScalarString))
+            not needs_quotes(new) or isinstance(old, DoubleQuotedScalarString)
+            or (isinstance(old, SingleQuotedScalarString) and not needs_escapes(new)))
     return bool(old == new)

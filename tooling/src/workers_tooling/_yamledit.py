@@ -16,7 +16,7 @@ from ruamel.yaml.comments import CommentedMap, CommentedSeq, merge_attrib
 from ruamel.yaml.error import CommentMark
 from ruamel.yaml.tokens import CommentToken
 
-from ._yamldoc import own_keys, same
+from ._yamldoc import key_quoted, needs_escapes, own_keys, requote_keys, same, to_node
 
 __all__ = [
     "delete_key",
@@ -24,6 +24,7 @@ __all__ = [
     "pop_tail",
     "push_tail",
     "replace_value",
+    "rewrite_misread",
     "sync_mapping",
     "sync_value",
 ]
@@ -171,6 +172,7 @@ def replace_value(mapping: CommentedMap, key: Any, value: Any) -> None:
 def _owned_same(old: CommentedMap, new: Mapping[str, Any], owned: Collection[str] | None) -> bool:
     mine = {key for key in own_keys(old) if owned is None or key in owned}
     return (mine == {key for key in new if owned is None or key in owned}
+            and all(key_quoted(key) for key in mine)
             and all(same(old[key], new[key]) for key in mine))
 
 
@@ -180,9 +182,11 @@ def sync_value(mapping: CommentedMap, key: Any, value: Any, order: Sequence[Any]
 
     A new key goes after the nearest key that precedes it in ``order`` (else before the
     first that follows it, else last). A mapping is synced key by key (only its ``owned``
-    keys, if given), so comments inside survive. Returns whether anything changed.
+    keys, if given), so comments inside survive; a key YAML 1.1 would misread gets its
+    quotes. Returns whether anything changed.
     """
     own = own_keys(mapping)
+    requoted = key in own and requote_keys(mapping, (key,))
     if key not in own:
         order = list(order)
         before = order[: order.index(key)] if key in order else []
@@ -194,14 +198,14 @@ def sync_value(mapping: CommentedMap, key: Any, value: Any, order: Sequence[Any]
     old = mapping[key]
     if isinstance(old, CommentedMap) and isinstance(value, Mapping):
         if _owned_same(old, value, owned):
-            return False
+            return requoted
         if old.fa.flow_style():  # {a: 1} grows into what we write: make it a block
             moved = pop_tail(mapping, key)
             old.fa.set_block_style()
             push_tail(mapping, key, moved)
-        return sync_mapping(old, value, owned)
+        return sync_mapping(old, value, owned) or requoted
     if same(old, value):
-        return False
+        return requoted
     replace_value(mapping, key, value)
     return True
 
@@ -217,5 +221,25 @@ def sync_mapping(target: CommentedMap, generated: Mapping[str, Any],
     for key in own_keys(target):
         if key not in generated and (owned is None or key in owned):
             delete_key(target, key)
+            changed = True
+    return changed
+
+
+def rewrite_misread(node: CommentedMap, read: Any, generated: Mapping[str, Any]) -> bool:
+    """Rewrite the generated values of ``node`` that a YAML 1.1 reader (libyaml, as Docker's
+    loader) reads otherwise than ruamel.yaml did: ``read`` is that reader's view of the same
+    mapping (None: it could not read it). Such a string holds characters only an escape
+    keeps (a raw U+2028 is a line break to YAML 1.1, not to 1.2); it is written afresh,
+    escaped. Lists are left to their own sync (hand-added secrets stay)."""
+    changed = False
+    for key, wanted in generated.items():
+        if key not in own_keys(node):
+            continue
+        seen = read.get(key) if isinstance(read, Mapping) else None
+        if isinstance(wanted, Mapping) and isinstance(node[key], CommentedMap):
+            changed = rewrite_misread(node[key], seen, wanted) or changed
+        elif isinstance(wanted, str) and (seen != str(wanted) if read is not None
+                                          else needs_escapes(wanted)):
+            replace_value(node, key, to_node(wanted))
             changed = True
     return changed

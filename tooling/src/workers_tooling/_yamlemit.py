@@ -4,7 +4,7 @@ It writes plain data (mappings, lists, tuples as flow lists, strings, ints, bool
 ``None``) exactly as ruamel.yaml's round-trip dumper writes the same data made with
 :func:`~._yamldoc.to_node` under the file's indentation (a property test holds it to
 that), at a fraction of the cost. Anything outside what it is sure of (floats, non-ASCII
-or multi-line strings, keys that need quotes, lists in lists) raises
+or multi-line strings, long keys, lists in lists) raises
 :class:`CannotEmit`, and the caller lets ruamel.yaml write that service.
 """
 
@@ -27,6 +27,7 @@ _PLAIN = re.compile(r"[A-Za-z0-9_$/(][A-Za-z0-9_$/.(){}=:,@+%~^<> !'\"*&|-]*")
 _PLAIN_IN_FLOW = re.compile(r"[A-Za-z0-9_$/(][A-Za-z0-9_$/.()=:@+%~^<> !'\"*&|-]*")
 _QUOTABLE = re.compile(r"[ -~]*")  # printable ASCII: no escapes beyond \\ and \"
 _LONGEST = 1000  # ruamel.yaml folds lines past its width (4096): stay far below
+_LONGEST_KEY = 120  # ruamel.yaml writes longer keys as explicit `? key` entries
 
 
 class CannotEmit(Exception):
@@ -71,7 +72,17 @@ def _string(value: str, double: bool, flow: bool) -> str:
 
 @functools.lru_cache(maxsize=16384)
 def _key(key: Any) -> str:
-    if type(key) is not str or needs_quotes(key) or not _PLAIN_IN_FLOW.fullmatch(key):
+    """A key: plain, or double-quoted where YAML 1.1 would read it as something else
+    (``"yes":``, ``"on":``, ``"1":``), as ruamel.yaml writes a key that
+    :func:`~._yamldoc.to_node` quoted. Past 128 characters ruamel.yaml writes an explicit
+    ``? key``: declined."""
+    if type(key) is not str or len(key) > _LONGEST_KEY:
+        raise CannotEmit(repr(key))
+    if needs_quotes(key):
+        if not _QUOTABLE.fullmatch(key):
+            raise CannotEmit(repr(key))
+        return '"' + key.replace("\\", "\\\\").replace('"', '\\"') + '"'
+    if not _PLAIN_IN_FLOW.fullmatch(key):
         raise CannotEmit(repr(key))
     return key
 

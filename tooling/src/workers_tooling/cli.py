@@ -174,6 +174,9 @@ def _warn(message: str) -> None:
 
 VersionOption = Annotated[str | None, typer.Option(
     "--vcs-ref", "--version", help="Template version, e.g. v0.3.0 (default: the latest).")]
+TrustOption = Annotated[bool, typer.Option(
+    "--trust", help="Let a template other than this repository's run its tasks, migrations "
+                    "and Jinja extensions (code, run as you): check it first.")]
 
 
 @app.command()
@@ -191,6 +194,7 @@ def new(
     template: Annotated[str | None, typer.Option(
         help="Template path or git URL (default: this repository).")] = None,
     vcs_ref: VersionOption = None,
+    trust: TrustOption = False,
     repo: RepoOption = None,
 ) -> None:
     """Create workers/NAME from the Copier template (its latest version, recorded)."""
@@ -203,7 +207,7 @@ def new(
     from ._scaffold import new_worker  # Copier loads slowly: only for these commands
 
     folder = new_worker(repo or find_repo_root(), answers=answers, template=template,
-                        vcs_ref=vcs_ref, interactive=interactive, warn=_warn)
+                        vcs_ref=vcs_ref, interactive=interactive, trust=trust, warn=_warn)
     version = read_answers(folder).get("_commit")
     console.print(f"[green]created[/] {folder} (template {version})", highlight=False)
 
@@ -213,13 +217,21 @@ def update(
     names: Annotated[list[str] | None, typer.Argument(help="Workers (default: all).")] = None,
     all_workers: Annotated[bool, typer.Option("--all", help="Every worker.")] = False,
     vcs_ref: VersionOption = None,
+    trust: TrustOption = False,
     repo: RepoOption = None,
 ) -> None:
-    """Re-apply the template (3-way merge) and report per worker; exit 1 on conflicts."""
-    from ._scaffold import update_workers
+    """Re-apply the template (3-way merge) and report per worker; exit 1 on conflicts.
+
+    A worker whose answers file names a template other than this repository's stops the
+    update if that template runs code (tasks, migrations), unless --trust."""
+    from ._scaffold import WorkerTemplate, update_workers
+
+    def announce(worker: WorkerTemplate, target: str) -> None:
+        console.print(f"updating {worker.name} ({worker.recorded} -> {target}) from "
+                      f"{worker.describe()}", highlight=False, markup=False)
 
     results = update_workers(repo or find_repo_root(), None if all_workers else names,
-                             vcs_ref=vcs_ref, warn=_warn)
+                             vcs_ref=vcs_ref, trust=trust, warn=_warn, announce=announce)
     for result in results:
         change = f"{result.from_commit} -> {result.to_commit}"
         if result.status == "conflicts":
@@ -243,6 +255,10 @@ def check_update(
 
     checks = check_updates(repo or find_repo_root(), names, warn=_warn)
     for check in checks:
+        if check.source is not None:
+            _warn(f"workers/{check.name}/.copier-answers.yml: _src_path is {check.source!r} "
+                  "(not this repository's template); `workers update` runs its tasks and "
+                  "migrations only with --trust")
         if check.behind:
             console.print(f"[yellow]behind[/] {check.name}: {check.current} -> {check.latest}",
                           highlight=False)
@@ -257,13 +273,14 @@ def adopt(
     name: Annotated[str, typer.Argument(help="Worker name.")],
     version: Annotated[str | None, typer.Argument(
         help="Template version its files came from (default: the closest one).")] = None,
+    trust: TrustOption = False,
     repo: RepoOption = None,
 ) -> None:
     """Record the template version a worker was made from (when its answers file names one
     the template does not have, e.g. after a squash); then commit it and `workers update`."""
     from ._adopt import adopt_worker
 
-    result = adopt_worker(repo or find_repo_root(), name, version, warn=_warn)
+    result = adopt_worker(repo or find_repo_root(), name, version, trust=trust, warn=_warn)
     for tag, lines in result.distances.items():
         console.print(f"  {tag}: {lines} line(s) differ from workers/{name}", highlight=False)
     console.print(f"[green]recorded[/] {result.version} in workers/{name}/.copier-answers.yml "
