@@ -17,7 +17,7 @@ $(BIN)/python:
 	$(BIN)/pip install -q --upgrade pip
 
 $(VENV)/.installed: $(BIN)/python sdk/pyproject.toml tooling/pyproject.toml requirements-dev.txt bench/requirements.txt
-	$(BIN)/pip install -q -e sdk -e tooling -r requirements-dev.txt
+	$(BIN)/pip install -q -e 'sdk[compat]' -e tooling -r requirements-dev.txt
 	touch $@
 
 .PHONY: setup template-tags
@@ -52,10 +52,10 @@ demo: setup engine ## The main job: local engine + hello-world as a local proces
 # ---------------------------------------------------------------- checks
 .PHONY: lint typecheck test test-workers bench
 lint: setup ## ruff over all Python code
-	$(BIN)/ruff check sdk tooling tests bench workers
+	$(BIN)/ruff check sdk tooling tests bench workers deploy
 
-typecheck: setup ## mypy --strict over the SDK, the tooling and the benchmarks
-	$(BIN)/mypy sdk/src tooling/src bench
+typecheck: setup ## mypy --strict over the SDK, the tooling, the benchmarks and the socket proxy
+	$(BIN)/mypy sdk/src tooling/src bench deploy/monitoring/socket_proxy.py
 
 test-workers: setup ## Each worker's own unit tests, run in its folder
 	@set -e; for dir in workers/*/; do \
@@ -82,8 +82,13 @@ list-workers: setup ## Table of the workers: name, port, topics, replicas, versi
 schema: setup ## Write workers/worker.schema.json (JSON Schema of worker.json, for editors)
 	$(WORKERS) schema
 
+# MONITORING=1 adds the monitoring services; PUBLISH_MONITORING=1 publishes Prometheus'
+# port (9090, MONITORING_PORT) on its node, PUBLISH_MONITORING=0 stops publishing it.
+MONITORING_FLAGS = $(if $(MONITORING),--monitoring) \
+  $(if $(filter 1,$(PUBLISH_MONITORING)),--publish-monitoring) \
+  $(if $(filter 0,$(PUBLISH_MONITORING)),--no-publish-monitoring)
 generate-compose: setup ## Update the worker services in docker-compose.swarm.yml (MONITORING=1: add Prometheus)
-	$(WORKERS) compose $(if $(MONITORING),--monitoring)
+	$(WORKERS) compose $(strip $(MONITORING_FLAGS))
 
 render-compose: setup ## Render the stack of ENV (ENV=production) to .docker-compose.swarm.ENV.yml; the stack file stays
 	@test -n "$(ENV)" || { echo "give the environment: make render-compose ENV=production"; exit 2; }
@@ -123,7 +128,7 @@ BUILD_ENGINE_IMAGE := 1
 endif
 endif
 export ENGINE_IMAGE
-.PHONY: docker-up build-all-workers deploy-workers deploy worker-status monitoring-status engine-image
+.PHONY: docker-up build-all-workers deploy-workers deploy worker-status monitoring-status prometheus-url engine-image
 docker-up: ## Start a local Docker engine + single-node Swarm and build the base images
 	scripts/docker-up.sh
 	scripts/base-images.sh
@@ -137,8 +142,8 @@ build-all-workers: setup ## Build every worker image with the Docker SDK
 build-worker-%: setup ## Build one worker image: make build-worker-hello-world
 	$(WORKERS) build $*
 
-deploy-workers: setup ## Render the stack (not written back), build the images, docker stack deploy (MONITORING=1: with Prometheus)
-	$(WORKERS) deploy --stack $(STACK) $(if $(ENVIRONMENT),--env $(ENVIRONMENT)) $(if $(MONITORING),--monitoring)
+deploy-workers: setup ## Render the stack (not written back), build the images, docker stack deploy (MONITORING=1: with Prometheus; PUBLISH_MONITORING=1: its port published)
+	$(WORKERS) deploy --stack $(STACK) $(if $(ENVIRONMENT),--env $(ENVIRONMENT)) $(strip $(MONITORING_FLAGS))
 
 engine-image: ## Build the engine image from engine/ (local/camunda-engine:ENGINE_TAG; with REGISTRY=host:port pushed there)
 	engine/engine.sh build camunda
@@ -160,6 +165,9 @@ logs-worker-%: setup ## Logs of one worker's replicas: make logs-worker-hello-wo
 
 monitoring-status: setup ## Each replica's /metrics (PROMETHEUS_URL=...: replicas, rates, backlog, alerts)
 	$(WORKERS) monitoring-status --stack $(STACK) $(if $(PROMETHEUS_URL),--prometheus $(PROMETHEUS_URL))
+
+prometheus-url: setup ## The stack's unpublished Prometheus, on the node that runs it (README: Security)
+	@$(WORKERS) prometheus-url --stack $(STACK)
 
 # ---------------------------------------------------------------- monitoring
 PROMETHEUS_PORT ?= 9090

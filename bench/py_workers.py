@@ -22,7 +22,7 @@ import json
 import os
 import sys
 import time
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from typing import Any
 
 
@@ -74,17 +74,8 @@ def run_camunda_workers(url: str, topic: str, cfg: dict[str, Any], sync_handler:
     worker.run()  # SIGTERM drains and returns
 
 
-def run_ext_task_client_sync(url: str, topic: str, cfg: dict[str, Any]) -> None:
-    from camunda.external_task.external_task_worker import ExternalTaskWorker
-
-    config: dict[str, Any] = {
-        "maxTasks": cfg["batch_size"],
-        "lockDuration": cfg["lock_duration"],
-        "asyncResponseTimeout": cfg["async_response_timeout"],
-        "sleepSeconds": 0,  # only used after errors (default 300 s)
-        "includeExtensionProperties": False,
-    }
-    worker = ExternalTaskWorker(worker_id="bench-ext-sync", base_url=url, config=config)
+def _library_handler(cfg: dict[str, Any]) -> Callable[[Any], Any]:
+    """The handler of both library variants and of ours through the compat layer."""
     wait = cfg["wait_ms"] / 1000
 
     def handle(task: Any) -> Any:
@@ -93,20 +84,10 @@ def run_ext_task_client_sync(url: str, topic: str, cfg: dict[str, Any]) -> None:
             time.sleep(wait)
         return task.complete()
 
-    report_ready()
-    worker.subscribe([topic], handle)  # while True: never returns
+    return handle
 
 
-def run_ext_task_client_async(url: str, topic: str, cfg: dict[str, Any]) -> None:
-    from camunda.external_task.async_external_task_worker import AsyncExternalTaskWorker
-
-    config: dict[str, Any] = {
-        "maxConcurrentTasks": cfg["max_tasks"],
-        "lockDuration": cfg["lock_duration"],
-        "asyncResponseTimeout": cfg["async_response_timeout"],
-        "sleepSeconds": 0,  # sleep after an empty fetch (default 1 s)
-        "includeExtensionProperties": False,
-    }
+def _library_async_handler(cfg: dict[str, Any]) -> Callable[[Any], Awaitable[Any]]:
     wait = cfg["wait_ms"] / 1000
 
     async def handle(task: Any) -> Any:
@@ -115,11 +96,62 @@ def run_ext_task_client_async(url: str, topic: str, cfg: dict[str, Any]) -> None
             await asyncio.sleep(wait)
         return task.complete()
 
+    return handle
+
+
+def _library_config(cfg: dict[str, Any], **concurrency: int) -> dict[str, Any]:
+    return {
+        **concurrency,
+        "lockDuration": cfg["lock_duration"],
+        "asyncResponseTimeout": cfg["async_response_timeout"],
+        "sleepSeconds": 0,  # sync: wait after errors (default 300 s); async: after empty polls
+        "includeExtensionProperties": False,
+    }
+
+
+def run_ext_task_client_sync(url: str, topic: str, cfg: dict[str, Any]) -> None:
+    from camunda.external_task.external_task_worker import ExternalTaskWorker
+
+    worker = ExternalTaskWorker(worker_id="bench-ext-sync", base_url=url,
+                                config=_library_config(cfg, maxTasks=cfg["batch_size"]))
+    report_ready()
+    worker.subscribe([topic], _library_handler(cfg))  # while True: never returns
+
+
+def run_compat_sync(url: str, topic: str, cfg: dict[str, Any]) -> None:
+    """The same handler and script, the import changed to camunda_workers.compat."""
+    from camunda_workers.compat import ExternalTaskWorker
+
+    # The same config: maxTasks is that library's batch per poll, our handlers in flight.
+    config = {**_library_config(cfg, maxTasks=cfg["batch_size"]), "isDebug": False}
+    worker = ExternalTaskWorker(worker_id="bench-compat-sync", base_url=url, config=config,
+                                environ={"LOG_LEVEL": "WARNING"})
+    report_ready()
+    worker.subscribe([topic], _library_handler(cfg))  # SIGTERM drains and returns
+
+
+def run_ext_task_client_async(url: str, topic: str, cfg: dict[str, Any]) -> None:
+    from camunda.external_task.async_external_task_worker import AsyncExternalTaskWorker
+
     async def main() -> None:
-        worker = AsyncExternalTaskWorker(worker_id="bench-ext-async", base_url=url,
-                                         config=config)
+        worker = AsyncExternalTaskWorker(
+            worker_id="bench-ext-async", base_url=url,
+            config=_library_config(cfg, maxConcurrentTasks=cfg["max_tasks"]))
         report_ready()
-        await worker.subscribe({topic: handle})
+        await worker.subscribe({topic: _library_async_handler(cfg)})
+
+    asyncio.run(main())
+
+
+def run_compat_async(url: str, topic: str, cfg: dict[str, Any]) -> None:
+    from camunda_workers.compat import AsyncExternalTaskWorker
+
+    async def main() -> None:
+        worker = AsyncExternalTaskWorker(
+            worker_id="bench-compat-async", base_url=url, environ={"LOG_LEVEL": "WARNING"},
+            config=_library_config(cfg, maxConcurrentTasks=cfg["max_tasks"]))
+        report_ready()
+        await worker.subscribe({topic: _library_async_handler(cfg)})
 
     asyncio.run(main())
 
@@ -159,6 +191,8 @@ RUNNERS: dict[str, Callable[[str, str, dict[str, Any]], None]] = {
         url, topic, cfg, False, fetch_ahead=False),
     "ext_task_client_sync": run_ext_task_client_sync,
     "ext_task_client_async": run_ext_task_client_async,
+    "camunda_workers_compat": run_compat_sync,
+    "camunda_workers_compat_async": run_compat_async,
     "raw_keepalive": run_raw_keepalive,
 }
 

@@ -25,7 +25,7 @@ from pathlib import Path
 import httpx
 from benchkit.engine import Engine
 from benchkit.phases import BenchConfig, measure_idle, run_soak, run_variant
-from benchkit.report import details_table, main_table
+from benchkit.report import compat_table, details_table, main_table
 from benchkit.results import IdleResult, RunResult, SoakResult, combine
 from benchkit.variants import VARIANTS, WORKLOADS, BuildError, WorkerConfig
 from benchkit.worker_process import WorkerExited
@@ -204,6 +204,10 @@ def main(argv: list[str] | None = None) -> int:
     say("")
     say(main_table(cfg.variants, cfg.workloads, runs, idle, soak))
     say("")
+    compat = compat_table(cfg.workloads, runs)
+    if compat is not None:
+        say(compat)
+        say("")
     say(details_table(runs))
     say("")
     say("Settings:")

@@ -12,7 +12,9 @@
 # stops every engine of that flavour (or all, without flavour).
 # JAR_ARGS go to the Spring Boot app, e.g. -- --engine.auth=basic --engine.db-file=/tmp/x/engine
 # Env: ENGINE_JAVA_OPTS (JVM options), ENGINE_START_TIMEOUT (seconds, default 120),
-#      ENGINE_USER / ENGINE_PASSWORD (credentials used for the readiness probe, default demo/demo).
+#      ENGINE_USER / ENGINE_PASSWORD (credentials used for the readiness probe, default demo/demo),
+#      ENGINE_BIND_ADDRESS (default 127.0.0.1: loopback only, the engine has no auth by
+#      default; 0.0.0.0 for every interface, e.g. for containers on this machine).
 set -euo pipefail
 
 HERE="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
@@ -22,7 +24,7 @@ TARGET="$HERE/target"
 die() { echo "engine.sh: $*" >&2; exit 1; }
 
 usage() {
-  sed -n '2,15p' "${BASH_SOURCE[0]}" | sed 's/^# \{0,1\}//'
+  sed -n '2,17p' "${BASH_SOURCE[0]}" | sed 's/^# \{0,1\}//'
 }
 
 java_bin() {
@@ -107,6 +109,16 @@ build_locked() {
   echo "Built $jar ($(du -h "$jar" | cut -f1))"
 }
 
+# where the engine answers: the address it binds to, or loopback when it binds to all
+probe_host() {
+  case "${ENGINE_BIND_ADDRESS:-127.0.0.1}" in
+    0.0.0.0|127.0.0.1|localhost) echo 127.0.0.1 ;;
+    ::|::0|'[::]') echo '[::1]' ;;
+    *:*) echo "[${ENGINE_BIND_ADDRESS}]" ;;
+    *) echo "$ENGINE_BIND_ADDRESS" ;;
+  esac
+}
+
 http_code() {
   curl -s -o /dev/null -w '%{http_code}' --max-time 5 \
     -u "${ENGINE_USER:-demo}:${ENGINE_PASSWORD:-demo}" "$1" 2>/dev/null || true
@@ -114,7 +126,7 @@ http_code() {
 
 engine_version() {
   curl -s --max-time 5 -u "${ENGINE_USER:-demo}:${ENGINE_PASSWORD:-demo}" \
-    "http://127.0.0.1:$1/engine-rest/version" 2>/dev/null \
+    "http://$(probe_host):$1/engine-rest/version" 2>/dev/null \
     | sed -n 's/.*"version" *: *"\([^"]*\)".*/\1/p'
 }
 
@@ -164,7 +176,7 @@ start_locked() {
   if [[ -f "$pidfile" ]]; then
     pid="$(cat "$pidfile")"
     if pid_is_engine "$pid"; then
-      code="$(http_code "http://127.0.0.1:$port/engine-rest/engine")"
+      code="$(http_code "http://$(probe_host):$port/engine-rest/engine")"
       if [[ "$code" == 200 ]]; then
         echo "Already running (pid $pid): $(ready_line "$flavour" "$port")"
         return 0
@@ -177,7 +189,7 @@ start_locked() {
   fi
 
   if [[ -z "${pid:-}" ]]; then
-    code="$(http_code "http://127.0.0.1:$port/engine-rest/engine")"
+    code="$(http_code "http://$(probe_host):$port/engine-rest/engine")"
     if [[ "$code" == 200 ]]; then
       echo "An engine not started by engine.sh already answers on port $port: $(ready_line "$flavour" "$port")"
       return 0
@@ -199,7 +211,7 @@ start_locked() {
 
   deadline=$(( $(date +%s) + timeout ))
   while :; do
-    code="$(http_code "http://127.0.0.1:$port/engine-rest/engine")"
+    code="$(http_code "http://$(probe_host):$port/engine-rest/engine")"
     if [[ "$code" == 200 ]]; then
       ready_line "$flavour" "$port"
       return 0
@@ -264,7 +276,7 @@ do_status() {
     base="$(basename "$pidfile" .pid)"
     pid="$(cat "$pidfile")"
     if pid_is_engine "$pid"; then
-      code="$(http_code "http://127.0.0.1:${base##*-}/engine-rest/engine")"
+      code="$(http_code "http://$(probe_host):${base##*-}/engine-rest/engine")"
       if [[ "$code" == 200 ]]; then
         state="ready, $(engine_version "${base##*-}")"
       else

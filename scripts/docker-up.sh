@@ -84,9 +84,11 @@ fi
 
 # The CLI in PATH may be newer than the daemon (e.g. CLI 28 in /usr/local/bin, engine 20.10
 # from Debian); the client negotiates the API version down. Check both sides answer.
-docker version --format 'client {{.Client.Version}} (API {{.Client.APIVersion}}), server {{.Server.Version}} (API {{.Server.APIVersion}})' \
-    >/tmp/.docker-up-version.$$ 2>&1 || { cat /tmp/.docker-up-version.$$ >&2; rm -f /tmp/.docker-up-version.$$; die "docker version failed: CLI and daemon do not talk"; }
-say "docker: $(cat /tmp/.docker-up-version.$$)"; rm -f /tmp/.docker-up-version.$$
+# Captured in a variable: no file (a fixed name under /tmp, written as root, is a
+# symlink attack waiting for a local user).
+versions="$(docker version --format 'client {{.Client.Version}} (API {{.Client.APIVersion}}), server {{.Server.Version}} (API {{.Server.APIVersion}})' 2>&1)" \
+    || { printf '%s\n' "$versions" >&2; die "docker version failed: CLI and daemon do not talk"; }
+say "docker: $versions"
 
 # --- 3. swarm -----------------------------------------------------------------
 state="$(docker info --format '{{.Swarm.LocalNodeState}}')"

@@ -7,11 +7,20 @@ from collections.abc import Sequence
 from .results import IdleResult, RunResult, SoakResult
 from .variants import WORKLOADS
 
-__all__ = ["REFERENCES", "details_table", "main_table", "markdown_table"]
+__all__ = ["COMPAT_PAIRS", "REFERENCES", "compat_table", "details_table", "main_table",
+           "markdown_table"]
 
 # Every row's throughput is divided by these (same workload, same run), where they ran.
 REFERENCES: tuple[tuple[str, str], ...] = (
     ("js_client", "JS"), ("java_client", "Java"), ("raw_keepalive", "raw"))
+
+
+# The same handler through camunda_workers.compat, that library's own worker running it,
+# and our native worker of the same handler model (sync in threads, or async).
+COMPAT_PAIRS: tuple[tuple[str, str, str], ...] = (
+    ("camunda_workers_compat", "ext_task_client_sync", "camunda_workers_sync"),
+    ("camunda_workers_compat_async", "ext_task_client_async", "camunda_workers"),
+)
 
 
 def _fmt(value: float | None, spec: str = ".2f") -> str:
@@ -101,3 +110,27 @@ def details_table(runs: Sequence[RunResult]) -> str:
             _fmt(r.latency_p95_ms, ".1f"),
         ])
     return markdown_table(rows)
+
+
+def compat_table(workloads: Sequence[str], runs: Sequence[RunResult]) -> str | None:
+    """Ours through the compat layer against that library's worker (throughput) and
+    against our native worker (CPU per task), from one run; None if no pair ran."""
+    by_key = {(r.variant, r.workload): r for r in runs}
+    rows = [["compat variant / workload", "tasks/s", "library tasks/s", "x library",
+             "CPU ms/task", "native CPU ms/task", "CPU x native"]]
+    for compat, library, native in COMPAT_PAIRS:
+        for workload in workloads:
+            ours = by_key.get((compat, workload))
+            if ours is None:
+                continue
+            theirs, base = by_key.get((library, workload)), by_key.get((native, workload))
+            cpu = ours.worker_cpu_ms_per_task
+            base_cpu = base.worker_cpu_ms_per_task if base else None
+            rows.append([
+                f"{compat} / {WORKLOADS[workload].title}",
+                f"{ours.tasks_per_second:.1f}" + ("*" if ours.capped else ""),
+                _fmt(theirs.tasks_per_second if theirs else None, ".1f"),
+                _ratio(ours, theirs), _fmt(cpu), _fmt(base_cpu),
+                _fmt(cpu / base_cpu if cpu is not None and base_cpu else None),
+            ])
+    return markdown_table(rows) if len(rows) > 1 else None

@@ -189,4 +189,17 @@ VARIANTS: dict[str, Variant] = {v.name: v for v in (
                      "sleepSeconds=0, includeExtensionProperties=False; fetches maxTasks=1 "
                      "(hard-coded), new httpx.AsyncClient per call"),
         _python("ext_task_client_async")),
+    Variant(
+        "camunda_workers_compat", ("noop", "wait50"),
+        lambda cfg: (f"ext_task_client_sync's script, config and handler, the import changed "
+                     f"to camunda_workers.compat.ExternalTaskWorker: maxTasks={cfg.batch_size} "
+                     "(ours: handlers in flight, in the worker's threads); one keep-alive pool"),
+        _python("camunda_workers_compat")),
+    Variant(
+        "camunda_workers_compat_async", ("noop", "wait50"),
+        lambda cfg: (f"ext_task_client_async's script and handler, the import changed to "
+                     f"camunda_workers.compat.AsyncExternalTaskWorker: maxConcurrentTasks="
+                     f"{cfg.concurrency}, the other keys as there; each poll fetches the free "
+                     "slots"),
+        _python("camunda_workers_compat_async")),
 )}

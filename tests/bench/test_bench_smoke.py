@@ -16,6 +16,7 @@ from typing import Any
 import httpx
 import pytest
 from benchkit.proxy import CountingProxy
+from benchkit.report import COMPAT_PAIRS
 from benchkit.variants import VARIANTS, WORKLOADS
 
 from tests.support.engine import IN_CI, REPO, EngineApi
@@ -68,13 +69,22 @@ def test_throughput_runs_every_variant_on_both_workloads(camunda: EngineApi,
     (soak,) = document["soak"]
     assert soak["variant"] == "camunda_workers"
     assert set(soak["rss_mb"]) == {"30", "60"}
-    table = result.stdout.split("\n\n")[-3]  # the main table, before details and settings
+    tables = {block.split("|")[1].strip(): block for block in result.stdout.split("\n\n")
+              if block.startswith("| ")}
+    table = tables["variant"]  # the main table
     header = table.splitlines()[0]
     for column in ("no-op tasks/s", "50 ms wait tasks/s", "x JS", "x Java", "x raw",
                    "CPU ms/task", "p50 ms", "idle requests/poll", "RSS MB at 30",
                    "RSS growth to 60"):
         assert column in header, column
     assert [line.split("|")[1].strip() for line in table.splitlines()[2:]] == list(VARIANTS)
+    # ours through camunda_workers.compat beside that library's workers and our native ones
+    compat = tables["compat variant / workload"]
+    assert [line.split("|")[1].strip() for line in compat.splitlines()[2:]] == [
+        f"{variant} / {WORKLOADS[workload].title}" for variant, _, _ in COMPAT_PAIRS
+        for workload in WORKLOADS]
+    assert "-" not in [cell.strip() for line in compat.splitlines()[2:]
+                       for cell in line.split("|")[2:-1]]
 
 
 def test_throughput_refuses_unknown_names() -> None:

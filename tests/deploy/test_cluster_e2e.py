@@ -5,8 +5,8 @@ lost under load.
 a registry on the bridge, an sshd in front of the manager); every case shares it. The
 stack is deployed the production way, from this machine over SSH:
 ``DOCKER_HOST=ssh://root@MANAGER ENVIRONMENT=production REGISTRY=BRIDGE:5000 MONITORING=1
-make deploy`` (build on the manager, push to the registry, ``docker stack deploy``; nodes
-pull by digest), with the stack's Prometheus on the manager.
+PUBLISH_MONITORING=1 make deploy`` (build on the manager, push to the registry, ``docker
+stack deploy``; nodes pull by digest), with the stack's Prometheus on the manager.
 Counts go to stdout (-s).
 """
 
@@ -192,9 +192,12 @@ def deployed(cluster: Cluster, tmp_path_factory: pytest.TempPathFactory) -> Iter
     env.update(DOCKER_HOST=cluster.docker_host, REGISTRY=cluster.registry,
                ENVIRONMENT="production", BASE_IMAGE="local/python-base:bookworm",
                JRE_BASE_IMAGE="local/jre-base:bookworm", MONITORING="1",
+               # Prometheus' port published on the manager (asked for: not the default),
+               # where this machine reads it
+               PUBLISH_MONITORING="1",
                PROMETHEUS_BASE_IMAGE="local/prometheus-base:bookworm",
                # The nodes here share the machine's /var/run/docker.sock (only their
-               # network namespaces differ): Prometheus gets the manager's own socket.
+               # network namespaces differ): the socket proxy gets the manager's own socket.
                MONITORING_DOCKER_SOCKET=cluster.socket(1).removeprefix("unix://"))
     seconds = _make_deploy(repo, env)
     print(f"\n[cluster] make deploy over SSH (build on the manager, push, deploy): "
@@ -305,6 +308,11 @@ def test_deploy_over_ssh_pins_digests_and_spreads_300_instances_over_3_nodes(
     engine_node = cluster.docker(1, "service", "ps", "--filter", "desired-state=running",
                                  "--format", "{{.Node}}", f"{STACK}_engine").split()
     assert engine_node == [cluster.hostname(1)]  # pinned to the manager
+    # every replica polls (none still backing off from the engine's start), as Prometheus
+    # on the manager sees it, before the load: otherwise the first one up takes it all
+    with PrometheusApi(f"http://{cluster.manager_ip}:9090") as prometheus:
+        wait_until(lambda: _ready_replicas(prometheus) == 3, timeout=180, interval=3,
+                   what="3 hello-world replicas ready")
 
     instances = _start(deployed.api, 300, "spread-")
     deployed.api.wait_finished(instances, timeout=300)
@@ -365,6 +373,13 @@ def test_monitoring_status_asks_each_replica_on_every_node_over_ssh(
         print(f"\n[cluster] monitoring-status: {sorted(replicas)}")
     assert sorted(node for node, _ in replicas) == [cluster.hostname(n) for n in (1, 2, 3)]
     assert len({address for _, address in replicas}) == 3  # each at its own address
+
+
+def _ready_replicas(prometheus: PrometheusApi) -> float:
+    try:
+        return prometheus.value(f'count(camunda_worker_ready{{worker="{WORKER}"}} == 1)', 0)
+    except ToolingError:  # Prometheus not answering yet
+        return 0
 
 
 def _worker_targets(prometheus: PrometheusApi) -> list[tuple[str, str]] | None:

@@ -1,8 +1,12 @@
 """Monitoring end to end on a real Swarm: the stack's Prometheus, its alerts and the backlog.
 
 The stack (``workers deploy --monitoring``) runs Prometheus as a service on the workers'
-overlay network with the Docker socket, the backlog exporter, the engine and the workers,
-hello-world with 3 replicas. What Prometheus saw goes to stdout (-s).
+overlay network (as nobody, its port not published: the test reaches it where
+``workers prometheus-url`` says), the socket proxy it reads the Swarm through, the backlog
+exporter, the engine and the workers, hello-world with 3 replicas. The engine asks for
+basic auth; the workers and the exporter read the credentials from Docker secrets
+(worker.json ``secrets``), whose value appears in no inspect output and no stack file.
+What Prometheus saw goes to stdout (-s).
 """
 
 from __future__ import annotations
@@ -11,7 +15,9 @@ import json
 import math
 import os
 import re
+import subprocess
 import time
+import uuid
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
@@ -26,8 +32,10 @@ from tests.support.docker import run as _run
 from tests.support.engine import REPO, EngineApi, free_port, wait_until
 from workers_tooling import (
     PrometheusApi,
+    ToolingError,
     compose_stack,
     deploy,
+    prometheus_url,
     scale,
     service_logs,
     stack_status,
@@ -42,6 +50,8 @@ PROMETHEUS_BASE = "local/prometheus-base:bookworm"
 ENGINE_IMAGE = "local/camunda-engine:e2e"
 STEP = 15  # the scrape and evaluation interval of deploy/monitoring/prometheus.yml
 COMPLETED = 'camunda_worker_tasks_handled_total{worker="hello-world", outcome="completed"}'
+# Docker secrets (cluster-wide names: worker.json names them, CAMUNDA_*_FILE follow).
+SECRETS = ("camunda_user", "camunda_password")
 
 
 @dataclass
@@ -49,12 +59,43 @@ class Monitored:
     repo: Path
     api: EngineApi
     prometheus: PrometheusApi
+    password: str
+    rendered: Path
     loaded_at: float = 0.0  # a time when the dashboard's queries all have data
 
 
 def _stack_gone() -> bool:
     return _run("docker", "service", "ls", "-q", "--filter",
                 f"label=com.docker.stack.namespace={STACK}").strip() == ""
+
+
+def _create_secrets(password: str) -> None:
+    """What the README tells an operator to do: ``docker secret create NAME -``."""
+    _remove_secrets()
+    for name, value in zip(SECRETS, ("demo", password), strict=True):
+        subprocess.run(["docker", "secret", "create", name, "-"], input=value, text=True,
+                       check=True, capture_output=True)
+
+
+def _remove_secrets() -> None:
+    for name in SECRETS:
+        subprocess.run(["docker", "secret", "rm", name], check=False, capture_output=True)
+
+
+def _with_auth(stack_file: Path) -> None:
+    """The engine service asks for basic auth; its admin password is the same Docker secret,
+    read by Spring Boot's configtree import (a file per property)."""
+    from ruamel.yaml import YAML
+
+    yaml = YAML()
+    yaml.preserve_quotes = True
+    data = yaml.load(stack_file.read_text())
+    engine = data["services"]["engine"]
+    engine["environment"] = {"ENGINE_AUTH": "basic",
+                             "SPRING_CONFIG_IMPORT": "optional:configtree:/run/secrets/"}
+    engine["secrets"] = [{"source": "camunda_password", "target": "engine.admin.password"}]
+    with stack_file.open("w") as out:
+        yaml.dump(data, out)
 
 
 @pytest.fixture(scope="module")
@@ -66,34 +107,43 @@ def monitored(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Monitored]:
          "JRE_BASE_IMAGE=local/jre-base:bookworm", "-t", ENGINE_IMAGE, "engine"),
     )
     repo = copy_repo(tmp_path_factory.mktemp("monitoring") / "repo")
-    spec_path = repo / "workers" / "hello-world" / "worker.json"
-    spec = json.loads(spec_path.read_text())
-    spec_path.write_text(json.dumps({**spec, "replicas": 3}, indent=2))
+    for worker, replicas in (("hello-world", 3), ("publicacao", 1)):
+        spec_path = repo / "workers" / worker / "worker.json"
+        spec = json.loads(spec_path.read_text())
+        spec_path.write_text(json.dumps({**spec, "replicas": replicas, "secrets": list(SECRETS)},
+                                        indent=2))
     stack_file = repo / "docker-compose.swarm.yml"
     stack_file.unlink()  # from the seed, as a new project would
     compose_stack(repo, stack_file=stack_file, environment="local", monitoring=True)
-    engine_port, prometheus_port = free_port(), free_port()
+    engine_port = free_port()
     hand_edit_engine(stack_file, engine_port)
+    _with_auth(stack_file)
+    password = uuid.uuid4().hex
+    _create_secrets(password)
     saved = {name: os.environ.get(name) for name in
              ("ENGINE_IMAGE", "MONITORING_PORT", "PROMETHEUS_BASE_IMAGE")}
-    os.environ.update(ENGINE_IMAGE=ENGINE_IMAGE, MONITORING_PORT=str(prometheus_port),
-                      PROMETHEUS_BASE_IMAGE=PROMETHEUS_BASE)
-    api = EngineApi(f"http://127.0.0.1:{engine_port}/engine-rest")
-    prometheus = PrometheusApi(f"http://127.0.0.1:{prometheus_port}")
+    os.environ.update(ENGINE_IMAGE=ENGINE_IMAGE, PROMETHEUS_BASE_IMAGE=PROMETHEUS_BASE)
+    os.environ.pop("MONITORING_PORT", None)
+    api = EngineApi(f"http://127.0.0.1:{engine_port}/engine-rest", auth=("demo", password))
+    prometheus: PrometheusApi | None = None
     try:
         result = deploy(repo, stack=STACK, stack_file=stack_file, environment="local",
                         base_image=PYTHON_BASE)
         assert result.monitoring
+        assert not result.monitoring_published
         wait_until(lambda: _answers(api), timeout=300, interval=2, what="the engine service")
         for bpmn in ("hello_world.bpmn", "publicacao.bpmn"):
             files = {bpmn: (bpmn, (repo / "processes" / bpmn).read_bytes(), "application/xml")}
             response = api.http.post("/deployment/create", files=files,
                                      data={"deployment-name": bpmn})
             assert response.status_code == 200, response.text
+        prometheus = PrometheusApi(wait_until(_prometheus_url, timeout=120, interval=2,
+                                              what="the Prometheus container"))
         wait_until(lambda: _ready(prometheus), timeout=120, interval=2, what="Prometheus")
-        yield Monitored(repo, api, prometheus)
+        yield Monitored(repo, api, prometheus, password, result.rendered)
     finally:
-        prometheus.close()
+        if prometheus is not None:
+            prometheus.close()
         api.close()
         _run("docker", "stack", "rm", STACK)
         wait_until(_stack_gone, timeout=120, interval=1, what="the stack to go")
@@ -104,6 +154,20 @@ def monitored(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Monitored]:
                 os.environ[name] = value
         # the stack's Prometheus data volume (named after the stack), once no container uses it
         wait_until(_volume_removed, timeout=60, interval=2, what="the data volume to go")
+        wait_until(_secrets_removed, timeout=60, interval=2, what="the secrets to go")
+
+
+def _secrets_removed() -> bool:
+    _remove_secrets()
+    listed = _run("docker", "secret", "ls", "--format", "{{.Name}}").split()
+    return not set(SECRETS) & set(listed)
+
+
+def _prometheus_url() -> str | None:
+    try:
+        return prometheus_url(stack=STACK)
+    except ToolingError:
+        return None  # no container yet
 
 
 def _volume_removed() -> bool:
@@ -155,6 +219,71 @@ def _containers_running(worker: str) -> int:
 def _aligned(at: float) -> float:
     """The next multiple of STEP seconds (subquery steps fall on multiples of STEP)."""
     return math.ceil(at / STEP) * STEP
+
+
+def _container(service: str) -> str:
+    return _run("docker", "ps", "-q", "--filter",
+                f"label=com.docker.swarm.service.name={STACK}_{service}").split()[0]
+
+
+def test_prometheus_runs_as_nobody_unpublished_without_the_docker_socket(
+        monitored: Monitored) -> None:
+    service = json.loads(_run("docker", "service", "inspect", f"{STACK}_monitoring"))[0]
+    assert not service["Endpoint"].get("Ports")
+    assert not service["Spec"].get("EndpointSpec", {}).get("Ports")
+    container = _container("monitoring")
+    processes = _run("docker", "top", container, "-o", "pid,uid,comm").split("\n")[1:]
+    assert [line.split()[1:] for line in processes if line.strip()] == [["65534", "prometheus"]]
+    mounts = json.loads(_run("docker", "inspect", container))[0]["Mounts"]
+    assert [m["Destination"] for m in mounts] == ["/prometheus"]
+    # the socket proxy alone has the socket, and it refuses what Prometheus should never do
+    proxy = _container("socket-proxy")
+    mounts = json.loads(_run("docker", "inspect", proxy))[0]["Mounts"]
+    assert [m["Destination"] for m in mounts] == ["/var/run/docker.sock"]
+    proxy_service = json.loads(_run("docker", "service", "inspect", f"{STACK}_socket-proxy"))[0]
+    assert not proxy_service["Endpoint"].get("Ports")
+    asked = _run("docker", "exec", proxy, "python", "-c", (
+        "import urllib.request as r, urllib.error as e\n"
+        "for method, path in (('POST', '/v1.41/networks/create'), ('GET', '/v1.41/secrets'),"
+        " ('GET', '/v1.41/tasks')):\n"
+        "    try:\n"
+        "        code = r.urlopen(r.Request('http://127.0.0.1:2375' + path, method=method,"
+        " data=b'{}' if method == 'POST' else None), timeout=10).status\n"
+        "    except e.HTTPError as exc:\n"
+        "        code = exc.code\n"
+        "    print(method, path, code)\n"))
+    assert asked.split("\n")[:3] == ["POST /v1.41/networks/create 403",
+                                     "GET /v1.41/secrets 403", "GET /v1.41/tasks 200"]
+    print(f"\n[monitoring] Prometheus at {monitored.prometheus.url} (unpublished), uid 65534; "
+          "socket proxy: POST 403, secrets 403, tasks 200")
+
+
+def test_the_secrets_reach_the_workers_as_files_and_nowhere_else(monitored: Monitored) -> None:
+    """worker.json `secrets` -> Docker secret -> /run/secrets/NAME -> CAMUNDA_*_FILE: the
+    workers (and the backlog exporter) authenticate with it against an engine that asks."""
+    password = monitored.password
+    assert monitored.api.http.get("/engine").status_code == 200
+    denied = httpx.get(f"{monitored.api.url}/process-definition/count", timeout=10)
+    assert denied.status_code == 401  # the engine asks for credentials
+    worker = _container("hello-world")
+    assert _run("docker", "exec", worker, "cat", "/run/secrets/camunda_password") == password
+    spec = json.loads(_run("docker", "service", "inspect", f"{STACK}_hello-world"))[0]
+    environment = spec["Spec"]["TaskTemplate"]["ContainerSpec"]["Env"]
+    assert "CAMUNDA_PASSWORD_FILE=/run/secrets/camunda_password" in environment
+    assert "CAMUNDA_USER_FILE=/run/secrets/camunda_user" in environment
+    services = _run("docker", "service", "ls", "-q", "--filter",
+                    f"label=com.docker.stack.namespace={STACK}").split()
+    inspected = _run("docker", "service", "inspect", *services)
+    assert "camunda_password" in inspected
+    assert password not in inspected
+    for stack_file in (monitored.repo / "docker-compose.swarm.yml", monitored.rendered):
+        assert password not in stack_file.read_text()
+    containers = _run("docker", "ps", "-q", "--filter",
+                      f"label=com.docker.stack.namespace={STACK}").split()
+    assert password not in _run("docker", "inspect", *containers)
+    print(f"[monitoring] secrets: the password is in /run/secrets/camunda_password of the "
+          f"workers, in none of {len(services)} services' inspect, {len(containers)} "
+          "containers' inspect, the stack file or the rendered file")
 
 
 def test_prometheus_finds_each_replica_over_the_overlay(monitored: Monitored) -> None:

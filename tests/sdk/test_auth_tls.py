@@ -6,6 +6,7 @@ import ssl
 import subprocess
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -75,6 +76,25 @@ def test_authenticated_worker_completes(secured: tuple[EngineProcess, EngineApi]
     with running(worker):
         api.wait_finished(instances)
     assert len(done) == 3
+
+
+@pytest.mark.parametrize("auth", [{"auth_basic": {"username": "demo", "password": "demo"}},
+                                  {"auth_bearer": {"access_token": "test-token"}}])
+def test_the_compat_layers_auth_keys(secured: tuple[EngineProcess, EngineApi],
+                                     tls_files: tuple[Path, Path], auth: dict[str, Any]) -> None:
+    """camunda-external-task-client-python3's auth_basic / auth_bearer, our headers."""
+    from camunda_workers.compat import ExternalTaskWorker
+
+    engine, api = secured
+    cert, _ = tls_files
+    topic = unique("compat_auth")
+    instance = api.start(api.deploy_external_task(topic))
+    compat = ExternalTaskWorker("auth-1", engine.url, {**auth, "asyncResponseTimeout": 500},
+                                environ={"CAMUNDA_CA_BUNDLE": str(cert)})
+    compat._register({topic: lambda task: task.complete({"authenticated": True})}, None, None)
+    with running(compat.worker):
+        api.wait_finished([instance])
+    assert api.variables(instance)["authenticated"]["value"] is True
 
 
 def test_wrong_password_is_reported_and_not_ready(secured: tuple[EngineProcess, EngineApi],

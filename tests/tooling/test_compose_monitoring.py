@@ -1,4 +1,5 @@
-"""``workers compose --monitoring``: the Prometheus and backlog exporter services."""
+"""``workers compose --monitoring``: the Prometheus, socket proxy and backlog exporter
+services; Prometheus' port published only when asked."""
 
 from __future__ import annotations
 
@@ -49,19 +50,31 @@ def test_monitoring_services_are_added_kept_and_removed(tmp_path: Path,
     compose_stack(repo)
     without = (repo / STACK).read_text()
     result = compose_stack(repo, monitoring=True)
-    assert result.added == ("monitoring", "backlog")
+    assert result.added == ("monitoring", "backlog", "socket-proxy")
     services = load(repo / STACK)["services"]
     monitoring, backlog = services["monitoring"], services["backlog"]
+    proxy = services["socket-proxy"]
     # the registry is left to the deploy, as for the workers
     assert monitoring["image"].startswith("${REGISTRY:-local}/workers-monitoring:")
-    assert monitoring["ports"] == [{"target": 9090, "published": "${MONITORING_PORT:-9090}",
-                                    "mode": "host"}]
-    assert monitoring["networks"] == ["workers"]
-    assert monitoring["volumes"] == [
-        "${MONITORING_DOCKER_SOCKET:-/var/run/docker.sock}:/var/run/docker.sock:ro",
-        "monitoring-data:/prometheus"]
+    # Prometheus: no published port unless asked, no Docker socket
+    assert "ports" not in monitoring
+    assert monitoring["networks"] == ["workers", "docker-api"]
+    assert monitoring["volumes"] == ["monitoring-data:/prometheus"]
     assert monitoring["deploy"]["placement"] == {"constraints": ["node.role == manager"]}
     assert monitoring["deploy"]["labels"] == {"camunda-workers.component": "monitoring"}
+    # the socket proxy alone has the socket, on a manager, on the internal network only
+    assert proxy["image"].startswith("${REGISTRY:-local}/workers-socket-proxy:")
+    assert proxy["volumes"] == [
+        "${MONITORING_DOCKER_SOCKET:-/var/run/docker.sock}:/var/run/docker.sock"]
+    assert proxy["networks"] == ["docker-api"]
+    assert "ports" not in proxy
+    assert proxy["deploy"]["placement"] == {"constraints": ["node.role == manager"]}
+    assert proxy["deploy"]["labels"] == {"camunda-workers.component": "socket-proxy"}
+    assert load(repo / STACK)["networks"]["docker-api"] == {"driver": "overlay",
+                                                            "internal": True}
+    socket_users = [name for name, service in services.items()
+                    if any("docker.sock" in volume for volume in service.get("volumes", []))]
+    assert socket_users == ["socket-proxy"]
     assert backlog["image"].startswith("${REGISTRY:-local}/workers-backlog:")
     assert backlog["environment"] == {
         "CAMUNDA_URL": "${CAMUNDA_URL:-http://engine:8080/engine-rest}",
@@ -70,13 +83,14 @@ def test_monitoring_services_are_added_kept_and_removed(tmp_path: Path,
         "CAMUNDA_PASSWORD_FILE": "/run/secrets/camunda_password",
         "CAMUNDA_USER_FILE": "/run/secrets/camunda_user"}
     assert backlog["secrets"] == ["camunda_password", "camunda_user"]  # not smtp_key
+    assert "ports" not in backlog  # scraped over the overlay, like the workers
     assert backlog["deploy"]["labels"] == {
         "camunda-workers.component": "backlog", "prometheus.scrape": "true",
         "prometheus.port": "9180", "prometheus.path": "/metrics",
         "prometheus.job": "camunda-backlog"}
     assert load(repo / STACK)["volumes"] == {"monitoring-data": {}}
     rendered = docker_stack_config(repo / STACK)
-    assert "published: 9090" in rendered
+    assert "published: 9090" not in rendered
     assert "source: /var/run/docker.sock" in rendered
 
     # kept without the option, byte for byte; a key added by hand stays
@@ -102,14 +116,61 @@ def test_monitoring_services_are_added_kept_and_removed(tmp_path: Path,
     assert services["backlog"]["environment"]["BACKLOG_TOPICS"] == "bounce,print,scan,send_mail"
 
     code, out, _ = run_cli(capsys, "compose", "--no-monitoring", "--repo", str(repo))
-    assert (code, out.splitlines()[0]) == (0, "removed: backlog, monitoring")
+    assert (code, out.splitlines()[0]) == (0, "removed: backlog, monitoring, socket-proxy")
     services = load(repo / STACK)["services"]
-    assert "monitoring" not in services
-    assert "backlog" not in services
-    # as before, but for the volume's declaration (declarations are added, never removed)
+    assert not {"monitoring", "backlog", "socket-proxy"} & set(services)
+    # as before, but for the declarations (added, never removed)
     after = (repo / STACK).read_text()
-    assert "\nvolumes:\n  monitoring-data: {}\n" in after
-    assert after.replace("\nvolumes:\n  monitoring-data: {}\n", "") == without
+    declared = ("\nvolumes:\n  monitoring-data: {}\n",
+                "  docker-api:\n    driver: overlay\n    internal: true\n")
+    for text in declared:
+        assert text in after
+        after = after.replace(text, "")
+    assert after == without
+
+
+def test_prometheus_port_is_published_only_when_asked_and_then_kept(
+        tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    repo = _repo(tmp_path)
+    compose_stack(repo)
+    code, out, err = run_cli(capsys, "compose", "--publish-monitoring", "--repo", str(repo))
+    assert code == 2
+    assert ("--publish-monitoring: the stack has no monitoring services to publish; add them "
+            "with --monitoring") in " ".join(err.split())
+    compose_stack(repo, monitoring=True)
+    assert "ports" not in load(repo / STACK)["services"]["monitoring"]
+    code, out, err = run_cli(capsys, "compose", "--publish-monitoring", "--repo", str(repo))
+    assert (code, out.splitlines()[0]) == (0, "updated: monitoring"), out + err
+    published = [{"target": 9090, "published": "${MONITORING_PORT:-9090}", "mode": "host"}]
+    assert load(repo / STACK)["services"]["monitoring"]["ports"] == published
+    assert "published: 9090" in docker_stack_config(repo / STACK)
+    # kept by a compose without the option (and by one that adds the services again)
+    assert not compose_stack(repo).changed
+    assert not compose_stack(repo, monitoring=True).changed
+    # the socket stays with the proxy whatever is published
+    assert "docker.sock" not in str(load(repo / STACK)["services"]["monitoring"])
+    code, out, err = run_cli(capsys, "compose", "--no-publish-monitoring", "--repo", str(repo))
+    assert code == 0, out + err
+    assert "ports" not in load(repo / STACK)["services"]["monitoring"]
+    assert not compose_stack(repo).changed
+
+
+def test_a_stack_file_of_the_old_generator_loses_the_socket_from_prometheus(
+        tmp_path: Path) -> None:
+    """Prometheus as root with the Docker socket, as the generator wrote it before: the next
+    compose moves the socket to the proxy and keeps the port the file published."""
+    repo = _repo(tmp_path)
+    compose_stack(repo, monitoring=True, publish_monitoring=True)
+    text = (repo / STACK).read_text().replace(
+        "      - monitoring-data:/prometheus\n",
+        "      - ${MONITORING_DOCKER_SOCKET:-/var/run/docker.sock}:/var/run/docker.sock:ro\n"
+        "      - monitoring-data:/prometheus\n", 1)
+    assert text != (repo / STACK).read_text()
+    (repo / STACK).write_text(text)
+    assert compose_stack(repo).updated == ("monitoring",)
+    monitoring = load(repo / STACK)["services"]["monitoring"]
+    assert monitoring["volumes"] == ["monitoring-data:/prometheus"]
+    assert monitoring["ports"][0]["target"] == 9090
 
 
 def test_a_service_of_that_name_that_is_not_generated_is_an_error(tmp_path: Path) -> None:
@@ -135,16 +196,16 @@ def test_monitoring_services_are_spliced_in_and_leave_the_rest_byte_for_byte(
     text = (repo / STACK).read_text().replace("\n", "\r\n")
     (repo / STACK).write_bytes(text.encode())
     result = compose_stack(repo, monitoring=True)
-    assert (result.method, result.added) == ("splice", ("monitoring", "backlog"))
+    assert (result.method, result.added) == ("splice", ("monitoring", "backlog", "socket-proxy"))
     after = (repo / STACK).read_bytes().decode()
     assert "\n" not in after.replace("\r\n", "")
-    # lines were only inserted (the two services, the volume's declaration)
+    # lines were only inserted (the services, the network's and the volume's declarations)
     matcher = difflib.SequenceMatcher(a=text.splitlines(keepends=True),
                                       b=after.splitlines(keepends=True), autojunk=False)
     inserted = [after.splitlines(keepends=True)[j1:j2]
                 for tag, _, _, j1, j2 in matcher.get_opcodes() if tag != "equal"]
     assert {tag for tag, *_ in matcher.get_opcodes()} == {"equal", "insert"}
-    assert [block[0].strip() for block in inserted] == ["monitoring:", "volumes:"]
+    assert [block[0].strip() for block in inserted] == ["monitoring:", "docker-api:", "volumes:"]
     assert not compose_stack(repo).changed
     docker_stack_config(repo / STACK)
 
@@ -162,6 +223,7 @@ def test_a_flow_style_volumes_section_takes_the_round_trip(
         " ".join(err.split()))
     data = load(repo / STACK)
     assert data["volumes"] == {"cache": {}, "monitoring-data": {}}
-    assert {"monitoring", "backlog"} <= set(data["services"])
+    assert {"monitoring", "backlog", "socket-proxy"} <= set(data["services"])
+    assert data["networks"]["docker-api"] == {"driver": "overlay", "internal": True}
     assert not compose_stack(repo).changed
     docker_stack_config(repo / STACK)

@@ -112,3 +112,22 @@ def test_docker_context_selects_the_engine(tmp_path: Path) -> None:
     assert "no Docker engine answers" in runs["cw-nowhere"][1]
     assert runs["cw-unknown"][0] == 3  # never the local engine by mistake
     assert f"DOCKER_CONTEXT=cw-unknown: no such Docker context in {config}" in runs["cw-unknown"][1]
+
+
+@pytest.mark.docker
+def test_deploy_names_a_missing_secret_and_how_to_create_it_before_building(
+        capsys: pytest.CaptureFixture[str], tmp_path: Path) -> None:
+    """worker.json `secrets` are external Docker secrets the operator creates; a missing one
+    is named, with the command, before anything is built."""
+    from tests.support.docker import require_docker_or_skip
+    from tests.tooling.helpers import make_repo, worker_files
+
+    require_docker_or_skip()
+    repo = make_repo(tmp_path, worker_files("mailer", 8005, secrets=["cw_never_created_pw"]))
+    code = main(["deploy", "--stack", "cw-missing-secret", "--repo", str(repo)])
+    assert code == 1
+    err = " ".join(capsys.readouterr().err.split())
+    assert ("Docker secret(s) missing in this Swarm: cw_never_created_pw (services mailer); "
+            "create each on a manager") in err
+    assert 'printf %s "$VALUE" | docker secret create cw_never_created_pw -' in err
+    assert "built" not in err

@@ -183,13 +183,14 @@ def _strings(data: Any) -> list[str]:
 
 def test_the_allowed_variables_are_those_the_project_reads(tmp_path: Path) -> None:
     """STACK_VARIABLES is the set the project's own stack reads: the seed, the committed
-    stack file and the overlays as written, and what the generator writes (monitoring too)."""
+    stack file and the overlays as written, and what the generator writes (monitoring with
+    its port published too)."""
     import yaml
 
     from workers_tooling import compose_stack
 
     rendered = tmp_path / "stack.yml"
-    compose_stack(REPO, output=rendered, monitoring=True)
+    compose_stack(REPO, output=rendered, monitoring=True, publish_monitoring=True)
     files = [rendered, REPO / "docker-compose.swarm.yml", *(REPO / "deploy").glob("*.yml")]
     read = {name for path in files for value in _strings(yaml.safe_load(path.read_text()))
             for name in references(value)}

@@ -11,7 +11,7 @@ import keyword
 import re
 import shutil
 from pathlib import Path
-from typing import Any
+from typing import Any, get_args
 
 import copier
 import pytest
@@ -128,7 +128,10 @@ def test_copier_defaults_are_worker_json_defaults() -> None:
     assert questions["depends_on"]["default"] == "[]"
     assert ServiceSpec.model_fields["depends_on"].default_factory is not None
     assert set(SPEC_FIELDS) <= set(questions)
-    assert NewWorkerAnswers.model_fields.keys() == {*SPEC_FIELDS, "custom_dockerfile"}
+    assert NewWorkerAnswers.model_fields.keys() == {*SPEC_FIELDS, "custom_dockerfile", "api"}
+    api = NewWorkerAnswers.model_fields["api"]
+    assert (questions["api"]["choices"], questions["api"]["default"]) == (
+        list(get_args(api.annotation)), api.default)
     for field in SPEC_FIELDS:  # the same rules object: bounds and validators of ServiceSpec
         ours, theirs = NewWorkerAnswers.model_fields[field], ServiceSpec.model_fields[field]
         assert (ours.annotation, ours.metadata) == (theirs.annotation, theirs.metadata), field
@@ -165,9 +168,11 @@ def test_handler_names_avoid_every_python_and_template_name(plain_template: Path
                                                             tmp_path: Path) -> None:
     questions = YAML(typ="safe").load((REPO / "copier.yml").read_text())
     listed = set(questions["python_reserved_names"]["default"])
-    copier.run_copy(str(plain_template), str(tmp_path / "w"), data={**BASE, "topics": ["x"]},
-                    defaults=True, quiet=True)
-    template_names = module_names((tmp_path / "w" / "main.py").read_text()) - {"x"}
+    template_names: set[str] = set()
+    for api in ("native", "py3"):
+        copier.run_copy(str(plain_template), str(tmp_path / api),
+                        data={**BASE, "topics": ["x"], "api": api}, defaults=True, quiet=True)
+        template_names |= module_names((tmp_path / api / "main.py").read_text()) - {"x"}
     python_names = {*keyword.kwlist, *keyword.softkwlist, *dir(builtins)}
     needed = {name for name in python_names | template_names if SNAKE.fullmatch(name)}
     assert needed <= listed, f"add to python_reserved_names in copier.yml: {needed - listed}"

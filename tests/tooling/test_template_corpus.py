@@ -35,6 +35,8 @@ CORPUS: dict[str, dict[str, Any]] = {
     "yes": {"topics": ["yes", "no", "on", "off", "null", "true"]},  # YAML 1.1 booleans
     "x": {"topics": ["x"]},
     LONGEST_NAME: {"topics": [LONGEST_TOPIC]},
+    # main.py with handlers written for camunda-external-task-client-python3 (compat layer)
+    "py3": {"topics": ["py3_first", "config", "task_result", "subscribe"], "api": "py3"},
     "edges": {"topics": ["edges"], "port": 65535, "max_tasks": 1000, "lock_duration": 1000,
               "replicas": 0, "custom_dockerfile": True,
               "description": 'Says """hi""" to "everyone" \\ with ção and ☃, ending in "'},
@@ -57,6 +59,16 @@ def test_renders_compiles_and_passes_its_own_tests(corpus: dict[str, Path], name
     run(worker, sys.executable, "-m", "pytest", "-q")
     # The worker's own lint settings; lines grow past 100 only with very long topics.
     run(worker, str(BIN / "ruff"), "check", "--quiet", "--ignore", "E501", ".")
+
+
+def test_only_a_py3_worker_asks_for_the_compat_extra(corpus: dict[str, Path]) -> None:
+    """Its image gets camunda-external-task-client-python3 (and requests); the others not."""
+    for name, worker in corpus.items():
+        wanted = [line for line in (worker / "requirements.txt").read_text().splitlines()
+                  if line and not line.startswith("#")]
+        assert wanted == (["camunda-workers[compat]"] if name == "py3" else []), name
+    assert "camunda_workers.compat import ExternalTaskWorker" in (
+        corpus["py3"] / "main.py").read_text()
 
 
 def test_the_description_is_kept_verbatim(corpus: dict[str, Path]) -> None:
@@ -104,16 +116,17 @@ def test_each_worker_completes_one_task_per_topic_on_the_engine(
         assert camunda.variables(instance)[result]["value"] is True, topic
 
 
+@pytest.mark.parametrize("worker", ["x", "py3"])
 @pytest.mark.parametrize(("variable", "value", "named"), [
     ("CAMUNDA_URL", "http://localhost:99999/engine-rest", "base_url (from env CAMUNDA_URL)"),
     ("METRICS_PORT", "eighty", "METRICS_PORT"),
 ])
 def test_a_bad_setting_stops_the_worker_with_one_line(
-    corpus: dict[str, Path], variable: str, value: str, named: str
+    corpus: dict[str, Path], worker: str, variable: str, value: str, named: str
 ) -> None:
     """Settings are checked when main.py builds the worker: one line naming the setting and
     exit code 1, as `python main.py` shows it (no traceback)."""
-    started = subprocess.run([sys.executable, "main.py"], cwd=corpus["x"], capture_output=True,
+    started = subprocess.run([sys.executable, "main.py"], cwd=corpus[worker], capture_output=True,
                              text=True, timeout=60, env={**os.environ, variable: value})
     assert started.returncode == 1
     assert "Traceback" not in started.stderr

@@ -15,6 +15,7 @@ knows which HTTP library is used; the rest of the SDK sees :class:`HttpTransport
 
 from __future__ import annotations
 
+import base64
 import io
 import re
 import ssl
@@ -24,13 +25,14 @@ from typing import Any, Protocol
 from urllib.parse import urlsplit
 
 import aiohttp
-from camunda.utils.auth_basic import AuthBasic
 
 from . import _wire
 from ._settings import DEFAULT_MAX_ANSWER_BYTES, WorkerSettings
 from .errors import EngineError, EngineRejectedError, EngineUnavailableError
 
-__all__ = ["AiohttpTransport", "EngineClient", "HttpAnswer", "HttpTransport", "engine_error"]
+__all__ = [
+    "AiohttpTransport", "EngineClient", "HttpAnswer", "HttpTransport", "basic_auth", "engine_error",
+]
 
 _JSON = {"Content-Type": "application/json"}
 # Error codes the engine puts in its error body (Camunda >= 7.15) for a conflict that is
@@ -178,6 +180,12 @@ class AiohttpTransport:
             await session.close()
 
 
+def basic_auth(username: str, password: str) -> str:
+    """The ``Authorization`` header of HTTP basic auth (RFC 7617, UTF-8)."""
+    pair = f"{username}:{password}".encode()
+    return f"Basic {base64.b64encode(pair).decode('ascii')}"
+
+
 def _summary(answer: HttpAnswer) -> str:
     # e.g. a servlet container's or proxy's HTML error page
     text = answer.text
@@ -259,9 +267,7 @@ class EngineClient:
             headers["Authorization"] = f"Bearer {settings.token.get_secret_value()}"
         elif settings.username is not None:
             password = settings.password.get_secret_value() if settings.password else ""
-            # Header built by camunda-external-task-client-python3's helper.
-            headers["Authorization"] = AuthBasic(username=settings.username,
-                                                 password=password).token
+            headers["Authorization"] = basic_auth(settings.username, password)
         return cls(
             base_url=settings.base_url,
             headers=headers,

@@ -18,8 +18,8 @@ import signal
 import sys
 import threading
 import time
-from collections.abc import Awaitable, Callable, Coroutine
-from contextlib import suppress
+from collections.abc import Awaitable, Callable, Coroutine, Iterator
+from contextlib import contextmanager, suppress
 from typing import Any, TypeVar
 
 from ._settings import SHUTDOWN_TEARDOWN
@@ -137,17 +137,32 @@ class Lifecycle:
         would keep the process alive past any grace period.
         """
         loop = asyncio.new_event_loop()
+        completed = False
+        try:
+            with self.handling_signals(loop):
+                loop.run_until_complete(main())
+            completed = True
+        finally:
+            self._close(loop)
+            if threading.current_thread() is threading.main_thread():
+                # Off the main thread (e.g. one worker per thread) the process is not ours
+                # to end: its main thread is one of the threads that would "remain".
+                self._exit_if_threads_remain(0 if completed else 1)
+
+    @contextmanager
+    def handling_signals(self, loop: asyncio.AbstractEventLoop) -> Iterator[None]:
+        """SIGTERM and SIGINT stop the worker while inside (on the main thread only:
+        Python delivers signals there)."""
         on_main_thread = threading.current_thread() is threading.main_thread()
         if on_main_thread:
             for signum in _SIGNALS:
                 loop.add_signal_handler(signum, self._on_signal, signum)
-        completed = False
         try:
-            loop.run_until_complete(main())
-            completed = True
+            yield
         finally:
-            self._close(loop, on_main_thread)
-            self._exit_if_threads_remain(0 if completed else 1)
+            if on_main_thread and not loop.is_closed():
+                for signum in _SIGNALS:
+                    loop.remove_signal_handler(signum)
 
     def _on_signal(self, signum: int) -> None:
         self.signals += 1
@@ -161,10 +176,7 @@ class Lifecycle:
             log.warning("%s again: handing back in-flight tasks and exiting now", name)
             self.request_stop(urgent=True)
 
-    def _close(self, loop: asyncio.AbstractEventLoop, on_main_thread: bool) -> None:
-        if on_main_thread:
-            for signum in _SIGNALS:
-                loop.remove_signal_handler(signum)
+    def _close(self, loop: asyncio.AbstractEventLoop) -> None:
         try:
             tasks = asyncio.all_tasks(loop)
             for task in tasks:

@@ -62,6 +62,8 @@ class Subscription:
     process_definition_key: str | None = None
     tenant_ids: tuple[str, ...] | None = None
     include_extension_properties: bool = False
+    process_variables: Mapping[str, Any] | None = None
+    deserialize_values: bool = False
 
     def fetch_topic(self, default_lock_duration: int) -> dict[str, Any]:
         """This subscription as one entry of ``fetchAndLock``'s ``topics``."""
@@ -70,10 +72,11 @@ class Subscription:
             "lockDuration": self.lock_duration or default_lock_duration,
             "localVariables": self.local_variables,
             "includeExtensionProperties": self.include_extension_properties,
-            # Serialized values: Json arrives as its text and Java objects in the
-            # application/json format as JSON (deserialized ones would arrive as Spin
-            # or Java bean properties); _variables decodes both.
-            "deserializeValues": False,
+            # Serialized values by default: Json arrives as its text and Java objects in
+            # the application/json format as JSON (deserialized ones would arrive as Spin
+            # or Java bean properties); _variables decodes both. The compat layer asks
+            # as camunda-external-task-client-python3 did (deserialized by default).
+            "deserializeValues": self.deserialize_values,
         }
         if self.variables is not None:
             topic["variables"] = list(self.variables)
@@ -83,6 +86,8 @@ class Subscription:
             topic["processDefinitionKey"] = self.process_definition_key
         if self.tenant_ids is not None:
             topic["tenantIdIn"] = list(self.tenant_ids)
+        if self.process_variables:
+            topic["processVariables"] = dict(self.process_variables)
         return topic
 
 
@@ -114,12 +119,17 @@ class TaskRouter:
         process_definition_key: str | None = None,
         tenant_ids: Sequence[str] | None = None,
         include_extension_properties: bool = False,
+        process_variables: Mapping[str, Any] | None = None,
+        deserialize_values: bool = False,
     ) -> Callable[[HandlerT], HandlerT]:
         """Register the decorated function as the handler of topic ``name``.
 
         ``lock_duration`` is in milliseconds (default: the worker's); ``variables``
         fetches only those names (default: all); ``local_variables`` only the task's
-        local ones. The other filters narrow which tasks of the topic are fetched.
+        local ones. The other filters narrow which tasks of the topic are fetched
+        (``process_variables``: only tasks whose process has these values).
+        ``deserialize_values`` asks the engine for deserialized Java objects (Json and
+        Object variables then arrive as the engine renders the object, not serialized).
         """
 
         def register(handler: HandlerT) -> HandlerT:
@@ -133,6 +143,8 @@ class TaskRouter:
                 process_definition_key=process_definition_key,
                 tenant_ids=tuple(tenant_ids) if tenant_ids is not None else None,
                 include_extension_properties=include_extension_properties,
+                process_variables=dict(process_variables) if process_variables else None,
+                deserialize_values=deserialize_values,
             ))
             return handler
 

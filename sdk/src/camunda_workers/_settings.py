@@ -125,7 +125,7 @@ class WorkerSettings(BaseModel):
 
     @model_validator(mode="after")
     def _long_poll_fits_the_drain(self) -> WorkerSettings:
-        bound = self._long_poll_bound_ms()
+        bound = self.long_poll_bound_ms()
         if self.async_response_timeout is not None and self.async_response_timeout > bound:
             raise ValueError(
                 f"async_response_timeout ({self.async_response_timeout} ms) must be at most "
@@ -141,7 +141,7 @@ class WorkerSettings(BaseModel):
         """Seconds at the end of the drain kept for the last reports and unlocks."""
         return min(2.0, self.drain_timeout * 0.2)
 
-    def _long_poll_bound_ms(self) -> int:
+    def long_poll_bound_ms(self) -> int:
         room = self.drain_timeout - SHUTDOWN_TEARDOWN - self.shutdown_reserve()
         return max(int(room * 1000), 1000)
 
@@ -149,7 +149,7 @@ class WorkerSettings(BaseModel):
         """The long poll's length: as set, else 10 s or what the drain leaves room for."""
         if self.async_response_timeout is not None:
             return self.async_response_timeout
-        return min(10_000, self._long_poll_bound_ms())
+        return min(10_000, self.long_poll_bound_ms())
 
 
 class WorkerOptions(TypedDict, total=False):

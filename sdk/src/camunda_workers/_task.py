@@ -61,6 +61,8 @@ class Task:
     variable_types: dict[str, VariableType] = field(default_factory=dict, repr=False)
     completion: Completion | None = field(default=None, repr=False)
     lock_extender: LockExtender | None = field(default=None, repr=False, compare=False)
+    # The engine's answer this task was built from (the compat layer hands it on as is).
+    raw: Mapping[str, Any] = field(default_factory=dict, repr=False, compare=False)
 
     @classmethod
     def from_engine(cls, raw: Mapping[str, Any], *, with_variables: bool = True) -> Task:
@@ -89,6 +91,7 @@ class Task:
             error_message=raw.get("errorMessage"),
             lock_expiration_time=raw.get("lockExpirationTime"),
             extension_properties=dict(raw.get("extensionProperties") or {}),
+            raw=raw,
         )
 
     def complete(

@@ -10,6 +10,7 @@ from ._images import BuiltImage, build_images
 from ._local_monitoring import LocalMonitoring, start_local_monitoring, stop_local_monitoring
 from ._logs import service_logs
 from ._monitoring import ReplicaProbe, WorkerEndpoint, monitoring_status
+from ._monitoring_access import prometheus_url
 from ._monitoring_images import build_component_images
 from ._overlay import load_overlay
 from ._paths import find_repo_root
@@ -56,6 +57,7 @@ __all__ = [
     "load_overlay",
     "monitoring_status",
     "prometheus_status",
+    "prometheus_url",
     "run_demo",
     "scale",
     "service_logs",

@@ -17,7 +17,7 @@ import json
 import re
 from collections.abc import Mapping
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, create_model, field_validator
 from ruamel.yaml import YAML
@@ -51,6 +51,9 @@ RESERVED_NAMES = SKIPPED_FOLDERS
 # The questions of copier.yml that are fields of worker.json, validated by its model's rules.
 SPEC_FIELDS = ("name", "description", "port", "topics", "depends_on", "max_tasks",
                "lock_duration", "replicas")
+# main.py's handler API (copier.yml's `api` choices): ours, or that of
+# camunda-external-task-client-python3 run by camunda_workers.compat.
+HandlerApi = Literal["native", "py3"]
 _CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f]")
 
 
@@ -93,6 +96,7 @@ NewWorkerAnswers: type[BaseModel] = create_model(
     __base__=_RenderingRules,
     __doc__="The questions of copier.yml, validated before Copier runs (all problems at once).",
     custom_dockerfile=(bool, False),
+    api=(HandlerApi, "native"),
     **_spec_fields,
 )
 

@@ -20,13 +20,18 @@ the stack file as it is.
 from __future__ import annotations
 
 import difflib
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from ._atomic import Writer, atomic_write, write_all
-from ._compose_components import COMPONENT_VOLUMES, COMPONENTS_FAMILY, wanted_components
+from ._compose_components import (
+    COMPONENT_NETWORKS,
+    COMPONENT_VOLUMES,
+    COMPONENTS_FAMILY,
+    wanted_components,
+)
 from ._discovery import DiscoveredWorker, discover_workers, relative
 from ._gc import without_gc
 from ._image_names import ImageNames
@@ -114,6 +119,7 @@ def compose_stack(
     environment: str | None = None,
     output: Path | None = None,
     monitoring: bool | None = None,
+    publish_monitoring: bool | None = None,
     check: bool = False,
     writer: Writer = write_all,
 ) -> ComposeResult:
@@ -123,6 +129,8 @@ def compose_stack(
     to the deploy, see :class:`~._image_names.ImageNames`). ``output`` (default: the stack
     file) is where the result goes. ``monitoring`` adds (True) or removes (False) the
     monitoring services (:mod:`._monitoring_stack`); None keeps them if the file has them.
+    ``publish_monitoring`` publishes Prometheus' port (True) or not (False); None: as the
+    file has it (a new monitoring service publishes nothing).
     ``check=True`` writes nothing; the result's ``diff`` shows what would change.
     """
     stack_file = stack_file or repo / STACK_FILE
@@ -147,10 +155,11 @@ def compose_stack(
     shown = source if old_text is not None else relative(seed, repo)
     outcome, reason = _generate(start[len(bom):], shown, generated, secrets, WORKERS)
     components = wanted_components(outcome.text, repo, workers, images=images,
-                                   enabled=monitoring)
+                                   enabled=monitoring, publish=publish_monitoring)
     if components is not None:
         more, why = _generate(outcome.text, shown, components, (), COMPONENTS_FAMILY,
-                              COMPONENT_VOLUMES if components else ())
+                              COMPONENT_VOLUMES if components else (),
+                              COMPONENT_NETWORKS if components else None)
         outcome = _combine(outcome, more)
         reason = "; ".join(r for r in (reason, why) if r)
     _check_depends_on(workers, outcome.services, source)
@@ -162,16 +171,16 @@ def compose_stack(
 
 
 def _generate(text: str, shown: str, generated: dict[str, dict[str, Any]],
-              secrets: Sequence[str], family: Family,
-              volumes: Sequence[str] = ()) -> tuple[Outcome, str]:
+              secrets: Sequence[str], family: Family, volumes: Sequence[str] = (),
+              networks: Mapping[str, Mapping[str, Any]] | None = None) -> tuple[Outcome, str]:
     """Splice one family of services, else round-trip the file; (outcome, why not spliced)."""
     try:
         try:
             return splice(text, source=shown, generated=generated, secrets=secrets,
-                          family=family, volumes=volumes), ""
+                          family=family, volumes=volumes, networks=networks), ""
         except NeedsRoundTrip as exc:
             return roundtrip(text, source=shown, generated=generated, secrets=secrets,
-                             family=family, volumes=volumes), str(exc)
+                             family=family, volumes=volumes, networks=networks), str(exc)
     except RecursionError:
         raise InputError(f"{shown}: nested too deeply to read; a stack file is a few levels "
                          "of keys") from None

@@ -10,7 +10,8 @@ are built, pushed, checked and deployed: ``docker stack deploy`` fills the file'
 
 ``--monitoring`` adds the monitoring services to the rendered file (``--no-monitoring``
 leaves them out; neither: as the stack file has them); their images are built, pushed and
-checked with the workers' (:mod:`._monitoring_images`).
+checked with the workers' (:mod:`._monitoring_images`). Prometheus' port is published
+only with ``--publish-monitoring`` (or when the stack file publishes it).
 
 On a Swarm of more than one node every node pulls the worker images: they must be in a
 registry all nodes reach (``REGISTRY``). Deploy pushes there, then asks the Swarm's
@@ -68,6 +69,7 @@ class DeployResult:
     names: ImageNames
     nodes: int = 1
     monitoring: bool = False  # the stack has the monitoring services
+    monitoring_published: bool = False  # and Prometheus' port is published
     services: tuple[ServiceStatus, ...] = ()  # as they converged (empty: not followed)
     engine_image: str | None = None  # set for the deploy (None: ENGINE_IMAGE or the file's)
 
@@ -102,6 +104,7 @@ def deploy(
     push: bool | None = None,
     base_image: str | None = None,
     monitoring: bool | None = None,
+    publish_monitoring: bool | None = None,
     progress: Callable[[str, str], None] = lambda worker, line: None,
     warn: Callable[[str], None] = lambda message: None,
     follow: bool = True,
@@ -112,8 +115,10 @@ def deploy(
     raising :class:`~._converge.NotConverged` for those that do not. ``push`` defaults to
     whether a registry is set (``REGISTRY`` other than ``local``). ``monitoring``: with
     (True) or without (False) the monitoring services; None: as the stack file has them.
-    ``progress(source, line)``: build lines, the deploy's output and, with source
-    ``stack``, each change of a service's state; ``warn``: each warning as it is found.
+    ``publish_monitoring``: Prometheus' port published on its node (True) or not (False);
+    None: as the stack file has it. ``progress(source, line)``: build lines, the deploy's
+    output and, with source ``stack``, each change of a service's state; ``warn``: each
+    warning as it is found.
     """
     names = ImageNames(registry=registry, tag=tag).resolve()
     if push is None:
@@ -125,16 +130,20 @@ def deploy(
         warnings.append(f"{relative(stack_file, repo)} is behind the workers (deployed "
                         "anyway, from the rendered file): run `workers compose` and commit it")
     composed = compose_stack(repo, stack_file=stack_file, environment=environment,
-                             output=rendered, monitoring=monitoring)
+                             output=rendered, monitoring=monitoring,
+                             publish_monitoring=publish_monitoring)
     services = _labelled_services(composed.text, WORKER_LABEL)
     images = {worker.name: names.image(worker.name, worker.spec.version)
               for worker in discover_workers(repo)}
-    monitored = bool(_labelled_services(composed.text, COMPONENT_LABEL))
+    components = _labelled_services(composed.text, COMPONENT_LABEL)
+    monitored = bool(components)
+    published = any(service.get("ports") for service in components.values())
     if monitored:
         images.update({component.name: component_image(repo, component, names)
                        for component in COMPONENTS})
     with docker_client() as client:
         require_swarm(client)
+        _require_secrets(client, composed.text)
         nodes = swarm_nodes(client)
         if len(nodes) > 1 and names.registry == DEFAULT_REGISTRY:
             raise LocalImagesOnMultiNodeSwarm(_local_only(
@@ -175,7 +184,7 @@ def deploy(
             stack, before, timeout=timeout, progress=lambda line: progress("stack", line),
             hint=lambda name, error: _image_fix(name, error, workers)))
     return DeployResult(stack, composed, built, tuple(warnings), done.stdout, rendered, names,
-                        len(nodes), monitored, converged, engine_image)
+                        len(nodes), monitored, published, converged, engine_image)
 
 
 def _engine_from_variable(stack_text: str) -> bool:
@@ -206,6 +215,34 @@ def _labelled_services(stack_text: str, label: str) -> dict[str, dict[str, Any]]
     return {str(name): service for name, service in services.items()
             if isinstance(service, dict) and service.get("image")
             and label in ((service.get("deploy") or {}).get("labels") or {})}
+
+
+def _require_secrets(client: Any, stack_text: str) -> None:
+    """Every external secret the services use exists in the Swarm (before any build): the
+    operator creates them, their values never pass through a file of the project."""
+    from ruamel.yaml import YAML
+
+    data = YAML(typ="safe").load(stack_text) or {}
+    declared = data.get("secrets") or {}
+    users: dict[str, list[str]] = {}
+    for service_name, service in (data.get("services") or {}).items():
+        for entry in (service or {}).get("secrets") or []:
+            source = entry.get("source") if isinstance(entry, dict) else entry
+            declaration = declared.get(source)
+            if isinstance(declaration, dict) and declaration.get("external"):
+                name = str(declaration.get("name") or source)
+                users.setdefault(name, []).append(str(service_name))
+    if not users:
+        return
+    existing = {secret.name for secret in client.secrets.list()}
+    missing = [f"{name} (services {', '.join(services)})"
+               for name, services in sorted(users.items()) if name not in existing]
+    if missing:
+        first = next(name for name in sorted(users) if name not in existing)
+        raise ToolingError(
+            f"Docker secret(s) missing in this Swarm: {', '.join(missing)}; create each on a "
+            f"manager from where the value is kept, e.g. `printf %s \"$VALUE\" | docker "
+            f"secret create {first} -` (README.md: Security, Secrets)")
 
 
 def _require_images(client: Any, images: Mapping[str, str]) -> None:

@@ -1,16 +1,22 @@
 """The stack's optional monitoring services, as ``workers compose --monitoring`` writes them.
 
-* ``monitoring``: Prometheus (image built from ``deploy/monitoring/Dockerfile``) on a
-  manager node, with the Docker socket for Swarm service discovery (the manager's
-  ``${MONITORING_DOCKER_SOCKET:-/var/run/docker.sock}``: rootless Docker's is elsewhere),
-  on the ``workers`` overlay network so that it reaches every replica on every node, its
-  UI on host port ``${MONITORING_PORT:-9090}`` of that node, its data in the
-  ``monitoring-data`` volume.
+* ``monitoring``: Prometheus (image built from ``deploy/monitoring/Dockerfile``, running
+  as nobody) on a manager node, on the ``workers`` overlay network so that it reaches
+  every replica on every node, its data in the ``monitoring-data`` volume. Its port is
+  published (host port ``${MONITORING_PORT:-9090}`` of its node) only when asked
+  (``publish=True``); otherwise it answers on the overlay networks and, on its node, at
+  its ``docker_gwbridge`` address (:mod:`._monitoring_access`).
+* ``socket-proxy``: ``deploy/monitoring/socket_proxy.py`` (image from
+  ``socket-proxy.Dockerfile``) on a manager node, the only service with the Docker socket
+  (the manager's ``${MONITORING_DOCKER_SOCKET:-/var/run/docker.sock}``: rootless Docker's
+  is elsewhere). It lets through the reads Prometheus' Swarm service discovery makes (GET
+  of tasks, services, nodes, networks) and refuses everything else. It is on the internal
+  ``docker-api`` network alone with Prometheus, and publishes nothing.
 * ``backlog``: the backlog exporter (``python -m camunda_workers.backlog``, image from
   ``deploy/monitoring/backlog.Dockerfile``), one per stack, counting the external tasks of
   every worker's topics; Prometheus scrapes it like a worker (job ``camunda-backlog``).
 
-Both are recognised by the :data:`COMPONENT_LABEL` label. Their images are named by the
+All three are recognised by the :data:`COMPONENT_LABEL` label. Their images are named by the
 one resolver (:class:`~._image_names.ImageNames`: ``${REGISTRY:-local}/workers-NAME`` in the
 stack file) and tagged with a digest of what goes into them, so a changed rule or exporter
 changes the stack file and ``docker stack deploy`` rolls the service.
@@ -32,18 +38,25 @@ from ._service import ENGINE_URL, NETWORK, RESTART_POLICY, secret_variable
 __all__ = [
     "BACKLOG_PORT",
     "COMPONENTS",
+    "DOCKER_API_NETWORK",
+    "DOCKER_API_NETWORK_DECLARATION",
     "MONITORING_PORT",
     "MONITORING_VOLUME",
+    "PROMETHEUS_PORT",
     "Component",
     "component_image",
     "component_services",
 ]
 
 MONITORING_DIR = "deploy/monitoring"
+PROMETHEUS_PORT = 9090
 MONITORING_PORT = "${MONITORING_PORT:-9090}"
 MONITORING_VOLUME = "monitoring-data"
-# The manager's Docker socket, where Prometheus' Swarm service discovery asks.
+# The manager's Docker socket, which only the socket proxy mounts.
 DOCKER_SOCKET = "${MONITORING_DOCKER_SOCKET:-/var/run/docker.sock}"
+# Prometheus and the socket proxy alone; internal: no way out of it either.
+DOCKER_API_NETWORK = "docker-api"
+DOCKER_API_NETWORK_DECLARATION = {"driver": "overlay", "internal": True}
 BACKLOG_PORT = 9180
 BACKLOG_INTERVAL = "30"
 # Engine credentials a worker may get as Docker secrets; the exporter needs them too.
@@ -71,6 +84,10 @@ COMPONENTS = (
               (f"{MONITORING_DIR}/backlog.Dockerfile", "sdk/pyproject.toml",
                "sdk/src/camunda_workers/*.py"),
               "BASE_IMAGE", "BASE_IMAGE"),
+    Component("socket-proxy", f"{MONITORING_DIR}/socket-proxy.Dockerfile", ".",
+              (f"{MONITORING_DIR}/socket-proxy.Dockerfile", f"{MONITORING_DIR}/socket_proxy.py",
+               "sdk/pyproject.toml"),
+              "BASE_IMAGE", "BASE_IMAGE"),
 )
 
 
@@ -88,21 +105,41 @@ def component_image(repo: Path, component: Component, images: ImageNames) -> str
     return f"{images.repository(component.name)}:{_digest(repo, component.inputs)}"
 
 
-def _monitoring(image: str) -> dict[str, Any]:
-    return {
+def _monitoring(image: str, *, publish: bool) -> dict[str, Any]:
+    service: dict[str, Any] = {
         "image": image,
         # Host mode: the UI answers on the node that runs it, with or without the
-        # routing mesh (which needs IPVS in the kernel).
-        "ports": [{"target": 9090, "published": MONITORING_PORT, "mode": "host"}],
-        "networks": [NETWORK],
-        "volumes": [f"{DOCKER_SOCKET}:/var/run/docker.sock:ro",
-                    f"{MONITORING_VOLUME}:/prometheus"],
+        # routing mesh (which needs IPVS in the kernel). Without authentication: only
+        # when asked.
+        "ports": [{"target": PROMETHEUS_PORT, "published": MONITORING_PORT, "mode": "host"}],
+        "networks": [NETWORK, DOCKER_API_NETWORK],
+        "volumes": [f"{MONITORING_VOLUME}:/prometheus"],
         "deploy": {
             "replicas": 1,
             "endpoint_mode": "dnsrr",
+            # on a manager, as before: its data volume stays where it was
             "placement": {"constraints": ["node.role == manager"]},
             "restart_policy": dict(RESTART_POLICY),
             "labels": {COMPONENT_LABEL: "monitoring"},
+        },
+    }
+    if not publish:
+        del service["ports"]
+    return service
+
+
+def _socket_proxy(image: str) -> dict[str, Any]:
+    return {
+        "image": image,
+        "networks": [DOCKER_API_NETWORK],
+        "volumes": [f"{DOCKER_SOCKET}:/var/run/docker.sock"],
+        "deploy": {
+            "replicas": 1,
+            "endpoint_mode": "dnsrr",
+            # the Swarm's API answers on managers only
+            "placement": {"constraints": ["node.role == manager"]},
+            "restart_policy": dict(RESTART_POLICY),
+            "labels": {COMPONENT_LABEL: "socket-proxy"},
         },
     }
 
@@ -135,9 +172,11 @@ def _backlog(image: str, workers: Sequence[DiscoveredWorker]) -> dict[str, Any]:
 
 
 def component_services(repo: Path, workers: Sequence[DiscoveredWorker], *,
-                       images: ImageNames) -> dict[str, dict[str, Any]]:
-    """Service name -> the generated keys of that monitoring service, as plain data."""
+                       images: ImageNames, publish: bool = False) -> dict[str, dict[str, Any]]:
+    """Service name -> the generated keys of that monitoring service, as plain data;
+    ``publish``: Prometheus' port on its node's host port ``MONITORING_PORT``."""
     named = {component.name: component_image(repo, component, images)
              for component in COMPONENTS}
-    return {"monitoring": _monitoring(named["monitoring"]),
-            "backlog": _backlog(named["backlog"], workers)}
+    return {"monitoring": _monitoring(named["monitoring"], publish=publish),
+            "backlog": _backlog(named["backlog"], workers),
+            "socket-proxy": _socket_proxy(named["socket-proxy"])}

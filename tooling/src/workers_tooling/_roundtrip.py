@@ -55,7 +55,8 @@ def _ensure(data: CommentedMap, section: str, name: str, value: Mapping[str, Any
 
 def roundtrip(text: str, *, source: str, generated: Mapping[str, Mapping[str, Any]],
               secrets: Sequence[str], family: Family = WORKERS,
-              volumes: Sequence[str] = ()) -> Outcome:
+              volumes: Sequence[str] = (),
+              networks: Mapping[str, Mapping[str, Any]] | None = None) -> Outcome:
     """Bring the services of ``family`` in ``text`` in line with ``generated`` (name ->
     service, in name order) through a whole-file round trip."""
     document = Document(text, source=source)
@@ -93,7 +94,8 @@ def roundtrip(text: str, *, source: str, generated: Mapping[str, Mapping[str, An
             existing[name] = name
             added.append(name)
     if generated:
-        _ensure(data, "networks", NETWORK, NETWORK_DECLARATION)
+        for network, declaration in {NETWORK: NETWORK_DECLARATION, **(networks or {})}.items():
+            _ensure(data, "networks", network, declaration)
     for secret in secrets:
         _ensure(data, "secrets", secret, SECRET_DECLARATION)
     for volume in volumes:

@@ -286,9 +286,11 @@ def _declare(splicer: LineEdits, top: list[Entry], section: str,
 
 def splice(text: str, *, source: str, generated: Mapping[str, Mapping[str, Any]],
            secrets: Sequence[str], family: Family = WORKERS,
-           volumes: Sequence[str] = ()) -> Outcome:
+           volumes: Sequence[str] = (),
+           networks: Mapping[str, Mapping[str, Any]] | None = None) -> Outcome:
     """Bring the services of ``family`` in ``text`` in line with ``generated`` (name ->
-    service, in name order), declaring the network, ``secrets`` and ``volumes`` they use."""
+    service, in name order), declaring the network, ``secrets`` and ``volumes`` they use
+    (and ``networks``: more networks, name -> declaration)."""
     lines = split_lines(text)
     newline = "\r\n" if lines and lines[0].endswith("\r\n") else "\n"
     try:
@@ -298,7 +300,7 @@ def splice(text: str, *, source: str, generated: Mapping[str, Mapping[str, Any]]
                             source)
         added, updated, removed, children = _services(splicer, top, generated, family)
         if generated:
-            _declare(splicer, top, "networks", {NETWORK: NETWORK_DECLARATION})
+            _declare(splicer, top, "networks", {NETWORK: NETWORK_DECLARATION, **(networks or {})})
         _declare(splicer, top, "secrets", {name: SECRET_DECLARATION for name in secrets})
         _declare(splicer, top, "volumes", {name: VOLUME_DECLARATION for name in volumes})
         output = splicer.result() if splicer.edits else text

@@ -27,6 +27,7 @@ from ._images import build_images
 from ._local_monitoring import start_local_monitoring, stop_local_monitoring
 from ._logs import service_logs
 from ._monitoring import monitoring_status
+from ._monitoring_access import prometheus_url
 from ._paths import find_repo_root
 from ._scale import scale
 from ._schema import write_schema
@@ -46,6 +47,11 @@ MonitoringOption = Annotated[bool | None, typer.Option(
     "--monitoring/--no-monitoring",
     help="Add (or remove) the Prometheus and backlog exporter services; without either, "
          "the stack file keeps what it has.")]
+PublishMonitoringOption = Annotated[bool | None, typer.Option(
+    "--publish-monitoring/--no-publish-monitoring",
+    help="Publish Prometheus' port (host port MONITORING_PORT, default 9090, of its node; "
+         "no authentication) or stop publishing it; without either, as the stack file has "
+         "it (new: not published, see `workers prometheus-url`).")]
 
 
 @app.callback()
@@ -140,6 +146,7 @@ def compose(
     output: Annotated[Path | None, typer.Option(
         help="Write the result here and leave the stack file as it is.")] = None,
     monitoring: MonitoringOption = None,
+    publish_monitoring: PublishMonitoringOption = None,
     repo: RepoOption = None,
 ) -> None:
     """Add, update and remove the worker services of the Swarm stack file, keeping the rest.
@@ -147,7 +154,8 @@ def compose(
     Images are ${REGISTRY:-local}/workers-NAME:${TAG:-VERSION}: `docker stack deploy` (and
     `workers deploy`) fill in REGISTRY and TAG."""
     result = compose_stack(repo or find_repo_root(), stack_file=stack_file, environment=env,
-                           output=output, monitoring=monitoring, check=check)
+                           output=output, monitoring=monitoring,
+                           publish_monitoring=publish_monitoring, check=check)
     if result.method != "splice":
         err_console.print(f"note: {result.reason}: ruamel.yaml rewrote the whole file "
                           "(formatting outside the worker services may be normalised)",
@@ -189,6 +197,9 @@ def new(
     lock_duration: Annotated[int | None, typer.Option(help="Lock per task, ms.")] = None,
     replicas: Annotated[int | None, typer.Option(help="Swarm replicas.")] = None,
     dockerfile: Annotated[bool, typer.Option("--dockerfile", help="Own Dockerfile.")] = False,
+    api: Annotated[str | None, typer.Option(
+        help="Handler API: native (default) or py3 (handlers written for "
+             "camunda-external-task-client-python3, run by camunda_workers.compat).")] = None,
     interactive: Annotated[bool, typer.Option("--interactive", "-i",
                                               help="Ask every question.")] = False,
     template: Annotated[str | None, typer.Option(
@@ -200,7 +211,7 @@ def new(
     """Create workers/NAME from the Copier template (its latest version, recorded)."""
     given = {"name": name, "topics": topic or None, "port": port, "description": description,
              "max_tasks": max_tasks, "lock_duration": lock_duration, "replicas": replicas,
-             "custom_dockerfile": dockerfile or None}
+             "custom_dockerfile": dockerfile or None, "api": api}
     answers = {key: value for key, value in given.items() if value is not None}
     if not interactive and ("name" not in answers or "topics" not in answers):
         raise ToolingError("give NAME and at least one --topic, or use --interactive")
@@ -364,6 +375,7 @@ def deploy(
     registry: RegistryOption = None,
     tag: TagOption = None,
     monitoring: MonitoringOption = None,
+    publish_monitoring: PublishMonitoringOption = None,
     detach: Annotated[bool, typer.Option(
         "--detach", help="Return once Swarm has the stack; do not wait for the services.")
     ] = False,
@@ -382,7 +394,8 @@ def deploy(
     result = swarm_deploy(repo or find_repo_root(), stack=stack, environment=env, push=push,
                           build=not no_build, base_image=base_image, stack_file=stack_file,
                           registry=registry, tag=tag, monitoring=monitoring,
-                          progress=_progress, warn=_warn, follow=not detach, timeout=timeout)
+                          publish_monitoring=publish_monitoring, progress=_progress,
+                          warn=_warn, follow=not detach, timeout=timeout)
     if detach:
         console.print(result.output.strip(), highlight=False, markup=False)
     nodes = f" on {result.nodes} nodes" if result.nodes > 1 else ""
@@ -391,10 +404,13 @@ def deploy(
                   f"({len(result.compose.workers)} workers{nodes}, {result.rendered.name}, "
                   f"images {result.names.repository('NAME')}:{result.names.tag or 'VERSION'}); "
                   "`workers status` shows it", highlight=False)
-    if result.monitoring:
+    if result.monitoring_published:
         console.print("Prometheus: http://MANAGER-NODE:${MONITORING_PORT:-9090} (host port of "
                       "the node that runs the monitoring service)", highlight=False,
                       markup=False)
+    elif result.monitoring:
+        console.print("Prometheus: not published; `workers prometheus-url` on its node gives "
+                      "its address (README.md, Security)", highlight=False, markup=False)
 
 
 @app.command()
@@ -470,6 +486,13 @@ def monitoring_stop(repo: RepoOption = None) -> None:
     """Stop what `workers monitoring start` started."""
     stopped = stop_local_monitoring(repo or find_repo_root())
     console.print(f"stopped: {', '.join(stopped)}" if stopped else "nothing was running")
+
+
+@app.command("prometheus-url")
+def prometheus_url_command(stack: StackOption = DEFAULT_STACK) -> None:
+    """The URL of the stack's Prometheus on the node that runs it (its port unpublished):
+    open it there, or through `ssh -N -L 9090:HOST:PORT user@that-node`."""
+    typer.echo(prometheus_url(stack=stack))
 
 
 @app.command("monitoring-status")
