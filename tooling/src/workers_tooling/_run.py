@@ -3,7 +3,7 @@
 The process is ``python ENTRY_POINT`` in the worker's folder with its ``worker.json``
 settings, ``workers/`` on ``PYTHONPATH`` (for ``common``) and its metrics port (or any
 free one, said so). In this mode it logs a line per task (``LOG_LEVEL=DEBUG`` unless set)
-and long-polls for 1 s (``CAMUNDA_LONG_POLL_MS``) so that a stop takes under 2 s. The
+and long-polls for 0.5 s (``CAMUNDA_LONG_POLL_MS``) so that a stop takes under 2 s. The
 engine is ``engine_url``, else ``CAMUNDA_URL``, else the local one, started if it does not
 answer. ``reload``: a change of the worker's files or of ``workers/common`` stops the
 process (SIGTERM: it drains its tasks) and starts a new one, one line per reload.
@@ -28,7 +28,7 @@ from .errors import EngineNotReachable, ToolingError
 __all__ = ["LOCAL_ENGINE_URL", "run_worker"]
 
 LOCAL_ENGINE_URL = "http://localhost:8080/engine-rest"
-LONG_POLL_MS = "1000"
+LONG_POLL_MS = "500"  # a stop waits for the poll under way: keep it short
 STOP_WAIT = 30.0  # seconds for a stopped process to drain before it is killed
 
 
