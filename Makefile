@@ -101,7 +101,7 @@ check-compose: setup ## Fail (with a diff) if docker-compose.swarm.yml is behind
 	$(WORKERS) compose --check
 
 # ---------------------------------------------------------------- template
-.PHONY: new-worker update-workers check-updates template-version
+.PHONY: new-worker update-workers check-update check-updates template-version
 template-version: setup ## The template version, its tags, and whether a release step is missing
 	$(WORKERS) template-version --check
 
@@ -111,8 +111,10 @@ new-worker: setup ## Create a worker from the template, answering its questions
 update-workers: setup ## Re-apply newer template versions to every worker (3-way merge)
 	$(WORKERS) update --all
 
-check-updates: setup ## Which workers are behind the template
+check-update: setup ## Which workers are behind the template (as `workers check-update`)
 	$(WORKERS) check-update
+
+check-updates: check-update # the earlier name, kept
 
 # ---------------------------------------------------------------- images and Swarm
 # BASE_IMAGE (default python:3.12-slim), REGISTRY (default local), STACK, ENVIRONMENT.

@@ -176,6 +176,14 @@ def compose(
     typer.echo(f"{target}: {state} ({len(result.workers)} worker services)")
 
 
+def next_steps(name: str) -> list[str]:
+    """What to type after `workers new NAME` (and `make new-worker`)."""
+    return ["Next:",
+            f"  workers run {name} --reload                 # run it against the local engine",
+            f"  (cd workers/{name} && ../../.venv/bin/pytest -q)  # its own tests",
+            "  workers deploy --env local                  # the stack on the local Swarm"]
+
+
 def _warn(message: str) -> None:
     err_console.print(f"[yellow]warning:[/] {message}", highlight=False)
 
@@ -221,6 +229,8 @@ def new(
                         vcs_ref=vcs_ref, interactive=interactive, trust=trust, warn=_warn)
     version = read_answers(folder).get("_commit")
     console.print(f"[green]created[/] {folder} (template {version})", highlight=False)
+    for line in next_steps(folder.name):
+        console.print(line, highlight=False, markup=False)
 
 
 @app.command()
