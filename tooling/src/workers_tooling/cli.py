@@ -13,28 +13,10 @@ from typing import Annotated
 
 import typer
 from rich.console import Console
-from rich.table import Table
 from rich.text import Text
 
-from ._answers import read_answers
-from ._compose import STACK_FILE, compose_stack
-from ._demo import run_demo
-from ._deploy import deploy as swarm_deploy
-from ._discovery import discover_workers, worker_summary
-from ._failures import EXIT_INPUT, EXIT_INTERRUPTED, describe
-from ._health_report import prometheus_status
-from ._images import build_images
-from ._local_monitoring import start_local_monitoring, stop_local_monitoring
-from ._logs import service_logs
-from ._monitoring import monitoring_status
-from ._monitoring_access import prometheus_url
 from ._paths import find_repo_root
-from ._scale import scale
-from ._schema import write_schema
-from ._stack import DEFAULT_STACK
-from ._status import stack_status, status_lines
-from ._template_tags import sync_template_tags
-from ._template_versions import VERSION_KEY
+from ._stack_name import DEFAULT_STACK
 from .errors import ToolingError
 
 app = typer.Typer(help="Run, scaffold and deploy camunda-workers.", no_args_is_help=True)
@@ -67,6 +49,7 @@ def demo(
     repo: RepoOption = None,
 ) -> None:
     """Deploy the demo process, run hello-world as a local process, report what happened."""
+    from ._demo import run_demo
     report = run_demo(repo=repo or find_repo_root(), engine_url=engine_url, instances=instances)
     console.print(f"[bold]engine[/] {report.engine_url}")
     console.print(f"started {report.started} hello_world instances; "
@@ -98,6 +81,9 @@ def run(
 @app.command("list")
 def list_workers(repo: RepoOption = None) -> None:
     """Print a table of the workers (validating every worker.json)."""
+    from rich.table import Table
+
+    from ._discovery import discover_workers, worker_summary
     table = Table("name", "port", "topics", "replicas", "version", "Dockerfile")
     for worker in discover_workers(repo or find_repo_root()):
         row = worker_summary(worker)
@@ -113,6 +99,7 @@ def discover(
     repo: RepoOption = None,
 ) -> None:
     """Find and validate every workers/*/worker.json; all problems are listed at once."""
+    from ._discovery import discover_workers, worker_summary
     workers = discover_workers(repo or find_repo_root())
     if as_json:
         typer.echo(json.dumps([worker_summary(worker) for worker in workers], indent=2))
@@ -128,6 +115,7 @@ def schema(
     repo: RepoOption = None,
 ) -> None:
     """Write workers/worker.schema.json (JSON Schema of worker.json, for editors)."""
+    from ._schema import write_schema
     result = write_schema(repo or find_repo_root(), check=check)
     if check and result.changed:
         typer.echo(f"{result.path} is stale: run `workers schema`", err=True)
@@ -142,7 +130,7 @@ def compose(
     env: Annotated[str | None, typer.Option(
         help="Apply the overlay deploy/ENV.yml, e.g. production.")] = None,
     stack_file: Annotated[Path | None, typer.Option(
-        help=f"Stack file (default: {STACK_FILE} in the repository).")] = None,
+        help="Stack file (default: docker-compose.swarm.yml in the repository).")] = None,
     output: Annotated[Path | None, typer.Option(
         help="Write the result here and leave the stack file as it is.")] = None,
     monitoring: MonitoringOption = None,
@@ -153,6 +141,7 @@ def compose(
 
     Images are ${REGISTRY:-local}/workers-NAME:${TAG:-VERSION}: `docker stack deploy` (and
     `workers deploy`) fill in REGISTRY and TAG."""
+    from ._compose import compose_stack
     result = compose_stack(repo or find_repo_root(), stack_file=stack_file, environment=env,
                            output=output, monitoring=monitoring,
                            publish_monitoring=publish_monitoring, check=check)
@@ -217,6 +206,7 @@ def new(
     repo: RepoOption = None,
 ) -> None:
     """Create workers/NAME from the Copier template (its latest version, recorded)."""
+    from ._answers import read_answers
     given = {"name": name, "topics": topic or None, "port": port, "description": description,
              "max_tasks": max_tasks, "lock_duration": lock_duration, "replicas": replicas,
              "custom_dockerfile": dockerfile or None, "api": api}
@@ -322,6 +312,8 @@ def template_version(
 ) -> None:
     """Print the template version (copier.yml) and the vX.Y.Z tags derived from the history
     (creating or moving the ones that are missing or stale)."""
+    from ._template_tags import sync_template_tags
+    from ._template_versions import VERSION_KEY
     versions = sync_template_tags(repo or find_repo_root())
     if not quiet:
         console.print(f"template version {versions.current} (copier.yml {VERSION_KEY})",
@@ -360,6 +352,7 @@ def build(
     repo: RepoOption = None,
 ) -> None:
     """Build worker images with the Docker SDK (REGISTRY/workers-NAME:TAG, latest, commit)."""
+    from ._images import build_images
     images = build_images(repo or find_repo_root(), None if all_workers else names,
                           registry=registry, tag=tag, base_image=base_image, push=push,
                           progress=_progress)
@@ -401,6 +394,7 @@ def deploy(
     (REGISTRY=HOST:PORT); deploy refuses images that are only local. Without a registry
     and ENGINE_IMAGE, the engine runs local/camunda-engine:camunda-7.24, found or built.
     """
+    from ._deploy import deploy as swarm_deploy
     result = swarm_deploy(repo or find_repo_root(), stack=stack, environment=env, push=push,
                           build=not no_build, base_image=base_image, stack_file=stack_file,
                           registry=registry, tag=tag, monitoring=monitoring,
@@ -428,6 +422,7 @@ def status(stack: StackOption = DEFAULT_STACK) -> None:
     """Per service: running/desired replicas, the node and state of each, image, update
     state, and the error that keeps it short (if it is). Exit 1 if a service is below
     its desired count."""
+    from ._status import stack_status, status_lines
     services = stack_status(stack)
     console.print(f"stack {stack}: service, running/desired, update, image", style="bold",
                   highlight=False)
@@ -449,6 +444,7 @@ def logs(
     stack: StackOption = DEFAULT_STACK,
 ) -> None:
     """Log lines of every replica of a worker's service, gathered from every node."""
+    from ._logs import service_logs
     for line in service_logs(name, stack=stack, follow=follow, since=since, tail=tail,
                              warn=_warn):
         typer.echo(line)
@@ -462,6 +458,7 @@ def scale_command(
 ) -> None:
     """Set the replicas of services; a worker's are written to its worker.json too, so the
     next deploy keeps them (commit it)."""
+    from ._scale import scale
     result = scale(assignments, stack=stack, repo=repo or find_repo_root())
     for name, count in result.replicas.items():
         console.print(f"scaled {name} to {count}")
@@ -484,6 +481,7 @@ def monitoring_start(
     repo: RepoOption = None,
 ) -> None:
     """Start Prometheus and the backlog exporter locally (make monitoring); print the URL."""
+    from ._local_monitoring import start_local_monitoring
     started = start_local_monitoring(repo or find_repo_root(), engine_url=engine_url, port=port)
     state = "already running" if started.already_running else "started"
     console.print(f"Prometheus {state}: [bold]{started.url}[/] (alerts: {started.alerts_url})")
@@ -494,6 +492,7 @@ def monitoring_start(
 @monitoring_app.command("stop")
 def monitoring_stop(repo: RepoOption = None) -> None:
     """Stop what `workers monitoring start` started."""
+    from ._local_monitoring import stop_local_monitoring
     stopped = stop_local_monitoring(repo or find_repo_root())
     console.print(f"stopped: {', '.join(stopped)}" if stopped else "nothing was running")
 
@@ -502,6 +501,7 @@ def monitoring_stop(repo: RepoOption = None) -> None:
 def prometheus_url_command(stack: StackOption = DEFAULT_STACK) -> None:
     """The URL of the stack's Prometheus on the node that runs it (its port unpublished):
     open it there, or through `ssh -N -L 9090:HOST:PORT user@that-node`."""
+    from ._monitoring_access import prometheus_url
     typer.echo(prometheus_url(stack=stack))
 
 
@@ -519,6 +519,10 @@ def monitoring_status_command(
 
     Without options each replica of the stack is asked over the overlay network.
     """
+    from rich.table import Table
+
+    from ._health_report import prometheus_status
+    from ._monitoring import monitoring_status
     root = repo or find_repo_root()
     if prometheus is not None:
         table = Table("worker", "replicas up", "tasks/s", "failed", "open", "locked",
@@ -567,13 +571,17 @@ def main(argv: list[str] | None = None) -> int:
             show()
         else:
             err_console.print(Text.assemble(("error: ", "red"), str(exc)))
-        return int(getattr(exc, "exit_code", EXIT_INPUT))
+        return int(getattr(exc, "exit_code", 2))
     except (typer.Abort, KeyboardInterrupt):
+        from ._failures import EXIT_INTERRUPTED
+
         err_console.print("interrupted")
         return EXIT_INTERRUPTED
     except Exception as exc:
         if os.environ.get("WORKERS_DEBUG"):
             raise
+        from ._failures import describe  # only on failure: it imports every layer below
+
         failure = describe(exc)
         err_console.print(Text.assemble(("error: ", "red"), failure.message))
         return failure.exit_code
