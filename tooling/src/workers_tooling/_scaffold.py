@@ -30,7 +30,12 @@ from pathlib import Path
 from typing import Any, Literal
 
 import copier
-from copier.errors import CopierError, UnsafeTemplateError, UnsupportedVersionError
+from copier.errors import (
+    CopierAnswersInterrupt,
+    CopierError,
+    UnsafeTemplateError,
+    UnsupportedVersionError,
+)
 from jinja2 import TemplateError
 from plumbum.commands.processes import ProcessExecutionError
 
@@ -76,6 +81,8 @@ def copier_errors(what: str) -> Iterator[None]:
     """Copier's and git's failures as one ToolingError naming ``what`` failed."""
     try:
         yield
+    except CopierAnswersInterrupt:  # Ctrl-C at a question: its text is Copier's whole state
+        raise KeyboardInterrupt from None
     except _COPIER_ERRORS as exc:
         if isinstance(exc, ProcessExecutionError):
             detail = (exc.stderr or exc.stdout or "").strip().splitlines()[-3:]

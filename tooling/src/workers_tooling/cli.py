@@ -564,6 +564,8 @@ def main(argv: list[str] | None = None) -> int:
         # Without standalone mode, click returns typer.Exit's code instead of exiting.
         code = app(args=argv, standalone_mode=False)
     except typer.Exit as exc:
+        if exc.exit_code == 130:  # Ctrl-C at a prompt: typer says nothing, we say one line
+            err_console.print("interrupted")
         return int(exc.exit_code)
     except typer.TyperException as exc:  # usage errors: bad options or arguments
         show = getattr(exc, "show", None)
@@ -585,6 +587,8 @@ def main(argv: list[str] | None = None) -> int:
         failure = describe(exc)
         err_console.print(Text.assemble(("error: ", "red"), failure.message))
         return failure.exit_code
+    if code == 130:  # Ctrl-C inside a command: typer returns this instead of raising
+        err_console.print("interrupted")
     return code if isinstance(code, int) else 0
 
 
