@@ -46,7 +46,17 @@ engine-build:
 
 # ---------------------------------------------------------------- main job
 .PHONY: demo
-demo: setup engine ## The main job: local engine + hello-world as a local process, instances completed
+.PHONY: bootstrap-demo bootstrap-test test-bare-machine
+bootstrap-demo: ## Install what `make demo` needs and this machine lacks (Java 17, Maven, ...; says why)
+	@scripts/bootstrap.sh demo
+
+bootstrap-test: ## The same for `make test` (what .ci/run installs)
+	@scripts/bootstrap.sh test
+
+test-bare-machine: ## `make demo` from a clean clone on a bare Debian root filesystem (chroot; root; ~10 min)
+	scripts/test-bare-machine.sh
+
+demo: bootstrap-demo setup engine ## The main job: local engine + hello-world as a local process, instances completed
 	$(WORKERS) demo --instances 20 --engine-url $(ENGINE_URL)
 
 # ---------------------------------------------------------------- checks
@@ -62,7 +72,7 @@ test-workers: setup ## Each worker's own unit tests, run in its folder
 	  if [ -d "$$dir/tests" ]; then echo "== $$dir"; (cd "$$dir" && ../../$(BIN)/pytest -q -p no:cacheprovider); fi; \
 	done
 
-test: setup lint typecheck engine-build test-workers ## Everything: lint, types, worker tests, SDK and tooling tests on real engines
+test: bootstrap-test setup lint typecheck engine-build test-workers ## Everything: lint, types, worker tests, SDK and tooling tests on real engines
 	$(BIN)/pytest
 
 # BENCH_ARGS: more options, e.g. BENCH_ARGS="--variants camunda_workers,js_client --rounds 2"
