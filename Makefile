@@ -144,6 +144,7 @@ export ENGINE_IMAGE
 docker-up: ## Start a local Docker engine + single-node Swarm and build the base images
 	scripts/docker-up.sh
 	scripts/base-images.sh
+	scripts/base-images.sh postgres
 
 run-worker-%: setup ## Run one worker as a local process, reloading on changes: make run-worker-hello-world
 	$(WORKERS) run $* --reload
@@ -180,6 +181,18 @@ monitoring-status: setup ## Each replica's /metrics (PROMETHEUS_URL=...: replica
 
 prometheus-url: setup ## The stack's unpublished Prometheus, on the node that runs it (README: Security)
 	@$(WORKERS) prometheus-url --stack $(STACK)
+
+# ---------------------------------------------------------------- the engine's database
+.PHONY: db-backup db-restore db-upgrade
+db-backup: ## pg_dump the stack's database to backups/ (FILE=... to choose), on the db node
+	STACK=$(STACK) scripts/db.sh backup $(FILE)
+
+db-restore: ## Restore FILE=... into the stack's database (the engine stops meanwhile)
+	@test -n "$(FILE)" || { echo "give the dump: make db-restore FILE=backups/....dump" >&2; exit 2; }
+	STACK=$(STACK) scripts/db.sh restore $(FILE)
+
+db-upgrade: setup ## The new engine jar's SQL upgrade scripts on the stack's database (DRY_RUN=1: only list them)
+	$(WORKERS) db-upgrade --stack $(STACK) --jar $(or $(JAR),engine/target/engine-camunda.jar) $(if $(DRY_RUN),--dry-run)
 
 # ---------------------------------------------------------------- monitoring
 PROMETHEUS_PORT ?= 9090

@@ -111,7 +111,7 @@ def peer_no_change(root: Path) -> None:
     text = (root / "docker-compose.swarm.yml").read_text()
     secrets = sorted({s for w in workers for s in w.spec.secrets})
     outcome = roundtrip(text, source="stack", generated=generated, secrets=secrets)
-    _check_depends_on(workers, outcome.services, "stack")
+    _check_depends_on(workers, outcome.services, "stack", outcome.text)
     assert outcome.text == text
 
 

@@ -11,6 +11,7 @@
 # or '--port N' (start/stop/restart). 'stop' without a port (neither PORT nor --port)
 # stops every engine of that flavour (or all, without flavour).
 # JAR_ARGS go to the Spring Boot app, e.g. -- --engine.auth=basic --engine.db-file=/tmp/x/engine
+# (PostgreSQL: -- --engine.db-url=jdbc:postgresql://HOST:PORT/DB --engine.db-password-file=FILE)
 # Env: ENGINE_JAVA_OPTS (JVM options), ENGINE_START_TIMEOUT (seconds, default 120),
 #      ENGINE_USER / ENGINE_PASSWORD (credentials used for the readiness probe, default demo/demo),
 #      ENGINE_BIND_ADDRESS (default 127.0.0.1: loopback only, the engine has no auth by
@@ -24,7 +25,7 @@ TARGET="$HERE/target"
 die() { echo "engine.sh: $*" >&2; exit 1; }
 
 usage() {
-  sed -n '2,17p' "${BASH_SOURCE[0]}" | sed 's/^# \{0,1\}//'
+  sed -n '2,18p' "${BASH_SOURCE[0]}" | sed 's/^# \{0,1\}//'
 }
 
 java_bin() {

@@ -4,6 +4,9 @@
 #   local/python-base:bookworm   Debian 12 minbase + python3 (3.11), python3-venv, ca-certificates
 #   local/jre-base:bookworm      Debian 12 minbase + openjdk-17-jre-headless, ca-certificates, curl
 #   local/prometheus-base:bookworm  Debian 12 minbase + prometheus (2.42, with promtool), ca-certificates
+#   local/postgres:15            Debian 12 minbase + postgresql-15, with deploy/postgres/entrypoint.sh:
+#                                the environment contract of the public postgres image
+#                                (POSTGRES_PASSWORD_FILE, POSTGRES_USER, POSTGRES_DB, PGDATA)
 #
 # Each one: debootstrap --variant=minbase into a temp dir, trim, `docker import`.
 # An image that already exists is skipped (FORCE=1 rebuilds). Needs root and a running
@@ -11,16 +14,19 @@
 # (/etc/apt/sources.list.d/*.sources, *.list, /etc/apt/sources.list), or $DEBIAN_MIRROR.
 # Downloaded .debs are kept in $DEBOOTSTRAP_CACHE (shared by both images, later runs are faster).
 #
-#   scripts/base-images.sh              # all three images
+#   scripts/base-images.sh              # the first three images (postgres: only when named)
 #   scripts/base-images.sh python       # only local/python-base:bookworm
 #   scripts/base-images.sh jre          # only local/jre-base:bookworm
 #   scripts/base-images.sh prometheus   # only local/prometheus-base:bookworm
+#   scripts/base-images.sh postgres     # only local/postgres:15 (the Swarm tests build it)
 set -euo pipefail
 
 SUITE="${DEBIAN_SUITE:-bookworm}"
 PYTHON_IMAGE="${PYTHON_BASE_IMAGE:-local/python-base:$SUITE}"
 JRE_IMAGE="${JRE_BASE_IMAGE:-local/jre-base:$SUITE}"
 PROMETHEUS_IMAGE="${PROMETHEUS_BASE_IMAGE:-local/prometheus-base:$SUITE}"
+POSTGRES_IMAGE="${POSTGRES_IMAGE:-local/postgres:15}"
+HERE="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
 CACHE="${DEBOOTSTRAP_CACHE:-/var/cache/camunda-workers/debootstrap-$SUITE}"
 FORCE="${FORCE:-0}"
 BASE_PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin
@@ -95,6 +101,8 @@ build() {
            "$dir"/tmp/* "$dir"/var/tmp/* "$dir"/debootstrap
     # Per image (TRIM_EXTRA="path ..." build ...): more paths inside the rootfs to delete.
     local extra; for extra in ${TRIM_EXTRA:-}; do rm -rf "${dir:?}/$extra"; done
+    # Per image (ROOTFS_HOOK=function build ...): called with the rootfs to add files.
+    [[ -n ${ROOTFS_HOOK:-} ]] && "$ROOTFS_HOOK" "$dir"
     tar -C "$dir" --numeric-owner --exclude='./proc/*' --exclude='./sys/*' --exclude='./dev/*' -c . \
         | docker import "$@" - "$image" >/dev/null || die "docker import $image failed"
     t2=$(date +%s%N)
@@ -102,7 +110,7 @@ build() {
     # FORCE=1: drop the replaced image unless something still uses it (then rm just fails).
     [[ -n $old ]] && docker image rm "$old" >/dev/null 2>&1 || true
     say "$image: checking: $check"
-    docker run --rm "$image" sh -c "$check" | sed 's/^/    /' || die "$image: check failed: $check"
+    docker run --rm --entrypoint sh "$image" -c "$check" | sed 's/^/    /' || die "$image: check failed: $check"
     local size; size="$(docker image inspect -f '{{.Size}}' "$image")"
     say "$image: $(human "$size"); debootstrap $(( (t1 - t0) / 1000000000 )) s, trim+import $(( (t2 - t1) / 1000000000 )) s"
 }
@@ -134,6 +142,26 @@ if [[ $want == all || $want == prometheus ]]; then
         --change "ENV PATH=$BASE_PATH" \
         --change 'ENV LANG=C.UTF-8' \
         --change 'CMD ["prometheus", "--version"]'
+fi
+if [[ $want == postgres ]]; then
+    # The package's postinst made a cluster "main" (debootstrap fakes the service start):
+    # the entrypoint makes its own in PGDATA on the first start.
+    add_postgres_entrypoint() {
+        install -m 0755 "$HERE/../deploy/postgres/entrypoint.sh" "$1/usr/local/bin/docker-entrypoint.sh"
+        mkdir -p "$1/var/lib/postgresql/data" "$1/run/postgresql"
+        chroot "$1" chown postgres:postgres /var/lib/postgresql/data /run/postgresql
+    }
+    TRIM_EXTRA="var/lib/postgresql/15/main etc/postgresql/15/main usr/share/locale" \
+    ROOTFS_HOOK=add_postgres_entrypoint \
+    build "$POSTGRES_IMAGE" "postgresql-15,ca-certificates" \
+        'postgres --version && pg_dump --version && test -x /usr/local/bin/docker-entrypoint.sh' -- \
+        --change "ENV PATH=/usr/lib/postgresql/15/bin:$BASE_PATH" \
+        --change 'ENV LANG=C.UTF-8' \
+        --change 'ENV PGDATA=/var/lib/postgresql/data' \
+        --change 'VOLUME /var/lib/postgresql/data' \
+        --change 'EXPOSE 5432' \
+        --change 'ENTRYPOINT ["/usr/local/bin/docker-entrypoint.sh"]' \
+        --change 'CMD ["postgres"]'
 fi
 say "done in $(( $(date +%s) - T0 )) s"
 docker image ls --format '{{.Repository}}:{{.Tag}} {{.Size}}' \

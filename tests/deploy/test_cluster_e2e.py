@@ -31,7 +31,7 @@ import httpx
 import pytest
 
 from tests.support.cluster import Cluster
-from tests.support.docker import require_docker_or_skip
+from tests.support.docker import POSTGRES_IMAGE, require_docker_or_skip
 from tests.support.engine import IN_CI, REPO, EngineApi, wait_until
 from workers_tooling import (
     LocalImagesOnMultiNodeSwarm,
@@ -66,7 +66,8 @@ class Deployed:
 @pytest.fixture(scope="module")
 def cluster() -> Iterator[Cluster]:
     """The three nodes, the registry and the sshd; the tests reach the manager over SSH."""
-    require_docker_or_skip(("scripts/base-images.sh",), ("engine/engine.sh", "build", "camunda"))
+    require_docker_or_skip(("scripts/base-images.sh",), ("scripts/base-images.sh", "postgres"),
+                           ("engine/engine.sh", "build", "camunda"))
     if os.geteuid() != 0:
         if IN_CI:
             pytest.fail("the cluster test needs root (namespaces, iptables)", pytrace=False)
@@ -199,6 +200,16 @@ def deployed(cluster: Cluster, tmp_path_factory: pytest.TempPathFactory) -> Iter
                # The nodes here share the machine's /var/run/docker.sock (only their
                # network namespaces differ): the socket proxy gets the manager's own socket.
                MONITORING_DOCKER_SOCKET=cluster.socket(1).removeprefix("unix://"))
+    # What a person does once before the first deploy: the database's password as a
+    # secret, and the node its volume lives on labelled (the manager, which has its image).
+    secret = f"{STACK}_db_password"
+    created = subprocess.run(["docker", "-H", cluster.socket(1), "secret", "create", secret, "-"],
+                             input=os.urandom(16).hex(), capture_output=True, text=True,
+                             check=False)
+    assert created.returncode == 0, created.stderr
+    cluster.docker(1, "node", "update", "--label-add", "camunda-workers.db=true",
+                   cluster.hostname(1))
+    env.update(DB_PASSWORD_SECRET=secret, POSTGRES_IMAGE=POSTGRES_IMAGE)
     seconds = _make_deploy(repo, env)
     print(f"\n[cluster] make deploy over SSH (build on the manager, push, deploy): "
           f"{seconds:.0f}s")
@@ -301,12 +312,12 @@ def _pinned_and_pulled(cluster: Cluster, tag: str) -> str:
 def test_deploy_over_ssh_pins_digests_and_spreads_300_instances_over_3_nodes(
         cluster: Cluster, deployed: Deployed) -> None:
     _pinned_and_pulled(cluster, "0.1.0")
-    engine = _service_image(cluster, f"{STACK}_engine")
+    engine = _service_image(cluster, f"{STACK}_camunda")
     assert engine.startswith(f"{cluster.registry}/camunda-engine:camunda-7.24@sha256:")
     publicacao = _service_image(cluster, f"{STACK}_publicacao")
     assert publicacao.startswith(f"{cluster.registry}/workers-publicacao:0.1.0@sha256:")
     engine_node = cluster.docker(1, "service", "ps", "--filter", "desired-state=running",
-                                 "--format", "{{.Node}}", f"{STACK}_engine").split()
+                                 "--format", "{{.Node}}", f"{STACK}_camunda").split()
     assert engine_node == [cluster.hostname(1)]  # pinned to the manager
     # every replica polls (none still backing off from the engine's start), as Prometheus
     # on the manager sees it, before the load: otherwise the first one up takes it all

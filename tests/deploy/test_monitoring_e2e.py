@@ -27,7 +27,12 @@ from typing import Any
 import httpx
 import pytest
 
-from tests.support.docker import copy_repo, hand_edit_engine, require_docker_or_skip
+from tests.support.docker import (
+    copy_repo,
+    hand_edit_engine,
+    require_docker_or_skip,
+    stack_database,
+)
 from tests.support.docker import run as _run
 from tests.support.engine import REPO, EngineApi, free_port, wait_until
 from workers_tooling import (
@@ -90,10 +95,10 @@ def _with_auth(stack_file: Path) -> None:
     yaml = YAML()
     yaml.preserve_quotes = True
     data = yaml.load(stack_file.read_text())
-    engine = data["services"]["engine"]
-    engine["environment"] = {"ENGINE_AUTH": "basic",
-                             "SPRING_CONFIG_IMPORT": "optional:configtree:/run/secrets/"}
-    engine["secrets"] = [{"source": "camunda_password", "target": "engine.admin.password"}]
+    engine = data["services"]["camunda"]
+    engine["environment"].update({"ENGINE_AUTH": "basic",
+                                  "SPRING_CONFIG_IMPORT": "optional:configtree:/run/secrets/"})
+    engine["secrets"].append({"source": "camunda_password", "target": "engine.admin.password"})
     with stack_file.open("w") as out:
         yaml.dump(data, out)
 
@@ -102,6 +107,7 @@ def _with_auth(stack_file: Path) -> None:
 def monitored(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Monitored]:
     require_docker_or_skip(
         ("scripts/base-images.sh",),
+        ("scripts/base-images.sh", "postgres"),
         ("engine/engine.sh", "build", "camunda"),
         ("docker", "build", "-q", "-f", "engine/Dockerfile", "--build-arg",
          "JRE_BASE_IMAGE=local/jre-base:bookworm", "-t", ENGINE_IMAGE, "engine"),
@@ -120,9 +126,11 @@ def monitored(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Monitored]:
     _with_auth(stack_file)
     password = uuid.uuid4().hex
     _create_secrets(password)
+    database = stack_database(STACK)  # the engine's PostgreSQL: its secret, the node label
     saved = {name: os.environ.get(name) for name in
-             ("ENGINE_IMAGE", "MONITORING_PORT", "PROMETHEUS_BASE_IMAGE")}
-    os.environ.update(ENGINE_IMAGE=ENGINE_IMAGE, PROMETHEUS_BASE_IMAGE=PROMETHEUS_BASE)
+             ("ENGINE_IMAGE", "MONITORING_PORT", "PROMETHEUS_BASE_IMAGE", *database.environ)}
+    os.environ.update(database.environ, ENGINE_IMAGE=ENGINE_IMAGE,
+                      PROMETHEUS_BASE_IMAGE=PROMETHEUS_BASE)
     os.environ.pop("MONITORING_PORT", None)
     api = EngineApi(f"http://127.0.0.1:{engine_port}/engine-rest", auth=("demo", password))
     prometheus: PrometheusApi | None = None
@@ -147,6 +155,7 @@ def monitored(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Monitored]:
         api.close()
         _run("docker", "stack", "rm", STACK)
         wait_until(_stack_gone, timeout=120, interval=1, what="the stack to go")
+        database.remove()
         for name, value in saved.items():
             if value is None:
                 os.environ.pop(name, None)

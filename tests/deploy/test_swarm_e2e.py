@@ -19,7 +19,12 @@ from pathlib import Path
 import httpx
 import pytest
 
-from tests.support.docker import copy_repo, hand_edit_engine, require_docker_or_skip
+from tests.support.docker import (
+    copy_repo,
+    hand_edit_engine,
+    require_docker_or_skip,
+    stack_database,
+)
 from tests.support.docker import run as _run
 from tests.support.engine import EngineApi, free_port, wait_until
 from workers_tooling import deploy, scale, service_logs, stack_status
@@ -45,6 +50,7 @@ def _docker_ready() -> None:
     """Docker engine, Swarm, base images and the engine image; made here when missing."""
     require_docker_or_skip(
         ("scripts/base-images.sh",),
+        ("scripts/base-images.sh", "postgres"),
         ("engine/engine.sh", "build", "camunda"),
         ("docker", "build", "-q", "-f", "engine/Dockerfile", "--build-arg",
          f"JRE_BASE_IMAGE={JRE_BASE}", "-t", ENGINE_IMAGE, "engine"),
@@ -72,7 +78,8 @@ def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[Path, Engi
 
     compose_stack(repo, stack_file=stack_file)
     hand_edit_engine(stack_file, engine_port)
-    os.environ["ENGINE_IMAGE"] = ENGINE_IMAGE
+    database = stack_database(STACK)  # the engine's PostgreSQL: its secret, the node label
+    os.environ.update(database.environ, ENGINE_IMAGE=ENGINE_IMAGE)
     deploy(repo, stack=STACK, stack_file=stack_file, environment=ENVIRONMENT,
            base_image=PYTHON_BASE)
     api = EngineApi(f"http://127.0.0.1:{engine_port}/engine-rest")
@@ -91,7 +98,9 @@ def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[Path, Engi
         wait_until(lambda: subprocess.run(["docker", "secret", "rm", SECRET],
                                           capture_output=True).returncode == 0,
                    timeout=60, interval=2, what="the secret to be removed")
-        os.environ.pop("ENGINE_IMAGE", None)
+        database.remove()
+        for key in (*database.environ, "ENGINE_IMAGE"):
+            os.environ.pop(key, None)
 
 
 def _answers(api: EngineApi) -> bool:

@@ -14,6 +14,9 @@ from camunda_workers import Task
 from tests.support.engine import EngineApi, unique
 from tests.support.running import CountingTransport, make_worker, running
 
+# fixtures `camunda` and `engine` of this module: each test runs once more on PostgreSQL
+from tests.support.sessions import camunda_also_on_postgres, engine_also_on_postgres  # noqa: F401
+
 pytestmark = pytest.mark.engine
 
 

@@ -18,6 +18,9 @@ from camunda_workers import BpmnError, Task, TaskFailure, TypedValue
 from tests.support.engine import EngineApi, unique, wait_until
 from tests.support.running import make_worker, running
 
+# fixtures `camunda` and `engine` of this module: each test runs once more on PostgreSQL
+from tests.support.sessions import camunda_also_on_postgres, engine_also_on_postgres  # noqa: F401
+
 pytestmark = pytest.mark.engine
 
 

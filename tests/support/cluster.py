@@ -25,9 +25,10 @@ class Cluster:
         """The environment of cluster.sh for this cluster."""
         return {**os.environ, "CLUSTER_NAME": self.name,
                 "CLUSTER_SUBNET": f"{self.subnet_prefix}.0/24",
-                # the bases of every image built on the manager, the monitoring one's too
+                # the bases of every image built on the manager, the monitoring one's too,
+                # and the database's (it runs on the manager, labelled camunda-workers.db)
                 "CLUSTER_IMAGES": "local/python-base:bookworm local/jre-base:bookworm "
-                                  "local/prometheus-base:bookworm"}
+                                  "local/prometheus-base:bookworm local/postgres:15"}
 
     @property
     def manager_ip(self) -> str:

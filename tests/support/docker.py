@@ -5,8 +5,11 @@ Locally a machine without Docker skips these tests; in CI (``CI=true``) they fai
 
 from __future__ import annotations
 
+import json
+import secrets
 import shutil
 import subprocess
+from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
@@ -19,6 +22,55 @@ def run(*command: str) -> str:
     if done.returncode != 0:
         raise RuntimeError(f"{' '.join(command)} failed:\n{done.stdout}\n{done.stderr}")
     return done.stdout
+
+
+POSTGRES_IMAGE = "local/postgres:15"  # scripts/base-images.sh postgres
+DB_NODE_LABEL = "camunda-workers.db"
+
+
+@dataclass(frozen=True)
+class StackDatabase:
+    """What a person does once before the first deploy of a stack with its database: the
+    password secret (the stack file names it by DB_PASSWORD_SECRET) and the node label."""
+
+    stack: str
+    secret: str
+    password: str
+
+    @property
+    def environ(self) -> dict[str, str]:
+        """The deploy's settings: this secret and the locally built PostgreSQL image."""
+        return {"DB_PASSWORD_SECRET": self.secret, "POSTGRES_IMAGE": POSTGRES_IMAGE}
+
+    def remove(self) -> None:
+        """The secret and the volume, after ``docker stack rm`` (once its containers are gone:
+        a secret or volume in use cannot be removed)."""
+        from tests.support.engine import wait_until
+
+        wait_until(lambda: not run("docker", "ps", "-aq", "--filter",
+                                   f"label=com.docker.stack.namespace={self.stack}").strip(),
+                   timeout=180, interval=1, what=f"the containers of {self.stack} to go")
+        subprocess.run(["docker", "secret", "rm", self.secret], capture_output=True, check=False)
+        subprocess.run(["docker", "volume", "rm", "-f", f"{self.stack}_db-data"],
+                       capture_output=True, check=False)
+
+
+def stack_database(stack: str) -> StackDatabase:
+    """A random password as the secret ``STACK_db_password``; this node labelled for the db.
+
+    The label stays: other stacks on this shared Swarm may rely on it, and it pins nothing
+    else."""
+    password = secrets.token_hex(16)
+    name = f"{stack}_db_password"
+    done = subprocess.run(["docker", "secret", "create", name, "-"], input=password,
+                          capture_output=True, text=True, check=False)
+    if done.returncode:
+        raise RuntimeError(f"docker secret create {name} failed: {done.stderr.strip()}")
+    node = run("docker", "info", "-f", "{{.Swarm.NodeID}}").strip()
+    labels = json.loads(run("docker", "node", "inspect", "-f", "{{json .Spec.Labels}}", node))
+    if (labels or {}).get(DB_NODE_LABEL) != "true":
+        run("docker", "node", "update", "--label-add", f"{DB_NODE_LABEL}=true", node)
+    return StackDatabase(stack, name, password)
 
 
 def require_docker_or_skip(*setup: tuple[str, ...]) -> None:
@@ -53,7 +105,7 @@ def hand_edit_engine(stack_file: Path, port: int) -> None:
     yaml = YAML()
     yaml.preserve_quotes = True
     data = yaml.load(stack_file.read_text())
-    engine = data["services"]["engine"]
+    engine = data["services"]["camunda"]
     engine["ports"] = [{"target": 8080, "published": port, "mode": "host"}]
     engine["deploy"]["endpoint_mode"] = "dnsrr"
     with stack_file.open("w") as out:

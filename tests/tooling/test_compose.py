@@ -24,6 +24,8 @@ from .helpers import (
 )
 
 STACK = "docker-compose.swarm.yml"
+STACKS = Path(__file__).with_name("stacks")
+SEED_DB_SECRET = {"external": True, "name": "${DB_PASSWORD_SECRET:-camunda-workers_db_password}"}
 
 
 def load(path: Path) -> dict[str, Any]:
@@ -92,8 +94,9 @@ def test_the_generated_service(tmp_path: Path) -> None:
         "camunda-workers.secrets": "camunda_user,camunda_password,smtp.key",
         "team": "mail", "audited": "on"}
     top = load(repo / STACK)
-    assert top["secrets"] == {name: {"external": True}
-                              for name in ("camunda_password", "camunda_user", "smtp.key")}
+    assert top["secrets"] == {
+        **{name: {"external": True} for name in ("camunda_password", "camunda_user", "smtp.key")},
+        "db_password": SEED_DB_SECRET}  # the seed's, for the engine's database
     # YAML 1.1 (the Swarm loader) would read these as booleans or numbers: quoted.
     text = (repo / STACK).read_text()
     for line in ('SMTP_TLS: "yes"', 'LEGACY: "on"', 'STRICT: "true"', 'RETRIES: "8001"',
@@ -355,7 +358,7 @@ def test_worker_services_stay_in_name_order(tmp_path: Path) -> None:
                         enumerate(["alpha", "bravo", "charlie", "delta", "echo"], 1)))
     compose_stack(repo)
     services = list(load(repo / STACK)["services"])
-    assert services == ["engine", "alpha", "bravo", "charlie", "delta", "echo"]
+    assert services == ["camunda", "db", "alpha", "bravo", "charlie", "delta", "echo"]
 
 
 def test_schema_command(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
@@ -379,6 +382,7 @@ def test_the_repository_is_current() -> None:
 
 def test_depends_on_names_services_of_the_stack(tmp_path: Path,
                                                 capsys: pytest.CaptureFixture[str]) -> None:
+    # the seed's engine service is `camunda`, with `engine` (its name before) as an alias
     repo = make_repo(tmp_path, worker_files("alpha", 8001, depends_on=["engine", "beta"]),
                      worker_files("beta", 8002, depends_on=["engin", "camunda", "redis"]))
     code, _, err = run_cli(capsys, "compose", "--repo", str(repo))
@@ -386,12 +390,26 @@ def test_depends_on_names_services_of_the_stack(tmp_path: Path,
     err = " ".join(err.split())
     assert ("workers/beta/worker.json: depends_on: 'engin' is not a service of "
             "docker-compose.swarm.yml; did you mean 'engine'?") in err
-    assert ("workers/beta/worker.json: depends_on: 'camunda' is not a service of "
-            "docker-compose.swarm.yml; services: engine, alpha, beta") in err
-    assert "'redis' is not a service" in err
+    assert ("workers/beta/worker.json: depends_on: 'redis' is not a service of "
+            "docker-compose.swarm.yml; services: camunda, db, alpha, beta; the engine service "
+            "is 'camunda'") in err
+    assert "'camunda' is not" not in err  # what the seed's worker.json examples say
     assert "workers/alpha" not in err  # another worker's service is a service of the stack
     assert not (repo / STACK).exists()  # nothing written
     set_workers(repo, worker_files("alpha", 8001, depends_on=["engine", "beta"]),
                 worker_files("beta", 8002, depends_on=["engine"]))
     assert run_cli(capsys, "compose", "--repo", str(repo))[0] == 0
     assert "depends_on" not in (repo / STACK).read_text()  # Swarm ignores it: not written
+
+
+def test_depends_on_in_a_stack_file_from_before_the_rename_names_the_engine_service(
+        tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """A stack file whose engine service is still `engine`: a worker.json copied from the
+    seed (`["camunda"]`) is told the name to use."""
+    repo = make_repo(tmp_path, worker_files("alpha", 8001, depends_on=["camunda"]),
+                     stack=(STACKS / "minimal.yml").read_text())
+    code, _, err = run_cli(capsys, "compose", "--repo", str(repo))
+    assert code == 2
+    assert ("workers/alpha/worker.json: depends_on: 'camunda' is not a service of "
+            "docker-compose.swarm.yml; services: engine, alpha; the engine service is "
+            "'engine'") in " ".join(err.split())

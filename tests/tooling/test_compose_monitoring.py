@@ -88,7 +88,7 @@ def test_monitoring_services_are_added_kept_and_removed(tmp_path: Path,
         "camunda-workers.component": "backlog", "prometheus.scrape": "true",
         "prometheus.port": "9180", "prometheus.path": "/metrics",
         "prometheus.job": "camunda-backlog"}
-    assert load(repo / STACK)["volumes"] == {"monitoring-data": {}}
+    assert load(repo / STACK)["volumes"] == {"db-data": {}, "monitoring-data": {}}
     rendered = docker_stack_config(repo / STACK)
     assert "published: 9090" not in rendered
     assert "source: /var/run/docker.sock" in rendered
@@ -121,7 +121,7 @@ def test_monitoring_services_are_added_kept_and_removed(tmp_path: Path,
     assert not {"monitoring", "backlog", "socket-proxy"} & set(services)
     # as before, but for the declarations (added, never removed)
     after = (repo / STACK).read_text()
-    declared = ("\nvolumes:\n  monitoring-data: {}\n",
+    declared = ("  monitoring-data: {}\n",
                 "  docker-api:\n    driver: overlay\n    internal: true\n")
     for text in declared:
         assert text in after
@@ -205,7 +205,8 @@ def test_monitoring_services_are_spliced_in_and_leave_the_rest_byte_for_byte(
     inserted = [after.splitlines(keepends=True)[j1:j2]
                 for tag, _, _, j1, j2 in matcher.get_opcodes() if tag != "equal"]
     assert {tag for tag, *_ in matcher.get_opcodes()} == {"equal", "insert"}
-    assert [block[0].strip() for block in inserted] == ["monitoring:", "docker-api:", "volumes:"]
+    assert [block[0].strip() for block in inserted] == ["monitoring:", "docker-api:",
+                                                        "monitoring-data: {}"]
     assert not compose_stack(repo).changed
     docker_stack_config(repo / STACK)
 
@@ -216,13 +217,14 @@ def test_a_flow_style_volumes_section_takes_the_round_trip(
     ruamel.yaml, and compose says so."""
     repo = _repo(tmp_path)
     compose_stack(repo)
-    (repo / STACK).write_text((repo / STACK).read_text() + "\nvolumes: {cache: {}}\n")
+    (repo / STACK).write_text((repo / STACK).read_text().replace(
+        "volumes:\n  db-data: {}\n", "volumes: {db-data: {}, cache: {}}\n"))
     code, out, err = run_cli(capsys, "compose", "--monitoring", "--repo", str(repo))
     assert code == 0, out + err
     assert "note: volumes is written in flow style: ruamel.yaml rewrote the whole file" in (
         " ".join(err.split()))
     data = load(repo / STACK)
-    assert data["volumes"] == {"cache": {}, "monitoring-data": {}}
+    assert data["volumes"] == {"db-data": {}, "cache": {}, "monitoring-data": {}}
     assert {"monitoring", "backlog", "socket-proxy"} <= set(data["services"])
     assert data["networks"]["docker-api"] == {"driver": "overlay", "internal": True}
     assert not compose_stack(repo).changed

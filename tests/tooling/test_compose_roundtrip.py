@@ -21,6 +21,7 @@ from .helpers import worker_files as wf
 
 STACKS = Path(__file__).with_name("stacks")
 SECRET_DECLARATION = "  camunda_password:\n    external: true\n"
+DB_SECRET = "    name: ${DB_PASSWORD_SECRET:-camunda-workers_db_password}\n"
 
 
 @dataclass
@@ -74,10 +75,9 @@ def _corpora() -> dict[str, Corpus]:
             without_workers=minimal + "\nnetworks:\n  workers:\n    driver: overlay\n"
             "    attachable: true\n\nsecrets:\n" + SECRET_DECLARATION),
         "seed": Corpus(
-            seed, new_sections=("secrets",),
-            # before the seed's commented-out example of secrets, which ends the file
-            without_workers=seed.replace("    attachable: true\n", "    attachable: true\n\n"
-                                         "secrets:\n" + SECRET_DECLARATION, 1)),
+            seed,
+            # after the seed's own secret, the database password
+            without_workers=seed.replace(DB_SECRET, DB_SECRET + SECRET_DECLARATION, 1)),
     }
 
 

@@ -123,6 +123,23 @@ BAD: list[tuple[str, dict[str, Any], str]] = [
     ("shared-topic-not-served", worker_files("gamma", 8003, shared_topics=["other"]),
      "workers/gamma/worker.json: shared_topics: 'other' is not in \"topics\"; add it there "
      "or remove it here"),
+    ("autoscale-max-below-min",
+     worker_files("gamma", 8003, autoscale={"min_replicas": 3, "max_replicas": 2},
+                  replicas=3),
+     "workers/gamma/worker.json: autoscale.max_replicas: 2 is below min_replicas (3); raise "
+     "it to at least 3 or lower min_replicas"),
+    ("autoscale-unknown-key", worker_files("gamma", 8003, autoscale={"max_replica": 4}),
+     "workers/gamma/worker.json: autoscale.max_replica: unknown key; did you mean "
+     "'max_replicas'?"),
+    ("autoscale-zero-tasks-per-replica",
+     worker_files("gamma", 8003, autoscale={"tasks_per_replica": 0}),
+     "workers/gamma/worker.json: autoscale.tasks_per_replica: Input should be greater than "
+     "or equal to 1"),
+    ("autoscale-replicas-outside",
+     worker_files("gamma", 8003, replicas=8, autoscale={"max_replicas": 6}),
+     'workers/gamma/worker.json: autoscale: "replicas" (default 1) is the count a deploy '
+     "starts with: 8 is outside min_replicas..max_replicas (0..6); set \"replicas\" within "
+     "them"),
     ("folder-without-worker-json", {"workers/gamma/main.py": ""},
      "workers/gamma/worker.json: missing; every folder in workers/ is a worker: add its "
      "worker.json (`workers new`), or prefix the folder name with _"),

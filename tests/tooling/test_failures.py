@@ -252,6 +252,19 @@ def test_demo_against_something_that_is_not_an_engine(not_an_engine: str) -> Non
     assert "no engine answers at http://127.0.0.1:9/engine-rest (ConnectError" in out
 
 
+@pytest.mark.parametrize("command", [("demo",), ("monitoring", "start")])
+def test_an_engine_url_with_credentials_is_refused_and_never_shown(
+        command: tuple[str, ...]) -> None:
+    """The SDK's rule for the engine URL holds for the tooling's commands too (issue 17)."""
+    code, out = workers(*command, "--engine-url", "http://admin:S3cr3t@127.0.0.1:9/engine-rest")
+    assert code == 1
+    assert "S3cr3t" not in out
+    assert out == ("error: --engine-url (or CAMUNDA_URL): 'http://admin:***@127.0.0.1:9/"
+                   "engine-rest' carries credentials, which would show in logs and process "
+                   "listings; remove them from the URL and set CAMUNDA_USER and "
+                   "CAMUNDA_PASSWORD_FILE (a Docker secret) or CAMUNDA_TOKEN_FILE instead")
+
+
 @pytest.mark.engine
 def test_demo_when_the_engine_refuses(camunda: EngineApi, tmp_path: Path) -> None:
     """The engine answers 404: the BPMN in processes/ has another process id."""

@@ -10,7 +10,7 @@ import pytest
 from ruamel.yaml import YAML
 
 from workers_tooling import WorkerValidationError, compose_stack, discover_workers, worker_schema
-from workers_tooling._deploy import _placement_warnings
+from workers_tooling._deploy import _placement_warnings, _unplaceable
 from workers_tooling._nodes import SwarmNode, fits
 
 from .helpers import docker_stack_config, make_repo, worker_files
@@ -100,6 +100,22 @@ def test_deploy_warns_when_max_replicas_per_node_leaves_replicas_pending() -> No
     assert _placement_warnings(services, nodes) == [
         "spread: 3 replicas at most 1 per node need 3 nodes, 2 can take them now; "
         "1 will stay pending until more nodes fit"]
+
+
+def test_deploy_warns_when_no_node_may_run_a_service() -> None:
+    """The stack's db before its node is labelled: Swarm would leave it pending silently."""
+    nodes = [_node("m", role="manager"), _node("w1", zone="a")]
+    services = {
+        "db": {"deploy": {"placement": {"constraints": [
+            "node.labels.camunda-workers.db == true"]}}},
+        "camunda": {"deploy": {"placement": {"constraints": ["node.role == manager"]}}},
+        "zoned": {"deploy": {"placement": {"constraints": ["node.labels.zone == a"]}}},
+        "free": {"image": "x"},
+    }
+    assert _unplaceable(services, nodes) == [
+        "db: no node fits its placement (node.labels.camunda-workers.db == true), so it stays "
+        "pending; label the node it belongs on: docker node update --label-add "
+        "camunda-workers.db=true NODE"]
 
 
 def test_deploy_warns_when_a_start_first_update_has_no_free_place() -> None:

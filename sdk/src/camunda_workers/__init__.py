@@ -15,7 +15,13 @@ from typing import TYPE_CHECKING, Any
 
 from ._retry import Backoff, ExponentialRetryPolicy, RetryDecision, RetryPolicy
 from ._router import AsyncHandler, Handler, HandlerResult, Subscription, TaskRouter
-from ._settings import ENV_VARIABLES, WorkerOptions, WorkerSettings
+from ._settings import (
+    ENV_VARIABLES,
+    WorkerOptions,
+    WorkerSettings,
+    check_engine_url,
+    redacted_url,
+)
 from ._spec import Duration, TopicName, WorkerName, WorkerSpec, load_spec
 from ._task import Completion, Task
 from ._validation import validate_model
@@ -63,7 +69,9 @@ __all__ = [
     "WorkerSettings",
     "WorkerSpec",
     "__version__",
+    "check_engine_url",
     "load_spec",
+    "redacted_url",
     "validate_model",
 ]
 

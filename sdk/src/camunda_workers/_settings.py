@@ -30,7 +30,8 @@ from .errors import SpecError
 
 __all__ = [
     "DEFAULT_MAX_ANSWER_BYTES", "ENV_VARIABLES", "SETTINGS_FROM_SPEC", "SHUTDOWN_TEARDOWN",
-    "WorkerOptions", "WorkerSettings", "redacted_url", "resolve_settings",
+    "WorkerOptions", "WorkerSettings", "check_engine_url", "redacted_url",
+    "resolve_settings",
 ]
 
 # Seconds a stopping process needs after its shutdown deadline to close and exit.
@@ -50,6 +51,32 @@ def redacted_url(url: str) -> str:
         user, colon, _ = match.group(1).partition(":")
         return f"{user}:***@" if colon else "***@"
     return _USER_INFO.sub(hide, url, count=1)
+
+
+def check_engine_url(value: str) -> str:
+    """``value`` if it is an engine REST URL a worker can use, else ``ValueError`` with the
+    reason and the fix; the URL shows redacted (every message may end up in a log)."""
+    example = "e.g. http://localhost:8080/engine-rest"
+    shown = redacted_url(value)
+    parts = urlsplit(value)
+    if parts.scheme not in ("http", "https"):
+        raise ValueError(f"{shown!r} must start with http:// or https://, {example}")
+    if "@" in parts.netloc:
+        raise ValueError(
+            f"{shown!r} carries credentials, which would show in logs and process "
+            f"listings; remove them from the URL and set CAMUNDA_USER and "
+            f"CAMUNDA_PASSWORD_FILE (a Docker secret) or CAMUNDA_TOKEN_FILE instead")
+    if not parts.hostname:
+        raise ValueError(f"{shown!r} has no host, {example}")
+    try:
+        port = parts.port
+    except ValueError:
+        port = -1
+    if port is not None and not 1 <= port <= 65535:
+        raise ValueError(f"{shown!r}: the port must be a number from 1 to 65535, {example}")
+    if parts.query or parts.fragment:
+        raise ValueError(f"{shown!r} must not have a query or fragment, {example}")
+    return value
 
 
 class WorkerSettings(BaseModel):
@@ -92,27 +119,7 @@ class WorkerSettings(BaseModel):
     @field_validator("base_url")
     @classmethod
     def _engine_url(cls, value: str) -> str:
-        example = "e.g. http://localhost:8080/engine-rest"
-        shown = redacted_url(value)  # every message below may end up in a log
-        parts = urlsplit(value)
-        if parts.scheme not in ("http", "https"):
-            raise ValueError(f"{shown!r} must start with http:// or https://, {example}")
-        if "@" in parts.netloc:
-            raise ValueError(
-                f"{shown!r} carries credentials, which would show in logs and process "
-                f"listings; remove them from the URL and set CAMUNDA_USER and "
-                f"CAMUNDA_PASSWORD_FILE (a Docker secret) or CAMUNDA_TOKEN_FILE instead")
-        if not parts.hostname:
-            raise ValueError(f"{shown!r} has no host, {example}")
-        try:
-            port = parts.port
-        except ValueError:
-            port = -1
-        if port is not None and not 1 <= port <= 65535:
-            raise ValueError(f"{shown!r}: the port must be a number from 1 to 65535, {example}")
-        if parts.query or parts.fragment:
-            raise ValueError(f"{shown!r} must not have a query or fragment, {example}")
-        return value
+        return check_engine_url(value)
 
     @field_validator("token")
     @classmethod

@@ -2,7 +2,7 @@
 
 The runtime reads ``name``, ``port``, ``max_tasks``, ``lock_duration`` and
 ``stop_grace_period``; ``topics``, ``version`` and ``entry_point`` describe the worker.
-The deployment sections (:data:`DEPLOYMENT_FIELDS`: replicas, resources, placement,
+The deployment sections (:data:`DEPLOYMENT_FIELDS`: replicas, autoscale, resources, placement,
 update policy, secrets, labels, environment, depends_on) belong to the deployment tooling,
 which validates them (``workers_tooling.ServiceSpec`` extends this model); the runtime
 accepts them as written and never reads them. Unknown keys are refused.
@@ -53,8 +53,8 @@ _TAG = re.compile(r"^[A-Za-z0-9_][A-Za-z0-9_.-]{0,127}$")
 DEFAULT_MAX_TASKS = 10
 DEFAULT_LOCK_DURATION = 60_000
 # Sections of worker.json the deployment tooling validates and the runtime ignores.
-DEPLOYMENT_FIELDS = ("depends_on", "environment", "replicas", "resources", "placement",
-                     "secrets", "labels", "publish_port", "update")
+DEPLOYMENT_FIELDS = ("depends_on", "environment", "replicas", "autoscale", "resources",
+                     "placement", "secrets", "labels", "publish_port", "update")
 
 
 def _kebab_case(value: str) -> str:
@@ -135,6 +135,7 @@ class WorkerSpec(BaseModel):
     depends_on: Any = None
     environment: Any = None
     replicas: Any = None
+    autoscale: Any = None
     resources: Any = None
     placement: Any = None
     secrets: Any = None

@@ -130,7 +130,8 @@ def next_free_port(repo: Path, start: int = FIRST_PORT) -> int:
 
 
 def _stack_services(repo: Path) -> set[str]:
-    """Services of the stack file that are not worker services (their names are taken)."""
+    """Services of the stack file that are not worker services, and their network aliases
+    (these names are taken)."""
     try:
         data = YAML(typ="safe").load((repo / STACK_FILE).read_text(encoding="utf-8"))
     except (OSError, UnicodeDecodeError, YAMLError):
@@ -145,6 +146,11 @@ def _stack_services(repo: Path) -> set[str]:
         if not (WORKER_LABEL in (labels or {}) if isinstance(labels, dict) else
                 any(str(label).startswith(f"{WORKER_LABEL}=") for label in labels or [])):
             taken.add(str(key))
+            # its network aliases answer on the overlay too (the engine's `engine`)
+            networks = service.get("networks") if isinstance(service, dict) else None
+            for network in networks.values() if isinstance(networks, dict) else ():
+                aliases = network.get("aliases") if isinstance(network, dict) else None
+                taken.update(str(a) for a in (aliases if isinstance(aliases, list) else ()))
     return taken
 
 

@@ -25,6 +25,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+import yaml
+
 from ._atomic import Writer, atomic_write, write_all
 from ._compose_components import (
     COMPONENT_NETWORKS,
@@ -90,17 +92,46 @@ def read_stack_text(path: Path, source: str) -> str | None:
                          "save it as UTF-8 (YAML files are UTF-8)") from None
 
 
+# The engine service's name in the seed, and in stack files made before it was renamed.
+ENGINE_SERVICES = ("camunda", "engine")
+
+
+def _network_aliases(text: str) -> dict[str, str]:
+    """alias -> service, from each service's ``networks: {NET: {aliases: [...]}}``."""
+    try:
+        data = yaml.load(text, Loader=getattr(yaml, "CSafeLoader", yaml.SafeLoader))
+    except yaml.YAMLError:
+        return {}  # the splice has read it; nothing to add here
+    found: dict[str, str] = {}
+    services = data.get("services") if isinstance(data, dict) else None
+    for name, service in (services or {}).items():
+        networks = service.get("networks") if isinstance(service, dict) else None
+        for network in (networks or {}).values() if isinstance(networks, dict) else ():
+            aliases = network.get("aliases") if isinstance(network, dict) else None
+            for alias in aliases if isinstance(aliases, list) else ():
+                found.setdefault(str(alias), str(name))
+    return found
+
+
 def _check_depends_on(workers: Sequence[DiscoveredWorker], services: Sequence[str],
-                      source: str) -> None:
-    """Every ``depends_on`` entry names a service of the stack, with a did-you-mean."""
+                      source: str, text: str) -> None:
+    """Every ``depends_on`` entry names a service of the stack (or a network alias of one),
+    with a did-you-mean, else the engine service's name."""
     problems = []
+    aliases: dict[str, str] | None = None
     for worker in workers:
         for name in worker.spec.depends_on:
             if name in services:
                 continue
-            close = difflib.get_close_matches(name, services, n=1, cutoff=0.6)
+            if aliases is None:  # read only when a name is not a service
+                aliases = _network_aliases(text)
+            if name in aliases:
+                continue
+            close = difflib.get_close_matches(name, [*services, *aliases], n=1, cutoff=0.6)
+            engine = next((s for s in ENGINE_SERVICES if s in services), None)
             hint = (f"did you mean {close[0]!r}?" if close
-                    else f"services: {', '.join(services) or 'none'}")
+                    else f"services: {', '.join(services) or 'none'}"
+                    + (f"; the engine service is {engine!r}" if engine else ""))
             problems.append(f"workers/{worker.path.name}/worker.json: depends_on: {name!r} is "
                             f"not a service of {source}; {hint}")
     if problems:
@@ -162,7 +193,7 @@ def compose_stack(
                               COMPONENT_NETWORKS if components else None)
         outcome = _combine(outcome, more)
         reason = "; ".join(r for r in (reason, why) if r)
-    _check_depends_on(workers, outcome.services, source)
+    _check_depends_on(workers, outcome.services, source, outcome.text)
     text = bom + outcome.text
     before = old_text if output is None else read_stack_text(target, relative(target, repo))
     changed = text != before

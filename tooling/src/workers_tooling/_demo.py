@@ -18,6 +18,7 @@ from typing import Any
 
 import httpx
 
+from ._engine_url import checked_engine_url
 from ._ports import port_free
 from .errors import EngineNotReachable, ToolingError
 
@@ -96,6 +97,7 @@ def _finished(http: httpx.Client, ids: list[str]) -> int:
 def run_demo(
     *, repo: Path, engine_url: str, instances: int = 10, timeout: float = 120.0
 ) -> DemoReport:
+    engine_url = checked_engine_url(engine_url)
     worker_dir = repo / "workers" / "hello-world"
     with httpx.Client(base_url=engine_url.rstrip("/"), timeout=30) as http:
         _check_engine(http, engine_url)

@@ -165,6 +165,7 @@ def deploy(
         with docker_client() as client:
             _require_in_registry(client, nodes, images)
     warnings += _placement_warnings(services, nodes)
+    warnings += _unplaceable(_services_of(composed.text), nodes)
     for warning in warnings:
         warn(warning)
     before = snapshot(stack) if follow else None
@@ -243,6 +244,33 @@ def _require_secrets(client: Any, stack_text: str) -> None:
             f"Docker secret(s) missing in this Swarm: {', '.join(missing)}; create each on a "
             f"manager from where the value is kept, e.g. `printf %s \"$VALUE\" | docker "
             f"secret create {first} -` (README.md: Security, Secrets)")
+
+
+def _services_of(stack_text: str) -> dict[str, dict[str, Any]]:
+    from ruamel.yaml import YAML
+
+    services = (YAML(typ="safe").load(stack_text) or {}).get("services") or {}
+    return {str(name): service for name, service in services.items()
+            if isinstance(service, dict)}
+
+
+def _unplaceable(services: Mapping[str, dict[str, Any]], nodes: list[SwarmNode]) -> list[str]:
+    """Services no node may run now (the db before its node is labelled): they would stay
+    pending without a word from Swarm."""
+    warnings = []
+    for name, service in services.items():
+        constraints = ((service.get("deploy") or {}).get("placement") or {}).get("constraints")
+        if not isinstance(constraints, list) or not constraints:
+            continue
+        if any(node.schedulable and fits(node, constraints) for node in nodes):
+            continue
+        labels = [c.removeprefix("node.labels.").replace(" == ", "=").replace("==", "=")
+                  for c in constraints if str(c).startswith("node.labels.") and "==" in str(c)]
+        fix = (f"label the node it belongs on: docker node update --label-add "
+               f"{labels[0]} NODE" if labels else "change its constraints or the nodes")
+        warnings.append(f"{name}: no node fits its placement ({', '.join(map(str, constraints))})"
+                        f", so it stays pending; {fix}")
+    return warnings
 
 
 def _require_images(client: Any, images: Mapping[str, str]) -> None:

@@ -137,11 +137,14 @@ def docker_cli_lines(args: Sequence[str]) -> Iterator[str]:
 
 
 def docker_cli(args: Sequence[str], *, timeout: float | None = None,
-               environ: Mapping[str, str] | None = None) -> subprocess.CompletedProcess[str]:
-    """The ``docker`` CLI, for what the Docker SDK does not do (stacks, streamed logs)."""
+               environ: Mapping[str, str] | None = None,
+               input_text: str | None = None) -> subprocess.CompletedProcess[str]:
+    """The ``docker`` CLI, for what the Docker SDK does not do (stacks, streamed logs,
+    ``exec -i`` with input)."""
     executable = _docker_executable()
     try:
         return subprocess.run([executable, *args], capture_output=True, text=True,
+                              input=input_text,
                               errors="replace", check=False, timeout=timeout,
                               env=dict(environ) if environ is not None else None)
     except subprocess.TimeoutExpired:

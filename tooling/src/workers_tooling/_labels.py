@@ -15,6 +15,7 @@ import re
 __all__ = [
     "BACKLOG_JOB",
     "COMPONENT_LABEL",
+    "DB_NODE_LABEL",
     "ENV_LABEL",
     "PROMETHEUS_JOB_LABEL",
     "PROMETHEUS_PATH_LABEL",
@@ -31,6 +32,8 @@ __all__ = [
 ]
 
 WORKER_LABEL = "camunda-workers.worker"
+# the node label the stack's db service is placed by (its volume stays on that node)
+DB_NODE_LABEL = "camunda-workers.db"
 VERSION_LABEL = "camunda-workers.version"
 ENV_LABEL = "camunda-workers.environment"
 SECRETS_LABEL = "camunda-workers.secrets"

@@ -23,6 +23,7 @@ from pathlib import Path
 import httpx
 
 from ._discovery import discover_workers
+from ._engine_url import checked_engine_url
 from ._ports import port_free
 from .errors import ToolingError
 
@@ -99,6 +100,7 @@ def start_local_monitoring(repo: Path, *, engine_url: str, port: int = 9090,
                            backlog_port: int = BACKLOG_PORT,
                            timeout: float = 60.0) -> LocalMonitoring:
     """Start (or find running) Prometheus on ``port`` and the backlog exporter."""
+    engine_url = checked_engine_url(engine_url)
     binary = shutil.which("prometheus")
     if binary is None:
         raise ToolingError("prometheus not found: install it (`apt-get install prometheus`, "

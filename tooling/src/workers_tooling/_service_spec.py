@@ -1,7 +1,8 @@
 """``worker.json`` as the tooling reads it: the SDK's model plus the Swarm service settings.
 
 :class:`ServiceSpec` extends :class:`camunda_workers.WorkerSpec` with the sections the
-runtime does not read (``camunda_workers._spec.DEPLOYMENT_FIELDS``): replicas, resources,
+runtime does not read (``camunda_workers._spec.DEPLOYMENT_FIELDS``): replicas, autoscale,
+resources,
 placement, the update policy, secrets, labels, environment and ``depends_on``. Discovery
 validates every ``worker.json`` with it, and ``workers schema`` exports its JSON Schema.
 """
@@ -11,7 +12,7 @@ from __future__ import annotations
 import re
 from typing import Annotated, Literal
 
-from pydantic import AfterValidator, BaseModel, ConfigDict, Field, field_validator
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, ValidationInfo, field_validator
 
 from camunda_workers import Duration, WorkerSpec
 
@@ -19,6 +20,7 @@ from ._service_values import environment_problems, label_problems, raise_problem
 from ._stack_variables import interpolation_problem
 
 __all__ = [
+    "AutoscalePolicy",
     "Placement",
     "PlacementPreference",
     "ResourceAmounts",
@@ -150,6 +152,36 @@ class UpdatePolicy(_Strict):
         "start period plus a few intervals."))
 
 
+class AutoscalePolicy(_Strict):
+    """When the autoscaler changes a worker's replicas, from its topics' backlog
+    (KEDA's ``AverageValue``: desired = ceil(load / tasks_per_replica), within
+    [min_replicas, max_replicas])."""
+
+    min_replicas: int = Field(default=0, ge=0, le=1000, description=(
+        "Fewest replicas; 0 lets an idle worker stop entirely."))
+    max_replicas: int = Field(default=10, ge=1, le=1000, description=(
+        "Most replicas; at least min_replicas."))
+    tasks_per_replica: int = Field(default=100, ge=1, le=1_000_000, description=(
+        "Tasks (open + locked, over the worker's topics) one replica should have."))
+    activation_tasks: int = Field(default=0, ge=0, le=1_000_000, description=(
+        "Above this many tasks a worker at 0 replicas starts one; at or below it for "
+        "cooldown_seconds it goes to 0 (when min_replicas is 0)."))
+    cooldown_seconds: int = Field(default=300, ge=0, le=86_400, description=(
+        "How long the load stays at or below activation_tasks before scaling to 0."))
+    scale_down_window_seconds: int = Field(default=300, ge=0, le=86_400, description=(
+        "Scale down only to the highest recommendation of this window, so a burst does "
+        "not flap."))
+
+    @field_validator("max_replicas")
+    @classmethod
+    def _not_below_min(cls, value: int, info: ValidationInfo) -> int:
+        low = info.data.get("min_replicas")
+        if isinstance(low, int) and value < low:
+            raise ValueError(f"{value} is below min_replicas ({low}); raise it to at "
+                             f"least {low} or lower min_replicas")
+        return value
+
+
 class ServiceSpec(WorkerSpec):
     """What ``workers/NAME/worker.json`` declares: the SDK's model and the Swarm service."""
 
@@ -161,7 +193,8 @@ class ServiceSpec(WorkerSpec):
         "variables (e.g. ${CAMUNDA_URL:-http://engine:8080/engine-rest}; $$ is a literal $); "
         "a name like *PASSWORD*, *TOKEN*, *SECRET* or *KEY holds no value: use \"secrets\"."))
     replicas: int = Field(default=1, ge=0, le=1000, description=(
-        "Swarm replicas; `workers scale NAME=N` writes it here."))
+        "Swarm replicas; `workers scale NAME=N` writes it here. With \"autoscale\", the "
+        "count a deploy starts with: within [min_replicas, max_replicas]."))
     resources: Resources | None = Field(default=None, description="CPU/memory limits.")
     placement: Placement | None = Field(default=None, description="Where tasks may run.")
     secrets: list[SecretName] = Field(
@@ -177,6 +210,22 @@ class ServiceSpec(WorkerSpec):
         "to a published port reaches one replica at random and is open to anyone who "
         "reaches a node."))
     update: UpdatePolicy = Field(default_factory=UpdatePolicy)
+    autoscale: AutoscalePolicy | None = Field(default=None, description=(
+        "Replicas from the backlog of the worker's topics (see the README's Autoscaling); "
+        "without it the worker runs \"replicas\" replicas."))
+
+    @field_validator("autoscale")
+    @classmethod
+    def _replicas_within(cls, value: AutoscalePolicy | None,
+                         info: ValidationInfo) -> AutoscalePolicy | None:
+        replicas = info.data.get("replicas")
+        if value is not None and isinstance(replicas, int) and not (
+                value.min_replicas <= replicas <= value.max_replicas):
+            raise ValueError(
+                f"\"replicas\" (default 1) is the count a deploy starts with: {replicas} is "
+                f"outside min_replicas..max_replicas ({value.min_replicas}.."
+                f"{value.max_replicas}); set \"replicas\" within them")
+        return value
 
     @field_validator("environment")
     @classmethod

@@ -17,7 +17,7 @@ from rich.text import Text
 
 from ._paths import find_repo_root
 from ._stack_name import DEFAULT_STACK
-from .errors import ToolingError
+from .errors import InputError, ToolingError
 
 app = typer.Typer(help="Run, scaffold and deploy camunda-workers.", no_args_is_help=True)
 # soft_wrap: messages keep their lines (they name files and fields people grep for)
@@ -435,6 +435,29 @@ def status(stack: StackOption = DEFAULT_STACK) -> None:
         raise typer.Exit(1)
 
 
+@app.command("db-upgrade")
+def db_upgrade(
+    stack: StackOption = DEFAULT_STACK,
+    jar: Annotated[Path, typer.Option(help="The new engine's jar (its upgrade scripts).")] = (
+        Path("engine/target/engine-camunda.jar")),
+    dry_run: Annotated[bool, typer.Option("--dry-run", help="Only say what would run.")] = False,
+) -> None:
+    """Run the engine's SQL upgrade scripts on the stack's database (before the new engine
+    starts; stop the old one first), all in one transaction."""
+    from ._db_upgrade import stack_database_sql, upgrade_database
+
+    plan = upgrade_database(jar, stack_database_sql(stack), dry_run=dry_run)
+    if not plan.scripts:
+        console.print(f"the database holds schema {plan.current}; the engine of {jar} needs "
+                      f"{plan.target}: nothing to run")
+        return
+    verb = "ran" if plan.applied else "would run"
+    console.print(f"schema {plan.current} -> {plan.target}: {verb} {len(plan.scripts)} "
+                  f"upgrade script(s) from {jar} in one transaction:")
+    for script in plan.scripts:
+        console.print(f"  {script}")
+
+
 @app.command()
 def logs(
     name: Annotated[str, typer.Argument(help="Worker or service name.")],
@@ -466,6 +489,30 @@ def scale_command(
         console.print(f"{path}: replicas written (and the stack file updated); commit them")
     for warning in result.warnings:
         err_console.print(Text.assemble(("warning: ", "yellow"), warning))
+
+
+@app.command("autoscale")
+def autoscale_command(
+    dry_run: Annotated[bool, typer.Option(
+        "--dry-run", help="Print each decision, change nothing (required for now).")] = False,
+    once: Annotated[bool, typer.Option("--once", help="One round, then exit.")] = False,
+    interval: Annotated[float, typer.Option(min=1, max=3600,
+                                            help="Seconds between rounds.")] = 15.0,
+    engine_url: Annotated[str, typer.Option(envvar="CAMUNDA_URL", help="Engine REST URL.")] = (
+        "http://localhost:8080/engine-rest"),
+    stack: StackOption = DEFAULT_STACK,
+    repo: RepoOption = None,
+) -> None:
+    """Decide the replicas of the workers with an "autoscale" policy from their backlog,
+    every interval, against the Swarm of DOCKER_HOST (README.md, Autoscaling)."""
+    if not dry_run:
+        raise InputError("only --dry-run is there yet: the autoscaler that changes replicas "
+                         "(a stack service) is planned")
+    from .autoscale import autoscale_dry_run
+
+    autoscale_dry_run(repo or find_repo_root(), stack=stack, engine_url=engine_url,
+                      interval=interval, once=once,
+                      report=lambda line: console.print(line, highlight=False, markup=False))
 
 
 monitoring_app = typer.Typer(help="Prometheus next to workers run as local processes.",

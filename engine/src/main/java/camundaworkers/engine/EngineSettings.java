@@ -16,6 +16,7 @@ import org.springframework.core.env.MapPropertySource;
  *   <li>{@code engine.db-file=/some/dir/engine} (env {@code ENGINE_DB_FILE}): file-backed H2
  *       database at that path (H2 appends {@code .mv.db}); data survives an engine restart.
  *       Takes precedence over {@code spring.datasource.url}.</li>
+ *   <li>{@code engine.db-url} (env {@code ENGINE_DB_URL}): PostgreSQL, see {@link DatabaseSettings}.</li>
  *   <li>{@code engine.auth} is checked ({@code basic} or {@code none}), see {@link AuthConfig}.</li>
  *   <li>{@code engine.flavour} is set to {@code camunda} or {@code operaton} for logging.</li>
  * </ul>
@@ -36,6 +37,7 @@ class EngineSettings implements ApplicationListener<ApplicationEnvironmentPrepar
       // shutdown hook must not close the database underneath the engine first.
       props.put("spring.datasource.url", "jdbc:h2:file:" + path + ";DB_CLOSE_ON_EXIT=FALSE");
     }
+    DatabaseSettings.apply(env, Flavour.current(), props);
     env.getPropertySources().addFirst(new MapPropertySource("engineSettings", props));
   }
 }
