@@ -18,7 +18,13 @@ from pathlib import Path
 
 import pytest
 
-from tests.support.docker import copy_repo, hand_edit_engine, require_docker_or_skip
+from tests.support.docker import (
+    StackDatabase,
+    copy_repo,
+    hand_edit_engine,
+    require_docker_or_skip,
+    stack_database,
+)
 from tests.support.docker import run as _run
 from tests.support.engine import REPO, engine_jar, free_port, wait_until
 from workers_tooling.cli import main
@@ -30,10 +36,14 @@ PYTHON_BASE = "local/python-base:bookworm"
 ENGINE_TAG = f"follow-{os.getpid()}"  # local/camunda-engine:ENGINE_TAG, built by the deploy
 
 
+DATABASE: list[StackDatabase] = []  # the stack's PostgreSQL secret, made by the fixture
+
+
 @pytest.fixture(scope="module")
 def repo(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
     require_docker_or_skip(("scripts/base-images.sh", "python"),
-                           ("scripts/base-images.sh", "jre"))
+                           ("scripts/base-images.sh", "jre"),
+                           ("scripts/base-images.sh", "postgres"))
     engine_jar("camunda")
     copy = copy_repo(tmp_path_factory.mktemp("follow") / "repo")
     shutil.rmtree(copy / "workers" / "publicacao")  # one worker is enough here
@@ -43,6 +53,7 @@ def repo(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
 
     compose_stack(copy, stack_file=stack_file)
     hand_edit_engine(stack_file, free_port())
+    DATABASE.append(stack_database(STACK))
     try:
         yield copy
     finally:
@@ -50,6 +61,7 @@ def repo(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
         wait_until(lambda: not _run("docker", "service", "ls", "-q", "--filter",
                                     f"label=com.docker.stack.namespace={STACK}").strip(),
                    timeout=120, interval=1, what="the stack to go")
+        DATABASE.pop().remove()
         subprocess.run(["docker", "image", "rm", f"local/camunda-engine:{ENGINE_TAG}"],
                        capture_output=True, check=False)
 
@@ -58,7 +70,7 @@ def _deploy(repo: Path, *extra: str, environ: dict[str, str]) -> subprocess.Comp
     """`workers deploy` as a user runs it: a process, its output through a pipe."""
     env = {key: value for key, value in os.environ.items()
            if key not in ("ENGINE_IMAGE", "ENGINE_TAG", "TAG", "REGISTRY")}
-    env.update(environ, BASE_IMAGE=PYTHON_BASE)
+    env.update(environ, BASE_IMAGE=PYTHON_BASE, **DATABASE[0].environ)
     return subprocess.run(
         [sys.executable, "-m", "workers_tooling.cli", "deploy", "--stack", STACK, "--env",
          "local", "--repo", str(repo), *extra],
