@@ -121,3 +121,14 @@ def test_make_setup_puts_workers_on_the_path_of_an_activated_shell() -> None:
                           cwd=REPO, capture_output=True, text=True, check=False)
     assert done.returncode == 0, done.stderr
     assert done.stdout.strip() == str(REPO / ".venv" / "bin" / "workers")
+
+
+def test_secret_names_are_read_as_the_deploy_fills_them() -> None:
+    """The stack's database secret is ${DB_PASSWORD_SECRET:-camunda-workers_db_password}:
+    the check before the deploy looks for the name the deploy will use."""
+    from workers_tooling._deploy import _interpolated
+
+    name = "${DB_PASSWORD_SECRET:-camunda-workers_db_password}"
+    assert _interpolated(name, {}) == "camunda-workers_db_password"
+    assert _interpolated(name, {"DB_PASSWORD_SECRET": "s_db"}) == "s_db"
+    assert _interpolated("${A-x}/${B}", {"A": ""}) == "/"

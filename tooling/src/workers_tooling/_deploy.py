@@ -27,6 +27,7 @@ naming those that did not and why (:mod:`._converge`); ``follow=False`` returns 
 from __future__ import annotations
 
 import os
+import re
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
@@ -143,7 +144,7 @@ def deploy(
                        for component in COMPONENTS})
     with docker_client() as client:
         require_swarm(client)
-        _require_secrets(client, composed.text)
+        _require_secrets(client, composed.text, deploy_environment(names))
         nodes = swarm_nodes(client)
         if len(nodes) > 1 and names.registry == DEFAULT_REGISTRY:
             raise LocalImagesOnMultiNodeSwarm(_local_only(
@@ -218,9 +219,27 @@ def _labelled_services(stack_text: str, label: str) -> dict[str, dict[str, Any]]
             and label in ((service.get("deploy") or {}).get("labels") or {})}
 
 
-def _require_secrets(client: Any, stack_text: str) -> None:
+_VARIABLE = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)(?:(:?-)([^}]*))?\}")
+
+
+def _interpolated(text: str, environ: Mapping[str, str]) -> str:
+    """``${NAME}``, ``${NAME:-default}``, ``${NAME-default}`` as docker stack deploy fills
+    them (the forms the stack may use, see :mod:`._stack_variables`)."""
+    def fill(match: re.Match[str]) -> str:
+        name, operator, default = match.groups()
+        value = environ.get(name)
+        if operator == ":-":
+            return value or default
+        if operator == "-":
+            return default if value is None else value
+        return value or ""
+    return _VARIABLE.sub(fill, text)
+
+
+def _require_secrets(client: Any, stack_text: str, environ: Mapping[str, str]) -> None:
     """Every external secret the services use exists in the Swarm (before any build): the
-    operator creates them, their values never pass through a file of the project."""
+    operator creates them, their values never pass through a file of the project. Names
+    are read as the deploy fills them (``${DB_PASSWORD_SECRET:-...}``)."""
     from ruamel.yaml import YAML
 
     data = YAML(typ="safe").load(stack_text) or {}
@@ -231,7 +250,7 @@ def _require_secrets(client: Any, stack_text: str) -> None:
             source = entry.get("source") if isinstance(entry, dict) else entry
             declaration = declared.get(source)
             if isinstance(declaration, dict) and declaration.get("external"):
-                name = str(declaration.get("name") or source)
+                name = _interpolated(str(declaration.get("name") or source), environ)
                 users.setdefault(name, []).append(str(service_name))
     if not users:
         return
