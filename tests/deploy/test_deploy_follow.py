@@ -34,6 +34,7 @@ pytestmark = [pytest.mark.docker, pytest.mark.slow, pytest.mark.timeout(900)]
 STACK = f"cw-follow-{os.getpid()}"
 PYTHON_BASE = "local/python-base:bookworm"
 ENGINE_TAG = f"follow-{os.getpid()}"  # local/camunda-engine:ENGINE_TAG, built by the deploy
+ENGINE = "camunda"  # the engine's service in the stack file (deploy/stack.seed.yml)
 
 
 DATABASE: list[StackDatabase] = []  # the stack's PostgreSQL secret, made by the fixture
@@ -89,9 +90,9 @@ def test_a_missing_engine_image_fails_the_deploy_naming_it_and_the_fix(repo: Pat
     print(f"\n[follow] missing engine image, exit {done.returncode}:\n{done.stdout}"
           f"{done.stderr}")
     assert done.returncode == 1, done.stdout + done.stderr
-    assert "engine 0/1" in done.stdout  # progress lines, per service
+    assert f"{ENGINE} 0/1" in done.stdout  # progress lines, per service
     assert "hello-world " in done.stdout
-    assert ("engine: 0/1: No such image: local/cw-no-such-engine:absent" in done.stderr)
+    assert (f"{ENGINE}: 0/1: No such image: local/cw-no-such-engine:absent" in done.stderr)
     assert ("build it with `make engine-image` or set ENGINE_IMAGE" in done.stderr)
     assert "deployed" not in done.stdout
     assert "Traceback" not in done.stderr
@@ -99,10 +100,10 @@ def test_a_missing_engine_image_fails_the_deploy_naming_it_and_the_fix(repo: Pat
     shown = _status()
     print(f"[follow] status through a pipe:\n{shown.stdout}{shown.stderr}")
     assert shown.returncode == 1  # the engine is below its desired count
-    assert "below the desired count: engine" in shown.stderr
+    assert f"below the desired count: {ENGINE}" in shown.stderr
     lines = shown.stdout.splitlines()
     assert all(len(line) <= 80 for line in lines), lines
-    assert any(line.startswith("engine ") and " 0/1 " in line for line in lines)
+    assert any(line.startswith(f"{ENGINE} ") and " 0/1 " in line for line in lines)
     assert any(line.startswith("hello-world ") and " 1/1 " in line for line in lines)
     assert "  error: No such image: local/cw-no-such-engine:absent" in shown.stdout
 
@@ -122,7 +123,7 @@ def test_a_local_deploy_builds_the_engine_image_and_converges(repo: Path) -> Non
           f"{done.stderr}")
     assert done.returncode == 0, done.stdout + done.stderr
     assert f"building local/camunda-engine:{ENGINE_TAG}" in done.stdout
-    assert "engine 1/1 ok" in done.stdout
+    assert f"{ENGINE} 1/1 ok" in done.stdout
     assert "hello-world 1/1 ok" in done.stdout
     assert "deployed and converged" in done.stdout
 

@@ -153,7 +153,7 @@ def deploy(
                 "then pushes the images there"))
         engine_image = None
         if (len(nodes) == 1 and names.registry == DEFAULT_REGISTRY
-                and not os.environ.get("ENGINE_IMAGE") and _engine_from_variable(composed.text)):
+                and not os.environ.get("ENGINE_IMAGE") and _engine_services(composed.text)):
             engine_image = local_engine_image(client, repo, progress)
         if not build and len(nodes) == 1:  # several nodes: the registry check below
             _require_images(client, images)
@@ -181,28 +181,28 @@ def deploy(
     if before is not None:
         for line in done.stdout.splitlines():
             progress("stack", line)
-        workers = set(services)
+        workers, engines = set(services), _engine_services(composed.text)
         converged = tuple(follow_stack(
             stack, before, timeout=timeout, progress=lambda line: progress("stack", line),
-            hint=lambda name, error: _image_fix(name, error, workers)))
+            hint=lambda name, error: _image_fix(name, error, workers, engines)))
     return DeployResult(stack, composed, built, tuple(warnings), done.stdout, rendered, names,
                         len(nodes), monitored, published, converged, engine_image)
 
 
-def _engine_from_variable(stack_text: str) -> bool:
-    """The stack's engine service runs ``${ENGINE_IMAGE...}`` (not an image written in)."""
+def _engine_services(stack_text: str) -> set[str]:
+    """The services that run ``${ENGINE_IMAGE...}`` (the engine, whatever its name)."""
     from ruamel.yaml import YAML
 
     services = (YAML(typ="safe").load(stack_text) or {}).get("services") or {}
-    engine = services.get("engine")
-    return isinstance(engine, dict) and "${ENGINE_IMAGE" in str(engine.get("image", ""))
+    return {str(name) for name, service in services.items() if isinstance(service, dict)
+            and "${ENGINE_IMAGE" in str(service.get("image", ""))}
 
 
-def _image_fix(name: str, error: str, workers: set[str]) -> str:
+def _image_fix(name: str, error: str, workers: set[str], engines: set[str]) -> str:
     """How to get the image a service could not find (for the deploy's failure report)."""
     if "no such image" not in error.lower():
         return ""
-    if name == "engine":
+    if name in engines:
         return ENGINE_FIX
     if name in workers:
         return f"build it with `workers build {name}` (deploy builds it unless --no-build)"
