@@ -53,7 +53,7 @@ bootstrap-demo: ## Install what `make demo` needs and this machine lacks (Java 1
 bootstrap-test: ## The same for `make test` (what .ci/run installs)
 	@scripts/bootstrap.sh test
 
-test-bare-machine: ## `make demo` from a clean clone on a bare Debian root filesystem (chroot; root; ~10 min)
+test-bare-machine: ## `make demo` from a clean clone on a bare Debian root filesystem (chroot; root; about 6 min)
 	scripts/test-bare-machine.sh
 
 demo: bootstrap-demo setup engine ## The main job: local engine + hello-world as a local process, instances completed
