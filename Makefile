@@ -46,7 +46,17 @@ engine-build:
 
 # ---------------------------------------------------------------- main job
 .PHONY: demo
-demo: setup engine ## The main job: local engine + hello-world as a local process, instances completed
+.PHONY: bootstrap-demo bootstrap-test test-bare-machine
+bootstrap-demo: ## Install what `make demo` needs and this machine lacks (Java 17, Maven, ...; says why)
+	@scripts/bootstrap.sh demo
+
+bootstrap-test: ## The same for `make test` (what .ci/run installs)
+	@scripts/bootstrap.sh test
+
+test-bare-machine: ## `make demo` from a clean clone on a bare Debian root filesystem (chroot; root; about 6 min)
+	scripts/test-bare-machine.sh
+
+demo: bootstrap-demo setup engine ## The main job: local engine + hello-world as a local process, instances completed
 	$(WORKERS) demo --instances 20 --engine-url $(ENGINE_URL)
 
 # ---------------------------------------------------------------- checks
@@ -62,7 +72,7 @@ test-workers: setup ## Each worker's own unit tests, run in its folder
 	  if [ -d "$$dir/tests" ]; then echo "== $$dir"; (cd "$$dir" && ../../$(BIN)/pytest -q -p no:cacheprovider); fi; \
 	done
 
-test: setup lint typecheck engine-build test-workers ## Everything: lint, types, worker tests, SDK and tooling tests on real engines
+test: bootstrap-test setup lint typecheck engine-build test-workers ## Everything: lint, types, worker tests, SDK and tooling tests on real engines
 	$(BIN)/pytest
 
 # BENCH_ARGS: more options, e.g. BENCH_ARGS="--variants camunda_workers,js_client --rounds 2"
@@ -105,7 +115,7 @@ check-compose: setup ## Fail (with a diff) if docker-compose.swarm.yml is behind
 	$(WORKERS) compose --check
 
 # ---------------------------------------------------------------- template
-.PHONY: new-worker update-workers check-updates template-version
+.PHONY: new-worker update-workers check-update check-updates template-version
 template-version: setup ## The template version, its tags, and whether a release step is missing
 	$(WORKERS) template-version --check
 
@@ -115,8 +125,10 @@ new-worker: setup ## Create a worker from the template, answering its questions
 update-workers: setup ## Re-apply newer template versions to every worker (3-way merge)
 	$(WORKERS) update --all
 
-check-updates: setup ## Which workers are behind the template
+check-update: setup ## Which workers are behind the template (as `workers check-update`)
 	$(WORKERS) check-update
+
+check-updates: check-update # the earlier name, kept
 
 # ---------------------------------------------------------------- images and Swarm
 # BASE_IMAGE (default python:3.12-slim), REGISTRY (default local), STACK, ENVIRONMENT.
@@ -138,6 +150,9 @@ docker-up: ## Start a local Docker engine + single-node Swarm and build the base
 	scripts/base-images.sh
 	scripts/base-images.sh postgres
 
+run-worker-%: setup ## Run one worker as a local process, reloading on changes: make run-worker-hello-world
+	$(WORKERS) run $* --reload
+
 build-all-workers: setup ## Build every worker image with the Docker SDK
 	$(WORKERS) build --all
 
@@ -147,11 +162,15 @@ build-worker-%: setup ## Build one worker image: make build-worker-hello-world
 deploy-workers: setup ## Render the stack (not written back), build the images, docker stack deploy (MONITORING=1: with Prometheus; PUBLISH_MONITORING=1: its port published)
 	$(WORKERS) deploy --stack $(STACK) $(if $(ENVIRONMENT),--env $(ENVIRONMENT)) $(strip $(MONITORING_FLAGS))
 
-engine-image: ## Build the engine image from engine/ and push it: REGISTRY=host:port make engine-image
-	@test -n "$(ENGINE_IMAGE)" || { echo "set REGISTRY=host:port (or ENGINE_IMAGE=name:tag)" >&2; exit 2; }
+engine-image: ## Build the engine image from engine/ (local/camunda-engine:ENGINE_TAG; with REGISTRY=host:port pushed there)
 	engine/engine.sh build camunda
-	docker build -q $(if $(JRE_BASE_IMAGE),--build-arg JRE_BASE_IMAGE=$(JRE_BASE_IMAGE)) -t $(ENGINE_IMAGE) engine
-	docker push -q $(ENGINE_IMAGE)
+	@set -e; image="$${ENGINE_IMAGE:-local/camunda-engine:$(ENGINE_TAG)}"; base="$${JRE_BASE_IMAGE:-}"; \
+	if [ -z "$$base" ] && ! docker image inspect eclipse-temurin:17-jre >/dev/null 2>&1 \
+	   && docker image inspect local/jre-base:bookworm >/dev/null 2>&1; then \
+	  base=local/jre-base:bookworm; echo "JRE_BASE_IMAGE not set: building on $$base"; fi; \
+	docker build -q $${base:+--build-arg JRE_BASE_IMAGE=$$base} -t "$$image" engine; \
+	echo "built $$image"; \
+	if [ -n "$(filter-out local,$(REGISTRY))" ]; then docker push -q "$$image"; fi
 
 deploy: $(if $(BUILD_ENGINE_IMAGE),engine-image) deploy-workers ## deploy-workers, and with REGISTRY the engine image (ENVIRONMENT=production REGISTRY=host:port make deploy)
 

@@ -162,3 +162,9 @@ def test_counting_proxy_finds_every_request_on_a_keep_alive_connection(
     # read from its body (also when chunked)
     assert [(r.status, r.asked, r.task_ids) for r in records] == [(200, 1, [])] * 4 + [
         (200, None, [])]
+
+
+def test_cli_startup_times_every_command_beside_its_peers() -> None:
+    result = run_script("bench/cli_startup.py", "--rounds", "1", timeout=120)
+    for name in ("workers --help", "workers list", "workers discover", "copier --help"):
+        assert name in result.stdout, result.stdout

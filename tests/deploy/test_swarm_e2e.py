@@ -187,7 +187,7 @@ def test_deploy_runs_instances_and_reports(stack: tuple[Path, EngineApi],
     monkeypatch.setenv("COLUMNS", "200")  # the status table, unfolded
     assert main(["status", "--stack", STACK]) == 0
     shown = capsys.readouterr().out
-    assert re.search(rf"{STACK}_hello-world\s.*1/1\s.*local/workers-hello-world:0.1.0", shown)
+    assert re.search(r"^hello-world\s+1/1\s.*local/workers-hello-world:0.1.0", shown, re.M)
     assert main(["logs", "hello-world", "--stack", STACK, "--tail", "5"]) == 0
     assert "greeted" in capsys.readouterr().out
     assert main(["monitoring-status", "--stack", STACK, "--repo", str(stack[0])]) == 0
@@ -280,13 +280,14 @@ def test_rolling_update_under_load_and_rollback_of_a_broken_image(
 
 def _redeploy(repo: Path, stack_file: Path, *, until: str, tag: str) -> float:
     """``TAG=tag workers deploy`` of the changed copy; wait until hello-world's update
-    reaches ``until``."""
+    reaches ``until``. The deploy follows the update: it exits 0 once it completed, 1
+    when it rolled back."""
     started = time.monotonic()
     with pytest.MonkeyPatch.context() as patch:
         patch.setenv("TAG", tag)
         code = main(["deploy", "--stack", STACK, "--stack-file", str(stack_file), "--env",
                      ENVIRONMENT, "--base-image", PYTHON_BASE, "--repo", str(repo)])
-    assert code == 0
+    assert code == (1 if until == "rollback_completed" else 0)
     wait_until(lambda: _update_state("hello-world") == until, timeout=400, interval=2,
                what=f"the update to reach {until}")
     return time.monotonic() - started

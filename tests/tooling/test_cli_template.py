@@ -17,7 +17,12 @@ def test_new_then_update_and_check(template_repo: Path,
     repo = str(template_repo)
     assert main(["new", "email-sender", "--topic", "send_email", "--repo", repo]) == 0
     assert capsys.readouterr().out == (
-        f"created {template_repo}/workers/email-sender (template v0.2.0)\n")
+        f"created {template_repo}/workers/email-sender (template v0.2.0)\n"
+        "Next:\n"
+        "  workers run email-sender --reload                 # run it against the local "
+        "engine\n"
+        "  (cd workers/email-sender && ../../.venv/bin/pytest -q)  # its own tests\n"
+        "  workers deploy --env local                  # the stack on the local Swarm\n")
     commit_all(template_repo, "worker")
     assert main(["check-update", "--repo", repo]) == 0
     assert capsys.readouterr().out == "current email-sender: v0.2.0\n"

@@ -4,6 +4,8 @@ names, the replicas written back (the end-to-end test does the same on a real Sw
 from __future__ import annotations
 
 import json
+import os
+import subprocess
 from pathlib import Path
 
 import pytest
@@ -96,3 +98,37 @@ def test_images_without_git_get_no_commit_tag(tmp_path: Path,
                                           "no commit tag")
     monkeypatch.setenv("PATH", str(tmp_path / "empty"))
     assert git_commit(REPO) == (None, "git is not installed (apt-get install git): no commit tag")
+
+
+def test_images_of_uncommitted_code_are_tagged_dirty(tmp_path: Path) -> None:
+    from workers_tooling._image_names import git_commit
+
+    env = {**os.environ, "GIT_AUTHOR_NAME": "t", "GIT_AUTHOR_EMAIL": "t@example.invalid",
+           "GIT_COMMITTER_NAME": "t", "GIT_COMMITTER_EMAIL": "t@example.invalid"}
+    (tmp_path / "main.py").write_text("print(1)\n")
+    for command in (["init", "-q"], ["add", "-A"], ["commit", "-qm", "one"]):
+        subprocess.run(["git", "-C", str(tmp_path), *command], check=True, env=env)
+    commit, _ = git_commit(tmp_path)
+    assert commit is not None
+    assert not commit.endswith("-dirty")
+    (tmp_path / "main.py").write_text("print(2)\n")
+    assert git_commit(tmp_path) == (f"{commit}-dirty", "")
+
+
+def test_make_setup_puts_workers_on_the_path_of_an_activated_shell() -> None:
+    """The README's first screen: `. .venv/bin/activate` and `workers` is found."""
+    done = subprocess.run(["bash", "-c", ". .venv/bin/activate && command -v workers"],
+                          cwd=REPO, capture_output=True, text=True, check=False)
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.strip() == str(REPO / ".venv" / "bin" / "workers")
+
+
+def test_secret_names_are_read_as_the_deploy_fills_them() -> None:
+    """The stack's database secret is ${DB_PASSWORD_SECRET:-camunda-workers_db_password}:
+    the check before the deploy looks for the name the deploy will use."""
+    from workers_tooling._deploy import _interpolated
+
+    name = "${DB_PASSWORD_SECRET:-camunda-workers_db_password}"
+    assert _interpolated(name, {}) == "camunda-workers_db_password"
+    assert _interpolated(name, {"DB_PASSWORD_SECRET": "s_db"}) == "s_db"
+    assert _interpolated("${A-x}/${B}", {"A": ""}) == "/"

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import json
+import os
+import subprocess
 from pathlib import Path
 from typing import Any
 
@@ -27,8 +29,8 @@ def raw(name: str, text: str) -> dict[str, Any]:
 # (case id, files added to the good repo, the exact problem line expected)
 BAD: list[tuple[str, dict[str, Any], str]] = [
     ("bad-json", raw("gamma", '{"name": "gamma",\n  "port": 8003,,}'),
-     "workers/gamma/worker.json: invalid JSON at line 2 column 16: "
-     "Expecting property name enclosed in double quotes"),
+     "workers/gamma/worker.json: invalid JSON at line 2 column 15: a comma with nothing "
+     "after it; remove it"),
     ("not-an-object", raw("gamma", "[1, 2]"),
      "workers/gamma/worker.json: expected a JSON object, got list"),
     ("empty-file", raw("gamma", ""),
@@ -98,11 +100,11 @@ BAD: list[tuple[str, dict[str, Any], str]] = [
      '"name": "gamma" or rename the folder to delta'),
     ("duplicate-name", {"workers/gamma/worker.json": spec_of("alpha", 8003),
                         "workers/gamma/main.py": ""},
-     "workers/gamma/worker.json: name: 'alpha' is already the name of "
-     "workers/alpha/worker.json; worker names must be unique"),
+     "workers/alpha/worker.json and workers/gamma/worker.json: name: 'alpha' is the name "
+     "of both (git cannot tell which changed); worker names must be unique; rename one"),
     ("duplicate-port", worker_files("gamma", 8001),
-     "workers/gamma/worker.json: port: 8001 is already used by workers/alpha/worker.json; "
-     "pick a free port, e.g. 8003"),
+     "workers/alpha/worker.json and workers/gamma/worker.json: port: 8001 is used by both "
+     "(git cannot tell which changed); pick a free port, e.g. 8003"),
     ("missing-entry-point", {"workers/gamma/worker.json": spec_of("gamma", 8003)},
      "workers/gamma/worker.json: entry_point: 'main.py' does not exist in gamma/; "
      "create it or point entry_point at the script"),
@@ -110,14 +112,14 @@ BAD: list[tuple[str, dict[str, Any], str]] = [
      "workers/gamma/worker.json: entry_point: '../alpha/main.py' must be a path inside the "
      "worker's folder, e.g. 'main.py'"),
     ("topic-claimed-twice", worker_files("gamma", 8003, topics=["alpha"]),
-     "workers/gamma/worker.json: topics: 'alpha' is also served by workers/alpha/worker.json; "
-     'remove it from one of them, or list it in "shared_topics" of both if they share it '
-     "on purpose"),
+     "workers/alpha/worker.json and workers/gamma/worker.json: topics: 'alpha' is served "
+     "by both (git cannot tell which changed); remove it from one of them, or list it in "
+     '"shared_topics" of both if they share it on purpose'),
     ("topic-shared-by-one-only",
      worker_files("gamma", 8003, topics=["alpha"], shared_topics=["alpha"]),
-     "workers/gamma/worker.json: topics: 'alpha' is also served by workers/alpha/worker.json; "
-     'remove it from one of them, or list it in "shared_topics" of both if they share it '
-     "on purpose"),
+     "workers/alpha/worker.json and workers/gamma/worker.json: topics: 'alpha' is served "
+     "by both (git cannot tell which changed); remove it from one of them, or list it in "
+     '"shared_topics" of both if they share it on purpose'),
     ("shared-topic-not-served", worker_files("gamma", 8003, shared_topics=["other"]),
      "workers/gamma/worker.json: shared_topics: 'other' is not in \"topics\"; add it there "
      "or remove it here"),
@@ -191,11 +193,14 @@ def test_every_problem_of_every_file_at_once(repo: Path) -> None:
         "workers/gamma/worker.json: topics.0: 'Bad' must be snake_case (lowercase letters, "
         "digits, single underscores), e.g. 'bad'",
         "workers/gamma/worker.json: replica: unknown key; did you mean 'replicas'?",
-        # gamma is invalid on its own: its port (taken too) is not compared with others
-        "workers/epsilon/worker.json: port: 8002 is already used by workers/beta/worker.json; "
-        "pick a free port, e.g. 8003",
+        # gamma is invalid on its own, and its port (usable) is compared with the others':
+        # one kind of problem does not hide another
+        "workers/beta/worker.json and workers/epsilon/worker.json: port: 8002 is used by both "
+        "(git cannot tell which changed); pick a free port, e.g. 8003",
+        "workers/alpha/worker.json and workers/gamma/worker.json: port: 8001 is used by both "
+        "(git cannot tell which changed); pick a free port, e.g. 8004",
     ]
-    assert str(caught.value).startswith("5 problems in the worker declarations:\n")
+    assert str(caught.value).startswith("6 problems in the worker declarations:\n")
 
 
 def test_discovery_finds_valid_workers_and_skips_private_folders(tmp_path: Path) -> None:
@@ -316,3 +321,67 @@ def test_served_topics_are_found_where_handlers_live(repo: Path) -> None:
     })
     names = [worker.name for worker in discover_workers(repo)]
     assert names == ["alpha", "beta", "gamma"]
+
+
+def _git(repo: Path, *args: str, date: str | None = None) -> None:
+    env = {**os.environ, "GIT_AUTHOR_NAME": "t", "GIT_AUTHOR_EMAIL": "t@example.invalid",
+           "GIT_COMMITTER_NAME": "t", "GIT_COMMITTER_EMAIL": "t@example.invalid"}
+    if date:
+        env.update(GIT_AUTHOR_DATE=date, GIT_COMMITTER_DATE=date)
+    subprocess.run(["git", "-C", str(repo), *args], check=True, capture_output=True, env=env)
+
+
+def _problems(repo: Path) -> list[str]:
+    with pytest.raises(WorkerValidationError) as caught:
+        discover_workers(repo)
+    return caught.value.problems
+
+
+def test_a_clash_blames_the_worker_that_changed(tmp_path: Path) -> None:
+    """The issue's case: order-checker (alphabetically first) changed its port to the one of
+    publicacao; the message is on order-checker, first uncommitted, then committed later."""
+    repo = make_repo(tmp_path, worker_files("order-checker", 8003),
+                     worker_files("publicacao", 8002))
+    _git(repo, "init", "-q")
+    _git(repo, "add", "-A")
+    _git(repo, "commit", "-qm", "two workers", date="2026-01-01T10:00:00")
+    build_file_tree(repo, worker_files("order-checker", 8002))
+    assert _problems(repo) == [
+        "workers/order-checker/worker.json: port: 8002 is used by "
+        "workers/publicacao/worker.json too (this one has uncommitted changes); pick a free "
+        "port, e.g. 8003"]
+    _git(repo, "commit", "-qam", "order-checker on 8002", date="2026-01-02T10:00:00")
+    assert _problems(repo) == [
+        "workers/order-checker/worker.json: port: 8002 is used by "
+        "workers/publicacao/worker.json too (this one was committed later); pick a free "
+        "port, e.g. 8003"]
+    # the same for a topic the changed worker now serves too
+    build_file_tree(repo, worker_files("order-checker", 8005, topics=["publicacao"]))
+    assert _problems(repo) == [
+        "workers/order-checker/worker.json: topics: 'publicacao' is served by "
+        "workers/publicacao/worker.json too (this one has uncommitted changes); remove it "
+        'from this one, or list it in "shared_topics" of both if they share it on purpose']
+
+
+def test_a_type_error_does_not_hide_a_clash(repo: Path) -> None:
+    build_file_tree(repo, worker_files("gamma", 8001, max_tasks="ten"))
+    problems = _problems(repo)
+    assert problems[0].startswith("workers/gamma/worker.json: max_tasks: ")
+    assert problems[1].startswith("workers/alpha/worker.json and workers/gamma/worker.json: "
+                                  "port: 8001 is used by both")
+    assert len(problems) == 2
+
+
+def test_json_mistakes_are_shown_at_their_line(repo: Path) -> None:
+    text = json.dumps(spec_of("gamma", 8003), indent=2).splitlines()
+    trailing = [*text[:-1], text[-2] + ",", text[-1]]  # a comma after the last field
+    del trailing[-3]
+    build_file_tree(repo, raw("gamma", "\n".join(trailing)))
+    line = len(trailing) - 1  # the comma's line; the parser stops at the next one
+    assert (f"workers/gamma/worker.json: invalid JSON at line {line} column "
+            f"{len(trailing[line - 1])}: a comma with nothing after it; remove it"
+            ) in _problems(repo)
+    missing = [*text[:2], text[2].rstrip(","), *text[3:]]  # no comma after the 2nd field
+    build_file_tree(repo, raw("gamma", "\n".join(missing)))
+    assert (f"workers/gamma/worker.json: invalid JSON at line 3 column {len(missing[2])}: "
+            "a comma is missing after this value; add one") in _problems(repo)

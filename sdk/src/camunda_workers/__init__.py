@@ -6,7 +6,12 @@
 ... def send_email(task: Task) -> dict[str, object]:
 ...     return {"sent": True}
 >>> worker.run()
+
+``Worker`` (and with it the HTTP client, aiohttp) is imported on first use, so that reading
+a ``worker.json`` (``load_spec``, as the ``workers`` command does) stays fast.
 """
+
+from typing import TYPE_CHECKING, Any
 
 from ._retry import Backoff, ExponentialRetryPolicy, RetryDecision, RetryPolicy
 from ._router import AsyncHandler, Handler, HandlerResult, Subscription, TaskRouter
@@ -22,7 +27,6 @@ from ._task import Completion, Task
 from ._validation import validate_model
 from ._variables import FileValue, TypedValue
 from ._version import __version__
-from ._worker import Worker
 from .errors import (
     BpmnError,
     CamundaWorkersError,
@@ -70,3 +74,16 @@ __all__ = [
     "redacted_url",
     "validate_model",
 ]
+
+
+if TYPE_CHECKING:
+    from ._worker import Worker
+
+
+def __getattr__(name: str) -> Any:
+    if name == "Worker":
+        from ._worker import Worker
+
+        globals()["Worker"] = Worker
+        return Worker
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

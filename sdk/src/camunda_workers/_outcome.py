@@ -39,6 +39,7 @@ __all__ = ["OutcomePath", "Report"]
 
 _Decision = TypeVar("_Decision")
 
+task_log = logging.getLogger("camunda_workers.tasks")
 log = logging.getLogger("camunda_workers")
 
 
@@ -119,6 +120,9 @@ class OutcomePath:
         handler_seconds = loop.time() - started
         self._metrics.handler_ran(task.topic, decision, handler_seconds)
         await self._deliver(lock, report, task)
+        # One line per task at DEBUG (`workers run` shows them): topic, outcome, duration.
+        task_log.debug("%s %s in %.0f ms (task %s)", task.topic, decision,
+                       handler_seconds * 1000, task.id, extra=_context(task))
         return handler_seconds
 
     async def hand_back(self, lock: TaskLock) -> None:

@@ -198,6 +198,7 @@ ENV_VARIABLES: Mapping[str, str] = {
     "LOG_LEVEL": "log_level",
     "METRICS_PORT": "port",
     "CAMUNDA_MAX_ANSWER_BYTES": "max_answer_bytes",
+    "CAMUNDA_LONG_POLL_MS": "async_response_timeout",
 }
 _SECRET_FILES = ("CAMUNDA_USER", "CAMUNDA_PASSWORD", "CAMUNDA_TOKEN")
 # Settings taken from worker.json (same names, same types: see camunda_workers._spec).

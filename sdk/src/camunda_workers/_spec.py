@@ -156,6 +156,23 @@ class WorkerSpec(BaseModel):
 SpecT = TypeVar("SpecT", bound=WorkerSpec)
 
 
+def _json_mistake(text: str, error: json.JSONDecodeError) -> str:
+    """Where the mistake is: the parser stops at the token after a trailing comma or a
+    missing one, often on the next line; point at the line of the mistake instead."""
+    before = text[: error.pos].rstrip()
+    position = len(before) - 1
+    if before.endswith(",") and error.msg in (
+            "Expecting property name enclosed in double quotes", "Expecting value"):
+        what = "a comma with nothing after it; remove it"
+    elif error.msg == "Expecting ',' delimiter" and "\n" in text[position + 1: error.pos]:
+        what = "a comma is missing after this value; add one"
+    else:
+        return f"invalid JSON at line {error.lineno} column {error.colno}: {error.msg}"
+    line = text.count("\n", 0, position) + 1
+    column = position - text.rfind("\n", 0, position)
+    return f"invalid JSON at line {line} column {column}: {what}"
+
+
 @overload
 def load_spec(path: str | Path) -> WorkerSpec: ...
 @overload
@@ -179,9 +196,7 @@ def load_spec(path: str | Path, *, model: type[WorkerSpec] = WorkerSpec) -> Work
     try:
         data: Any = json.loads(text)
     except json.JSONDecodeError as exc:
-        raise SpecError(
-            source, [("", f"invalid JSON at line {exc.lineno} column {exc.colno}: {exc.msg}")]
-        ) from None
+        raise SpecError(source, [("", _json_mistake(text, exc))]) from None
     except RecursionError:
         raise SpecError(source, [("", (
             "nested too deeply to read; a worker.json is a flat object with a few nested "

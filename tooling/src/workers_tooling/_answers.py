@@ -184,6 +184,21 @@ def answer_problems(repo: Path, answers: Mapping[str, Any]) -> list[tuple[str, s
     return problems
 
 
+def repository_facts(repo: Path) -> dict[str, Any]:
+    """What copier.yml's validators check an interactive answer against, passed as data
+    (``repo_*``, never recorded): the names, ports and topics other workers have."""
+    specs = _worker_specs(repo)
+    folders = {p.name for p in (repo / "workers").iterdir() if p.is_dir()} if (
+        repo / "workers").is_dir() else set()
+    return {
+        "repo_taken_names": sorted(folders | _stack_services(repo)),
+        "repo_taken_ports": {str(port): folder for port, folder in _used_ports(repo).items()},
+        "repo_served_topics": {topic: folder for folder, spec in specs.items()
+                               for topic in spec.get("topics") or [] if isinstance(topic, str)},
+        "repo_next_free_port": next_free_port(repo),
+    }
+
+
 def read_answers(folder: Path) -> dict[str, Any]:
     """A worker's ``.copier-answers.yml`` as a mapping; clear errors when it is unreadable."""
     path = folder / ANSWERS_FILE

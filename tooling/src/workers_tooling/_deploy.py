@@ -17,6 +17,11 @@ On a Swarm of more than one node every node pulls the worker images: they must b
 registry all nodes reach (``REGISTRY``). Deploy pushes there, then asks the Swarm's
 manager to find each image in the registry (the same lookup ``docker stack deploy`` makes
 to pin the image by digest) and refuses, naming the images, when one is not there.
+
+A local deploy (one node, no registry) without ``ENGINE_IMAGE`` runs the engine image
+``make engine-image`` makes, found or built here (:mod:`._engine_image`). After
+``docker stack deploy`` the services are followed until they converge, or the deploy fails
+naming those that did not and why (:mod:`._converge`); ``follow=False`` returns at once.
 """
 
 from __future__ import annotations
@@ -30,8 +35,10 @@ from typing import Any
 from docker.errors import APIError, NotFound
 
 from ._compose import STACK_FILE, ComposeResult, compose_stack
+from ._converge import follow_stack, snapshot
 from ._discovery import discover_workers, relative
 from ._docker_client import docker_cli, docker_client, require_swarm
+from ._engine_image import ENGINE_FIX, local_engine_image
 from ._image_names import DEFAULT_REGISTRY, ImageNames
 from ._images import BuiltImage, build_images
 from ._labels import COMPONENT_LABEL, WORKER_LABEL
@@ -40,6 +47,7 @@ from ._monitoring_stack import COMPONENTS, component_image
 from ._nodes import SwarmNode, fits, swarm_nodes
 from ._stack import DEFAULT_STACK
 from ._stack_variables import interpolate, stack_environment
+from ._status import ServiceStatus
 from .errors import ToolingError
 
 __all__ = ["DeployResult", "LocalImagesOnMultiNodeSwarm", "deploy", "deploy_environment",
@@ -62,6 +70,8 @@ class DeployResult:
     nodes: int = 1
     monitoring: bool = False  # the stack has the monitoring services
     monitoring_published: bool = False  # and Prometheus' port is published
+    services: tuple[ServiceStatus, ...] = ()  # as they converged (empty: not followed)
+    engine_image: str | None = None  # set for the deploy (None: ENGINE_IMAGE or the file's)
 
 
 def rendered_file(stack_file: Path, stack: str) -> Path:
@@ -69,14 +79,17 @@ def rendered_file(stack_file: Path, stack: str) -> Path:
     return stack_file.with_name(f".{stack_file.stem}.{stack}.deploy.yml")
 
 
-def deploy_environment(names: ImageNames,
-                       environ: Mapping[str, str] | None = None) -> dict[str, str]:
+def deploy_environment(names: ImageNames, environ: Mapping[str, str] | None = None,
+                       engine_image: str | None = None) -> dict[str, str]:
     """The environment ``docker stack deploy`` runs with: the docker CLI's variables and the
     stack's (:mod:`._stack_variables`) from ``environ`` (default: this process's), nothing
-    else, with the resolved REGISTRY and TAG (unset: each worker's version)."""
-    return stack_environment(os.environ if environ is None else environ,
-                             {"REGISTRY": names.registry or DEFAULT_REGISTRY,
-                              "TAG": names.tag or None})
+    else, with the resolved REGISTRY and TAG (unset: each worker's version) and the engine
+    image found for a local deploy."""
+    settings: dict[str, str | None] = {"REGISTRY": names.registry or DEFAULT_REGISTRY,
+                                       "TAG": names.tag or None}
+    if engine_image:
+        settings["ENGINE_IMAGE"] = engine_image
+    return stack_environment(os.environ if environ is None else environ, settings)
 
 
 def deploy(
@@ -93,12 +106,19 @@ def deploy(
     monitoring: bool | None = None,
     publish_monitoring: bool | None = None,
     progress: Callable[[str, str], None] = lambda worker, line: None,
+    warn: Callable[[str], None] = lambda message: None,
+    follow: bool = True,
+    timeout: float = 300.0,
 ) -> DeployResult:
     """Render the stack, build (and push) the images, ``docker stack deploy`` the rendered
-    file. ``push`` defaults to whether a registry is set (``REGISTRY`` other than ``local``).
-    ``monitoring``: with (True) or without (False) the monitoring services; None: as the
-    stack file has them. ``publish_monitoring``: Prometheus' port published on its node
-    (True) or not (False); None: as the stack file has it.
+    file, and (``follow``) wait up to ``timeout`` seconds for the services to converge,
+    raising :class:`~._converge.NotConverged` for those that do not. ``push`` defaults to
+    whether a registry is set (``REGISTRY`` other than ``local``). ``monitoring``: with
+    (True) or without (False) the monitoring services; None: as the stack file has them.
+    ``publish_monitoring``: Prometheus' port published on its node (True) or not (False);
+    None: as the stack file has it. ``progress(source, line)``: build lines, the deploy's
+    output and, with source ``stack``, each change of a service's state; ``warn``: each
+    warning as it is found.
     """
     names = ImageNames(registry=registry, tag=tag).resolve()
     if push is None:
@@ -135,6 +155,10 @@ def deploy(
             else:
                 _require_in_registry(client, nodes, images)
         _require_secrets(client, composed.text, deploy_environment(names))
+        engine_image = None
+        if (len(nodes) == 1 and names.registry == DEFAULT_REGISTRY
+                and not os.environ.get("ENGINE_IMAGE") and _engine_services(composed.text)):
+            engine_image = local_engine_image(client, repo, progress)
     built = tuple(build_images(repo, images=names, base_image=base_image, push=push,
                                progress=progress) if build else ())
     if build and monitored:
@@ -145,14 +169,46 @@ def deploy(
             _require_in_registry(client, nodes, images)
     warnings += _placement_warnings(services, nodes)
     warnings += _unplaceable(_services_of(composed.text), nodes)
+    for warning in warnings:
+        warn(warning)
+    before = snapshot(stack) if follow else None
+    environ = deploy_environment(names, engine_image=engine_image)
     done = docker_cli(["stack", "deploy", "--with-registry-auth", "--prune", "-c",
-                       str(rendered), stack], environ=deploy_environment(names))
+                       str(rendered), stack], environ=environ)
     if done.returncode != 0:
         detail = (done.stderr or done.stdout).strip()
         raise ToolingError(f"docker stack deploy of {relative(rendered, repo)} failed:\n"
                            f"{detail}")
+    converged: tuple[ServiceStatus, ...] = ()
+    if before is not None:
+        for line in done.stdout.splitlines():
+            progress("stack", line)
+        workers, engines = set(services), _engine_services(composed.text)
+        converged = tuple(follow_stack(
+            stack, before, timeout=timeout, progress=lambda line: progress("stack", line),
+            hint=lambda name, error: _image_fix(name, error, workers, engines)))
     return DeployResult(stack, composed, built, tuple(warnings), done.stdout, rendered, names,
-                        len(nodes), monitored, published)
+                        len(nodes), monitored, published, converged, engine_image)
+
+
+def _engine_services(stack_text: str) -> set[str]:
+    """The services that run ``${ENGINE_IMAGE...}`` (the engine, whatever its name)."""
+    from ruamel.yaml import YAML
+
+    services = (YAML(typ="safe").load(stack_text) or {}).get("services") or {}
+    return {str(name) for name, service in services.items() if isinstance(service, dict)
+            and "${ENGINE_IMAGE" in str(service.get("image", ""))}
+
+
+def _image_fix(name: str, error: str, workers: set[str], engines: set[str]) -> str:
+    """How to get the image a service could not find (for the deploy's failure report)."""
+    if "no such image" not in error.lower():
+        return ""
+    if name in engines:
+        return ENGINE_FIX
+    if name in workers:
+        return f"build it with `workers build {name}` (deploy builds it unless --no-build)"
+    return ""
 
 
 def _labelled_services(stack_text: str, label: str) -> dict[str, dict[str, Any]]:

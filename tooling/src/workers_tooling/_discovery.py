@@ -2,13 +2,15 @@
 
 Every ``workers/*/worker.json`` is read (folders starting with ``_`` or ``.`` and
 ``common/`` are not workers) and validated with :class:`~workers_tooling.ServiceSpec`;
-the topics it declares are compared with those its code serves (:mod:`._topics`). All
-problems of all files are reported at once, as one
+the topics it declares are compared with those its code serves (:mod:`._topics`), and
+names, ports and topics across workers (:mod:`._clashes`, also with the usable values of
+an invalid file). All problems of all kinds and files are reported at once, as one
 :class:`~workers_tooling.errors.WorkerValidationError`.
 """
 
 from __future__ import annotations
 
+import json
 import os
 from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
@@ -16,6 +18,7 @@ from typing import Any
 
 from camunda_workers import SpecError, load_spec
 
+from ._clashes import Declared, clash_problems
 from ._gc import without_gc
 from ._service_spec import ServiceSpec
 from ._topics import COMMON, TopicCache, cache_file, served_topics
@@ -81,6 +84,25 @@ def _read(folder: Path, names: dict[str, bool], source: str,
         return None
 
 
+def _usable(folder: Path, source: str) -> Declared | None:
+    """The name, port and topics of an invalid worker.json that are of the right type, for
+    the checks across workers (so that one kind of problem does not hide another)."""
+    try:
+        data = json.loads((folder / "worker.json").read_text(encoding="utf-8-sig"))
+    except (OSError, ValueError, RecursionError):
+        return None
+    if not isinstance(data, dict):
+        return None
+
+    def strings(value: Any) -> tuple[str, ...]:
+        return tuple(v for v in value if isinstance(v, str)) if isinstance(value, list) else ()
+
+    name, port = data.get("name"), data.get("port")
+    return Declared(source, name if isinstance(name, str) else None,
+                    port if isinstance(port, int) and not isinstance(port, bool) else None,
+                    strings(data.get("topics")), frozenset(strings(data.get("shared_topics"))))
+
+
 def _check_own(folder: Path, names: dict[str, bool], spec: ServiceSpec, source: str,
                problems: list[str]) -> None:
     if spec.name != folder.name:
@@ -113,50 +135,29 @@ def _check_topics(folder: Path, names: dict[str, bool], spec: ServiceSpec, sourc
                             "handler or remove the topic")
 
 
-def _check_set(found: list[tuple[str, ServiceSpec]], problems: list[str]) -> None:
-    names: dict[str, str] = {}
-    ports: dict[int, str] = {}
-    topics: dict[str, tuple[str, ServiceSpec]] = {}
-    free = max((spec.port for _, spec in found), default=8000) + 1
-    for source, spec in found:
-        if spec.name in names:
-            problems.append(f"{source}: name: {spec.name!r} is already the name of "
-                            f"{names[spec.name]}; worker names must be unique")
-        names.setdefault(spec.name, source)
-        if spec.port in ports:
-            problems.append(f"{source}: port: {spec.port} is already used by "
-                            f"{ports[spec.port]}; pick a free port, e.g. {free}")
-            free += 1
-        ports.setdefault(spec.port, source)
-        for topic in spec.topics:
-            if topic in topics:
-                other_source, other = topics[topic]
-                if topic not in spec.shared_topics or topic not in other.shared_topics:
-                    problems.append(
-                        f"{source}: topics: {topic!r} is also served by {other_source}; "
-                        "remove it from one of them, or list it in \"shared_topics\" of both "
-                        "if they share it on purpose")
-            topics.setdefault(topic, (source, spec))
-
-
 @without_gc()
 def discover_workers(repo: Path) -> list[DiscoveredWorker]:
     """The valid workers of ``repo``, sorted by name; raises if any declaration is wrong."""
     problems: list[str] = []
-    found: list[tuple[str, ServiceSpec]] = []
+    found: list[Declared] = []
     workers: list[DiscoveredWorker] = []
     cache = TopicCache(cache_file(repo))
     for folder, names in _worker_folders(repo / "workers"):
         source = f"workers/{folder.name}/worker.json"
         spec = _read(folder, names, source, problems)
         if spec is None:
+            usable = _usable(folder, source) if "worker.json" in names else None
+            if usable is not None:
+                found.append(usable)
             continue
         _check_own(folder, names, spec, source, problems)
         _check_topics(folder, names, spec, source, problems, cache)
-        found.append((source, spec))
+        found.append(Declared(source, spec.name, spec.port, tuple(spec.topics),
+                              frozenset(spec.shared_topics)))
         workers.append(DiscoveredWorker(folder, spec, "Dockerfile" in names))
     cache.save()
-    _check_set(found, problems)
+    if len(found) > 1:
+        problems.extend(clash_problems(repo, found))
     if problems:
         raise WorkerValidationError(problems)
     return sorted(workers, key=lambda worker: worker.name)

@@ -55,7 +55,8 @@ class ImageNames:
 
 
 def git_commit(repo: Path) -> tuple[str | None, str]:
-    """(short commit of HEAD, or None with the reason why not)."""
+    """(short commit of HEAD, ``COMMIT-dirty`` when the tree has uncommitted changes, or
+    None with the reason why not)."""
     git = shutil.which("git")
     if git is None:
         return None, "git is not installed (apt-get install git): no commit tag"
@@ -67,4 +68,12 @@ def git_commit(repo: Path) -> tuple[str | None, str]:
     commit = done.stdout.strip()
     if done.returncode != 0 or not commit:
         return None, f"{repo} is not a git checkout with commits: no commit tag"
-    return commit, ""
+    # An image of uncommitted code is not that commit's: its tag says so.
+    try:
+        status = subprocess.run([git, "status", "--porcelain"], cwd=repo, capture_output=True,
+                                text=True, check=False, timeout=30)
+    except (OSError, subprocess.TimeoutExpired) as exc:
+        return None, f"git status failed ({exc}): no commit tag"
+    if status.returncode != 0:
+        return None, "git status failed: no commit tag"
+    return (f"{commit}-dirty" if status.stdout.strip() else commit), ""

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import os
 import subprocess
 import time
 from collections.abc import Callable, Sequence
@@ -12,6 +11,7 @@ from typing import Any
 
 from docker.errors import APIError, DockerException
 
+from ._base_images import PYTHON_BASE, find_base, pull_hint
 from ._discovery import DiscoveredWorker, discover_workers
 from ._docker_client import docker_client
 from ._image_names import ImageNames, git_commit
@@ -77,13 +77,15 @@ def build_images(
     Names from ``images`` (default: ``registry``/``tag``, else ``$REGISTRY``/``$TAG``, see
     :class:`~._image_names.ImageNames`): ``REGISTRY/workers-NAME:TAG`` (TAG: the worker's
     version by default), ``:latest`` and the git commit. ``base_image`` (env
-    ``BASE_IMAGE``) replaces the Dockerfiles' ``python:3.12-slim``.
+    ``BASE_IMAGE``) replaces the Dockerfiles' ``python:3.12-slim``; unset, a local base is
+    used where that one is not here (:func:`~._base_images.find_base`).
     """
     images = (images or ImageNames(registry=registry, tag=tag)).resolve()
     workers = _select(repo, names)
     with docker_client() as client:
         ensure_wheelhouse(repo, progress)
-        base_image = base_image or os.environ.get("BASE_IMAGE")
+        base_image = find_base(client, PYTHON_BASE, base_image,
+                               say=lambda line: progress("base", line))
         commit, why_not = git_commit(repo)
         if commit is None:
             progress("git", f"warning: {why_not}")
@@ -98,8 +100,14 @@ def build_images(
             if base_image:
                 args["BASE_IMAGE"] = base_image
             started = time.monotonic()
-            image_id = _build(client, worker.name, repo, dockerfile, args,
-                              f"{repository}:{tags[0]}", progress)
+            try:
+                image_id = _build(client, worker.name, repo, dockerfile, args,
+                                  f"{repository}:{tags[0]}", progress)
+            except BuildFailed as exc:
+                hint = pull_hint(PYTHON_BASE, base_image, str(exc))
+                if hint:
+                    raise BuildFailed(f"{exc}; {hint}") from None
+                raise
             image = client.images.get(image_id)
             for extra in tags[1:]:
                 image.tag(repository, extra)

@@ -8,14 +8,14 @@ reachable); ``backlog`` from the wheelhouse on the workers' Python base (``BASE_
 
 from __future__ import annotations
 
-import os
 import time
 from collections.abc import Callable
 from pathlib import Path
 
+from ._base_images import PROMETHEUS_BASE, PYTHON_BASE, find_base, pull_hint
 from ._docker_client import docker_client
 from ._image_names import ImageNames
-from ._images import BuiltImage, _build, _push, ensure_wheelhouse
+from ._images import BuildFailed, BuiltImage, _build, _push, ensure_wheelhouse
 from ._monitoring_stack import COMPONENTS, component_image
 
 __all__ = ["build_component_images"]
@@ -33,11 +33,15 @@ def build_component_images(
     """Build (and with ``push`` push) the ``monitoring`` and ``backlog`` images, named as
     ``images`` resolves them (default: ``$REGISTRY``, else ``local``)."""
     images = (images or ImageNames()).resolve()
-    bases = {"BASE_IMAGE": base_image or os.environ.get("BASE_IMAGE"),
-             "PROMETHEUS_BASE_IMAGE": (prometheus_base_image
-                                       or os.environ.get("PROMETHEUS_BASE_IMAGE"))}
     built = []
     with docker_client() as client:
+        def say(line: str) -> None:
+            progress("base", line)
+
+        bases = {"BASE_IMAGE": find_base(client, PYTHON_BASE, base_image, say),
+                 "PROMETHEUS_BASE_IMAGE": find_base(client, PROMETHEUS_BASE,
+                                                    prometheus_base_image, say)}
+        kinds = {"BASE_IMAGE": PYTHON_BASE, "PROMETHEUS_BASE_IMAGE": PROMETHEUS_BASE}
         ensure_wheelhouse(repo, progress)
         for component in COMPONENTS:
             reference = component_image(repo, component, images)
@@ -46,8 +50,14 @@ def build_component_images(
             args = {component.base_arg: base} if base else {}
             context = repo / component.context
             started = time.monotonic()
-            image_id = _build(client, component.name, context, repo / component.dockerfile,
-                              args, reference, progress)
+            try:
+                image_id = _build(client, component.name, context,
+                                  repo / component.dockerfile, args, reference, progress)
+            except BuildFailed as exc:
+                hint = pull_hint(kinds[component.base_env], base, str(exc))
+                if hint:
+                    raise BuildFailed(f"{exc}; {hint}") from None
+                raise
             if push:
                 _push(client, component.name, repository, [tag], progress)
             image = client.images.get(image_id)

@@ -30,13 +30,25 @@ from pathlib import Path
 from typing import Any, Literal
 
 import copier
-from copier.errors import CopierError, UnsafeTemplateError, UnsupportedVersionError
+from copier.errors import (
+    CopierAnswersInterrupt,
+    CopierError,
+    UnsafeTemplateError,
+    UnsupportedVersionError,
+)
 from jinja2 import TemplateError
 from plumbum.commands.processes import ProcessExecutionError
 
 from camunda_workers import SpecError
 
-from ._answers import ANSWERS_FILE, answer_problems, next_free_port, read_answers, record_version
+from ._answers import (
+    ANSWERS_FILE,
+    answer_problems,
+    next_free_port,
+    read_answers,
+    record_version,
+    repository_facts,
+)
 from ._template_source import SourceCache, TemplateSource, Warn, is_url, parse_version
 from ._template_trust import UntrustedTemplate, code_it_runs, is_own_template, untrusted_message
 from ._template_versions import TemplateVersionError, git_ok, git_output, run_git
@@ -69,6 +81,8 @@ def copier_errors(what: str) -> Iterator[None]:
     """Copier's and git's failures as one ToolingError naming ``what`` failed."""
     try:
         yield
+    except CopierAnswersInterrupt:  # Ctrl-C at a question: its text is Copier's whole state
+        raise KeyboardInterrupt from None
     except _COPIER_ERRORS as exc:
         if isinstance(exc, ProcessExecutionError):
             detail = (exc.stderr or exc.stdout or "").strip().splitlines()[-3:]
@@ -138,7 +152,8 @@ def new_worker(
         with contextlib.chdir(staging), copier_errors("the template could not be rendered"):
             copier.run_copy(
                 _recorded_source(repo, template, staging), ".",
-                data=dict(defaults) if not interactive else None,
+                # interactive: each answer is checked against the repository as it is given
+                data=dict(defaults) if not interactive else repository_facts(repo),
                 user_defaults=dict(defaults) if interactive else None,
                 defaults=not interactive, vcs_ref=version, unsafe=unsafe, quiet=True,
             )

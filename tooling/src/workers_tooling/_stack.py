@@ -4,13 +4,10 @@ from __future__ import annotations
 
 from typing import Any
 
-from docker.errors import NotFound
-
+from ._stack_name import DEFAULT_STACK
 from .errors import ToolingError
 
 __all__ = ["DEFAULT_STACK", "stack_service", "stack_services"]
-
-DEFAULT_STACK = "camunda-workers"
 
 
 def stack_services(client: Any, stack: str) -> list[Any]:
@@ -20,6 +17,8 @@ def stack_services(client: Any, stack: str) -> list[Any]:
 
 def stack_service(client: Any, stack: str, name: str) -> Any:
     """The service ``STACK_NAME``; a clear error when the stack has none of that name."""
+    from docker.errors import NotFound
+
     try:
         return client.services.get(f"{stack}_{name}")
     except NotFound:

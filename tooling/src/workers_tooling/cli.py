@@ -13,30 +13,10 @@ from typing import Annotated
 
 import typer
 from rich.console import Console
-from rich.table import Table
 from rich.text import Text
 
-from ._answers import read_answers
-from ._compose import STACK_FILE, compose_stack
-from ._db_upgrade import stack_database_sql, upgrade_database
-from ._demo import run_demo
-from ._deploy import deploy as swarm_deploy
-from ._discovery import discover_workers, worker_summary
-from ._failures import EXIT_INPUT, EXIT_INTERRUPTED, describe
-from ._health_report import prometheus_status
-from ._images import build_images
-from ._local_monitoring import start_local_monitoring, stop_local_monitoring
-from ._logs import service_logs
-from ._monitoring import monitoring_status
-from ._monitoring_access import prometheus_url
 from ._paths import find_repo_root
-from ._scale import scale
-from ._schema import write_schema
-from ._stack import DEFAULT_STACK
-from ._status import ServiceStatus, stack_status
-from ._template_tags import sync_template_tags
-from ._template_versions import VERSION_KEY
-from .autoscale import autoscale_dry_run
+from ._stack_name import DEFAULT_STACK
 from .errors import InputError, ToolingError
 
 app = typer.Typer(help="Run, scaffold and deploy camunda-workers.", no_args_is_help=True)
@@ -69,6 +49,7 @@ def demo(
     repo: RepoOption = None,
 ) -> None:
     """Deploy the demo process, run hello-world as a local process, report what happened."""
+    from ._demo import run_demo
     report = run_demo(repo=repo or find_repo_root(), engine_url=engine_url, instances=instances)
     console.print(f"[bold]engine[/] {report.engine_url}")
     console.print(f"started {report.started} hello_world instances; "
@@ -78,9 +59,31 @@ def demo(
         console.print(f"  greeting = {greeting!r}")
 
 
+@app.command()
+def run(
+    name: Annotated[str, typer.Argument(help="Worker name.")],
+    reload: Annotated[bool, typer.Option(
+        "--reload", help="Restart on a change of its files or workers/common.")] = False,
+    engine_url: Annotated[str | None, typer.Option(
+        envvar="CAMUNDA_URL", help="Engine REST URL (default: the local engine, started "
+        "if needed).")] = None,
+    repo: RepoOption = None,
+) -> None:
+    """Run one worker as a local process, as its image runs it; a line per task."""
+    from ._run import run_worker
+
+    code = run_worker(repo or find_repo_root(), name, engine_url=engine_url, reload=reload,
+                      say=lambda line: err_console.print(
+                          Text.assemble(("workers run: ", "bold"), line), highlight=False))
+    raise typer.Exit(code)
+
+
 @app.command("list")
 def list_workers(repo: RepoOption = None) -> None:
     """Print a table of the workers (validating every worker.json)."""
+    from rich.table import Table
+
+    from ._discovery import discover_workers, worker_summary
     table = Table("name", "port", "topics", "replicas", "version", "Dockerfile")
     for worker in discover_workers(repo or find_repo_root()):
         row = worker_summary(worker)
@@ -96,6 +99,7 @@ def discover(
     repo: RepoOption = None,
 ) -> None:
     """Find and validate every workers/*/worker.json; all problems are listed at once."""
+    from ._discovery import discover_workers, worker_summary
     workers = discover_workers(repo or find_repo_root())
     if as_json:
         typer.echo(json.dumps([worker_summary(worker) for worker in workers], indent=2))
@@ -111,6 +115,7 @@ def schema(
     repo: RepoOption = None,
 ) -> None:
     """Write workers/worker.schema.json (JSON Schema of worker.json, for editors)."""
+    from ._schema import write_schema
     result = write_schema(repo or find_repo_root(), check=check)
     if check and result.changed:
         typer.echo(f"{result.path} is stale: run `workers schema`", err=True)
@@ -125,7 +130,7 @@ def compose(
     env: Annotated[str | None, typer.Option(
         help="Apply the overlay deploy/ENV.yml, e.g. production.")] = None,
     stack_file: Annotated[Path | None, typer.Option(
-        help=f"Stack file (default: {STACK_FILE} in the repository).")] = None,
+        help="Stack file (default: docker-compose.swarm.yml in the repository).")] = None,
     output: Annotated[Path | None, typer.Option(
         help="Write the result here and leave the stack file as it is.")] = None,
     monitoring: MonitoringOption = None,
@@ -136,6 +141,7 @@ def compose(
 
     Images are ${REGISTRY:-local}/workers-NAME:${TAG:-VERSION}: `docker stack deploy` (and
     `workers deploy`) fill in REGISTRY and TAG."""
+    from ._compose import compose_stack
     result = compose_stack(repo or find_repo_root(), stack_file=stack_file, environment=env,
                            output=output, monitoring=monitoring,
                            publish_monitoring=publish_monitoring, check=check)
@@ -157,6 +163,14 @@ def compose(
             typer.echo(f"{label}: {', '.join(names)}")
     state = "written" if result.written else "unchanged"
     typer.echo(f"{target}: {state} ({len(result.workers)} worker services)")
+
+
+def next_steps(name: str) -> list[str]:
+    """What to type after `workers new NAME` (and `make new-worker`)."""
+    return ["Next:",
+            f"  workers run {name} --reload                 # run it against the local engine",
+            f"  (cd workers/{name} && ../../.venv/bin/pytest -q)  # its own tests",
+            "  workers deploy --env local                  # the stack on the local Swarm"]
 
 
 def _warn(message: str) -> None:
@@ -192,6 +206,7 @@ def new(
     repo: RepoOption = None,
 ) -> None:
     """Create workers/NAME from the Copier template (its latest version, recorded)."""
+    from ._answers import read_answers
     given = {"name": name, "topics": topic or None, "port": port, "description": description,
              "max_tasks": max_tasks, "lock_duration": lock_duration, "replicas": replicas,
              "custom_dockerfile": dockerfile or None, "api": api}
@@ -204,6 +219,8 @@ def new(
                         vcs_ref=vcs_ref, interactive=interactive, trust=trust, warn=_warn)
     version = read_answers(folder).get("_commit")
     console.print(f"[green]created[/] {folder} (template {version})", highlight=False)
+    for line in next_steps(folder.name):
+        console.print(line, highlight=False, markup=False)
 
 
 @app.command()
@@ -295,6 +312,8 @@ def template_version(
 ) -> None:
     """Print the template version (copier.yml) and the vX.Y.Z tags derived from the history
     (creating or moving the ones that are missing or stale)."""
+    from ._template_tags import sync_template_tags
+    from ._template_versions import VERSION_KEY
     versions = sync_template_tags(repo or find_repo_root())
     if not quiet:
         console.print(f"template version {versions.current} (copier.yml {VERSION_KEY})",
@@ -333,6 +352,7 @@ def build(
     repo: RepoOption = None,
 ) -> None:
     """Build worker images with the Docker SDK (REGISTRY/workers-NAME:TAG, latest, commit)."""
+    from ._images import build_images
     images = build_images(repo or find_repo_root(), None if all_workers else names,
                           registry=registry, tag=tag, base_image=base_image, push=push,
                           progress=_progress)
@@ -359,23 +379,32 @@ def deploy(
     tag: TagOption = None,
     monitoring: MonitoringOption = None,
     publish_monitoring: PublishMonitoringOption = None,
+    detach: Annotated[bool, typer.Option(
+        "--detach", help="Return once Swarm has the stack; do not wait for the services.")
+    ] = False,
+    timeout: Annotated[float, typer.Option(
+        min=1, help="Seconds to wait for the services to converge.")] = 300.0,
     repo: RepoOption = None,
 ) -> None:
     """Render the stack (the stack file stays as it is), build (and push) the images,
-    `docker stack deploy` them.
+    `docker stack deploy` them, and follow the services until each runs its desired
+    replicas (exit 1 naming those that do not, and why; --detach: do not wait).
 
     On a Swarm of several nodes the images must come from a registry every node reaches
-    (REGISTRY=HOST:PORT); deploy refuses images that are only local.
+    (REGISTRY=HOST:PORT); deploy refuses images that are only local. Without a registry
+    and ENGINE_IMAGE, the engine runs local/camunda-engine:camunda-7.24, found or built.
     """
+    from ._deploy import deploy as swarm_deploy
     result = swarm_deploy(repo or find_repo_root(), stack=stack, environment=env, push=push,
                           build=not no_build, base_image=base_image, stack_file=stack_file,
                           registry=registry, tag=tag, monitoring=monitoring,
-                          publish_monitoring=publish_monitoring, progress=_progress)
-    for warning in result.warnings:
-        _warn(warning)
-    console.print(result.output.strip(), highlight=False, markup=False)
+                          publish_monitoring=publish_monitoring, progress=_progress,
+                          warn=_warn, follow=not detach, timeout=timeout)
+    if detach:
+        console.print(result.output.strip(), highlight=False, markup=False)
     nodes = f" on {result.nodes} nodes" if result.nodes > 1 else ""
-    console.print(f"[green]deployed[/] stack {result.stack} "
+    state = "deployed (not followed)" if detach else "deployed and converged"
+    console.print(f"[green]{state}[/] stack {result.stack} "
                   f"({len(result.compose.workers)} workers{nodes}, {result.rendered.name}, "
                   f"images {result.names.repository('NAME')}:{result.names.tag or 'VERSION'}); "
                   "`workers status` shows it", highlight=False)
@@ -391,14 +420,19 @@ def deploy(
 @app.command()
 def status(stack: StackOption = DEFAULT_STACK) -> None:
     """Per service: running/desired replicas, the node and state of each, image, update
-    state, last task error."""
-    table = Table("service", "replicas", "nodes", "image", "update", "last error")
-    for service in stack_status(stack):
-        ok = service.running >= service.desired
-        replicas = f"{'[green]' if ok else '[red]'}{service.running}/{service.desired}[/]"
-        table.add_row(service.name, replicas, _replica_nodes(service), service.image,
-                      service.update_state, service.last_error or "-")
-    console.print(table)
+    state, and the error that keeps it short (if it is). Exit 1 if a service is below
+    its desired count."""
+    from ._status import stack_status, status_lines
+    services = stack_status(stack)
+    console.print(f"stack {stack}: service, running/desired, update, image", style="bold",
+                  highlight=False)
+    for line in status_lines(services, stack, console.width):
+        console.print(line, highlight=False, markup=False)
+    short = [service.short_name(stack) for service in services
+             if service.running < service.desired]
+    if short:
+        err_console.print(f"below the desired count: {', '.join(short)}", highlight=False)
+        raise typer.Exit(1)
 
 
 @app.command("db-upgrade")
@@ -410,6 +444,8 @@ def db_upgrade(
 ) -> None:
     """Run the engine's SQL upgrade scripts on the stack's database (before the new engine
     starts; stop the old one first), all in one transaction."""
+    from ._db_upgrade import stack_database_sql, upgrade_database
+
     plan = upgrade_database(jar, stack_database_sql(stack), dry_run=dry_run)
     if not plan.scripts:
         console.print(f"the database holds schema {plan.current}; the engine of {jar} needs "
@@ -422,21 +458,6 @@ def db_upgrade(
         console.print(f"  {script}")
 
 
-def _replica_nodes(service: ServiceStatus) -> Text:
-    """``node1 running, node2 starting, node3 (down) running`` for a status cell."""
-    cell = Text()
-    for replica in service.replicas:
-        if cell:
-            cell.append(", ")
-        cell.append(replica.node)
-        node = [state for state in (replica.node_state, replica.node_availability)
-                if state not in ("ready", "active", "-")]
-        if node:
-            cell.append(f" ({', '.join(node)})", style="red")
-        cell.append(f" {replica.state}", style="green" if replica.running else "yellow")
-    return cell or Text("-")
-
-
 @app.command()
 def logs(
     name: Annotated[str, typer.Argument(help="Worker or service name.")],
@@ -446,6 +467,7 @@ def logs(
     stack: StackOption = DEFAULT_STACK,
 ) -> None:
     """Log lines of every replica of a worker's service, gathered from every node."""
+    from ._logs import service_logs
     for line in service_logs(name, stack=stack, follow=follow, since=since, tail=tail,
                              warn=_warn):
         typer.echo(line)
@@ -459,6 +481,7 @@ def scale_command(
 ) -> None:
     """Set the replicas of services; a worker's are written to its worker.json too, so the
     next deploy keeps them (commit it)."""
+    from ._scale import scale
     result = scale(assignments, stack=stack, repo=repo or find_repo_root())
     for name, count in result.replicas.items():
         console.print(f"scaled {name} to {count}")
@@ -485,6 +508,8 @@ def autoscale_command(
     if not dry_run:
         raise InputError("only --dry-run is there yet: the autoscaler that changes replicas "
                          "(a stack service) is planned")
+    from .autoscale import autoscale_dry_run
+
     autoscale_dry_run(repo or find_repo_root(), stack=stack, engine_url=engine_url,
                       interval=interval, once=once,
                       report=lambda line: console.print(line, highlight=False, markup=False))
@@ -503,6 +528,7 @@ def monitoring_start(
     repo: RepoOption = None,
 ) -> None:
     """Start Prometheus and the backlog exporter locally (make monitoring); print the URL."""
+    from ._local_monitoring import start_local_monitoring
     started = start_local_monitoring(repo or find_repo_root(), engine_url=engine_url, port=port)
     state = "already running" if started.already_running else "started"
     console.print(f"Prometheus {state}: [bold]{started.url}[/] (alerts: {started.alerts_url})")
@@ -513,6 +539,7 @@ def monitoring_start(
 @monitoring_app.command("stop")
 def monitoring_stop(repo: RepoOption = None) -> None:
     """Stop what `workers monitoring start` started."""
+    from ._local_monitoring import stop_local_monitoring
     stopped = stop_local_monitoring(repo or find_repo_root())
     console.print(f"stopped: {', '.join(stopped)}" if stopped else "nothing was running")
 
@@ -521,6 +548,7 @@ def monitoring_stop(repo: RepoOption = None) -> None:
 def prometheus_url_command(stack: StackOption = DEFAULT_STACK) -> None:
     """The URL of the stack's Prometheus on the node that runs it (its port unpublished):
     open it there, or through `ssh -N -L 9090:HOST:PORT user@that-node`."""
+    from ._monitoring_access import prometheus_url
     typer.echo(prometheus_url(stack=stack))
 
 
@@ -538,6 +566,10 @@ def monitoring_status_command(
 
     Without options each replica of the stack is asked over the overlay network.
     """
+    from rich.table import Table
+
+    from ._health_report import prometheus_status
+    from ._monitoring import monitoring_status
     root = repo or find_repo_root()
     if prometheus is not None:
         table = Table("worker", "replicas up", "tasks/s", "failed", "open", "locked",
@@ -579,6 +611,8 @@ def main(argv: list[str] | None = None) -> int:
         # Without standalone mode, click returns typer.Exit's code instead of exiting.
         code = app(args=argv, standalone_mode=False)
     except typer.Exit as exc:
+        if exc.exit_code == 130:  # Ctrl-C at a prompt: typer says nothing, we say one line
+            err_console.print("interrupted")
         return int(exc.exit_code)
     except typer.TyperException as exc:  # usage errors: bad options or arguments
         show = getattr(exc, "show", None)
@@ -586,16 +620,22 @@ def main(argv: list[str] | None = None) -> int:
             show()
         else:
             err_console.print(Text.assemble(("error: ", "red"), str(exc)))
-        return int(getattr(exc, "exit_code", EXIT_INPUT))
+        return int(getattr(exc, "exit_code", 2))
     except (typer.Abort, KeyboardInterrupt):
+        from ._failures import EXIT_INTERRUPTED
+
         err_console.print("interrupted")
         return EXIT_INTERRUPTED
     except Exception as exc:
         if os.environ.get("WORKERS_DEBUG"):
             raise
+        from ._failures import describe  # only on failure: it imports every layer below
+
         failure = describe(exc)
         err_console.print(Text.assemble(("error: ", "red"), failure.message))
         return failure.exit_code
+    if code == 130:  # Ctrl-C inside a command: typer returns this instead of raising
+        err_console.print("interrupted")
     return code if isinstance(code, int) else 0
 
 
