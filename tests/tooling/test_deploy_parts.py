@@ -126,9 +126,9 @@ def test_make_setup_puts_workers_on_the_path_of_an_activated_shell() -> None:
 def test_secret_names_are_read_as_the_deploy_fills_them() -> None:
     """The stack's database secret is ${DB_PASSWORD_SECRET:-camunda-workers_db_password}:
     the check before the deploy looks for the name the deploy will use."""
-    from workers_tooling._deploy import _interpolated
+    from workers_tooling._stack_variables import interpolate
 
     name = "${DB_PASSWORD_SECRET:-camunda-workers_db_password}"
-    assert _interpolated(name, {}) == "camunda-workers_db_password"
-    assert _interpolated(name, {"DB_PASSWORD_SECRET": "s_db"}) == "s_db"
-    assert _interpolated("${A-x}/${B}", {"A": ""}) == "/"
+    assert interpolate(name, {}) == "camunda-workers_db_password"
+    assert interpolate(name, {"DB_PASSWORD_SECRET": "s_db"}) == "s_db"
+    assert interpolate("${A-x}/${B}", {"A": ""}) == "/"
