@@ -171,3 +171,30 @@ def test_without_git_the_commands_say_so(template_repo: Path, capsys: pytest.Cap
             "error: git is not installed: template versions come from the repository's "
             "history; install git\n")
     assert not (template_repo / "workers" / "email-sender").exists()
+
+
+def test_check_update_names_an_answer_that_worker_json_no_longer_agrees_with(
+        template_repo: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """A hand-edited port: the README keeps the answer, and `workers update` keeps it so."""
+    repo = str(template_repo)
+    assert main(["new", "email-sender", "--topic", "send_email", "--repo", repo]) == 0
+    worker = template_repo / "workers" / "email-sender"
+    spec = worker / "worker.json"
+    spec.write_text(spec.read_text().replace('"port": 8001', '"port": 8009'))
+    commit_all(template_repo, "worker, its port edited by hand")
+    capsys.readouterr()
+    assert main(["check-update", "--repo", repo]) == 2
+    assert capsys.readouterr().out == (
+        "current email-sender: v0.2.0\n"
+        "differs workers/email-sender/.copier-answers.yml: port: answer 8001, worker.json 8009 "
+        "(README.md still say 8001); to keep 8009 set `port: 8009` in .copier-answers.yml and "
+        "edit README.md by hand (`workers update` will not), or put 8001 back in worker.json\n")
+    # The fix as said, and the update that would not have made it.
+    answers = worker / ".copier-answers.yml"
+    answers.write_text(answers.read_text().replace("port: 8001", "port: 8009"))
+    commit_all(template_repo, "the port's answer")
+    evolve_template(template_repo, "v0.3.0")
+    assert main(["update", "email-sender", "--repo", repo]) == 0
+    assert "on port 8001" in (worker / "README.md").read_text()
+    assert main(["check-update", "--repo", repo]) == 0
+    assert capsys.readouterr().out.endswith("current email-sender: v0.3.0\n")

@@ -7,25 +7,17 @@
 ...     return {"sent": True}
 >>> worker.run()
 
-``Worker`` (and with it the HTTP client, aiohttp) is imported on first use, so that reading
-a ``worker.json`` (``load_spec``, as the ``workers`` command does) stays fast.
+``Worker`` (and with it the HTTP client, aiohttp) and the names of running tasks (settings,
+retries, routing, tasks, typed values: asyncio and pydantic models) are imported on first
+use, so that reading a ``worker.json`` (``load_spec``, as the ``workers`` command does)
+stays fast.
 """
 
+import importlib
 from typing import TYPE_CHECKING, Any
 
-from ._retry import Backoff, ExponentialRetryPolicy, RetryDecision, RetryPolicy
-from ._router import AsyncHandler, Handler, HandlerResult, Subscription, TaskRouter
-from ._settings import (
-    ENV_VARIABLES,
-    WorkerOptions,
-    WorkerSettings,
-    check_engine_url,
-    redacted_url,
-)
 from ._spec import Duration, TopicName, WorkerName, WorkerSpec, load_spec
-from ._task import Completion, Task
 from ._validation import validate_model
-from ._variables import FileValue, TypedValue
 from ._version import __version__
 from .errors import (
     BpmnError,
@@ -76,14 +68,38 @@ __all__ = [
 ]
 
 
+# Public name -> its private module, imported on first use (see the docstring).
+_LAZY = {
+    **dict.fromkeys(["Backoff", "ExponentialRetryPolicy", "RetryDecision", "RetryPolicy"],
+                    "._retry"),
+    **dict.fromkeys(["AsyncHandler", "Handler", "HandlerResult", "Subscription", "TaskRouter"],
+                    "._router"),
+    **dict.fromkeys(["ENV_VARIABLES", "WorkerOptions", "WorkerSettings", "check_engine_url",
+                     "redacted_url"], "._settings"),
+    **dict.fromkeys(["Completion", "Task"], "._task"),
+    **dict.fromkeys(["FileValue", "TypedValue"], "._variables"),
+    "Worker": "._worker",
+}
+
 if TYPE_CHECKING:
+    from ._retry import Backoff, ExponentialRetryPolicy, RetryDecision, RetryPolicy
+    from ._router import AsyncHandler, Handler, HandlerResult, Subscription, TaskRouter
+    from ._settings import (
+        ENV_VARIABLES,
+        WorkerOptions,
+        WorkerSettings,
+        check_engine_url,
+        redacted_url,
+    )
+    from ._task import Completion, Task
+    from ._variables import FileValue, TypedValue
     from ._worker import Worker
 
 
 def __getattr__(name: str) -> Any:
-    if name == "Worker":
-        from ._worker import Worker
-
-        globals()["Worker"] = Worker
-        return Worker
-    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    module = _LAZY.get(name)
+    if module is None:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    value = getattr(importlib.import_module(module, __name__), name)
+    globals()[name] = value
+    return value

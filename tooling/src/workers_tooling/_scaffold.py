@@ -41,6 +41,7 @@ from plumbum.commands.processes import ProcessExecutionError
 
 from camunda_workers import SpecError
 
+from ._answer_drift import AnswerDrift, answer_drift
 from ._answers import (
     ANSWERS_FILE,
     answer_problems,
@@ -363,23 +364,27 @@ def _unmerged_entries_set_aside(repo: Path) -> Iterator[Callable[[], None]]:
 @dataclass(frozen=True)
 class UpdateCheck:
     """A worker's template version against the latest; ``source`` is its ``_src_path``
-    when that is not this repository's template (else None)."""
+    when that is not this repository's template (else None); ``drift``, the answers its
+    ``worker.json`` disagrees with."""
 
     name: str
     current: str
     latest: str
     behind: bool
     source: str | None = None
+    drift: tuple[AnswerDrift, ...] = ()
 
 
 def check_updates(repo: Path, names: Sequence[str] | None = None, *,
                   warn: Warn | None = None) -> list[UpdateCheck]:
-    """Which workers are behind their template's latest version."""
+    """Which workers are behind their template's latest version, and which answers their
+    ``worker.json`` disagrees with."""
     checks = []
     for worker in _templates(repo, names, SourceCache(warn)):
         latest = worker.source.latest
         before, after = parse_version(worker.recorded), parse_version(latest)
         behind = worker.recorded != latest and (before is None or after is None or before < after)
         checks.append(UpdateCheck(worker.name, worker.recorded, latest, behind,
-                                  None if worker.own else worker.src_path))
+                                  None if worker.own else worker.src_path,
+                                  tuple(answer_drift(worker.folder))))
     return checks

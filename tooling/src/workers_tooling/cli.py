@@ -261,7 +261,8 @@ def check_update(
     names: Annotated[list[str] | None, typer.Argument(help="Workers (default: all).")] = None,
     repo: RepoOption = None,
 ) -> None:
-    """Say which workers are behind the template; exit 2 if any is."""
+    """Say which workers are behind the template, and which answers a worker.json no longer
+    agrees with (a hand-edited port: the README still shows the answer); exit 2 if any."""
     from ._scaffold import check_updates
 
     checks = check_updates(repo or find_repo_root(), names, warn=_warn)
@@ -275,7 +276,9 @@ def check_update(
                           highlight=False)
         else:
             console.print(f"current {check.name}: {check.current}", highlight=False)
-    if any(check.behind for check in checks):
+        for drift in check.drift:
+            console.print(f"differs {drift.message()}", highlight=False, markup=False)
+    if any(check.behind or check.drift for check in checks):
         raise typer.Exit(2)
 
 
@@ -288,7 +291,10 @@ def adopt(
     repo: RepoOption = None,
 ) -> None:
     """Record the template version a worker was made from (when its answers file names one
-    the template does not have, e.g. after a squash); then commit it and `workers update`."""
+    the template does not have, e.g. after a squash); then commit it and `workers update`.
+
+    Only the version is recorded: answers that worker.json disagrees with (a hand-edited
+    port) stay, and `workers check-update` names them with the fix."""
     from ._adopt import adopt_worker
 
     result = adopt_worker(repo or find_repo_root(), name, version, trust=trust, warn=_warn)
