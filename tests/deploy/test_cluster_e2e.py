@@ -177,7 +177,8 @@ def _make_deploy(deployed_repo: Path, env: dict[str, str]) -> float:
          f"VENV={VENV}", f"STACK={STACK}"],
         env=env, capture_output=True, text=True, timeout=900, check=False)
     assert done.returncode == 0, f"make deploy failed:\n{done.stdout[-4000:]}\n{done.stderr}"
-    assert f"deployed stack {STACK} (2 workers on 3 nodes, " in done.stdout, done.stdout[-2000:]
+    assert f"deployed and converged stack {STACK} (2 workers on 3 nodes, " in done.stdout, (
+        done.stdout[-2000:])
     return time.monotonic() - started
 
 
