@@ -344,10 +344,12 @@ def test_status_and_logs_over_ssh_and_through_a_docker_context(
     nodes = [cluster.hostname(n) for n in (1, 2, 3)]
     # DOCKER_HOST=ssh://root@MANAGER (set for the whole module)
     assert main(["status", "--stack", STACK]) == 0
-    row = next(line for line in capsys.readouterr().out.splitlines()
-               if f"{STACK}_{WORKER} " in line)
-    assert "3/3" in row
-    assert sorted(re.findall(rf"({cluster.name}-node\d) running", row)) == nodes
+    shown = capsys.readouterr().out.splitlines()
+    at = next(n for n, line in enumerate(shown) if line.startswith(f"{WORKER} "))
+    assert re.match(rf"{WORKER}\s+3/3\s", shown[at]), shown[at]
+    replicas = shown[at + 1]  # the service's replicas, on the line below it
+    assert replicas.startswith("  replicas: "), replicas
+    assert sorted(re.findall(rf"({cluster.name}-node\d) running", replicas)) == nodes
     assert main(["logs", WORKER, "--stack", STACK, "--tail", "20"]) == 0
     prefixes = {m.group(2) for line in capsys.readouterr().out.splitlines()
                 if (m := TASK_PREFIX.match(line))}
@@ -364,7 +366,7 @@ def test_status_and_logs_over_ssh_and_through_a_docker_context(
     monkeypatch.setenv("DOCKER_CONFIG", str(config))
     monkeypatch.setenv("DOCKER_CONTEXT", "cwt-manager")
     assert main(["status", "--stack", STACK]) == 0
-    assert f"{STACK}_{WORKER}" in capsys.readouterr().out
+    assert re.search(rf"^{WORKER}\s+3/3\s", capsys.readouterr().out, re.M)
     assert main(["logs", WORKER, "--stack", STACK, "--tail", "5"]) == 0
     assert "@" + nodes[0] in capsys.readouterr().out
 
