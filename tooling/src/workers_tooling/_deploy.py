@@ -132,10 +132,12 @@ def deploy(
     composed = compose_stack(repo, stack_file=stack_file, environment=environment,
                              output=rendered, monitoring=monitoring,
                              publish_monitoring=publish_monitoring)
-    services = _labelled_services(composed.text, WORKER_LABEL)
+    stack_data = _parsed(composed.text)  # read once; every check below looks at it
+    every_service = _services_of(stack_data)
+    services = _labelled_services(every_service, WORKER_LABEL)
     images = {worker.name: names.image(worker.name, worker.spec.version)
               for worker in discover_workers(repo)}
-    components = _labelled_services(composed.text, COMPONENT_LABEL)
+    components = _labelled_services(every_service, COMPONENT_LABEL)
     monitored = bool(components)
     published = any(service.get("ports") for service in components.values())
     if monitored:
@@ -154,10 +156,10 @@ def deploy(
                 _require_images(client, images)
             else:
                 _require_in_registry(client, nodes, images)
-        _require_secrets(client, composed.text, deploy_environment(names))
+        _require_secrets(client, stack_data, deploy_environment(names))
         engine_image = None
         if (len(nodes) == 1 and names.registry == DEFAULT_REGISTRY
-                and not os.environ.get("ENGINE_IMAGE") and _engine_services(composed.text)):
+                and not os.environ.get("ENGINE_IMAGE") and _engine_services(every_service)):
             engine_image = local_engine_image(client, repo, progress)
     built = tuple(build_images(repo, images=names, base_image=base_image, push=push,
                                progress=progress) if build else ())
@@ -168,7 +170,7 @@ def deploy(
         with docker_client() as client:
             _require_in_registry(client, nodes, images)
     warnings += _placement_warnings(services, nodes)
-    warnings += _unplaceable(_services_of(composed.text), nodes)
+    warnings += _unplaceable(every_service, nodes)
     for warning in warnings:
         warn(warning)
     before = snapshot(stack) if follow else None
@@ -183,7 +185,7 @@ def deploy(
     if before is not None:
         for line in done.stdout.splitlines():
             progress("stack", line)
-        workers, engines = set(services), _engine_services(composed.text)
+        workers, engines = set(services), _engine_services(every_service)
         converged = tuple(follow_stack(
             stack, before, timeout=timeout, progress=lambda line: progress("stack", line),
             hint=lambda name, error: _image_fix(name, error, workers, engines)))
@@ -191,13 +193,10 @@ def deploy(
                         len(nodes), monitored, published, converged, engine_image)
 
 
-def _engine_services(stack_text: str) -> set[str]:
+def _engine_services(services: Mapping[str, dict[str, Any]]) -> set[str]:
     """The services that run ``${ENGINE_IMAGE...}`` (the engine, whatever its name)."""
-    from ruamel.yaml import YAML
-
-    services = (YAML(typ="safe").load(stack_text) or {}).get("services") or {}
-    return {str(name) for name, service in services.items() if isinstance(service, dict)
-            and "${ENGINE_IMAGE" in str(service.get("image", ""))}
+    return {name for name, service in services.items()
+            if "${ENGINE_IMAGE" in str(service.get("image", ""))}
 
 
 def _image_fix(name: str, error: str, workers: set[str], engines: set[str]) -> str:
@@ -211,23 +210,18 @@ def _image_fix(name: str, error: str, workers: set[str], engines: set[str]) -> s
     return ""
 
 
-def _labelled_services(stack_text: str, label: str) -> dict[str, dict[str, Any]]:
-    """The services of a stack file with an image and ``label`` (workers, monitoring)."""
-    from ruamel.yaml import YAML
-
-    services = (YAML(typ="safe").load(stack_text) or {}).get("services") or {}
-    return {str(name): service for name, service in services.items()
-            if isinstance(service, dict) and service.get("image")
+def _labelled_services(services: Mapping[str, dict[str, Any]],
+                       label: str) -> dict[str, dict[str, Any]]:
+    """The services with an image and ``label`` (workers, monitoring)."""
+    return {name: service for name, service in services.items()
+            if service.get("image")
             and label in ((service.get("deploy") or {}).get("labels") or {})}
 
 
-def _require_secrets(client: Any, stack_text: str, environ: Mapping[str, str]) -> None:
+def _require_secrets(client: Any, data: Mapping[str, Any], environ: Mapping[str, str]) -> None:
     """Every external secret the services use exists in the Swarm (before any build): the
     operator creates them, their values never pass through a file of the project. Names
     are read as ``docker stack deploy`` reads them, with ``environ``."""
-    from ruamel.yaml import YAML
-
-    data = YAML(typ="safe").load(stack_text) or {}
     declared = data.get("secrets") or {}
     users: dict[str, list[str]] = {}
     for service_name, service in (data.get("services") or {}).items():
@@ -250,10 +244,16 @@ def _require_secrets(client: Any, stack_text: str, environ: Mapping[str, str]) -
             f"secret create {first} -` (README.md: Security, Secrets)")
 
 
-def _services_of(stack_text: str) -> dict[str, dict[str, Any]]:
+def _parsed(stack_text: str) -> dict[str, Any]:
+    """The rendered stack file as data (it was written by the generator: valid YAML)."""
     from ruamel.yaml import YAML
 
-    services = (YAML(typ="safe").load(stack_text) or {}).get("services") or {}
+    return YAML(typ="safe").load(stack_text) or {}
+
+
+def _services_of(data: Mapping[str, Any]) -> dict[str, dict[str, Any]]:
+    """Its services by name (those written as a mapping)."""
+    services = data.get("services") or {}
     return {str(name): service for name, service in services.items()
             if isinstance(service, dict)}
 
