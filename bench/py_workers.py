@@ -50,7 +50,7 @@ def run_camunda_workers(url: str, topic: str, cfg: dict[str, Any], sync_handler:
         base_url=url,
         environ={},
         max_tasks=cfg["max_tasks"],
-        async_response_timeout=cfg["async_response_timeout"],
+        async_response_timeout_ms=cfg["async_response_timeout"],
         use_priority=use_priority,
         log_level="WARNING",
     )

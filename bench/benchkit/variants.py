@@ -140,8 +140,8 @@ def prepare_java() -> None:
 
 
 def _ours(kind: str) -> Callable[[WorkerConfig], str]:
-    return lambda cfg: (f"Worker(max_tasks={cfg.concurrency}, async_response_timeout="
-                        f"{cfg.async_response_timeout}), the rest default (lock_duration 60000, "
+    return lambda cfg: (f"Worker(max_tasks={cfg.concurrency}, async_response_timeout_ms="
+                        f"{cfg.async_response_timeout}), the rest default (lock_duration_ms 60000, "
                         f"one keep-alive pool); handler: {kind}")
 
 

@@ -48,8 +48,8 @@ def secured(tls_files: tuple[Path, Path]) -> Iterator[tuple[EngineProcess, Engin
 
 
 def _worker(url: str, topic: str, **options: object) -> tuple[Worker, list[str]]:
-    worker = Worker(name="secure", base_url=url, async_response_timeout=500,
-                    backoff_max=0.5, **options)  # type: ignore[arg-type]
+    worker = Worker(name="secure", base_url=url, async_response_timeout_ms=500,
+                    backoff_max_seconds=0.5, **options)  # type: ignore[arg-type]
     done: list[str] = []
     worker.topic(topic)(lambda task: done.append(task.id))  # type: ignore[func-returns-value]
     return worker, done

@@ -17,10 +17,9 @@ import pytest
 from prometheus_client import CollectorRegistry
 from prometheus_client.parser import text_string_to_metric_families
 
-from camunda_workers._backlog import BacklogSnapshot
 from camunda_workers._client import AiohttpTransport, EngineClient, HttpAnswer
 from camunda_workers._settings import resolve_settings
-from camunda_workers.backlog import BacklogCollector
+from camunda_workers.backlog import BacklogCollector, BacklogSnapshot
 from camunda_workers.backlog import main as backlog_main
 from tests.support.engine import REPO, EngineApi, free_port, unique, wait_until
 

@@ -36,10 +36,11 @@ def test_each_config_key_maps_onto_our_settings() -> None:
         "auth_basic": {"username": "demo", "password": "secret"},
     })
     settings = worker.worker.settings
-    assert (settings.max_tasks, settings.lock_duration, settings.async_response_timeout) == (
+    assert (settings.max_tasks, settings.lock_duration_ms, settings.async_response_timeout_ms) == (
         20, 10_000, 5_000)
-    assert (settings.retries, settings.retry_timeout, settings.http_timeout) == (5, 2_000, 4.0)
-    assert (settings.backoff_max, settings.use_priority, settings.log_level) == (
+    assert (settings.retries, settings.retry_timeout_ms, settings.http_timeout_seconds) == (
+        5, 2_000, 4.0)
+    assert (settings.backoff_max_seconds, settings.use_priority, settings.log_level) == (
         30, True, "DEBUG")
     assert settings.username == "demo"
     assert settings.password is not None
@@ -52,7 +53,7 @@ def test_each_config_key_maps_onto_our_settings() -> None:
 def test_keys_not_given_keep_our_defaults_and_its_fetch_defaults() -> None:
     worker = sync()
     settings = worker.worker.settings
-    assert (settings.max_tasks, settings.lock_duration, settings.retries) == (10, 60_000, 3)
+    assert (settings.max_tasks, settings.lock_duration_ms, settings.retries) == (10, 60_000, 3)
     # that library's: extension properties and deserialized values fetched, no priority
     assert (worker._fetch.include_extension_properties, worker._fetch.deserialize_values) == (
         True, True)
@@ -88,13 +89,13 @@ def test_bad_values_name_the_key() -> None:
 
 def test_sleep_seconds_zero_still_backs_off_a_little() -> None:
     settings = sync({"sleepSeconds": 0}).worker.settings
-    assert (settings.backoff_initial, settings.backoff_max) == (0.1, 0.1)
+    assert (settings.backoff_initial_seconds, settings.backoff_max_seconds) == (0.1, 0.1)
 
 
 def test_a_long_poll_longer_than_the_drain_allows_is_shortened() -> None:
     """That library's default 30 s: a stopping worker waits for its last poll."""
     settings = sync({"asyncResponseTimeout": 30_000}).worker.settings
-    assert settings.async_response_timeout == settings.long_poll_bound_ms() == 22_700
+    assert settings.async_response_timeout_ms == settings.long_poll_bound_ms() == 22_700
 
 
 def test_the_basic_auth_header_is_that_librarys() -> None:

@@ -83,7 +83,7 @@ def test_one_fetch_serves_all_topics_over_keep_alive(camunda: EngineApi) -> None
 
 def test_long_poll_waits_instead_of_spinning(camunda: EngineApi) -> None:
     transport = CountingTransport()
-    worker = make_worker(camunda, async_response_timeout=1_000, transport=transport)
+    worker = make_worker(camunda, async_response_timeout_ms=1_000, transport=transport)
     worker.topic(unique("idle"))(lambda task: None)
     with running(worker):
         time.sleep(3.5)
@@ -93,7 +93,7 @@ def test_long_poll_waits_instead_of_spinning(camunda: EngineApi) -> None:
 
 def test_an_idle_worker_sends_nothing_but_its_long_polls(camunda: EngineApi) -> None:
     transport = CountingTransport()
-    worker = make_worker(camunda, async_response_timeout=1_000, transport=transport)
+    worker = make_worker(camunda, async_response_timeout_ms=1_000, transport=transport)
     worker.topic(unique("quiet"))(lambda task: None)
     with running(worker):
         time.sleep(1.5)  # the look for another process with this WORKER_ID is done
@@ -107,7 +107,7 @@ def test_an_idle_worker_sends_nothing_but_its_long_polls(camunda: EngineApi) -> 
 def test_long_poll_returns_when_work_arrives(camunda: EngineApi) -> None:
     topic = unique("wake")
     key = camunda.deploy_external_task(topic)
-    worker = make_worker(camunda, async_response_timeout=8_000)
+    worker = make_worker(camunda, async_response_timeout_ms=8_000)
     started = threading.Event()
     worker.topic(topic)(lambda task: started.set())  # type: ignore[func-returns-value]
     with running(worker):

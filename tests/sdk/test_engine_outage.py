@@ -32,8 +32,8 @@ def test_worker_survives_unreachable_engine_and_resumes(
     transport = CountingTransport()
     port = free_port()
     worker = Worker(name="outage", base_url=f"http://127.0.0.1:{relay.port}/engine-rest",
-                    environ={}, port=port, async_response_timeout=1_000, backoff_initial=0.2,
-                    backoff_max=1.0, transport=transport)
+                    environ={}, port=port, async_response_timeout_ms=1_000,
+                    backoff_initial_seconds=0.2, backoff_max_seconds=1.0, transport=transport)
     worker.topic(topic)(lambda task: {"handled": True})
     instances = camunda.start_many(key, 10)
     caplog.set_level(logging.INFO, logger="camunda_workers")

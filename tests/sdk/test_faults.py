@@ -161,7 +161,8 @@ def test_500_malformed_json_and_dropped_long_poll(camunda: EngineApi) -> None:
     transport = BrokenAnswers(errors=3)
     worker = Worker(name="resilient", base_url=f"http://127.0.0.1:{relay.port}/engine-rest",
                     environ={}, registry=registry, transport=transport,
-                    async_response_timeout=5_000, backoff_initial=0.1, backoff_max=0.5)
+                    async_response_timeout_ms=5_000, backoff_initial_seconds=0.1,
+                    backoff_max_seconds=0.5)
     done: list[str] = []
 
     @worker.topic(topic)
@@ -232,11 +233,11 @@ def test_transient_report_errors_are_retried_until_the_lock_expires(camunda: Eng
     registry = CollectorRegistry()
     transport = FlakyReports()
     worker = Worker(name="flaky", base_url=camunda.url, environ={}, registry=registry,
-                    transport=transport, async_response_timeout=1_000, backoff_initial=0.1,
-                    backoff_max=0.5)
+                    transport=transport, async_response_timeout_ms=1_000,
+                    backoff_initial_seconds=0.1, backoff_max_seconds=0.5)
     runs: Counter[str] = Counter()
 
-    @worker.topic(topic, lock_duration=2_000)
+    @worker.topic(topic, lock_duration_ms=2_000)
     def handle(task: Task) -> dict[str, bool]:
         runs[task.process_instance_id or ""] += 1
         if task.variables["unlucky"] and runs[task.process_instance_id or ""] == 1:

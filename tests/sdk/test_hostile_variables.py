@@ -209,7 +209,7 @@ def test_deep_json_and_a_lone_surrogate_fail_their_tasks_and_the_batch_goes_on(
     topic = unique("hostile")
     key = camunda.deploy_external_task(topic)
     registry = CollectorRegistry()
-    worker = make_worker(camunda, retries=1, retry_timeout=0, max_tasks=10, registry=registry)
+    worker = make_worker(camunda, retries=1, retry_timeout_ms=0, max_tasks=10, registry=registry)
     ran: list[str] = []
 
     @worker.topic(topic)

@@ -42,8 +42,8 @@ def test_scraped_metrics_match_what_the_engine_recorded(camunda: EngineApi) -> N
     relay = TcpRelay(urlsplit(camunda.url).port or 80)
     relay.up()
     worker = Worker(name="metered", base_url=f"http://127.0.0.1:{relay.port}/engine-rest",
-                    environ={}, port=port, async_response_timeout=500, retries=0,
-                    backoff_max=0.5)
+                    environ={}, port=port, async_response_timeout_ms=500, retries=0,
+                    backoff_max_seconds=0.5)
 
     @worker.topic(topic)
     def handle(task: Task) -> None:
@@ -121,7 +121,7 @@ def test_json_logs_carry_task_context_and_no_secrets(camunda: EngineApi, tmp_pat
     instance = camunda.start(key, {"kind": "x"})
     script = (
         "from camunda_workers import Worker\n"
-        "w = Worker(name='logger', async_response_timeout=500, retries=0)\n"
+        "w = Worker(name='logger', async_response_timeout_ms=500, retries=0)\n"
         f"w.topic('{topic}')(lambda task: 1/0)\n"
         "w.run()\n"
     )
@@ -164,7 +164,7 @@ def test_json_formatter_includes_exception() -> None:
 def test_liveness_fails_when_the_poll_loop_stops_turning(camunda: EngineApi) -> None:
     port = free_port()
     worker = Worker(name="stuck", base_url=camunda.url, environ={}, port=port,
-                    async_response_timeout=5_000)  # the loop sits in one long poll
+                    async_response_timeout_ms=5_000)  # the loop sits in one long poll
     worker.topic(unique("stuck"))(lambda task: None)
     with running(worker):
         wait_until(lambda: _status(f"http://127.0.0.1:{port}/healthz") == 200)

@@ -27,13 +27,13 @@ def test_capacity_locks_liveness_and_zero_series_before_any_task(camunda: Engine
     quick, slow = unique("quick"), unique("slow")
     port = free_port()
     worker = Worker(name="watched", base_url=camunda.url, environ={}, port=port, max_tasks=7,
-                    lock_duration=20_000, async_response_timeout=500)
+                    lock_duration_ms=20_000, async_response_timeout_ms=500)
 
     @worker.topic(quick)
     def handle_quick(task: Task) -> None:
         return None
 
-    @worker.topic(slow, lock_duration=90_000)
+    @worker.topic(slow, lock_duration_ms=90_000)
     def handle_slow(task: Task) -> None:
         return None
 

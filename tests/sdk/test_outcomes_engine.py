@@ -85,7 +85,7 @@ def _raise(error: Exception) -> Any:
 def test_unexpected_exception_counts_retries_down_to_incident(camunda: EngineApi) -> None:
     topic = unique("flaky")
     key = camunda.deploy_external_task(topic)
-    worker = make_worker(camunda, retries=2, retry_timeout=0)
+    worker = make_worker(camunda, retries=2, retry_timeout_ms=0)
     attempts: list[int | None] = []
 
     @worker.topic(topic)
@@ -109,7 +109,7 @@ def test_unexpected_exception_counts_retries_down_to_incident(camunda: EngineApi
 def test_retry_timeout_grows_exponentially(camunda: EngineApi) -> None:
     topic = unique("backoff")
     key = camunda.deploy_external_task(topic)
-    worker = make_worker(camunda, retries=3, retry_timeout=60_000, retry_backoff=3)
+    worker = make_worker(camunda, retries=3, retry_timeout_ms=60_000, retry_backoff=3)
     worker.topic(topic)(_raise(RuntimeError("down")))
     instance = camunda.start(key)
     start = datetime.now(UTC)
@@ -215,7 +215,7 @@ def test_an_engine_refusing_complete_counts_retries_down_to_an_incident(
     key = f"p_{topic}"
     engine.deploy("failing_listener", process_key=key, topic=topic)
     registry = CollectorRegistry()
-    worker = make_worker(engine, retries=2, retry_timeout=0, registry=registry)
+    worker = make_worker(engine, retries=2, retry_timeout_ms=0, registry=registry)
     runs: list[int | None] = []
 
     @worker.topic(topic)

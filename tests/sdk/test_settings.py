@@ -4,11 +4,12 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
+from typing import Any
 
 import pytest
 
-from camunda_workers import SpecError, Worker, WorkerSpec, load_spec
-from camunda_workers._settings import resolve_settings
+from camunda_workers import SpecError, Worker, WorkerSettings, WorkerSpec, load_spec
+from camunda_workers._settings import RENAMED_SETTINGS, resolve_settings
 
 SPEC = {"name": "email-sender", "port": 8003, "topics": ["send_email"], "max_tasks": 4,
         "lock_duration": 30_000}
@@ -26,7 +27,7 @@ def test_precedence_arguments_over_environment_over_spec(tmp_path: Path) -> None
            "WORKER_ID": "w-1", "LOG_LEVEL": "DEBUG"}
     worker = Worker.from_spec(path, environ=env, max_tasks=2)
     s = worker.settings
-    assert (s.name, s.lock_duration) == ("email-sender", 30_000)  # from worker.json
+    assert (s.name, s.lock_duration_ms) == ("email-sender", 30_000)  # from worker.json
     assert (s.base_url, s.port, s.log_level) == ("http://engine:8080/engine-rest", 9100, "DEBUG")
     assert s.max_tasks == 2  # argument beats worker.json
     assert worker.worker_id == "w-1"
@@ -34,18 +35,18 @@ def test_precedence_arguments_over_environment_over_spec(tmp_path: Path) -> None
 
 def test_drain_timeout_follows_the_stop_grace_period(tmp_path: Path) -> None:
     default = Worker.from_spec(write_spec(tmp_path, SPEC), environ={})
-    assert default.settings.drain_timeout == 25  # 30s grace period
+    assert default.settings.drain_timeout_seconds == 25  # 30s grace period
     longer = Worker.from_spec(write_spec(tmp_path, {**SPEC, "stop_grace_period": "2m"}),
                               environ={})
-    assert longer.settings.drain_timeout == 115
+    assert longer.settings.drain_timeout_seconds == 115
     assert Worker.from_spec(write_spec(tmp_path, SPEC), environ={},
-                            drain_timeout=3).settings.drain_timeout == 3
+                            drain_timeout_seconds=3).settings.drain_timeout_seconds == 3
 
 
 def test_defaults() -> None:
     s = resolve_settings({"name": "x"}, environ={})
     assert s.base_url == "http://localhost:8080/engine-rest"
-    assert (s.max_tasks, s.long_poll_ms(), s.retries, s.backoff_max) == (10, 10_000, 3, 30)
+    assert (s.max_tasks, s.long_poll_ms(), s.retries, s.backoff_max_seconds) == (10, 10_000, 3, 30)
     assert s.effective_worker_id().startswith("x-")
 
 
@@ -94,14 +95,16 @@ def test_base_url_is_checked_at_construction(url: str, problem: str) -> None:
 
 
 def test_the_long_poll_fits_inside_the_drain() -> None:
-    assert resolve_settings({"name": "x", "drain_timeout": 5}, environ={}).long_poll_ms() == 3700
-    assert resolve_settings({"name": "x", "drain_timeout": 0}, environ={}).long_poll_ms() == 1000
-    assert resolve_settings({"name": "x", "async_response_timeout": 20_000},
-                            environ={}).long_poll_ms() == 20_000
-    with pytest.raises(SpecError, match=r"async_response_timeout \(30000 ms\) must be at most "
-                                        r"22700 ms with drain_timeout 25 s: a stopping worker "
+    def long_poll(**options: float) -> int:
+        return resolve_settings({"name": "x", **options}, environ={}).long_poll_ms()
+
+    assert long_poll(drain_timeout_seconds=5) == 3700
+    assert long_poll(drain_timeout_seconds=0) == 1000
+    assert long_poll(async_response_timeout_ms=20_000) == 20_000
+    with pytest.raises(SpecError, match=r"async_response_timeout_ms \(30000\) must be at most "
+                                        r"22700 with drain_timeout_seconds 25: a stopping worker "
                                         r"waits for its last long poll"):
-        resolve_settings({"name": "x", "async_response_timeout": 30_000}, environ={})
+        long_poll(async_response_timeout_ms=30_000)
 
 
 def test_unknown_worker_option_is_refused() -> None:
@@ -240,3 +243,56 @@ def test_a_token_of_more_than_one_line_is_refused_without_showing_it(tmp_path: P
     assert str(caught.value) == (
         "settings: token (from env CAMUNDA_TOKEN_FILE): contains a line break or another "
         "control character; a token is one line (its value is not shown)")
+
+
+# Durations carry their unit in their names; the old names work, with a warning.
+OLD_NAMES = {"lock_duration": 30_000, "async_response_timeout": 1_000, "http_timeout": 5.0,
+             "retry_timeout": 1_000, "max_retry_timeout": 9_000, "backoff_initial": 0.2,
+             "backoff_max": 3.0, "drain_timeout": 10.0}
+
+
+def test_every_renamed_setting_is_tested_and_carries_its_unit() -> None:
+    assert set(RENAMED_SETTINGS) == set(OLD_NAMES)
+    for old, new in RENAMED_SETTINGS.items():
+        assert new in WorkerSettings.model_fields, new
+        assert new in (f"{old}_ms", f"{old}_seconds"), new
+
+
+@pytest.mark.parametrize("old", sorted(OLD_NAMES))
+def test_an_old_duration_name_still_works_and_warns_at_the_callers_line(old: str) -> None:
+    new, value = RENAMED_SETTINGS[old], OLD_NAMES[old]
+    options: dict[str, Any] = {old: value}
+    with pytest.warns(DeprecationWarning, match=rf"^{old} is deprecated: call it {new} ") as seen:
+        worker = Worker(name="x", environ={}, **options)
+    assert getattr(worker.settings, new) == value
+    assert [Path(w.filename).name for w in seen] == ["test_settings.py"]
+    with pytest.warns(DeprecationWarning, match=rf"^{old} is deprecated: call it {new} ") as seen:
+        settings = WorkerSettings(name="x", **options)
+    assert getattr(settings, new) == value
+    assert [Path(w.filename).name for w in seen] == ["test_settings.py"]
+
+
+@pytest.mark.parametrize("old", ["retry_timeout", "drain_timeout"])
+def test_an_old_and_a_new_name_of_one_setting_together_are_refused(old: str) -> None:
+    new = RENAMED_SETTINGS[old]
+    options: dict[str, Any] = {old: 5, new: 5}
+    expected = rf"^settings: {old}: given together with {new}, its new name; give {new} only$"
+    with pytest.raises(SpecError, match=expected):
+        Worker(name="x", environ={}, **options)
+
+
+def test_a_topics_old_lock_duration_name_still_works_and_warns() -> None:
+    worker = Worker(name="x", environ={})
+    with pytest.warns(DeprecationWarning, match="^lock_duration is deprecated: call it "
+                                                "lock_duration_ms "):
+        worker.topic("t", lock_duration=5_000)(lambda task: None)
+    assert worker.subscriptions["t"].lock_duration_ms == 5_000
+    with pytest.raises(ValueError, match="lock_duration given together with lock_duration_ms"):
+        worker.topic("u", lock_duration=5_000, lock_duration_ms=5_000)
+
+
+def test_from_spec_warns_at_the_callers_line_too(tmp_path: Path) -> None:
+    with pytest.warns(DeprecationWarning, match="^drain_timeout is deprecated") as seen:
+        worker = Worker.from_spec(write_spec(tmp_path, SPEC), environ={}, drain_timeout=3)  # type: ignore[call-arg]
+    assert worker.settings.drain_timeout_seconds == 3
+    assert [Path(w.filename).name for w in seen] == ["test_settings.py"]

@@ -120,9 +120,9 @@ def test_an_idle_worker_waits_for_its_last_poll_and_leaves_nothing_pending(
     took = _stop(stopping, bound=8)  # the rest of that poll at most
     # Another worker starts polling after the exit: a poll the stopped worker left pending
     # would come first in the engine's queue and take the new task.
-    other = make_worker(camunda, name="other", async_response_timeout=5_000)
+    other = make_worker(camunda, name="other", async_response_timeout_ms=5_000)
     ran_at: list[float] = []
-    other.topic(topic, lock_duration=600_000)(lambda task: ran_at.append(time.monotonic()))  # type: ignore[func-returns-value]
+    other.topic(topic, lock_duration_ms=600_000)(lambda task: ran_at.append(time.monotonic()))  # type: ignore[func-returns-value]
     with running(other):
         time.sleep(1)
         created = time.monotonic()
@@ -209,18 +209,18 @@ def test_long_handler_keeps_its_lock_and_runs_once(camunda: EngineApi, tmp_path:
     key = camunda.deploy_external_task(topic)
     registry = CollectorRegistry()
     worker = Worker(name="keeper", base_url=camunda.url, environ={}, registry=registry,
-                    async_response_timeout=500)
+                    async_response_timeout_ms=500)
     runs: list[str] = []
 
-    @worker.topic(topic, lock_duration=2_000)
+    @worker.topic(topic, lock_duration_ms=2_000)
     def slow(task: Task) -> None:
         runs.append(f"first:{task.process_instance_id}")
         time.sleep(6)  # 3x the lock
 
     competitor = Worker(name="competitor", base_url=camunda.url, environ={},
-                        async_response_timeout=500)
+                        async_response_timeout_ms=500)
 
-    @competitor.topic(topic, lock_duration=2_000)
+    @competitor.topic(topic, lock_duration_ms=2_000)
     def steal(task: Task) -> None:
         runs.append(f"second:{task.process_instance_id}")
 
@@ -240,18 +240,18 @@ def test_long_handler_keeps_its_lock_and_runs_once(camunda: EngineApi, tmp_path:
 def test_manual_extend_lock(camunda: EngineApi, mode: str) -> None:
     topic = unique(f"manual_{mode}")
     key = camunda.deploy_external_task(topic)
-    worker = Worker(name="manual", base_url=camunda.url, environ={}, async_response_timeout=500)
+    worker = Worker(name="manual", base_url=camunda.url, environ={}, async_response_timeout_ms=500)
     extended = threading.Event()
     release = threading.Event()
 
     if mode == "sync":
-        @worker.topic(topic, lock_duration=5_000)
+        @worker.topic(topic, lock_duration_ms=5_000)
         def handle(task: Task) -> None:
             task.extend_lock(600_000)
             extended.set()
             release.wait(30)
     else:
-        @worker.topic(topic, lock_duration=5_000)
+        @worker.topic(topic, lock_duration_ms=5_000)
         async def handle_async(task: Task) -> None:
             import asyncio
 

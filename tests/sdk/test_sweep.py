@@ -78,8 +78,8 @@ def test_a_dropped_poll_is_swept_and_a_retry_wait_is_not(camunda: EngineApi) -> 
     key = camunda.deploy_external_task(topic)
     relay = TcpRelay(urlsplit(camunda.url).port or 80)
     relay.up()
-    worker = make_worker(camunda, name="dropper", async_response_timeout=5_000,
-                         backoff_initial=0.1, backoff_max=0.5,
+    worker = make_worker(camunda, name="dropper", async_response_timeout_ms=5_000,
+                         backoff_initial_seconds=0.1, backoff_max_seconds=0.5,
                          base_url=f"http://127.0.0.1:{relay.port}/engine-rest")
     done: list[str] = []
 

@@ -35,7 +35,7 @@ INBOUND: list[tuple[str, dict[str, Any], Any]] = [
 def test_values_arrive_as_python_and_go_back_with_camunda_types(engine: EngineApi) -> None:
     topic = unique("types")
     key = engine.deploy_external_task(topic)
-    worker = Worker(name="types", base_url=engine.url, environ={}, async_response_timeout=1_000)
+    worker = Worker(name="types", base_url=engine.url, environ={}, async_response_timeout_ms=1_000)
     received: dict[str, Any] = {}
 
     @worker.topic(topic)
@@ -72,7 +72,7 @@ def test_values_arrive_as_python_and_go_back_with_camunda_types(engine: EngineAp
 def test_values_survive_a_round_trip_between_two_tasks(camunda: EngineApi) -> None:
     first, second = unique("producer"), unique("consumer")
     key_a, key_b = camunda.deploy_external_task(first), camunda.deploy_external_task(second)
-    worker = Worker(name="trip", base_url=camunda.url, environ={}, async_response_timeout=1_000)
+    worker = Worker(name="trip", base_url=camunda.url, environ={}, async_response_timeout_ms=1_000)
     produced = {"when": WHEN, "doc": {"k": [1, 2, {"z": None}]}, "raw": b"\x00\xfe",
                 "big": 2**62, "flag": True, "none": None, "ratio": 1e-9}
     seen: dict[str, Any] = {}
@@ -105,7 +105,7 @@ def test_big_values_round_trip_exactly(engine: EngineApi) -> None:
     first, second = unique("big_out"), unique("big_in")
     key = f"p_{first}"
     engine.deploy("two_tasks", process_key=key, topic=first, next_topic=second)
-    worker = Worker(name="big", base_url=engine.url, environ={}, async_response_timeout=1_000,
+    worker = Worker(name="big", base_url=engine.url, environ={}, async_response_timeout_ms=1_000,
                     retries=0)
     text = ("é😀x" * 700_000)[:2_000_000]
     many = {f"key{n}": n for n in range(10_000)}
@@ -137,7 +137,7 @@ JAVA_STRING = "rO0ABXQABWhlbGxv"  # java.io.ObjectOutputStream of the java.lang.
 def test_values_handed_back_unchanged_keep_their_types(engine: EngineApi) -> None:
     topic = unique("unchanged")
     key = engine.deploy_external_task(topic)
-    worker = Worker(name="keep", base_url=engine.url, environ={}, async_response_timeout=1_000,
+    worker = Worker(name="keep", base_url=engine.url, environ={}, async_response_timeout_ms=1_000,
                     retries=0)
     received: dict[str, Any] = {}
 

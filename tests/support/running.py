@@ -23,7 +23,7 @@ from tests.support.engine import REPO, EngineApi
 def make_worker(api: EngineApi, **options: Any) -> Worker:
     """A worker on ``api``'s engine with test-friendly defaults (short long polls, no env)."""
     options.setdefault("name", "test-worker")
-    options.setdefault("async_response_timeout", 1_000)
+    options.setdefault("async_response_timeout_ms", 1_000)
     options.setdefault("base_url", api.url)
     return Worker(environ={}, **options)
 

@@ -38,10 +38,10 @@ def build() -> Worker:
     options: dict[str, Any] = {"name": "test-app"}
     for variable, setting, kind in (
         ("TEST_MAX_TASKS", "max_tasks", int),
-        ("TEST_LOCK_DURATION", "lock_duration", int),
-        ("TEST_DRAIN_TIMEOUT", "drain_timeout", float),
-        ("TEST_ASYNC_RESPONSE_TIMEOUT", "async_response_timeout", int),
-        ("TEST_BACKOFF_MAX", "backoff_max", float),
+        ("TEST_LOCK_DURATION", "lock_duration_ms", int),
+        ("TEST_DRAIN_TIMEOUT", "drain_timeout_seconds", float),
+        ("TEST_ASYNC_RESPONSE_TIMEOUT", "async_response_timeout_ms", int),
+        ("TEST_BACKOFF_MAX", "backoff_max_seconds", float),
     ):
         if env.get(variable):
             options[setting] = kind(env[variable])

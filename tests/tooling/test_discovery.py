@@ -306,7 +306,7 @@ def test_served_topics_are_found_where_handlers_live(repo: Path) -> None:
             'worker = Worker(name="gamma")\n'
             "worker.include_router(router)\n"
             "worker.include_router(shared)\n\n\n"
-            "@worker.topic(TOPIC, lock_duration=1000)\n"
+            "@worker.topic(TOPIC, lock_duration_ms=1000)\n"
             "def a(task): ...\n\n\n"
             'worker.topic(name="called")(a)\n\n\n'
             'if True:\n    @worker.topic("async_one")\n    async def b(task): ...\n'),

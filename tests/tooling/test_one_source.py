@@ -57,9 +57,10 @@ def _rule(model: type[Any], field: str) -> dict[str, Any]:
 
 @pytest.mark.parametrize("field", [f for f in SETTINGS_FROM_SPEC if f != "port"])
 def test_settings_read_from_worker_json_have_the_same_rules(field: str) -> None:
-    assert _rule(WorkerSpec, field) == _rule(WorkerSettings, field)
-    assert _rule(ServiceSpec, field) == _rule(WorkerSettings, field)
-    spec, settings = WorkerSpec.model_fields[field], WorkerSettings.model_fields[field]
+    setting = SETTINGS_FROM_SPEC[field]  # lock_duration -> lock_duration_ms
+    assert _rule(WorkerSpec, field) == _rule(WorkerSettings, setting)
+    assert _rule(ServiceSpec, field) == _rule(WorkerSettings, setting)
+    spec, settings = WorkerSpec.model_fields[field], WorkerSettings.model_fields[setting]
     assert spec.metadata == settings.metadata
 
 

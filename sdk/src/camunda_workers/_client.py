@@ -271,7 +271,7 @@ class EngineClient:
         return cls(
             base_url=settings.base_url,
             headers=headers,
-            timeout=settings.http_timeout,
+            timeout=settings.http_timeout_seconds,
             max_connections=settings.max_tasks + 2,  # the long poll, and reports beside it
             verify=(ssl.create_default_context(cafile=settings.ca_bundle)
                     if settings.ca_bundle else settings.verify_tls),

@@ -111,22 +111,22 @@ def compat_options(model: type[_Config], config: Mapping[str, Any] | None, *, so
     parsed = validate_model(model, dict(config or {}), source=source)
     options: dict[str, Any] = {
         "max_tasks": getattr(parsed, "max_tasks", None),
-        "lock_duration": parsed.lock_duration,
+        "lock_duration_ms": parsed.lock_duration,
         "retries": parsed.retries,
-        "retry_timeout": parsed.retry_timeout,
+        "retry_timeout_ms": parsed.retry_timeout,
         "use_priority": parsed.use_priority,
         "token": parsed.bearer_token(),
     }
     if parsed.async_response_timeout is not None:
-        options["async_response_timeout"] = parsed.async_response_timeout
+        options["async_response_timeout_ms"] = parsed.async_response_timeout
     if parsed.http_timeout_millis is not None:
-        options["http_timeout"] = parsed.http_timeout_millis / 1000
+        options["http_timeout_seconds"] = parsed.http_timeout_millis / 1000
     if parsed.sleep_seconds is not None:
         # The longest wait after an engine error; 0 (retry at once) waits _MIN_BACKOFF s,
         # so that a worker never hammers an engine that is down.
         backoff = max(parsed.sleep_seconds, _MIN_BACKOFF)
-        options["backoff_max"] = backoff
-        options["backoff_initial"] = min(0.5, backoff)
+        options["backoff_max_seconds"] = backoff
+        options["backoff_initial_seconds"] = min(0.5, backoff)
     if parsed.is_debug:
         options["log_level"] = "DEBUG"
     if parsed.auth_basic is not None:

@@ -2,7 +2,7 @@
 
 On the first SIGTERM/SIGINT (or :meth:`Lifecycle.request_stop`) the worker stops
 fetching; running handlers may go on until the *cut*, ``reserve`` seconds before the
-*deadline* (``drain_timeout`` after the signal); then the last poll is cut and unfinished
+*deadline* (``drain_timeout_seconds`` after the signal); then the last poll is cut and unfinished
 handlers are handed back; every report, unlock and sweep ends by the deadline. A second
 signal cuts at once and moves the deadline to ``reserve`` seconds from then. Threads
 cannot be cancelled: if a handler's thread is still running at the deadline, the

@@ -4,7 +4,7 @@
     -> classify the engine's answer -> metric of what it accepted
 
 Every way a task can end goes through :meth:`OutcomePath.settle`; no report is sent
-anywhere else. How each case ends is the table "How a task ends" in the README.
+anywhere else. How each case ends is the table "How a task ends" in sdk/README.md.
 """
 
 from __future__ import annotations

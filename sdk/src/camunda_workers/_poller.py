@@ -51,8 +51,9 @@ class Poller:
         self.ids = PollIds(worker_id)
         self._sweep = OrphanSweep(client)
         self._poll_ms = settings.long_poll_ms()
-        self._topics = [sub.fetch_topic(settings.lock_duration) for sub in subscriptions.values()]
-        self._backoff = Backoff(settings.backoff_initial, settings.backoff_max)
+        self._topics = [sub.fetch_topic(settings.lock_duration_ms)
+                        for sub in subscriptions.values()]
+        self._backoff = Backoff(settings.backoff_initial_seconds, settings.backoff_max_seconds)
         self._worker_id_check: asyncio.Task[None] | None = None
         self._worker_id_checked = False
         self.last_turn = 0.0  # loop time the loop last went round (liveness)
@@ -99,7 +100,7 @@ class Poller:
                 max_tasks=free,
                 topics=self._topics,
                 async_response_timeout_ms=self._poll_ms,
-                http_timeout=self._poll_ms / 1000 + settings.http_timeout,
+                http_timeout=self._poll_ms / 1000 + settings.http_timeout_seconds,
                 use_priority=settings.use_priority,
             ))
         except EngineError as error:

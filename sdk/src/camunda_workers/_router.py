@@ -6,6 +6,7 @@ import asyncio
 import contextvars
 import functools
 import inspect
+import warnings
 from collections.abc import Awaitable, Callable, Mapping, Sequence
 from concurrent.futures import Executor
 from dataclasses import dataclass
@@ -55,7 +56,7 @@ class Subscription:
 
     topic: str
     handler: AsyncHandler
-    lock_duration: int | None = None
+    lock_duration_ms: int | None = None
     variables: tuple[str, ...] | None = None
     local_variables: bool = False
     business_key: str | None = None
@@ -65,11 +66,11 @@ class Subscription:
     process_variables: Mapping[str, Any] | None = None
     deserialize_values: bool = False
 
-    def fetch_topic(self, default_lock_duration: int) -> dict[str, Any]:
+    def fetch_topic(self, default_lock_duration_ms: int) -> dict[str, Any]:
         """This subscription as one entry of ``fetchAndLock``'s ``topics``."""
         topic: dict[str, Any] = {
             "topicName": self.topic,
-            "lockDuration": self.lock_duration or default_lock_duration,
+            "lockDuration": self.lock_duration_ms or default_lock_duration_ms,
             "localVariables": self.local_variables,
             "includeExtensionProperties": self.include_extension_properties,
             # Serialized values by default: Json arrives as its text and Java objects in
@@ -112,7 +113,7 @@ class TaskRouter:
         self,
         name: str,
         *,
-        lock_duration: int | None = None,
+        lock_duration_ms: int | None = None,
         variables: Sequence[str] | None = None,
         local_variables: bool = False,
         business_key: str | None = None,
@@ -121,22 +122,31 @@ class TaskRouter:
         include_extension_properties: bool = False,
         process_variables: Mapping[str, Any] | None = None,
         deserialize_values: bool = False,
+        lock_duration: int | None = None,
     ) -> Callable[[HandlerT], HandlerT]:
         """Register the decorated function as the handler of topic ``name``.
 
-        ``lock_duration`` is in milliseconds (default: the worker's); ``variables``
+        ``lock_duration_ms`` is the task's lock (default: the worker's; ``lock_duration``
+        is its deprecated old name); ``variables``
         fetches only those names (default: all); ``local_variables`` only the task's
         local ones. The other filters narrow which tasks of the topic are fetched
         (``process_variables``: only tasks whose process has these values).
         ``deserialize_values`` asks the engine for deserialized Java objects (Json and
         Object variables then arrive as the engine renders the object, not serialized).
         """
+        if lock_duration is not None:
+            if lock_duration_ms is not None:
+                raise ValueError(f"topic {name!r}: lock_duration given together with "
+                                 "lock_duration_ms, its new name; give lock_duration_ms only")
+            warnings.warn("lock_duration is deprecated: call it lock_duration_ms (the unit "
+                          "is in the name)", DeprecationWarning, stacklevel=2)
+            lock_duration_ms = lock_duration
 
         def register(handler: HandlerT) -> HandlerT:
             self._add(Subscription(
                 topic=name,
                 handler=as_async(handler),
-                lock_duration=lock_duration,
+                lock_duration_ms=lock_duration_ms,
                 variables=tuple(variables) if variables is not None else None,
                 local_variables=local_variables,
                 business_key=business_key,
@@ -161,6 +171,6 @@ class TaskRouter:
             raise ValueError("topic name must not be empty")
         if subscription.topic in self._subscriptions:
             raise ValueError(f"topic {subscription.topic!r} already has a handler")
-        if subscription.lock_duration is not None and subscription.lock_duration < 100:
-            raise ValueError(f"topic {subscription.topic!r}: lock_duration is in ms, >= 100")
+        if subscription.lock_duration_ms is not None and subscription.lock_duration_ms < 100:
+            raise ValueError(f"topic {subscription.topic!r}: lock_duration_ms must be >= 100")
         self._subscriptions[subscription.topic] = subscription

@@ -9,6 +9,7 @@ from __future__ import annotations
 import os
 import re
 import socket
+import warnings
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any, TypedDict
@@ -29,9 +30,9 @@ from ._validation import validate_model
 from .errors import SpecError
 
 __all__ = [
-    "DEFAULT_MAX_ANSWER_BYTES", "ENV_VARIABLES", "SETTINGS_FROM_SPEC", "SHUTDOWN_TEARDOWN",
-    "WorkerOptions", "WorkerSettings", "check_engine_url", "redacted_url",
-    "resolve_settings",
+    "DEFAULT_MAX_ANSWER_BYTES", "ENV_VARIABLES", "RENAMED_SETTINGS", "SETTINGS_FROM_SPEC",
+    "SHUTDOWN_TEARDOWN", "WorkerOptions", "WorkerSettings", "check_engine_url",
+    "redacted_url", "renamed_options", "resolve_settings",
 ]
 
 # Seconds a stopping process needs after its shutdown deadline to close and exit.
@@ -89,32 +90,41 @@ class WorkerSettings(BaseModel):
                           description="The engine's REST API, e.g. http://host:8080/engine-rest.")
     worker_id: str = Field(default="", description="Default: NAME-HOSTNAME-PID.")
     max_tasks: MaxTasks = DEFAULT_MAX_TASKS
-    lock_duration: LockDuration = DEFAULT_LOCK_DURATION
-    async_response_timeout: int | None = Field(
+    lock_duration_ms: LockDuration = DEFAULT_LOCK_DURATION
+    async_response_timeout_ms: int | None = Field(
         default=None, ge=0, le=1_800_000,
-        description="Long-poll wait, ms. Default 10 000, less if drain_timeout needs it: a "
-                    "stopping worker waits for its last poll.")
-    http_timeout: float = Field(default=10.0, gt=0, description="Timeout of other requests, s.")
+        description="Long-poll wait, ms. Default 10 000, less if drain_timeout_seconds needs "
+                    "it: a stopping worker waits for its last poll.")
+    http_timeout_seconds: float = Field(default=10.0, gt=0,
+                                        description="Timeout of other requests, s.")
     max_answer_bytes: int = Field(
         default=DEFAULT_MAX_ANSWER_BYTES, ge=2**16,
         description="Largest engine answer read (a fetch, a File variable), bytes; a larger "
                     "one is an engine error, a larger File fails its task.")
     retries: int = Field(default=3, ge=0, description="Retries after a task's first failure.")
-    retry_timeout: int = Field(default=5_000, ge=0, description="Wait before the 1st retry, ms.")
+    retry_timeout_ms: int = Field(default=5_000, ge=0,
+                                  description="Wait before the 1st retry, ms.")
     retry_backoff: float = Field(default=2.0, ge=1.0, description="Factor per further retry.")
-    max_retry_timeout: int = Field(default=600_000, ge=0, description="Cap of the wait, ms.")
-    backoff_initial: float = Field(default=0.5, gt=0,
-                                   description="First wait after an engine error, s.")
-    backoff_max: float = Field(default=30.0, gt=0, description="Cap of that wait, s.")
+    max_retry_timeout_ms: int = Field(default=600_000, ge=0, description="Cap of the wait, ms.")
+    backoff_initial_seconds: float = Field(default=0.5, gt=0,
+                                           description="First wait after an engine error, s.")
+    backoff_max_seconds: float = Field(default=30.0, gt=0, description="Cap of that wait, s.")
     username: str | None = None
     password: SecretStr | None = None
     token: SecretStr | None = None
     ca_bundle: str | None = None
     verify_tls: bool = True
     port: int | None = Field(default=None, ge=0, le=65535, description="Metrics/health port.")
-    drain_timeout: float = Field(default=25.0, ge=0, description="Wait for in-flight tasks, s.")
+    drain_timeout_seconds: float = Field(default=25.0, ge=0,
+                                         description="Wait for in-flight tasks, s.")
     use_priority: bool = True
     log_level: str = "INFO"
+
+    @model_validator(mode="before")
+    @classmethod
+    def _old_names(cls, data: Any) -> Any:
+        # WorkerSettings(...) built directly; resolve_settings renames before merging.
+        return renamed_options(data, stacklevel=3) if isinstance(data, Mapping) else data
 
     @field_validator("base_url")
     @classmethod
@@ -133,12 +143,13 @@ class WorkerSettings(BaseModel):
     @model_validator(mode="after")
     def _long_poll_fits_the_drain(self) -> WorkerSettings:
         bound = self.long_poll_bound_ms()
-        if self.async_response_timeout is not None and self.async_response_timeout > bound:
+        poll = self.async_response_timeout_ms
+        if poll is not None and poll > bound:
             raise ValueError(
-                f"async_response_timeout ({self.async_response_timeout} ms) must be at most "
-                f"{bound} ms with drain_timeout {self.drain_timeout:g} s: a stopping worker "
+                f"async_response_timeout_ms ({poll}) must be at most {bound} with "
+                f"drain_timeout_seconds {self.drain_timeout_seconds:g}: a stopping worker "
                 "waits for its last long poll (a cut one would lock tasks for nobody); "
-                "lower async_response_timeout or raise drain_timeout")
+                "lower async_response_timeout_ms or raise drain_timeout_seconds")
         return self
 
     def effective_worker_id(self) -> str:
@@ -146,16 +157,16 @@ class WorkerSettings(BaseModel):
 
     def shutdown_reserve(self) -> float:
         """Seconds at the end of the drain kept for the last reports and unlocks."""
-        return min(2.0, self.drain_timeout * 0.2)
+        return min(2.0, self.drain_timeout_seconds * 0.2)
 
     def long_poll_bound_ms(self) -> int:
-        room = self.drain_timeout - SHUTDOWN_TEARDOWN - self.shutdown_reserve()
+        room = self.drain_timeout_seconds - SHUTDOWN_TEARDOWN - self.shutdown_reserve()
         return max(int(room * 1000), 1000)
 
     def long_poll_ms(self) -> int:
         """The long poll's length: as set, else 10 s or what the drain leaves room for."""
-        if self.async_response_timeout is not None:
-            return self.async_response_timeout
+        if self.async_response_timeout_ms is not None:
+            return self.async_response_timeout_ms
         return min(10_000, self.long_poll_bound_ms())
 
 
@@ -166,23 +177,23 @@ class WorkerOptions(TypedDict, total=False):
     base_url: str
     worker_id: str
     max_tasks: int
-    lock_duration: int
-    async_response_timeout: int
-    http_timeout: float
+    lock_duration_ms: int
+    async_response_timeout_ms: int
+    http_timeout_seconds: float
     max_answer_bytes: int
     retries: int
-    retry_timeout: int
+    retry_timeout_ms: int
     retry_backoff: float
-    max_retry_timeout: int
-    backoff_initial: float
-    backoff_max: float
+    max_retry_timeout_ms: int
+    backoff_initial_seconds: float
+    backoff_max_seconds: float
     username: str
     password: str
     token: str
     ca_bundle: str
     verify_tls: bool
     port: int
-    drain_timeout: float
+    drain_timeout_seconds: float
     use_priority: bool
     log_level: str
 
@@ -198,11 +209,42 @@ ENV_VARIABLES: Mapping[str, str] = {
     "LOG_LEVEL": "log_level",
     "METRICS_PORT": "port",
     "CAMUNDA_MAX_ANSWER_BYTES": "max_answer_bytes",
-    "CAMUNDA_LONG_POLL_MS": "async_response_timeout",
+    "CAMUNDA_LONG_POLL_MS": "async_response_timeout_ms",
 }
 _SECRET_FILES = ("CAMUNDA_USER", "CAMUNDA_PASSWORD", "CAMUNDA_TOKEN")
-# Settings taken from worker.json (same names, same types: see camunda_workers._spec).
-SETTINGS_FROM_SPEC = ("name", "max_tasks", "lock_duration", "port")
+# worker.json field -> the setting it gives (same types and rules: see camunda_workers._spec).
+SETTINGS_FROM_SPEC: Mapping[str, str] = {
+    "name": "name", "max_tasks": "max_tasks", "lock_duration": "lock_duration_ms",
+    "port": "port"}
+# A duration's old name -> its name with the unit; the old one still works, deprecated.
+RENAMED_SETTINGS: Mapping[str, str] = {
+    "lock_duration": "lock_duration_ms",
+    "async_response_timeout": "async_response_timeout_ms",
+    "http_timeout": "http_timeout_seconds",
+    "retry_timeout": "retry_timeout_ms",
+    "max_retry_timeout": "max_retry_timeout_ms",
+    "backoff_initial": "backoff_initial_seconds",
+    "backoff_max": "backoff_max_seconds",
+    "drain_timeout": "drain_timeout_seconds",
+}
+
+
+def renamed_options(options: Mapping[str, Any], *, stacklevel: int = 2) -> dict[str, Any]:
+    """``options`` with each old duration name replaced by its name with the unit, a
+    ``DeprecationWarning`` per old name (``stacklevel`` as in :func:`warnings.warn`, counted
+    from the caller);
+    ``SpecError`` when both names of one setting are given."""
+    renamed = dict(options)
+    for old, new in RENAMED_SETTINGS.items():
+        if old not in renamed:
+            continue
+        if new in renamed:
+            raise SpecError("settings", [(old, (
+                f"given together with {new}, its new name; give {new} only"))])
+        warnings.warn(f"{old} is deprecated: call it {new} (the unit is in the name)",
+                      DeprecationWarning, stacklevel=stacklevel + 1)
+        renamed[new] = renamed.pop(old)
+    return renamed
 
 
 def _from_environment(environ: Mapping[str, str]) -> tuple[dict[str, Any], dict[str, str]]:
@@ -230,22 +272,24 @@ def resolve_settings(
     *,
     spec: WorkerSpec | None = None,
     environ: Mapping[str, str] | None = None,
+    stacklevel: int = 1,
 ) -> WorkerSettings:
-    """Merge the sources (see module doc) and validate once."""
+    """Merge the sources (see module doc) and validate once. An old duration name in
+    ``explicit`` warns ``stacklevel`` frames up (see :func:`renamed_options`)."""
     merged: dict[str, Any] = {}
     origins: dict[str, str] = {}
     if spec is not None:
-        for key in SETTINGS_FROM_SPEC:
-            merged[key] = getattr(spec, key)
-            origins[key] = "worker.json"
+        for field, key in SETTINGS_FROM_SPEC.items():
+            merged[key] = getattr(spec, field)
+            origins[key] = f"worker.json {field}" if field != key else "worker.json"
         # Drain a little under the grace period Swarm gives before SIGKILL.
         grace = duration_seconds(spec.stop_grace_period)
-        merged["drain_timeout"] = max(grace - 5, grace * 0.8)
-        origins["drain_timeout"] = "worker.json stop_grace_period"
+        merged["drain_timeout_seconds"] = max(grace - 5, grace * 0.8)
+        origins["drain_timeout_seconds"] = "worker.json stop_grace_period"
     env_values, env_origins = _from_environment(os.environ if environ is None else environ)
     merged.update(env_values)
     origins.update(env_origins)
-    for key, value in explicit.items():
+    for key, value in renamed_options(explicit, stacklevel=stacklevel + 1).items():
         if value is not None:
             merged[key] = value
             origins[key] = "argument"

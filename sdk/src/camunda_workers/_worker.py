@@ -24,7 +24,7 @@ from ._outcome import OutcomePath
 from ._poller import Poller
 from ._retry import ExponentialRetryPolicy, RetryPolicy
 from ._router import HANDLER_EXECUTOR, TaskRouter
-from ._settings import WorkerOptions, WorkerSettings, resolve_settings
+from ._settings import WorkerOptions, WorkerSettings, renamed_options, resolve_settings
 from ._spec import WorkerSpec, load_spec
 from ._version import __version__
 from .errors import CamundaWorkersError
@@ -63,19 +63,20 @@ class Worker(TaskRouter):
         **options: Unpack[WorkerOptions],
     ) -> None:
         super().__init__()
-        self.settings: WorkerSettings = resolve_settings(options, spec=spec, environ=environ)
+        self.settings: WorkerSettings = resolve_settings(options, spec=spec, environ=environ,
+                                                         stacklevel=2)
         self.spec = spec
         self.worker_id = self.settings.effective_worker_id()
         self.retry_policy: RetryPolicy = retry_policy or ExponentialRetryPolicy(
             retries=self.settings.retries,
-            initial_ms=self.settings.retry_timeout,
+            initial_ms=self.settings.retry_timeout_ms,
             factor=self.settings.retry_backoff,
-            max_ms=self.settings.max_retry_timeout,
+            max_ms=self.settings.max_retry_timeout_ms,
         )
         self.metrics = WorkerMetrics(worker=self.settings.name, version=__version__,
                                      engine_url=self.settings.base_url, registry=registry)
-        self.engine = EngineState(self.metrics, backoff_max=self.settings.backoff_max)
-        self.lifecycle = Lifecycle(drain_timeout=self.settings.drain_timeout,
+        self.engine = EngineState(self.metrics, backoff_max=self.settings.backoff_max_seconds)
+        self.lifecycle = Lifecycle(drain_timeout=self.settings.drain_timeout_seconds,
                                    reserve=self.settings.shutdown_reserve())
         self.health: HealthServer | None = None
         self._transport = transport
@@ -93,8 +94,9 @@ class Worker(TaskRouter):
         **options: Unpack[WorkerOptions],
     ) -> Worker:
         """A worker configured by ``worker.json`` (environment and ``options`` override it)."""
+        renamed: WorkerOptions = renamed_options(options, stacklevel=2)  # type: ignore[assignment]
         return cls(spec=load_spec(path), retry_policy=retry_policy, registry=registry,
-                   environ=environ, **options)
+                   environ=environ, **renamed)
 
     @property
     def in_flight(self) -> int:
@@ -106,7 +108,7 @@ class Worker(TaskRouter):
     def run(self) -> None:
         """Run until SIGTERM or SIGINT (or :meth:`stop`), drain, then return.
 
-        Everything a stop does ends within ``drain_timeout`` (see the README's
+        Everything a stop does ends within ``drain_timeout_seconds`` (see sdk/README.md,
         "Graceful shutdown"). A configuration problem found at start (e.g. the metrics
         port is taken) is logged in one line and the process exits with code 1.
         """
@@ -138,7 +140,8 @@ class Worker(TaskRouter):
         outcome = OutcomePath(client=client, subscriptions=self._subscriptions,
                               retry_policy=self.retry_policy, metrics=self.metrics,
                               engine=self.engine, renewal=renewal,
-                              backoff=(settings.backoff_initial, settings.backoff_max),
+                              backoff=(settings.backoff_initial_seconds,
+                                       settings.backoff_max_seconds),
                               deadline=self.lifecycle.deadline_if_stopping)
         executor = self._executor = TaskExecutor(
             outcome=outcome, renewal=renewal, metrics=self.metrics, lifecycle=self.lifecycle,
@@ -175,7 +178,7 @@ class Worker(TaskRouter):
 
     def _lock_ms(self, topic: str) -> int:
         subscription = self._subscriptions.get(topic)  # None: a task never asked for
-        return (subscription and subscription.lock_duration) or self.settings.lock_duration
+        return (subscription and subscription.lock_duration_ms) or self.settings.lock_duration_ms
 
     def _ahead_seconds(self) -> float:
         """How long a task fetched ahead may wait for a slot: half a second, and at most
@@ -192,8 +195,8 @@ class Worker(TaskRouter):
         # also read off the loop: /metrics' liveness gauge, registry readers in tests
         loop = self.lifecycle.loop or asyncio.get_running_loop()
         idle = loop.time() - self._poller.last_turn
-        limit = 2 * (self.settings.long_poll_ms() / 1000 + self.settings.http_timeout)
-        limit = max(limit, self.settings.backoff_max + self.settings.http_timeout)
+        limit = 2 * (self.settings.long_poll_ms() / 1000 + self.settings.http_timeout_seconds)
+        limit = max(limit, self.settings.backoff_max_seconds + self.settings.http_timeout_seconds)
         if idle > limit:
             return False, f"poll loop stuck for {idle:.0f}s"
         return True, "ok"

@@ -79,11 +79,11 @@ class _CompatWorker:
             options["worker_id"] = str(worker_id)
         if name is not None or spec is None:
             options["name"] = name or _worker_name(worker_id)
-        long_poll = options.pop("async_response_timeout", None)
+        long_poll = options.pop("async_response_timeout_ms", None)
         if long_poll is not None:
             # A stopping worker waits for its last long poll: at most what the drain allows.
             bound = resolve_settings(options, spec=spec, environ=environ).long_poll_bound_ms()
-            options["async_response_timeout"] = min(long_poll, bound)
+            options["async_response_timeout_ms"] = min(long_poll, bound)
         self.config = dict(config or {})
         self.worker = Worker(spec=spec, registry=registry, environ=environ,
                              transport=transport, **options)

@@ -6,7 +6,7 @@ so the states of a topic add up to its tasks (suspended, unlocked ones excepted)
 without tasks read 0 without a request: those given up front and every topic seen
 since the start, so a backlog that drains shows 0 rather than a gap.
 
-The requests go through the workers' own :class:`~camunda_workers._client.EngineClient`
+The requests go through the workers' own engine client
 (credentials, TLS, error classification): the exporter needs nothing a worker image lacks.
 """
 
@@ -23,8 +23,8 @@ from prometheus_client import CollectorRegistry
 from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metric
 from prometheus_client.registry import Collector
 
-from ._client import EngineClient
-from .errors import EngineError
+from .._client import EngineClient
+from ..errors import EngineError
 
 __all__ = ["STATES", "BacklogCollector", "BacklogSnapshot", "EngineCountError"]
 

@@ -1,19 +1,4 @@
-"""The backlog exporter: the engine's external tasks per topic and state, for Prometheus.
-
-.. code-block:: sh
-
-    python -m camunda_workers.backlog --topic say_hello --port 9180 --interval 30
-
-Serves ``/metrics`` with ``camunda_external_tasks{topic, state}`` (``open``, ``locked``,
-``no_retries``), refreshed every ``--interval`` seconds from the engine's count endpoints
-(see :mod:`camunda_workers._backlog`). The engine and its credentials come from the same
-environment variables as a worker's (``CAMUNDA_URL``, ``CAMUNDA_USER``/``*_FILE``,
-``CAMUNDA_TOKEN``/``*_FILE``, ``CAMUNDA_CA_BUNDLE``); ``BACKLOG_TOPICS`` (comma-separated),
-``BACKLOG_INTERVAL`` and ``METRICS_PORT`` are the defaults of the options.
-
-Run one per engine (one per stack): its series carry no worker label. Replicas of it
-report the same numbers; aggregate them with ``max by (topic, state)``, never ``sum``.
-"""
+"""The exporter's process: options, the metrics server, a refresh every interval."""
 
 from __future__ import annotations
 
@@ -29,13 +14,12 @@ from urllib.parse import urlsplit
 
 from prometheus_client import CollectorRegistry, start_http_server
 
-from ._backlog import STATES, BacklogCollector, BacklogSnapshot
-from ._client import EngineClient
-from ._settings import WorkerSettings, resolve_settings
-from .errors import SpecError
+from .._client import EngineClient
+from .._settings import WorkerSettings, resolve_settings
+from ..errors import SpecError
+from ._collector import BacklogCollector
 
-__all__ = ["DEFAULT_INTERVAL", "DEFAULT_PORT", "STATES", "BacklogCollector", "BacklogSnapshot",
-           "main"]
+__all__ = ["DEFAULT_INTERVAL", "DEFAULT_PORT", "main"]
 
 DEFAULT_PORT = 9180
 DEFAULT_INTERVAL = 30.0
@@ -111,7 +95,3 @@ async def _refresh_until_stopped(settings: WorkerSettings, topics: Sequence[str]
             await collector.refresh()
             with contextlib.suppress(TimeoutError):  # the interval passed: refresh again
                 await asyncio.wait_for(stop.wait(), interval)
-
-
-if __name__ == "__main__":
-    sys.exit(main())
