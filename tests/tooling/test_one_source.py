@@ -43,7 +43,7 @@ def test_worker_options_are_the_settings_fields() -> None:
 
 
 def test_every_environment_variable_is_a_setting_and_documented() -> None:
-    table = [line for line in (REPO / "README.md").read_text().splitlines()
+    table = [line for line in (REPO / "sdk" / "README.md").read_text().splitlines()
              if line.startswith("| `")]
     for variable, setting in ENV_VARIABLES.items():
         assert setting in WorkerSettings.model_fields, variable
