@@ -21,6 +21,7 @@ from camunda_workers._client import AiohttpTransport, EngineClient, HttpAnswer
 from camunda_workers._settings import resolve_settings
 from camunda_workers.backlog import BacklogCollector, BacklogSnapshot
 from camunda_workers.backlog import main as backlog_main
+from camunda_workers.backlog._exporter import environment_interval
 from tests.support.engine import REPO, EngineApi, free_port, unique, wait_until
 
 pytestmark = pytest.mark.engine
@@ -185,7 +186,11 @@ def test_the_command_serves_metrics_and_stops_on_sigterm(camunda: EngineApi) -> 
 
 @pytest.mark.parametrize(("argv", "environ", "message"), [
     (["--interval", "0"], {}, "--interval 0: use 1 to 3600 seconds"),
+    ([], {"BACKLOG_INTERVAL_SECONDS": "soon"}, "BACKLOG_INTERVAL_SECONDS: not a number: 'soon'"),
     ([], {"BACKLOG_INTERVAL": "soon"}, "BACKLOG_INTERVAL: not a number: 'soon'"),
+    ([], {"BACKLOG_INTERVAL": "5", "BACKLOG_INTERVAL_SECONDS": "5"},
+     "BACKLOG_INTERVAL and BACKLOG_INTERVAL_SECONDS are both set; set "
+     "BACKLOG_INTERVAL_SECONDS only"),
     ([], {"CAMUNDA_URL": "engine:8080"}, "base_url (from env CAMUNDA_URL)"),
 ])
 def test_bad_options_are_clear_errors(argv: list[str], environ: dict[str, str], message: str,
@@ -208,3 +213,13 @@ def test_port_in_use_is_a_clear_error(capsys: pytest.CaptureFixture[str]) -> Non
     assert code == 1
     assert time.monotonic() - started < 10
     assert f"cannot serve /metrics on port {port}" in capsys.readouterr().err
+
+
+def test_the_interval_carries_its_unit_and_the_old_name_still_works(
+        caplog: pytest.LogCaptureFixture) -> None:
+    assert environment_interval({}) == 30
+    assert environment_interval({"BACKLOG_INTERVAL_SECONDS": "7"}) == 7
+    assert caplog.records == []
+    assert environment_interval({"BACKLOG_INTERVAL": "9"}) == 9
+    assert [r.getMessage() for r in caplog.records] == [
+        "BACKLOG_INTERVAL is deprecated: set BACKLOG_INTERVAL_SECONDS (the unit is in the name)"]

@@ -9,7 +9,8 @@ Serves ``/metrics`` with ``camunda_external_tasks{topic, state}`` (``open``, ``l
 (see ``_collector``). The engine and its credentials come from the same
 environment variables as a worker's (``CAMUNDA_URL``, ``CAMUNDA_USER``/``*_FILE``,
 ``CAMUNDA_TOKEN``/``*_FILE``, ``CAMUNDA_CA_BUNDLE``); ``BACKLOG_TOPICS`` (comma-separated),
-``BACKLOG_INTERVAL`` and ``METRICS_PORT`` are the defaults of the options.
+``BACKLOG_INTERVAL_SECONDS`` (``BACKLOG_INTERVAL``, its old name, still works, with a
+warning) and ``METRICS_PORT`` are the defaults of the options.
 
 Run one per engine (one per stack): its series carry no worker label. Replicas of it
 report the same numbers; aggregate them with ``max by (topic, state)``, never ``sum``.

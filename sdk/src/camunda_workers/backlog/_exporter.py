@@ -23,7 +23,29 @@ __all__ = ["DEFAULT_INTERVAL", "DEFAULT_PORT", "main"]
 
 DEFAULT_PORT = 9180
 DEFAULT_INTERVAL = 30.0
+INTERVAL_VARIABLE = "BACKLOG_INTERVAL_SECONDS"
+OLD_INTERVAL_VARIABLE = "BACKLOG_INTERVAL"  # its name before the unit was in it
 log = logging.getLogger("camunda_workers.backlog")
+
+
+def environment_interval(environ: Mapping[str, str]) -> float:
+    """Seconds between refreshes from ``BACKLOG_INTERVAL_SECONDS``; its old name
+    ``BACKLOG_INTERVAL`` still works, with a warning in the log. ``ValueError`` when the
+    value is not a number or both are set."""
+    new, old = environ.get(INTERVAL_VARIABLE), environ.get(OLD_INTERVAL_VARIABLE)
+    if new and old:
+        raise ValueError(f"{OLD_INTERVAL_VARIABLE} and {INTERVAL_VARIABLE} are both set; "
+                         f"set {INTERVAL_VARIABLE} only")
+    variable, value = (OLD_INTERVAL_VARIABLE, old) if old else (INTERVAL_VARIABLE, new)
+    if not value:
+        return DEFAULT_INTERVAL
+    if old:
+        log.warning("%s is deprecated: set %s (the unit is in the name)",
+                    OLD_INTERVAL_VARIABLE, INTERVAL_VARIABLE)
+    try:
+        return float(value)
+    except ValueError:
+        raise ValueError(f"{variable}: not a number: {value!r}") from None
 
 
 def _parser(environ: Mapping[str, str]) -> argparse.ArgumentParser:
@@ -37,7 +59,7 @@ def _parser(environ: Mapping[str, str]) -> argparse.ArgumentParser:
     parser.add_argument("--port", type=int, default=None,
                         help=f"metrics port (default: $METRICS_PORT or {DEFAULT_PORT})")
     parser.add_argument("--interval", type=float, default=None,
-                        help=f"seconds between refreshes (default: $BACKLOG_INTERVAL or "
+                        help=f"seconds between refreshes (default: ${INTERVAL_VARIABLE} or "
                              f"{DEFAULT_INTERVAL:.0f})")
     parser.set_defaults(env_topics=topics)
     return parser
@@ -51,10 +73,10 @@ def main(argv: Sequence[str] | None = None, environ: Mapping[str, str] | None = 
     parser = _parser(environ)
     args = parser.parse_args(argv)
     try:
-        interval = args.interval if args.interval is not None else float(
-            environ.get("BACKLOG_INTERVAL") or DEFAULT_INTERVAL)
-    except ValueError:
-        parser.error(f"BACKLOG_INTERVAL: not a number: {environ.get('BACKLOG_INTERVAL')!r}")
+        interval = (args.interval if args.interval is not None
+                    else environment_interval(environ))
+    except ValueError as exc:
+        parser.error(str(exc))
     try:
         settings = resolve_settings({"name": "backlog-exporter", "port": args.port},
                                     environ=environ)
