@@ -140,7 +140,7 @@ def test_drain_timeout_unlocks_unfinished_tasks(camunda: EngineApi, tmp_path: Pa
     topic, env, instances, worker = _busy_worker(
         camunda, tmp_path, "slowdrain", instances=3, busy=3,
         TEST_SLEEP="60", TEST_MAX_TASKS="3", TEST_DRAIN_TIMEOUT="2")
-    _stop(worker, bound=2)  # drain_timeout
+    _stop(worker, bound=2)  # drain_timeout_seconds
     assert camunda.locked_by(env["WORKER_ID"], topic) == []
     tasks = camunda.external_tasks(topicName=topic)
     assert len(tasks) == 3
@@ -165,7 +165,7 @@ def test_a_handler_stuck_in_to_thread_cannot_hold_the_process(camunda: EngineApi
         TEST_MODE="to_thread", TEST_SLEEP="3600", TEST_DRAIN_TIMEOUT="3")
     took = _stop(worker, bound=3)
     print(f"\n[shutdown] handler stuck in asyncio.to_thread: exit 0 after {took:.1f}s "
-          "(drain_timeout 3 s)")
+          "(drain_timeout_seconds 3)")
     assert _unlocked(camunda, topic)  # handed back, for another worker
     assert camunda.finished(instances) == 0
 
@@ -177,12 +177,12 @@ def test_sigterm_against_an_engine_that_never_answers(tmp_path: Path) -> None:
                "TEST_TOPIC": "never_answered", "TEST_DRAIN_TIMEOUT": "4"}
         worker = spawn_worker(env, log_path=str(tmp_path / "worker.log"))
         wait_until(lambda: "polling" in (tmp_path / "worker.log").read_text(), timeout=30)
-        time.sleep(1)  # the first poll hangs; http_timeout (10 s) is longer than the drain
+        time.sleep(1)  # the first poll hangs; http_timeout_seconds (10) is longer than the drain
         took = _stop(worker, bound=4)
     finally:
         hole.close()
     print(f"\n[shutdown] engine accepting TCP and never answering: exit 0 after {took:.1f}s "
-          "(drain_timeout 4 s)")
+          "(drain_timeout_seconds 4)")
 
 
 def test_sigterm_while_the_engine_hangs_with_a_task_in_flight(camunda: EngineApi,
@@ -199,7 +199,7 @@ def test_sigterm_while_the_engine_hangs_with_a_task_in_flight(camunda: EngineApi
     finally:
         relay.down()
     print(f"\n[shutdown] engine hung while a task ran: exit 0 after {took:.1f}s "
-          "(drain_timeout 5 s)")
+          "(drain_timeout_seconds 5)")
     assert camunda.finished(instances) == 0
     assert camunda.external_tasks(topicName=topic)[0]["lockExpirationTime"] is not None
 
