@@ -26,6 +26,9 @@ from tests.support.running import (
 
 pytestmark = pytest.mark.engine
 
+# Long enough that the restarted worker polls for most of it (it starts in a few seconds).
+RETRY_TIMEOUT_MS = 30_000
+
 
 def _lock_expiry(task: dict[str, object]) -> float:
     text = task["lockExpirationTime"]
@@ -50,7 +53,7 @@ def test_a_retry_wait_survives_sigterm_and_a_restart(camunda: EngineApi, tmp_pat
     key = camunda.deploy_external_task(topic)
     log = str(tmp_path / "executions.log")
     env = {"CAMUNDA_URL": camunda.url, "TEST_TOPIC": topic, "TEST_EXECUTIONS": log,
-           "TEST_MODE": "fail_first", "TEST_RETRY_TIMEOUT": "60000",
+           "TEST_MODE": "fail_first", "TEST_RETRY_TIMEOUT": str(RETRY_TIMEOUT_MS),
            "TEST_LOCK_DURATION": "10000"}
     instance = camunda.start(key)
     first = spawn_worker({**env, "WORKER_ID": "retry-first"})
@@ -64,11 +67,14 @@ def test_a_retry_wait_survives_sigterm_and_a_restart(camunda: EngineApi, tmp_pat
     assert _lock_expiry(after_stop) == retry_at  # the sweep left the retry wait alone
     restarted = spawn_worker({**env, "WORKER_ID": "retry-second"})
     try:
+        # up long before the retry time: a task the stop had let go would be taken at once
+        assert time.time() < retry_at - RETRY_TIMEOUT_MS / 2000, "restarted too late to tell"
         camunda.wait_finished([instance], timeout=120)
     finally:
         _stop(restarted)
     (_, failed_at), (_, second_at) = execution_starts(log)
-    print(f"\n[sweep] failed with a 60 s retry timeout, SIGTERM, restart with a 10 s lock: "
+    print(f"\n[sweep] failed with a {RETRY_TIMEOUT_MS // 1000} s retry timeout, SIGTERM, restart "
+          "with a 10 s lock: "
           f"second run {second_at - failed_at:.1f}s after the first")
     assert second_at >= retry_at - 0.5  # not before the retry time (same clock, ms rounding)
 
