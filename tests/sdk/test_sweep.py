@@ -72,7 +72,9 @@ def test_a_retry_wait_survives_sigterm_and_a_restart(camunda: EngineApi, tmp_pat
         camunda.wait_finished([instance], timeout=120)
     finally:
         _stop(restarted)
-    (_, failed_at), (_, second_at) = execution_starts(log)
+    starts = execution_starts(log)
+    assert len(starts) == 2, Path(log).read_text()  # the failed run and the one after the wait
+    (_, failed_at), (_, second_at) = starts
     print(f"\n[sweep] failed with a {RETRY_TIMEOUT_MS // 1000} s retry timeout, SIGTERM, restart "
           "with a 10 s lock: "
           f"second run {second_at - failed_at:.1f}s after the first")
