@@ -17,6 +17,7 @@ from camunda_workers import Task, TaskFailure
 from tests.support.engine import EngineApi, unique, wait_until
 from tests.support.proxy import TcpRelay
 from tests.support.running import (
+    SHORT_POLLS,
     execution_starts,
     executions,
     make_worker,
@@ -54,7 +55,7 @@ def test_a_retry_wait_survives_sigterm_and_a_restart(camunda: EngineApi, tmp_pat
     log = str(tmp_path / "executions.log")
     env = {"CAMUNDA_URL": camunda.url, "TEST_TOPIC": topic, "TEST_EXECUTIONS": log,
            "TEST_MODE": "fail_first", "TEST_RETRY_TIMEOUT": str(RETRY_TIMEOUT_MS),
-           "TEST_LOCK_DURATION": "10000"}
+           "TEST_LOCK_DURATION": "10000", **SHORT_POLLS}
     instance = camunda.start(key)
     first = spawn_worker({**env, "WORKER_ID": "retry-first"})
     try:
@@ -129,7 +130,7 @@ def test_two_processes_with_the_same_worker_id(camunda: EngineApi, tmp_path: Pat
     log = str(tmp_path / "executions.log")
     env = {"CAMUNDA_URL": camunda.url, "TEST_TOPIC": topic, "TEST_EXECUTIONS": log,
            "WORKER_ID": "the-same-id", "TEST_MAX_TASKS": "5", "TEST_SLEEP": "3",
-           "TEST_DRAIN_TIMEOUT": "20"}
+           "TEST_DRAIN_TIMEOUT": "20", **SHORT_POLLS}
     instances = camunda.start_many(key, 10)
     first = spawn_worker(env, log_path=str(tmp_path / "first.log"))
     second = None
