@@ -24,8 +24,7 @@ from dataclasses import asdict
 from datetime import UTC, datetime
 from pathlib import Path
 
-import httpx
-from benchkit.engine import Engine
+from benchkit.engine import EngineUnreachable, connect
 from benchkit.replicas import BASELINE, ReplicasConfig, ReplicasResult, run_replicas
 from benchkit.report import markdown_table
 from benchkit.variants import VARIANTS, WORKLOADS, BuildError, WorkerConfig
@@ -166,16 +165,15 @@ def main(argv: list[str] | None = None) -> int:
                          cap=args.cap, engine_pid=args.engine_pid, worker=worker,
                          baseline_sdk=str(args.baseline_sdk.resolve()) if args.baseline_sdk
                          else None)
-    engine = Engine(cfg.engine_url)
+    try:
+        engine, version = connect(cfg.engine_url)
+    except EngineUnreachable as error:
+        say(f"error: {error}")
+        return 2
     results: list[ReplicasResult] = []
     started = datetime.now(UTC)
     load_before = load_average()
     try:
-        try:
-            version = engine.version()
-        except httpx.HTTPError as error:
-            say(f"error: engine not reachable at {cfg.engine_url}: {error}")
-            return 2
         say(f"engine {version}; {os.cpu_count()} CPUs; Python {platform.python_version()}; "
             f"{cfg.instances} instances per run; load average {load_before}")
         run_id = uuid.uuid4().hex[:8]

@@ -23,7 +23,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 import httpx
-from benchkit.engine import Engine
+from benchkit.engine import Engine, EngineUnreachable, connect
 from benchkit.phases import BenchConfig, measure_idle, run_soak, run_variant
 from benchkit.report import compat_table, details_table, main_table
 from benchkit.results import IdleResult, RunResult, SoakResult, combine
@@ -168,13 +168,12 @@ def main(argv: list[str] | None = None) -> int:
     except BuildError as error:
         say(f"error: {error}")
         return 2
-    engine = Engine(cfg.engine_url)
     try:
-        try:
-            version = engine.version()
-        except httpx.HTTPError as error:
-            say(f"error: engine not reachable at {cfg.engine_url}: {error}")
-            return 2
+        engine, version = connect(cfg.engine_url)
+    except EngineUnreachable as error:
+        say(f"error: {error}")
+        return 2
+    try:
         started = datetime.now(UTC)
         say(f"engine {version} at {cfg.engine_url}; {os.cpu_count()} CPUs; Python "
             f"{platform.python_version()}; {cfg.instances} instances per variant and workload; "

@@ -11,7 +11,8 @@ from typing import Any
 
 import httpx
 
-__all__ = ["Engine", "gated_bpmn", "loop_bpmn", "one_task_bpmn"]
+__all__ = ["Engine", "EngineUnreachable", "connect", "gated_bpmn", "loop_bpmn",
+           "one_task_bpmn"]
 
 _HEAD = """<?xml version="1.0" encoding="UTF-8"?>
 <bpmn:definitions xmlns:bpmn="http://www.omg.org/spec/BPMN/20100524/MODEL"
@@ -225,3 +226,17 @@ class Engine:
                     done += 1
         finally:
             self.delete_deployment(deployment)
+
+
+class EngineUnreachable(RuntimeError):
+    """The engine did not answer ``GET /version``: there is nothing to measure."""
+
+
+def connect(url: str) -> tuple[Engine, str]:
+    """A client of the engine at ``url`` and the engine's version, or EngineUnreachable."""
+    engine = Engine(url)
+    try:
+        return engine, engine.version()
+    except httpx.HTTPError as error:
+        engine.close()
+        raise EngineUnreachable(f"engine not reachable at {engine.url}: {error}") from None

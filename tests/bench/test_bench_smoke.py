@@ -19,7 +19,7 @@ from benchkit.proxy import CountingProxy
 from benchkit.report import COMPAT_PAIRS
 from benchkit.variants import VARIANTS, WORKLOADS
 
-from tests.support.engine import IN_CI, REPO, EngineApi
+from tests.support.engine import IN_CI, REPO, EngineApi, free_port
 
 pytestmark = [pytest.mark.engine, pytest.mark.slow]
 
@@ -171,3 +171,14 @@ def test_cli_startup_times_every_command_beside_its_peers() -> None:
     result = run_script("bench/cli_startup.py", "--rounds", "1", timeout=120)
     for name in ("workers --help", "workers list", "workers discover", "copier --help"):
         assert name in result.stdout, result.stdout
+
+
+@pytest.mark.parametrize("script", ["bench/throughput.py", "bench/replicas.py"])
+def test_an_engine_that_does_not_answer_is_one_error_line(script: str) -> None:
+    url = f"http://127.0.0.1:{free_port()}/engine-rest"  # nothing listens there
+    result = subprocess.run([sys.executable, script, "--engine-url", url, "--variants",
+                             "camunda_workers"], cwd=REPO, capture_output=True, text=True,
+                            timeout=120, check=False)
+    assert result.returncode == 2, result.stdout + result.stderr
+    assert f"error: engine not reachable at {url}: " in result.stdout + result.stderr
+    assert "Traceback" not in result.stdout + result.stderr

@@ -19,20 +19,20 @@ from pathlib import Path
 import pytest
 
 from tests.support.docker import (
+    PYTHON_BASE,
     StackDatabase,
     copy_repo,
     hand_edit_engine,
-    require_docker_or_skip,
+    remove_stack,
     stack_database,
 )
 from tests.support.docker import run as _run
-from tests.support.engine import REPO, engine_jar, free_port, wait_until
+from tests.support.engine import REPO, free_port
 from workers_tooling.cli import main
 
 pytestmark = [pytest.mark.docker, pytest.mark.slow, pytest.mark.timeout(900)]
 
 STACK = f"cw-follow-{os.getpid()}"
-PYTHON_BASE = "local/python-base:bookworm"
 ENGINE_TAG = f"follow-{os.getpid()}"  # local/camunda-engine:ENGINE_TAG, built by the deploy
 ENGINE = "camunda"  # the engine's service in the stack file (deploy/stack.seed.yml)
 
@@ -41,11 +41,9 @@ DATABASE: list[StackDatabase] = []  # the stack's PostgreSQL secret, made by the
 
 
 @pytest.fixture(scope="module")
-def repo(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
-    require_docker_or_skip(("scripts/base-images.sh", "python"),
-                           ("scripts/base-images.sh", "jre"),
-                           ("scripts/base-images.sh", "postgres"))
-    engine_jar("camunda")
+def repo(tmp_path_factory: pytest.TempPathFactory, swarm_engine_image: str) -> Iterator[Path]:
+    """The copy to deploy; the session's engine image is not used by name (the deploy builds
+    its own, of this module's tag), its base images and engine jar are."""
     copy = copy_repo(tmp_path_factory.mktemp("follow") / "repo")
     shutil.rmtree(copy / "workers" / "publicacao")  # one worker is enough here
     stack_file = copy / "docker-compose.swarm.yml"
@@ -58,10 +56,7 @@ def repo(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
     try:
         yield copy
     finally:
-        _run("docker", "stack", "rm", STACK)
-        wait_until(lambda: not _run("docker", "service", "ls", "-q", "--filter",
-                                    f"label=com.docker.stack.namespace={STACK}").strip(),
-                   timeout=120, interval=1, what="the stack to go")
+        remove_stack(STACK)
         DATABASE.pop().remove()
         subprocess.run(["docker", "image", "rm", f"local/camunda-engine:{ENGINE_TAG}"],
                        capture_output=True, check=False)

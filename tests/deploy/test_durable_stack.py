@@ -17,16 +17,17 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 
-import httpx
 import pytest
 
 from tests.support.docker import (
+    PYTHON_BASE,
     StackDatabase,
     copy_repo,
     hand_edit_engine,
-    require_docker_or_skip,
+    remove_stack,
     stack_database,
 )
+from tests.support.docker import containers as stack_containers
 from tests.support.docker import run as _run
 from tests.support.engine import REPO, EngineApi, free_port, unique, wait_until
 from workers_tooling import compose_stack, deploy
@@ -35,8 +36,6 @@ from workers_tooling.cli import main
 pytestmark = [pytest.mark.docker, pytest.mark.slow, pytest.mark.timeout(1200)]
 
 STACK = f"durable-{os.getpid()}"
-PYTHON_BASE = "local/python-base:bookworm"
-ENGINE_IMAGE = "local/camunda-engine:durable"
 INSTANCES = 300
 
 
@@ -47,28 +46,11 @@ class Stack:
     api: EngineApi
     database: StackDatabase
     incidents: list[str]  # instances with an incident made before any fault
-
-
-def _docker_ready() -> None:
-    require_docker_or_skip(
-        ("scripts/base-images.sh",),
-        ("scripts/base-images.sh", "postgres"),
-        ("engine/engine.sh", "build", "camunda"),
-        ("docker", "build", "-q", "-f", "engine/Dockerfile", "--build-arg",
-         "JRE_BASE_IMAGE=local/jre-base:bookworm", "-t", ENGINE_IMAGE, "engine"),
-    )
-
-
-def _answers(api: EngineApi) -> bool:
-    try:
-        return api.http.get("/engine", timeout=5).status_code == 200
-    except httpx.HTTPError:
-        return False
+    engine_image: str
 
 
 def _containers(service: str, *, all_states: bool = False) -> list[str]:
-    return _run("docker", "ps", "-q", *(["-a"] if all_states else []), "--filter",
-                f"label=com.docker.swarm.service.name={STACK}_{service}").split()
+    return stack_containers(STACK, service, all_states=all_states)
 
 
 def _make_incidents(api: EngineApi, count: int) -> list[str]:
@@ -88,8 +70,7 @@ def _make_incidents(api: EngineApi, count: int) -> list[str]:
 
 
 @pytest.fixture(scope="module")
-def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
-    _docker_ready()
+def stack(tmp_path_factory: pytest.TempPathFactory, swarm_engine_image: str) -> Iterator[Stack]:
     started = time.monotonic()
     repo = copy_repo(tmp_path_factory.mktemp("durable") / "repo")
     stack_file = repo / "docker-compose.swarm.yml"
@@ -98,31 +79,25 @@ def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
     port = free_port()
     hand_edit_engine(stack_file, port)
     database = stack_database(STACK)
-    saved = {key: os.environ.get(key) for key in (*database.environ, "ENGINE_IMAGE")}
-    os.environ.update(database.environ, ENGINE_IMAGE=ENGINE_IMAGE)
     api = EngineApi(f"http://127.0.0.1:{port}/engine-rest")
     try:
-        deploy(repo, stack=STACK, stack_file=stack_file, environment="local",
-               base_image=PYTHON_BASE)
-        wait_until(lambda: _answers(api), timeout=420, interval=2, what="the engine service")
-        bpmn = "hello_world.bpmn"
-        files = {bpmn: (bpmn, (repo / "processes" / bpmn).read_bytes(), "application/xml")}
-        assert api.http.post("/deployment/create", files=files,
-                             data={"deployment-name": bpmn}).status_code == 200
-        print(f"\n[durable] stack with its database up in {time.monotonic() - started:.0f}s")
-        yield Stack(repo, stack_file, api, database, _make_incidents(api, 3))
+        with pytest.MonkeyPatch.context() as env:
+            for name, value in {**database.environ, "ENGINE_IMAGE": swarm_engine_image}.items():
+                env.setenv(name, value)
+            deploy(repo, stack=STACK, stack_file=stack_file, environment="local",
+                   base_image=PYTHON_BASE)
+            wait_until(api.answers, timeout=420, interval=2, what="the engine service")
+            bpmn = "hello_world.bpmn"
+            files = {bpmn: (bpmn, (repo / "processes" / bpmn).read_bytes(), "application/xml")}
+            assert api.http.post("/deployment/create", files=files,
+                                 data={"deployment-name": bpmn}).status_code == 200
+            print(f"\n[durable] stack with its database up in {time.monotonic() - started:.0f}s")
+            yield Stack(repo, stack_file, api, database, _make_incidents(api, 3),
+                        swarm_engine_image)
     finally:
         api.close()
-        _run("docker", "stack", "rm", STACK)
-        wait_until(lambda: not _run("docker", "service", "ls", "-q", "--filter",
-                                    f"label=com.docker.stack.namespace={STACK}").strip(),
-                   timeout=180, interval=1, what="the stack to go")
+        remove_stack(STACK)
         database.remove()
-        for key, value in saved.items():
-            if value is None:
-                os.environ.pop(key, None)
-            else:
-                os.environ[key] = value
 
 
 def _under_load(stack: Stack, name: str, fault: Callable[[], None]) -> None:
@@ -141,7 +116,7 @@ def _under_load(stack: Stack, name: str, fault: Callable[[], None]) -> None:
     done_before = api.finished(instances)
     faulted = time.monotonic()
     fault()
-    wait_until(lambda: _answers(api), timeout=420, interval=1, what="the engine again")
+    wait_until(api.answers, timeout=420, interval=1, what="the engine again")
     back = time.monotonic() - faulted
     api.wait_finished(instances, timeout=600)
     total = time.monotonic() - faulted
@@ -161,7 +136,7 @@ def test_the_engine_killed_under_load_loses_nothing(stack: Stack) -> None:
 
     def kill_engine() -> None:
         _run("docker", "kill", engine[0])
-        wait_until(lambda: not _answers(stack.api), timeout=30, interval=0.5,
+        wait_until(lambda: not stack.api.answers(), timeout=30, interval=0.5,
                    what="the engine to be gone")
 
     _under_load(stack, "engine-killed-", kill_engine)
@@ -183,8 +158,8 @@ def test_the_database_killed_under_load_loses_nothing(stack: Stack) -> None:
 
 
 def test_a_rolling_engine_update_under_load_loses_nothing(stack: Stack) -> None:
-    new_image = f"{ENGINE_IMAGE}-v2"
-    _run("docker", "tag", ENGINE_IMAGE, new_image)
+    new_image = f"{stack.engine_image}-v2"
+    _run("docker", "tag", stack.engine_image, new_image)
     old = _containers("camunda")
 
     def roll() -> None:
@@ -197,7 +172,7 @@ def test_a_rolling_engine_update_under_load_loses_nothing(stack: Stack) -> None:
     try:
         _under_load(stack, "rolled-", roll)
     finally:
-        os.environ["ENGINE_IMAGE"] = ENGINE_IMAGE
+        os.environ["ENGINE_IMAGE"] = stack.engine_image
     image = _run("docker", "service", "inspect", "-f",
                  "{{.Spec.TaskTemplate.ContainerSpec.Image}}", f"{STACK}_camunda")
     assert image.startswith(new_image)
@@ -231,7 +206,7 @@ def test_backup_then_a_lost_volume_then_restore_loses_nothing(stack: Stack) -> N
     wait_until(lambda: _containers("db"), timeout=180, interval=1, what="an empty db")
     started = time.monotonic()
     assert "started again (1 replica(s))" in _make(stack, "db-restore", dump)
-    wait_until(lambda: _answers(api), timeout=420, interval=1, what="the engine again")
+    wait_until(api.answers, timeout=420, interval=1, what="the engine again")
     restored = time.monotonic() - started
     _run("docker", "service", "scale", "-d", f"{STACK}_hello-world=1")
     api.wait_finished(instances, timeout=300)

@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import json
 import math
-import os
 import re
 import subprocess
 import time
@@ -28,9 +27,11 @@ import httpx
 import pytest
 
 from tests.support.docker import (
+    PROMETHEUS_BASE,
+    PYTHON_BASE,
     copy_repo,
     hand_edit_engine,
-    require_docker_or_skip,
+    remove_stack,
     stack_database,
 )
 from tests.support.docker import run as _run
@@ -50,9 +51,6 @@ from workers_tooling.cli import main
 pytestmark = [pytest.mark.docker, pytest.mark.slow, pytest.mark.timeout(1200)]
 
 STACK = "cw-mon"
-PYTHON_BASE = "local/python-base:bookworm"
-PROMETHEUS_BASE = "local/prometheus-base:bookworm"
-ENGINE_IMAGE = "local/camunda-engine:e2e"
 STEP = 15  # the scrape and evaluation interval of deploy/monitoring/prometheus.yml
 COMPLETED = 'camunda_worker_tasks_handled_total{worker="hello-world", outcome="completed"}'
 # Docker secrets (cluster-wide names: worker.json names them, CAMUNDA_*_FILE follow).
@@ -67,11 +65,6 @@ class Monitored:
     password: str
     rendered: Path
     loaded_at: float = 0.0  # a time when the dashboard's queries all have data
-
-
-def _stack_gone() -> bool:
-    return _run("docker", "service", "ls", "-q", "--filter",
-                f"label=com.docker.stack.namespace={STACK}").strip() == ""
 
 
 def _create_secrets(password: str) -> None:
@@ -104,14 +97,8 @@ def _with_auth(stack_file: Path) -> None:
 
 
 @pytest.fixture(scope="module")
-def monitored(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Monitored]:
-    require_docker_or_skip(
-        ("scripts/base-images.sh",),
-        ("scripts/base-images.sh", "postgres"),
-        ("engine/engine.sh", "build", "camunda"),
-        ("docker", "build", "-q", "-f", "engine/Dockerfile", "--build-arg",
-         "JRE_BASE_IMAGE=local/jre-base:bookworm", "-t", ENGINE_IMAGE, "engine"),
-    )
+def monitored(tmp_path_factory: pytest.TempPathFactory,
+              swarm_engine_image: str) -> Iterator[Monitored]:
     repo = copy_repo(tmp_path_factory.mktemp("monitoring") / "repo")
     for worker, replicas in (("hello-world", 3), ("publicacao", 1)):
         spec_path = repo / "workers" / worker / "worker.json"
@@ -127,40 +114,35 @@ def monitored(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Monitored]:
     password = uuid.uuid4().hex
     _create_secrets(password)
     database = stack_database(STACK)  # the engine's PostgreSQL: its secret, the node label
-    saved = {name: os.environ.get(name) for name in
-             ("ENGINE_IMAGE", "MONITORING_PORT", "PROMETHEUS_BASE_IMAGE", *database.environ)}
-    os.environ.update(database.environ, ENGINE_IMAGE=ENGINE_IMAGE,
-                      PROMETHEUS_BASE_IMAGE=PROMETHEUS_BASE)
-    os.environ.pop("MONITORING_PORT", None)
     api = EngineApi(f"http://127.0.0.1:{engine_port}/engine-rest", auth=("demo", password))
     prometheus: PrometheusApi | None = None
     try:
-        result = deploy(repo, stack=STACK, stack_file=stack_file, environment="local",
-                        base_image=PYTHON_BASE)
-        assert result.monitoring
-        assert not result.monitoring_published
-        wait_until(lambda: _answers(api), timeout=300, interval=2, what="the engine service")
-        for bpmn in ("hello_world.bpmn", "publicacao.bpmn"):
-            files = {bpmn: (bpmn, (repo / "processes" / bpmn).read_bytes(), "application/xml")}
-            response = api.http.post("/deployment/create", files=files,
-                                     data={"deployment-name": bpmn})
-            assert response.status_code == 200, response.text
-        prometheus = PrometheusApi(wait_until(_prometheus_url, timeout=120, interval=2,
-                                              what="the Prometheus container"))
-        wait_until(lambda: _ready(prometheus), timeout=120, interval=2, what="Prometheus")
-        yield Monitored(repo, api, prometheus, password, result.rendered)
+        with pytest.MonkeyPatch.context() as env:
+            for name, value in {**database.environ, "ENGINE_IMAGE": swarm_engine_image,
+                                "PROMETHEUS_BASE_IMAGE": PROMETHEUS_BASE}.items():
+                env.setenv(name, value)
+            env.delenv("MONITORING_PORT", raising=False)
+            result = deploy(repo, stack=STACK, stack_file=stack_file, environment="local",
+                            base_image=PYTHON_BASE)
+            assert result.monitoring
+            assert not result.monitoring_published
+            wait_until(api.answers, timeout=300, interval=2, what="the engine service")
+            for bpmn in ("hello_world.bpmn", "publicacao.bpmn"):
+                files = {bpmn: (bpmn, (repo / "processes" / bpmn).read_bytes(),
+                                "application/xml")}
+                response = api.http.post("/deployment/create", files=files,
+                                         data={"deployment-name": bpmn})
+                assert response.status_code == 200, response.text
+            prometheus = PrometheusApi(wait_until(_prometheus_url, timeout=120, interval=2,
+                                                  what="the Prometheus container"))
+            wait_until(lambda: _ready(prometheus), timeout=120, interval=2, what="Prometheus")
+            yield Monitored(repo, api, prometheus, password, result.rendered)
     finally:
         if prometheus is not None:
             prometheus.close()
         api.close()
-        _run("docker", "stack", "rm", STACK)
-        wait_until(_stack_gone, timeout=120, interval=1, what="the stack to go")
+        remove_stack(STACK)
         database.remove()
-        for name, value in saved.items():
-            if value is None:
-                os.environ.pop(name, None)
-            else:
-                os.environ[name] = value
         # the stack's Prometheus data volume (named after the stack), once no container uses it
         wait_until(_volume_removed, timeout=60, interval=2, what="the data volume to go")
         wait_until(_secrets_removed, timeout=60, interval=2, what="the secrets to go")
@@ -185,13 +167,6 @@ def _volume_removed() -> bool:
     except RuntimeError:
         return False  # still in use by the stopping container
     return True
-
-
-def _answers(api: EngineApi) -> bool:
-    try:
-        return api.http.get("/engine").status_code == 200
-    except httpx.HTTPError:
-        return False
 
 
 def _ready(prometheus: PrometheusApi) -> bool:

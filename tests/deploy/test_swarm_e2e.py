@@ -16,13 +16,13 @@ from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
-import httpx
 import pytest
 
 from tests.support.docker import (
+    PYTHON_BASE,
     copy_repo,
     hand_edit_engine,
-    require_docker_or_skip,
+    remove_stack,
     stack_database,
 )
 from tests.support.docker import run as _run
@@ -35,9 +35,6 @@ from workers_tooling.errors import ToolingError
 pytestmark = [pytest.mark.docker, pytest.mark.slow, pytest.mark.timeout(900)]
 
 STACK = f"cw-e2e-{os.getpid()}"  # unique: other checkouts may run this test too
-PYTHON_BASE = "local/python-base:bookworm"
-JRE_BASE = "local/jre-base:bookworm"
-ENGINE_IMAGE = "local/camunda-engine:e2e"
 ENVIRONMENT = "local"  # deploy/local.yml: single node without IPVS (DNS round robin)
 # A Docker secret publicacao lists in its worker.json (README, "Security"): its value must
 # reach the worker as a file and never show in `docker service inspect`.
@@ -46,25 +43,9 @@ SECRET_VALUE = f"s3cret-{os.getpid()}-value"
 SECRET_FILE_VARIABLE = SECRET.replace("-", "_").upper() + "_FILE"
 
 
-def _docker_ready() -> None:
-    """Docker engine, Swarm, base images and the engine image; made here when missing."""
-    require_docker_or_skip(
-        ("scripts/base-images.sh",),
-        ("scripts/base-images.sh", "postgres"),
-        ("engine/engine.sh", "build", "camunda"),
-        ("docker", "build", "-q", "-f", "engine/Dockerfile", "--build-arg",
-         f"JRE_BASE_IMAGE={JRE_BASE}", "-t", ENGINE_IMAGE, "engine"),
-    )
-
-
-def _stack_services_gone() -> bool:
-    return _run("docker", "service", "ls", "-q", "--filter",
-                f"label=com.docker.stack.namespace={STACK}").strip() == ""
-
-
 @pytest.fixture(scope="module")
-def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[Path, EngineApi]]:
-    _docker_ready()
+def stack(tmp_path_factory: pytest.TempPathFactory,
+          swarm_engine_image: str) -> Iterator[tuple[Path, EngineApi]]:
     repo = copy_repo(tmp_path_factory.mktemp("e2e") / "repo")
     engine_port = free_port()
     stack_file = repo / "docker-compose.swarm.yml"
@@ -79,35 +60,28 @@ def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[Path, Engi
     compose_stack(repo, stack_file=stack_file)
     hand_edit_engine(stack_file, engine_port)
     database = stack_database(STACK)  # the engine's PostgreSQL: its secret, the node label
-    os.environ.update(database.environ, ENGINE_IMAGE=ENGINE_IMAGE)
-    deploy(repo, stack=STACK, stack_file=stack_file, environment=ENVIRONMENT,
-           base_image=PYTHON_BASE)
     api = EngineApi(f"http://127.0.0.1:{engine_port}/engine-rest")
     try:
-        wait_until(lambda: _answers(api), timeout=300, interval=2, what="the engine service")
-        for bpmn in ("hello_world.bpmn", "publicacao.bpmn"):
-            files = {bpmn: (bpmn, (repo / "processes" / bpmn).read_bytes(), "application/xml")}
-            response = api.http.post("/deployment/create", files=files,
-                                     data={"deployment-name": bpmn})
-            assert response.status_code == 200, response.text
-        yield repo, api
+        with pytest.MonkeyPatch.context() as env:
+            for name, value in {**database.environ, "ENGINE_IMAGE": swarm_engine_image}.items():
+                env.setenv(name, value)
+            deploy(repo, stack=STACK, stack_file=stack_file, environment=ENVIRONMENT,
+                   base_image=PYTHON_BASE)
+            wait_until(api.answers, timeout=300, interval=2, what="the engine service")
+            for bpmn in ("hello_world.bpmn", "publicacao.bpmn"):
+                files = {bpmn: (bpmn, (repo / "processes" / bpmn).read_bytes(),
+                                "application/xml")}
+                response = api.http.post("/deployment/create", files=files,
+                                         data={"deployment-name": bpmn})
+                assert response.status_code == 200, response.text
+            yield repo, api
     finally:
         api.close()
-        _run("docker", "stack", "rm", STACK)
-        wait_until(_stack_services_gone, timeout=120, interval=1, what="the stack to go")
+        remove_stack(STACK)
         wait_until(lambda: subprocess.run(["docker", "secret", "rm", SECRET],
                                           capture_output=True).returncode == 0,
                    timeout=60, interval=2, what="the secret to be removed")
         database.remove()
-        for key in (*database.environ, "ENGINE_IMAGE"):
-            os.environ.pop(key, None)
-
-
-def _answers(api: EngineApi) -> bool:
-    try:
-        return api.http.get("/engine").status_code == 200
-    except httpx.HTTPError:
-        return False
 
 
 def _start(api: EngineApi, count: int, prefix: str) -> list[str]:

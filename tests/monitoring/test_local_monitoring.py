@@ -64,7 +64,9 @@ def test_prometheus_scrapes_local_workers_and_the_backlog(
     port, backlog_port = free_port(), free_port()
     worker = subprocess.Popen(
         [sys.executable, "main.py"], cwd=repo / "workers" / "probe",
-        env={**os.environ, "CAMUNDA_URL": camunda.url}, stdout=subprocess.DEVNULL,
+        # a 1 s long poll: its SIGTERM at the end need not wait out a 10 s poll
+        env={**os.environ, "CAMUNDA_URL": camunda.url, "CAMUNDA_LONG_POLL_MS": "1000"},
+        stdout=subprocess.DEVNULL,
         stderr=subprocess.STDOUT)
     try:
         started = start_local_monitoring(repo, engine_url=camunda.url, port=port,

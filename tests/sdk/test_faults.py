@@ -18,7 +18,13 @@ from camunda_workers import Task, Worker
 from camunda_workers._client import HttpAnswer
 from tests.support.engine import EngineApi, EngineProcess, free_port, unique, wait_until
 from tests.support.proxy import TcpRelay
-from tests.support.running import WrappedTransport, executions, running, spawn_worker
+from tests.support.running import (
+    SHORT_POLLS,
+    WrappedTransport,
+    executions,
+    running,
+    spawn_worker,
+)
 
 pytestmark = [pytest.mark.engine, pytest.mark.slow]
 
@@ -45,7 +51,8 @@ def test_engine_stopped_mid_run_then_restarted(tmp_path: Path) -> None:
                                # 300 x 0.2 s / 4 slots: ~15 s of work, so the engine
                                # stops while most of it is still to do.
                                "TEST_EXECUTIONS": str(log), "TEST_SLEEP": "0.2",
-                               "TEST_MAX_TASKS": "4", "TEST_BACKOFF_MAX": "2"},
+                               "TEST_MAX_TASKS": "4", "TEST_BACKOFF_MAX": "2",
+                               **SHORT_POLLS},
                               log_path=str(tmp_path / "worker.log"))
         wait_until(lambda: api.finished(instances) >= 30, timeout=120)
         engine.stop()
@@ -76,7 +83,7 @@ def test_killed_replica_task_is_completed_by_the_other(camunda: EngineApi, tmp_p
     key = camunda.deploy_external_task(topic)
     log = str(tmp_path / "executions.log")
     env = {"CAMUNDA_URL": camunda.url, "TEST_TOPIC": topic, "TEST_EXECUTIONS": log,
-           "TEST_LOCK_DURATION": "3000", "TEST_SLEEP": "1", "TEST_MAX_TASKS": "4"}
+           "TEST_LOCK_DURATION": "3000", "TEST_SLEEP": "1", "TEST_MAX_TASKS": "4", **SHORT_POLLS}
     instances = camunda.start_many(key, 20)
     victim = spawn_worker({**env, "WORKER_ID": "victim"})
     wait_until(lambda: len(camunda.locked_by("victim", topic)) > 0)
@@ -103,7 +110,7 @@ def test_three_replicas_compete_without_duplicates(camunda: EngineApi, tmp_path:
     log = str(tmp_path / "executions.log")
     instances = camunda.start_many(key, 500)
     env = {"CAMUNDA_URL": camunda.url, "TEST_TOPIC": topic, "TEST_EXECUTIONS": log,
-           "TEST_MAX_TASKS": "8", "TEST_SLEEP": "0.01"}
+           "TEST_MAX_TASKS": "8", "TEST_SLEEP": "0.01", **SHORT_POLLS}
     replicas = [spawn_worker({**env, "WORKER_ID": f"replica-{n}"}) for n in range(3)]
     try:
         camunda.wait_finished(instances, timeout=240)

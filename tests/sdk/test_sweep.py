@@ -17,6 +17,7 @@ from camunda_workers import Task, TaskFailure
 from tests.support.engine import EngineApi, unique, wait_until
 from tests.support.proxy import TcpRelay
 from tests.support.running import (
+    SHORT_POLLS,
     execution_starts,
     executions,
     make_worker,
@@ -25,6 +26,9 @@ from tests.support.running import (
 )
 
 pytestmark = pytest.mark.engine
+
+# Long enough that the restarted worker polls for most of it (it starts in a few seconds).
+RETRY_TIMEOUT_MS = 30_000
 
 
 def _lock_expiry(task: dict[str, object]) -> float:
@@ -50,8 +54,8 @@ def test_a_retry_wait_survives_sigterm_and_a_restart(camunda: EngineApi, tmp_pat
     key = camunda.deploy_external_task(topic)
     log = str(tmp_path / "executions.log")
     env = {"CAMUNDA_URL": camunda.url, "TEST_TOPIC": topic, "TEST_EXECUTIONS": log,
-           "TEST_MODE": "fail_first", "TEST_RETRY_TIMEOUT": "60000",
-           "TEST_LOCK_DURATION": "10000"}
+           "TEST_MODE": "fail_first", "TEST_RETRY_TIMEOUT": str(RETRY_TIMEOUT_MS),
+           "TEST_LOCK_DURATION": "10000", **SHORT_POLLS}
     instance = camunda.start(key)
     first = spawn_worker({**env, "WORKER_ID": "retry-first"})
     try:
@@ -64,11 +68,16 @@ def test_a_retry_wait_survives_sigterm_and_a_restart(camunda: EngineApi, tmp_pat
     assert _lock_expiry(after_stop) == retry_at  # the sweep left the retry wait alone
     restarted = spawn_worker({**env, "WORKER_ID": "retry-second"})
     try:
+        # up long before the retry time: a task the stop had let go would be taken at once
+        assert time.time() < retry_at - RETRY_TIMEOUT_MS / 2000, "restarted too late to tell"
         camunda.wait_finished([instance], timeout=120)
     finally:
         _stop(restarted)
-    (_, failed_at), (_, second_at) = execution_starts(log)
-    print(f"\n[sweep] failed with a 60 s retry timeout, SIGTERM, restart with a 10 s lock: "
+    starts = execution_starts(log)
+    assert len(starts) == 2, Path(log).read_text()  # the failed run and the one after the wait
+    (_, failed_at), (_, second_at) = starts
+    print(f"\n[sweep] failed with a {RETRY_TIMEOUT_MS // 1000} s retry timeout, SIGTERM, restart "
+          "with a 10 s lock: "
           f"second run {second_at - failed_at:.1f}s after the first")
     assert second_at >= retry_at - 0.5  # not before the retry time (same clock, ms rounding)
 
@@ -121,7 +130,7 @@ def test_two_processes_with_the_same_worker_id(camunda: EngineApi, tmp_path: Pat
     log = str(tmp_path / "executions.log")
     env = {"CAMUNDA_URL": camunda.url, "TEST_TOPIC": topic, "TEST_EXECUTIONS": log,
            "WORKER_ID": "the-same-id", "TEST_MAX_TASKS": "5", "TEST_SLEEP": "3",
-           "TEST_DRAIN_TIMEOUT": "20"}
+           "TEST_DRAIN_TIMEOUT": "20", **SHORT_POLLS}
     instances = camunda.start_many(key, 10)
     first = spawn_worker(env, log_path=str(tmp_path / "first.log"))
     second = None

@@ -25,6 +25,11 @@ def run(*command: str) -> str:
 
 
 POSTGRES_IMAGE = "local/postgres:15"  # scripts/base-images.sh postgres
+PYTHON_BASE = "local/python-base:bookworm"  # scripts/base-images.sh python
+JRE_BASE = "local/jre-base:bookworm"  # scripts/base-images.sh jre
+PROMETHEUS_BASE = "local/prometheus-base:bookworm"  # scripts/base-images.sh prometheus
+# The engine image of the stack tests, built once per session from engine/ (make engine-image).
+ENGINE_IMAGE = "local/camunda-engine:e2e"
 DB_NODE_LABEL = "camunda-workers.db"
 
 
@@ -83,6 +88,44 @@ def require_docker_or_skip(*setup: tuple[str, ...]) -> None:
         if IN_CI:
             pytest.fail(f"Docker/Swarm unavailable in CI: {exc}", pytrace=False)
         pytest.skip(f"Docker/Swarm unavailable: {exc}")
+
+
+def build_wheelhouse() -> Path:
+    """``scripts/wheelhouse.sh`` in this checkout, as ``workers build`` runs it: the copies
+    that :func:`copy_repo` makes then find it up to date instead of each building one."""
+    run("scripts/wheelhouse.sh")
+    return REPO / "wheelhouse"
+
+
+def prepare_swarm() -> str:
+    """Docker, the Swarm, the base images, the engine jar and ENGINE_IMAGE, each made here
+    when missing; returns ENGINE_IMAGE. The session fixture ``swarm_engine_image``
+    (tests/deploy/conftest.py) calls it once for every stack test."""
+    require_docker_or_skip(
+        ("scripts/base-images.sh",),
+        ("scripts/base-images.sh", "postgres"),
+        ("engine/engine.sh", "build", "camunda"),
+        ("docker", "build", "-q", "-f", "engine/Dockerfile", "--build-arg",
+         f"JRE_BASE_IMAGE={JRE_BASE}", "-t", ENGINE_IMAGE, "engine"),
+    )
+    return ENGINE_IMAGE
+
+
+def remove_stack(stack: str, *, timeout: float = 180) -> None:
+    """``docker stack rm`` and wait until its services are gone (its containers may still
+    stop: :meth:`StackDatabase.remove` waits for those)."""
+    from tests.support.engine import wait_until
+
+    subprocess.run(["docker", "stack", "rm", stack], capture_output=True, check=False)
+    wait_until(lambda: not run("docker", "service", "ls", "-q", "--filter",
+                               f"label=com.docker.stack.namespace={stack}").strip(),
+               timeout=timeout, interval=1, what=f"the stack {stack} to go")
+
+
+def containers(stack: str, service: str, *, all_states: bool = False) -> list[str]:
+    """The containers of ``stack``'s ``service`` on this node (running ones by default)."""
+    return run("docker", "ps", "-q", *(["-a"] if all_states else []), "--filter",
+               f"label=com.docker.swarm.service.name={stack}_{service}").split()
 
 
 def copy_repo(target: Path) -> Path:

@@ -141,6 +141,13 @@ class EngineApi:
     def close(self) -> None:
         self.http.close()
 
+    def answers(self) -> bool:
+        """Whether the engine answers ``GET /engine`` with 200 (a poll for wait_until)."""
+        try:
+            return self.http.get("/engine", timeout=5).status_code == 200
+        except httpx.HTTPError:
+            return False
+
     def _json(self, response: httpx.Response) -> Any:
         if response.status_code >= 400:
             raise AssertionError(f"{response.request.method} {response.request.url}: "

@@ -96,6 +96,11 @@ class CountingTransport(WrappedTransport):
                                   timeout=timeout)
 
 
+# For spawn_worker: a 1 s long poll instead of the SDK's 10 s, so that a SIGTERM (which waits
+# for the last poll) ends the process in about a second, where the poll is not what is tested.
+SHORT_POLLS = {"TEST_ASYNC_RESPONSE_TIMEOUT": "1000"}
+
+
 def spawn_worker(env: dict[str, str], *, log_path: str | None = None) -> subprocess.Popen[bytes]:
     """``tests/support/worker_app.py`` as a real process (signals, SIGKILL, exit codes)."""
     full_env = {**os.environ, **env}

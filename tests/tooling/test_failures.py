@@ -20,6 +20,7 @@ from pathlib import Path
 import httpx
 import pytest
 
+from tests.support.cli import WORKERS, workers
 from tests.support.engine import EngineApi, free_port, wait_until
 from tests.tooling.test_template import commit_all, set_template_version, template_repo
 
@@ -27,21 +28,7 @@ from .helpers import REPO, build_file_tree, make_repo, worker_files
 
 __all__ = ["template_repo"]  # the fixture
 
-WORKERS = str(Path(sys.executable).with_name("workers"))
 DEEP = "[" * 100_000 + "]" * 100_000
-
-
-def workers(*args: str, env: dict[str, str] | None = None, cwd: Path | None = None,
-            unprivileged: bool = False) -> tuple[int, str]:
-    """``workers ARGS`` in a child process: (exit code, stdout + stderr, one line)."""
-    command = [WORKERS, *args]
-    if unprivileged and os.geteuid() == 0:
-        command = ["setpriv", "--reuid=65534", "--regid=65534", "--clear-groups", *command]
-    done = subprocess.run(command, capture_output=True, text=True, timeout=300, cwd=cwd,
-                          env={**os.environ, "COLUMNS": "400", **(env or {})}, check=False)
-    output = done.stdout + done.stderr
-    assert "Traceback" not in output, output
-    return done.returncode, " ".join(output.split())
 
 
 @pytest.fixture
@@ -181,22 +168,6 @@ def test_copier_refusals(template_repo: Path, tmp_path: Path) -> None:
             "99.0, while your version of Copier is ") in out
     assert "Upgrade Copier where the tooling runs (`pip install -U copier`)." in out
     assert not (template_repo / "workers/mailer").exists()
-
-
-@pytest.mark.docker
-def test_docker_refuses_or_is_missing(tmp_path: Path) -> None:
-    from tests.support.docker import require_docker_or_skip
-
-    code, out = workers("status", env={"DOCKER_HOST": f"unix://{tmp_path}/none.sock"})
-    assert code == 3
-    assert "no Docker engine answers" in out
-    require_docker_or_skip()
-    code, out = workers("deploy", "--no-build", "--stack", "cw-failures", "--stack-file",
-                        str(tmp_path / "stack.yml"), env={"REGISTRY": "Upper"})
-    assert code == 1
-    assert ("image Upper/workers-hello-world:0.1.0 (service hello-world): the Docker engine "
-            "refused it (") in out
-    assert "invalid reference format: repository name must be lowercase); check REGISTRY" in out
 
 
 @pytest.fixture

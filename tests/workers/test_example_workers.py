@@ -20,7 +20,10 @@ pytestmark = pytest.mark.engine
 
 @contextmanager
 def worker_process(name: str, api: EngineApi, tmp_path: Path) -> Iterator[None]:
+    # A 1 s long poll: SIGTERM waits for the last poll (10 s by default; its own tests:
+    # tests/sdk/test_shutdown_and_locks.py), these tests check what the examples do.
     env = {**os.environ, "CAMUNDA_URL": api.url, "METRICS_PORT": "0",
+           "CAMUNDA_LONG_POLL_MS": "1000",
            "PYTHONPATH": str(REPO / "workers"), "PUBLICACAO_DIR": str(tmp_path / "docs")}
     log = (tmp_path / f"{name}.log").open("wb")
     process = subprocess.Popen([sys.executable, "main.py"], cwd=REPO / "workers" / name,

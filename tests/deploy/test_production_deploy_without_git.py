@@ -17,14 +17,12 @@ from pathlib import Path
 
 import pytest
 
-from tests.support.docker import require_docker_or_skip, stack_database
-from tests.support.engine import REPO, wait_until
-
-from .test_failures import workers
+from tests.support.cli import workers
+from tests.support.docker import PYTHON_BASE, remove_stack, require_docker_or_skip, stack_database
+from tests.support.engine import REPO
 
 pytestmark = [pytest.mark.docker, pytest.mark.timeout(900)]
 
-PYTHON_BASE = "local/python-base:bookworm"
 REGISTRY = "cw-tooling-test"  # not `local`: the shared local/workers-*:latest stay as they are
 STACK = f"cw-tooling-prod-{os.getpid()}"
 TAG = f"prod-{os.getpid()}"
@@ -48,11 +46,6 @@ def path_without(program: str, folder: Path) -> str:
 def docker(*args: str) -> str:
     return subprocess.run(["docker", *args], capture_output=True, text=True, check=True,
                           timeout=120).stdout
-
-
-def _stack_gone() -> bool:
-    return docker("service", "ls", "-q", "--filter",
-                  f"label=com.docker.stack.namespace={STACK}").strip() == ""
 
 
 def test_tag_and_production_deploy_without_git(tmp_path: Path) -> None:
@@ -92,8 +85,7 @@ def test_tag_and_production_deploy_without_git(tmp_path: Path) -> None:
         assert "LOG_FORMAT: json" in (repo / f".docker-compose.swarm.{STACK}.deploy.yml"
                                       ).read_text()
     finally:
-        subprocess.run(["docker", "stack", "rm", STACK], capture_output=True, check=False)
-        wait_until(_stack_gone, timeout=120, interval=1, what="the stack to go")
+        remove_stack(STACK)
         database.remove()
         subprocess.run(["docker", "image", "rm", "-f", f"{IMAGE}:{TAG}", f"{IMAGE}:latest"],
                        capture_output=True, check=False)
