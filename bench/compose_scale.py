@@ -37,10 +37,10 @@ from pathlib import Path
 from typing import Any
 
 from workers_tooling import compose_stack, discover_workers
-from workers_tooling._compose import _check_depends_on
-from workers_tooling._image_names import ImageNames
-from workers_tooling._roundtrip import roundtrip
-from workers_tooling._service import build_service
+from workers_tooling.stackfile._compose import _check_depends_on
+from workers_tooling.stackfile._roundtrip import roundtrip
+from workers_tooling.stackfile._service import build_service
+from workers_tooling.swarm._image_names import ImageNames
 
 REPO = Path(__file__).resolve().parents[1]
 MAIN = '''"""worker-{n}: made for the benchmark."""

@@ -20,10 +20,14 @@ from hypothesis import strategies as st
 from ruamel.yaml import YAML
 
 from workers_tooling import compose_stack
-from workers_tooling._labels import RESERVED_LABEL_NAMESPACES, WORKER_LABEL, prometheus_label_name
-from workers_tooling._service import ENGINE_URL, secret_variable
-from workers_tooling._service_values import secret_word
 from workers_tooling.errors import InputError
+from workers_tooling.stackfile._labels import (
+    RESERVED_LABEL_NAMESPACES,
+    WORKER_LABEL,
+    prometheus_label_name,
+)
+from workers_tooling.stackfile._service import ENGINE_URL, secret_variable
+from workers_tooling.stackfile._service_values import secret_word
 
 from .helpers import docker_stack_config, make_repo, worker_files
 

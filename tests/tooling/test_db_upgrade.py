@@ -7,8 +7,8 @@ import re
 
 import pytest
 
-from workers_tooling._db_upgrade import EngineSchema, plan_upgrade
 from workers_tooling.errors import ToolingError
+from workers_tooling.swarm._db_upgrade import EngineSchema, plan_upgrade
 
 SCRIPTS = {name: "" for name in (
     "postgres_engine_7.21_to_7.22.sql",

@@ -11,8 +11,14 @@ from typing import Any
 
 import pytest
 
-from workers_tooling._docker_client import NotASwarm, require_swarm
 from workers_tooling.cli import main
+from workers_tooling.errors import ToolingError
+from workers_tooling.swarm._docker_client import (
+    DockerRefused,
+    NotASwarm,
+    docker_client,
+    require_swarm,
+)
 
 
 def test_no_docker_engine_says_how_to_get_one(monkeypatch: pytest.MonkeyPatch, tmp_path: Path,
@@ -40,6 +46,20 @@ def test_not_a_swarm_says_docker_swarm_init() -> None:
 
 
 @pytest.mark.docker
+def test_the_engine_refusing_a_request_is_a_tooling_error() -> None:
+    """A library caller sees the tooling's errors, not the Docker SDK's: the client's
+    adapter translates what leaves its ``with`` block (here: an image the engine lacks)."""
+    from tests.support.docker import require_docker_or_skip
+
+    require_docker_or_skip()
+    with pytest.raises(DockerRefused, match=r"the Docker engine refused the request \(.*"
+                       r"camunda-workers/never-built.*\); check the names") as caught:
+        with docker_client() as client:
+            client.images.get("camunda-workers/never-built:0")
+    assert isinstance(caught.value, ToolingError)
+
+
+@pytest.mark.docker
 def test_deploy_without_build_names_the_missing_image(capsys: pytest.CaptureFixture[str],
                                                       tmp_path: Path,
                                                       monkeypatch: pytest.MonkeyPatch) -> None:
@@ -59,7 +79,7 @@ def test_deploy_without_build_names_the_missing_image(capsys: pytest.CaptureFixt
 def test_build_error_names_the_worker_and_the_failing_step(tmp_path: Path) -> None:
     from tests.support.docker import require_docker_or_skip
     from tests.support.engine import REPO
-    from workers_tooling._images import BuildFailed, build_images
+    from workers_tooling.swarm._images import BuildFailed, build_images
 
     require_docker_or_skip(("scripts/base-images.sh",))
     repo = tmp_path / "repo"

@@ -14,11 +14,11 @@ from typing import Any
 import pytest
 
 from camunda_workers import SpecError, validate_model
-from workers_tooling._deploy import deploy_environment
-from workers_tooling._discovery import discover_workers
-from workers_tooling._image_names import ImageNames
-from workers_tooling._service_spec import ServiceSpec
-from workers_tooling._stack_variables import STACK_VARIABLES, references
+from workers_tooling.project._discovery import discover_workers
+from workers_tooling.project._service_spec import ServiceSpec
+from workers_tooling.stackfile._stack_variables import STACK_VARIABLES, references
+from workers_tooling.swarm._deploy import deploy_environment
+from workers_tooling.swarm._image_names import ImageNames
 
 from .helpers import IN_CI, REPO, make_repo, run_cli, worker_files
 
@@ -83,8 +83,8 @@ def test_other_variables_of_the_deployers_environment_are_refused(field: str,
     [(path, message)] = problems(**{field: value})
     assert path.startswith(field)
     assert (f"a worker.json may read only {', '.join(STACK_VARIABLES)} (add a variable to "
-            "STACK_VARIABLES in tooling/src/workers_tooling/_stack_variables.py to allow it), "
-            "or write $$ for a literal '$'") in message
+            "STACK_VARIABLES in tooling/src/workers_tooling/stackfile/_stack_variables.py to "
+            "allow it), or write $$ for a literal '$'") in message
 
 
 def test_the_stacks_own_variables_are_allowed() -> None:
@@ -229,6 +229,6 @@ def test_values_are_filled_in_as_docker_stack_deploy_fills_them(value: str,
                                                                  expected: str) -> None:
     """What deploy checks before it runs (the names of external secrets) is read the way
     the deploy will read it."""
-    from workers_tooling._stack_variables import interpolate
+    from workers_tooling.stackfile._stack_variables import interpolate
 
     assert interpolate(value, {"TAG": "v3", "EMPTY": ""}) == expected

@@ -22,10 +22,10 @@ from pathlib import Path
 import pytest
 
 from camunda_workers import SpecError, load_spec
-from workers_tooling._scaffold import check_updates, new_worker, update_workers
-from workers_tooling._template_trust import UntrustedTemplate
 from workers_tooling.cli import main
 from workers_tooling.errors import ToolingError
+from workers_tooling.template._scaffold import check_updates, new_worker, update_workers
+from workers_tooling.template._trust import UntrustedTemplate
 
 REPO = Path(__file__).resolve().parents[2]
 GIT_ENV = {"GIT_AUTHOR_NAME": "t", "GIT_AUTHOR_EMAIL": "t@t", "GIT_COMMITTER_NAME": "t",

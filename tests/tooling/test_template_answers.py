@@ -21,8 +21,8 @@ from ruamel.yaml import YAML
 from camunda_workers import SpecError
 from tests.tooling.fresh_clone import REPO, clone, squashed_copy
 from workers_tooling import ServiceSpec
-from workers_tooling._answers import RESERVED_NAMES, SPEC_FIELDS, NewWorkerAnswers
-from workers_tooling._scaffold import new_worker
+from workers_tooling.template._answers import RESERVED_NAMES, SPEC_FIELDS, NewWorkerAnswers
+from workers_tooling.template._scaffold import new_worker
 
 SCHEMA = ServiceSpec.model_json_schema()["properties"]
 BASE: dict[str, Any] = {"name": "ok-name", "topics": ["ok_topic"], "port": 8001}

@@ -18,8 +18,8 @@ import pytest
 
 from tests.support.engine import EngineApi, unique
 from tests.tooling.fresh_clone import BIN, clone, run, squashed_copy
-from workers_tooling._answers import read_answers
-from workers_tooling._scaffold import new_worker
+from workers_tooling.template._answers import read_answers
+from workers_tooling.template._scaffold import new_worker
 
 pytestmark = pytest.mark.engine
 

@@ -16,7 +16,7 @@ from pathlib import Path
 
 import pytest
 
-from workers_tooling._scaffold import new_worker
+from workers_tooling.template._scaffold import new_worker
 
 from .test_template import REPO, answers, commit_all, git
 from .test_template import template_repo as template_repo  # a fixture
@@ -81,7 +81,7 @@ def test_check_update_reports_the_other_source(
     from workers_tooling.cli import main
 
     repo, _, marker = pointed_elsewhere
-    assert main(["check-update", "--repo", str(repo)]) == 2  # behind: v0.4.0 -> v0.5.0
+    assert main(["check-update", "--repo", str(repo)]) == 1  # behind: v0.4.0 -> v0.5.0
     out, err = capsys.readouterr()
     other = repo.parent / "other-template"
     assert (f"workers/email-sender/.copier-answers.yml: _src_path is '{other}' (not this "
@@ -131,8 +131,8 @@ def test_copier_itself_refuses_what_the_check_missed(template_repo: Path,
                                                      tmp_path: Path) -> None:
     """The last guard: Copier runs with unsafe=False for a template not trusted, so a task
     the check above did not see (here: hidden from it on purpose) still does not run."""
-    from workers_tooling import _scaffold
     from workers_tooling.errors import ToolingError
+    from workers_tooling.template import _scaffold
 
     marker = tmp_path / "task-ran"
     other = task_template(tmp_path / "other-template", marker)
@@ -147,8 +147,8 @@ def test_copier_itself_refuses_what_the_check_missed(template_repo: Path,
 def test_no_worker_is_touched_when_one_template_is_not_trusted(
         pointed_elsewhere: tuple[Path, Path, Path]) -> None:
     """A worker of this repository's template, behind too, waits for the other one."""
-    from workers_tooling._scaffold import update_workers
-    from workers_tooling._template_trust import UntrustedTemplate
+    from workers_tooling.template._scaffold import update_workers
+    from workers_tooling.template._trust import UntrustedTemplate
 
     from .test_template import evolve_template
 

@@ -9,8 +9,8 @@ from pathlib import Path
 import pytest
 
 from tests.tooling.fresh_clone import REPO, clone, commit_all, git, tags
-from workers_tooling._template_tags import TAGGER_EMAIL, sync_template_tags
-from workers_tooling._template_versions import (
+from workers_tooling.template._tags import TAGGER_EMAIL, sync_template_tags
+from workers_tooling.template._versions import (
     TemplateVersionError,
     changelog_versions,
     derive_versions,

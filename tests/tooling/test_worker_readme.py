@@ -17,7 +17,7 @@ from pathlib import Path
 import pytest
 
 from tests.tooling.fresh_clone import BIN, clone, squashed_copy
-from workers_tooling._scaffold import new_worker
+from workers_tooling.template._scaffold import new_worker
 
 NAME = "readme-check"
 

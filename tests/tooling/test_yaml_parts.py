@@ -12,16 +12,16 @@ from typing import Any
 import pytest
 from ruamel.yaml import YAML
 
-from workers_tooling._yamldoc import to_node
-from workers_tooling._yamlemit import CannotEmit, Style, emit_entry
-from workers_tooling._yamlscan import (
+from workers_tooling.errors import ToolingError
+from workers_tooling.stackfile.yaml._doc import to_node
+from workers_tooling.stackfile.yaml._emit import CannotEmit, Style, emit_entry
+from workers_tooling.stackfile.yaml._scan import (
     Unsupported,
     child_column,
     mapping_entries,
     scan_lines,
     verify,
 )
-from workers_tooling.errors import ToolingError
 
 TRICKY = {
     "block-scalar-with-brackets": "a:\n  run: |\n    [section\n    {x\n    'quote\nb: 1\n",

@@ -11,7 +11,8 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 __all__ = [
-    "EngineNotReachable", "InputError", "ToolingError", "Unavailable", "WorkerValidationError",
+    "EngineNotReachable", "GitMissing", "InputError", "ToolingError", "Unavailable",
+    "WorkerValidationError",
 ]
 
 
@@ -35,6 +36,10 @@ class Unavailable(ToolingError):
 
 class EngineNotReachable(Unavailable):
     """No engine answered at the configured URL."""
+
+
+class GitMissing(Unavailable):
+    """git is not installed (:mod:`workers_tooling.git` runs it)."""
 
 
 class WorkerValidationError(InputError):
