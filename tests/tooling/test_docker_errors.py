@@ -52,10 +52,9 @@ def test_the_engine_refusing_a_request_is_a_tooling_error() -> None:
     from tests.support.docker import require_docker_or_skip
 
     require_docker_or_skip()
-    with pytest.raises(DockerRefused, match=r"the Docker engine refused the request \(.*"
-                       r"camunda-workers/never-built.*\); check the names") as caught:
-        with docker_client() as client:
-            client.images.get("camunda-workers/never-built:0")
+    refused = r"the Docker engine refused the request \(.*camunda-workers/never-built.*\); check"
+    with pytest.raises(DockerRefused, match=refused) as caught, docker_client() as client:
+        client.images.get("camunda-workers/never-built:0")
     assert isinstance(caught.value, ToolingError)
 
 
