@@ -132,3 +132,18 @@ def test_secret_names_are_read_as_the_deploy_fills_them() -> None:
     assert interpolate(name, {}) == "camunda-workers_db_password"
     assert interpolate(name, {"DB_PASSWORD_SECRET": "s_db"}) == "s_db"
     assert interpolate("${A-x}/${B}", {"A": ""}) == "/"
+
+
+@pytest.mark.parametrize("labels", [
+    {"camunda-workers.worker": "alpha", "team": "x"},
+    ["team=x", "camunda-workers.worker=alpha"],
+])
+def test_deploy_finds_the_worker_services_whichever_way_their_labels_are_written(
+        labels: object) -> None:
+    """Compose accepts deploy.labels as a mapping or as a `- key=value` list; deploy read
+    only the first (labels are now read in one place, stackfile/_labels.py)."""
+    from workers_tooling.swarm._deploy import _labelled_services
+
+    services = {"alpha": {"image": "local/workers-alpha:1", "deploy": {"labels": labels}},
+                "db": {"image": "postgres", "deploy": {"labels": ["team=x"]}}}
+    assert list(_labelled_services(services, "camunda-workers.worker")) == ["alpha"]

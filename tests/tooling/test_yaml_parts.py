@@ -12,10 +12,10 @@ from typing import Any
 import pytest
 from ruamel.yaml import YAML
 
-from workers_tooling.errors import ToolingError
 from workers_tooling.stackfile.yaml._doc import to_node
 from workers_tooling.stackfile.yaml._emit import CannotEmit, Style, emit_entry
 from workers_tooling.stackfile.yaml._scan import (
+    DuplicateKey,
     Unsupported,
     child_column,
     mapping_entries,
@@ -70,7 +70,7 @@ def test_the_scanner_finds_the_keys_libyaml_finds(text: str) -> None:
     ("a: 1\n---\nb: 2\n", Unsupported),
     ("- a\n- b\n", Unsupported),
     ("a: 1\n...\nb: 2\n", Unsupported),
-    ("a: 1\nb: 2\na: 3\n", ToolingError),
+    ("a: 1\nb: 2\na: 3\n", DuplicateKey),
 ])
 def test_what_the_scanner_does_not_follow(text: str, error: type[Exception]) -> None:
     lines = text.splitlines(keepends=True)

@@ -27,9 +27,8 @@ from ..monitoring._services import (
 )
 from ..project._discovery import DiscoveredWorker
 from ..swarm._image_names import ImageNames
-from ._labels import COMPONENT_LABEL
+from ._labels import COMPONENT_LABEL, label_line_pattern, service_label
 from ._servicesync import Family
-from ._splice import label_value
 from .yaml._doc import own_keys
 from .yaml._edit import delete_key, sync_value
 
@@ -66,8 +65,8 @@ def _published(text: str) -> bool:
 
     services = (YAML(typ="safe").load(text) or {}).get("services") or {}
     return any(isinstance(service, dict) and service.get("ports")
-               and ((service.get("deploy") or {}).get("labels") or {}).get(COMPONENT_LABEL)
-               == "monitoring" for service in services.values())
+               and service_label(service, COMPONENT_LABEL) == "monitoring"
+               for service in services.values())
 
 
 def wanted_components(text: str, repo: Path, workers: Sequence[DiscoveredWorker], *,
@@ -76,7 +75,7 @@ def wanted_components(text: str, repo: Path, workers: Sequence[DiscoveredWorker]
     """The monitoring services ``text`` should have (name -> generated keys; ``{}``: none,
     remove them), or None when it has none and none are asked for (nothing to do).
     ``publish``: Prometheus' port published (True) or not (False); None: as in ``text``."""
-    present = label_value(COMPONENT_LABEL).search(text) is not None
+    present = label_line_pattern(COMPONENT_LABEL).search(text) is not None
     if not (present if enabled is None else enabled):
         if publish:
             raise InputError("--publish-monitoring: the stack has no monitoring services to "

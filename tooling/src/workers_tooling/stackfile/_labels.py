@@ -10,7 +10,10 @@ label whose key Prometheus reads into the same namespaces (:func:`prometheus_lab
 
 from __future__ import annotations
 
+import functools
 import re
+from collections.abc import Mapping
+from typing import Any
 
 __all__ = [
     "BACKLOG_JOB",
@@ -27,8 +30,11 @@ __all__ = [
     "VERSION_LABEL",
     "WORKER_LABEL",
     "WORKERS_JOB",
+    "label_line_pattern",
+    "label_names",
     "prometheus_label_name",
     "prometheus_labels",
+    "service_label",
 ]
 
 WORKER_LABEL = "camunda-workers.worker"
@@ -65,3 +71,33 @@ def prometheus_labels(port: int, job: str, path: str = "/metrics") -> dict[str, 
     """The labels that make Prometheus scrape every task of a service at ``port``."""
     return {PROMETHEUS_SCRAPE_LABEL: "true", PROMETHEUS_PORT_LABEL: str(port),
             PROMETHEUS_PATH_LABEL: path, PROMETHEUS_JOB_LABEL: job}
+
+
+# Reading our labels back: the one place that knows both ways Compose writes them.
+
+def label_names(labels: Any, label: str) -> list[str]:
+    """The comma-separated names ``label`` holds in a ``deploy.labels`` value, written as a
+    mapping (``label: a,b``) or as a list (``- label=a,b``); empty if it is not there."""
+    value: Any = None
+    if isinstance(labels, Mapping):
+        value = labels.get(label)
+    elif isinstance(labels, list):
+        value = next((str(item).split("=", 1)[1] for item in labels
+                      if str(item).startswith(f"{label}=")), None)
+    return [name for name in str(value or "").split(",") if name]
+
+
+def service_label(service: Any, label: str) -> str | None:
+    """The (first) name ``label`` gives under the service's ``deploy.labels``, if any."""
+    deploy = service.get("deploy") if isinstance(service, Mapping) else None
+    names = label_names(deploy.get("labels"), label) if isinstance(deploy, Mapping) else []
+    return names[0] if names else None
+
+
+@functools.cache
+def label_line_pattern(label: str) -> re.Pattern[str]:
+    """A regex finding ``label: NAME`` (or ``- label=NAME``) on a line of its own in a
+    service's text, NAME its group 1: a quick look before the text is parsed."""
+    return re.compile(
+        rf"^[ \t-]*['\"]?{re.escape(label)}['\"]?[ \t]*[:=][ \t]*['\"]?([a-z0-9-]+)",
+        re.MULTILINE)

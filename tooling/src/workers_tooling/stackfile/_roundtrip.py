@@ -15,12 +15,12 @@ import re
 from collections.abc import Mapping, Sequence
 from typing import Any
 
-import yaml
 from ruamel.yaml.comments import CommentedMap
 
 from ..errors import InputError
-from ._service import NETWORK, NETWORK_DECLARATION, SECRET_DECLARATION, VOLUME_DECLARATION
-from ._servicesync import WORKERS, Family, labelled
+from ._labels import service_label
+from ._layout import declarations, missing, neighbour, not_generated, yaml11_view
+from ._servicesync import WORKERS, Family
 from ._splice import Outcome
 from .yaml._doc import Document, key_node, own_keys, requote_keys, to_node
 from .yaml._edit import delete_key, insert_key, replace_value, rewrite_misread, sync_value
@@ -34,23 +34,26 @@ def _family_services(services: CommentedMap, family: Family) -> dict[str, str]:
     """Name -> service key, for the services carrying the family's label."""
     found: dict[str, str] = {}
     for key in own_keys(services):
-        name = labelled(services[key], family.label)
+        name = service_label(services[key], family.label)
         if name:
             found[name] = key
     return found
 
 
-def _ensure(data: CommentedMap, section: str, name: str, value: Mapping[str, Any]) -> None:
-    """Declare a top-level network/secret/volume the services use, if the file does not."""
+def _declare(data: CommentedMap, section: str, wanted: Mapping[str, Mapping[str, Any]]) -> None:
+    """Top-level declarations (the workers network, secrets, volumes) the file lacks."""
+    if not wanted:
+        return
     if section not in own_keys(data):
-        insert_key(data, len(own_keys(data)), section, to_node({name: value}), blank_line=True)
-    elif data[section] is None:
-        replace_value(data, section, to_node({name: value}))
-    elif name not in data[section]:
-        insert_key(data[section], len(own_keys(data[section])), key_node(name),
-                   to_node(value))
-    else:
-        requote_keys(data[section], (name,))
+        insert_key(data, len(own_keys(data)), section, to_node(dict(wanted)), blank_line=True)
+        return
+    if data[section] is None:
+        replace_value(data, section, to_node(dict(wanted)))
+        return
+    present = tuple(name for name in wanted if name in data[section])  # merge keys too
+    requote_keys(data[section], present)
+    for name, value in missing(present, wanted).items():
+        insert_key(data[section], len(own_keys(data[section])), key_node(name), to_node(value))
 
 
 def roundtrip(text: str, *, source: str, generated: Mapping[str, Mapping[str, Any]],
@@ -67,13 +70,11 @@ def roundtrip(text: str, *, source: str, generated: Mapping[str, Mapping[str, An
     if not isinstance(services, CommentedMap):
         raise InputError(f"{source}: services: expected a mapping of services")
     existing = _family_services(services, family)
-    yaml11 = _yaml11_services(text)
+    data11 = yaml11_view(text)
+    yaml11 = data11.get("services") if isinstance(data11, dict) else None
     for name in generated:
         if name not in existing and name in own_keys(services):
-            raise InputError(
-                f"{source}: services.{name} exists but is not a generated {family.what}; "
-                f"rename that service, or add the label '{family.label}: {name}' under its "
-                "deploy.labels to hand it to the generator")
+            raise not_generated(source, name, family)
     removed = tuple(sorted(name for name in existing if name not in generated))
     for name in removed:
         delete_key(services, existing.pop(name))
@@ -93,13 +94,8 @@ def roundtrip(text: str, *, source: str, generated: Mapping[str, Mapping[str, An
                        key_node(name), node, blank_line=True)
             existing[name] = name
             added.append(name)
-    if generated:
-        for network, declaration in {NETWORK: NETWORK_DECLARATION, **(networks or {})}.items():
-            _ensure(data, "networks", network, declaration)
-    for secret in secrets:
-        _ensure(data, "secrets", secret, SECRET_DECLARATION)
-    for volume in volumes:
-        _ensure(data, "volumes", volume, VOLUME_DECLARATION)
+    for section, wanted in declarations(generated, secrets, volumes, networks).items():
+        _declare(data, section, wanted)
     output = document.dump()
     if _DOCUMENT_END.search(text) and not _DOCUMENT_END.search(output):
         output += "...\n"
@@ -109,18 +105,10 @@ def roundtrip(text: str, *, source: str, generated: Mapping[str, Mapping[str, An
                    tuple(str(key) for key in own_keys(services)), "round trip")
 
 
-def _yaml11_services(text: str) -> Any:
-    """The services as libyaml (YAML 1.1, as Docker's loader) reads them; None if it cannot."""
-    try:
-        data = yaml.load(text, Loader=yaml.CSafeLoader)
-    except yaml.YAMLError:
-        return None
-    return data.get("services") if isinstance(data, dict) else None
-
-
-def _position(keys: list[Any], workers: dict[str, str], name: str) -> int:
-    """After the last worker service sorting before ``name``; else before the first."""
-    index = {key: position for position, key in enumerate(keys)}
-    earlier = [index[key] for other, key in workers.items() if other < name]
-    later = [index[key] for other, key in workers.items() if other > name]
-    return max(earlier) + 1 if earlier else min(later) if later else len(keys)
+def _position(keys: list[Any], workers: Mapping[str, str], name: str) -> int:
+    """The index among ``keys`` where the new service ``name`` goes."""
+    near = neighbour(workers, name)
+    if near is None:
+        return len(keys)
+    key, after = near
+    return keys.index(key) + (1 if after else 0)

@@ -39,8 +39,7 @@ __all__ = [
     "SERVICE_KEYS",
     "VOLUME_DECLARATION",
     "build_service",
-    "recorded",
-    "secret_variable",
+        "secret_variable",
 ]
 
 SERVICE_KEYS = ("image", "environment", "ports", "networks", "secrets", "healthcheck",
@@ -58,17 +57,6 @@ ENGINE_URL = "${CAMUNDA_URL:-http://engine:8080/engine-rest}"
 # The worker answers /healthz once its loop turns: a few seconds after start.
 HEALTHCHECK = {"interval": "10s", "timeout": "5s", "retries": 3, "start_period": "20s"}
 RESTART_POLICY = {"condition": "any", "delay": "5s", "window": "120s"}
-
-
-def recorded(labels: Any, label: str) -> list[str]:
-    """The comma-separated names in one of our labels (mapping or ``key=value`` list)."""
-    value: Any = None
-    if isinstance(labels, Mapping):
-        value = labels.get(label)
-    elif isinstance(labels, list):
-        value = next((str(item).split("=", 1)[1] for item in labels
-                      if str(item).startswith(f"{label}=")), None)
-    return [name for name in str(value or "").split(",") if name]
 
 
 def _amounts(amounts: Any) -> dict[str, Any]:

@@ -19,24 +19,12 @@ from typing import Any
 from ruamel.yaml.comments import CommentedMap, CommentedSeq
 
 from ..errors import InputError
-from ._labels import ENV_LABEL, SECRETS_LABEL, WORKER_LABEL
-from ._service import DEPLOY_KEYS, FIXED_ENVIRONMENT, REMOVED_KEYS, SERVICE_KEYS, recorded
+from ._labels import ENV_LABEL, SECRETS_LABEL, WORKER_LABEL, label_names
+from ._service import DEPLOY_KEYS, FIXED_ENVIRONMENT, REMOVED_KEYS, SERVICE_KEYS
 from .yaml._doc import own_keys, to_node
 from .yaml._edit import delete_key, replace_value, sync_value
 
-__all__ = ["WORKERS", "Family", "labelled", "labelled_worker", "sync_service"]
-
-
-def labelled(service: Any, label: str) -> str | None:
-    """The name the service's ``label`` under ``deploy.labels`` gives, if any."""
-    deploy = service.get("deploy") if isinstance(service, Mapping) else None
-    names = recorded(deploy.get("labels"), label) if isinstance(deploy, Mapping) else []
-    return names[0] if names else None
-
-
-def labelled_worker(service: Any) -> str | None:
-    """The worker named by the service's ``camunda-workers.worker`` label, if any."""
-    return labelled(service, WORKER_LABEL)
+__all__ = ["WORKERS", "Family", "sync_service"]
 
 
 def sync_service(service: CommentedMap, generated: CommentedMap, source: str) -> bool:
@@ -51,19 +39,19 @@ def sync_service(service: CommentedMap, generated: CommentedMap, source: str) ->
             if not isinstance(current, CommentedMap):
                 raise InputError(f"{source}: environment: write it as a mapping (KEY: value); "
                                    "the generator edits it key by key")
-            owned = {*FIXED_ENVIRONMENT, *recorded(old_labels, ENV_LABEL), *generated[key]}
+            owned = {*FIXED_ENVIRONMENT, *label_names(old_labels, ENV_LABEL), *generated[key]}
             changed = sync_value(service, key, generated[key], order, owned) or changed
         elif key == "deploy" and isinstance(current, CommentedMap):
             changed = sync_value(service, key, generated[key], order, DEPLOY_KEYS) or changed
         elif key == "secrets" and isinstance(current, list):
-            before = recorded(old_labels, SECRETS_LABEL)
+            before = label_names(old_labels, SECRETS_LABEL)
             changed = _sync_secrets(service, list(generated[key]), before) or changed
         else:
             changed = sync_value(service, key, generated[key], order) or changed
     for key in (*SERVICE_KEYS, *REMOVED_KEYS):
         if key not in generated and key in own_keys(service):
             if key == "secrets" and isinstance(service[key], list):
-                before = recorded(old_labels, SECRETS_LABEL)
+                before = label_names(old_labels, SECRETS_LABEL)
                 changed = _sync_secrets(service, [], before) or changed
             else:
                 delete_key(service, key)

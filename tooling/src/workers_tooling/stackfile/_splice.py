@@ -19,8 +19,6 @@ scanner does not follow); the caller then uses :mod:`._roundtrip`.
 
 from __future__ import annotations
 
-import functools
-import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -30,8 +28,9 @@ from ruamel.yaml.comments import CommentedMap
 from ruamel.yaml.error import YAMLError
 
 from ..errors import InputError
-from ._service import NETWORK, NETWORK_DECLARATION, SECRET_DECLARATION, VOLUME_DECLARATION
-from ._servicesync import WORKERS, Family, labelled
+from ._labels import label_line_pattern, service_label
+from ._layout import declarations, missing, neighbour, not_generated, yaml11_view
+from ._servicesync import WORKERS, Family
 from ._splicer import (
     LineEdits,
     dedent_block,
@@ -53,16 +52,9 @@ from .yaml._scan import (
     verify,
 )
 
-__all__ = ["NeedsRoundTrip", "Outcome", "label_value", "splice"]
+__all__ = ["NeedsRoundTrip", "Outcome", "splice"]
 
 
-
-@functools.cache
-def label_value(label: str) -> re.Pattern[str]:
-    """Finds ``label: NAME`` (or ``- label=NAME``) on a line of its own."""
-    return re.compile(
-        rf"^[ \t-]*['\"]?{re.escape(label)}['\"]?[ \t]*[:=][ \t]*['\"]?([a-z0-9-]+)",
-        re.MULTILINE)
 
 _EMPTY_VALUES = ("", "~", "null", "Null", "NULL", "{}")
 
@@ -100,13 +92,13 @@ def _classify(splicer: LineEdits, children: list[Entry], column: int,
         if family.label not in block:
             found.append(_Service(child, None))
             continue
-        match = label_value(family.label).search(block)
+        match = label_line_pattern(family.label).search(block)
         guess = match.group(1) if match else ""
         if guess in generated and block == splicer.entry(child.key, generated[guess], column):
             found.append(_Service(child, guess, current=True))
             continue
         loaded = _load(splicer, child, column, family)
-        found.append(_Service(child, labelled(loaded[1], family.label), loaded=loaded))
+        found.append(_Service(child, service_label(loaded[1], family.label), loaded=loaded))
     return found
 
 
@@ -127,11 +119,7 @@ def _load(splicer: LineEdits, child: Entry, column: int,
 
 def _yaml11_view(splicer: LineEdits, child: Entry, column: int) -> Any:
     """The service as libyaml (YAML 1.1, as Docker's loader) reads it; None if it cannot."""
-    text = dedent_block(splicer.lines[child.start:child.end], column)
-    try:
-        data = yaml.load(text, Loader=yaml.CSafeLoader)
-    except yaml.YAMLError:
-        return None
+    data = yaml11_view(dedent_block(splicer.lines[child.start:child.end], column))
     return data.get(child.key) if isinstance(data, dict) else None
 
 
@@ -173,19 +161,18 @@ def _insert_services(splicer: LineEdits, key_line: int, children: list[Entry],
                      services: list[_Service], new: list[str], column: int,
                      generated: Mapping[str, Mapping[str, Any]]) -> None:
     """New worker services, in name order among the worker services already there."""
-    kept = sorted((s.worker, s.entry) for s in services
-                  if s.worker is not None and s.worker in generated)
+    kept = {s.worker: s.entry for s in services
+            if s.worker is not None and s.worker in generated}
     newline = splicer.style.newline
     groups: dict[tuple[int, bool], list[str]] = {}  # (line, before a service) -> names
     for name in new:
-        earlier = [entry for worker, entry in kept if worker < name]
-        later = [entry for worker, entry in kept if worker > name]
-        if earlier:
-            anchor = (earlier[-1].end, False)
-        elif later:
-            index = children.index(later[0])
+        near = neighbour(kept, name)
+        if near is not None and near[1]:  # after that service
+            anchor = (near[0].end, False)
+        elif near is not None:  # before it: after the service above it, if any
+            index = children.index(near[0])
             anchor = ((children[index - 1].end, False) if index
-                      else (later[0].start, True))
+                      else (near[0].start, True))
         else:
             anchor = (children[-1].end, False) if children else (key_line + 1, True)
         groups.setdefault(anchor, []).append(name)
@@ -238,10 +225,7 @@ def _services(splicer: LineEdits, top: list[Entry], generated: Mapping[str, Mapp
     keys = {child.key for child in children}
     for name in generated:
         if name not in workers and name in keys:
-            raise InputError(
-                f"{splicer.source}: services.{name} exists but is not a generated "
-                f"{family.what}; rename that service, or add the label '{family.label}: "
-                f"{name}' under its deploy.labels to hand it to the generator")
+            raise not_generated(splicer.source, name, family)
     removed = sorted(name for name in workers if name not in generated)
     _remove(splicer, [workers[name].entry for name in removed], section.end)
     updated = [name for name, service in sorted(workers.items())
@@ -278,11 +262,11 @@ def _declare(splicer: LineEdits, top: list[Entry], section: str,
             at = child.column + len(child.key)
             splicer.edit(child.start, child.start + 1,
                          f'{line[:child.column]}"{child.key}"{line[at:]}')
-    missing = {name: v for name, v in wanted.items() if name not in {c.key for c in children}}
-    if not missing:
+    lacking = missing((child.key for child in children), wanted)
+    if not lacking:
         return
     at_column = column if column is not None else splicer.style.mapping
-    declared = "".join(splicer.entry(name, v, at_column) for name, v in missing.items())
+    declared = "".join(splicer.entry(name, v, at_column) for name, v in lacking.items())
     if value:
         comment = entry.value[len(value):]
         line = splicer.lines[entry.start]
@@ -307,10 +291,8 @@ def splice(text: str, *, source: str, generated: Mapping[str, Mapping[str, Any]]
         splicer = LineEdits(lines, scanned, Style(*guess_indent(lines), newline=newline),
                             source)
         added, updated, removed, children = _services(splicer, top, generated, family)
-        if generated:
-            _declare(splicer, top, "networks", {NETWORK: NETWORK_DECLARATION, **(networks or {})})
-        _declare(splicer, top, "secrets", {name: SECRET_DECLARATION for name in secrets})
-        _declare(splicer, top, "volumes", {name: VOLUME_DECLARATION for name in volumes})
+        for section, wanted in declarations(generated, secrets, volumes, networks).items():
+            _declare(splicer, top, section, wanted)
         output = splicer.result() if splicer.edits else text
         if output != text:  # nothing is written from a file libyaml would not read alike
             verify(text, top, {"services": children})

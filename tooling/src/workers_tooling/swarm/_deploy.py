@@ -39,7 +39,7 @@ from ..monitoring._images import build_component_images
 from ..monitoring._services import COMPONENTS, component_image
 from ..project._discovery import discover_workers, relative
 from ..stackfile._compose import STACK_FILE, ComposeResult, compose_stack
-from ..stackfile._labels import COMPONENT_LABEL, WORKER_LABEL
+from ..stackfile._labels import COMPONENT_LABEL, WORKER_LABEL, service_label
 from ..stackfile._stack_variables import interpolate, stack_environment
 from ._converge import follow_stack, snapshot
 from ._docker_client import docker_cli, docker_client, require_swarm
@@ -214,8 +214,7 @@ def _labelled_services(services: Mapping[str, dict[str, Any]],
                        label: str) -> dict[str, dict[str, Any]]:
     """The services with an image and ``label`` (workers, monitoring)."""
     return {name: service for name, service in services.items()
-            if service.get("image")
-            and label in ((service.get("deploy") or {}).get("labels") or {})}
+            if service.get("image") and service_label(service, label) is not None}
 
 
 def _require_secrets(client: Any, data: Mapping[str, Any], environ: Mapping[str, str]) -> None:
