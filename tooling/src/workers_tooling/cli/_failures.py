@@ -29,7 +29,7 @@ from camunda_workers import SpecError
 from ..errors import ToolingError
 
 __all__ = ["EXIT_BUG", "EXIT_INPUT", "EXIT_INTERRUPTED", "EXIT_UNAVAILABLE", "Failure",
-           "describe"]
+           "failure_for"]
 
 EXIT_INPUT = 2
 EXIT_UNAVAILABLE = 3
@@ -86,7 +86,7 @@ def _copier(exc: Exception) -> Failure | None:
     return None
 
 
-def describe(exc: Exception) -> Failure:
+def failure_for(exc: Exception) -> Failure:
     """What to tell the user about ``exc``, and the exit code."""
     if isinstance(exc, SpecError):
         return Failure(f"invalid worker specification\n{exc}", EXIT_INPUT)

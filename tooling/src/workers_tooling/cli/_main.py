@@ -1,5 +1,5 @@
 """``workers``: every command registered, and the one place a failure becomes a message and
-an exit code (:func:`main`; :func:`._failures.describe` is the map)."""
+an exit code (:func:`main`; :func:`._failures.failure_for` is the map)."""
 
 from __future__ import annotations
 
@@ -43,9 +43,9 @@ def main(argv: list[str] | None = None) -> int:
     except Exception as exc:
         if os.environ.get("WORKERS_DEBUG"):
             raise
-        from ._failures import describe  # only on failure: it imports every layer below
+        from ._failures import failure_for  # only on failure: it imports every layer below
 
-        failure = describe(exc)
+        failure = failure_for(exc)
         say_on_stderr(Text.assemble(("error: ", "red"), failure.message))
         return failure.exit_code
     if code == 130:  # Ctrl-C inside a command: typer returns this instead of raising

@@ -81,7 +81,7 @@ def update(
 
     def announce(worker: WorkerTemplate, target: str) -> None:
         say(f"updating {worker.name} ({worker.recorded} -> {target}) from "
-                      f"{worker.describe()}", highlight=False, markup=False)
+                      f"{worker.origin()}", highlight=False, markup=False)
 
     results = update_workers(repo, None if all_workers else names,
                              vcs_ref=vcs_ref, trust=trust, warn=warn, announce=announce)

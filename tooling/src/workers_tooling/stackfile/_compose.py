@@ -44,7 +44,8 @@ from ._service import build_service
 from ._servicesync import WORKERS, Family
 from ._splice import NeedsRoundTrip, Outcome, splice
 
-__all__ = ["SEED_FILE", "STACK_FILE", "ComposeResult", "compose_stack", "read_stack_text"]
+__all__ = ["SEED_FILE", "STACK_FILE", "ComposeResult", "check_depends_on", "compose_stack",
+           "read_stack_text"]
 
 STACK_FILE = "docker-compose.swarm.yml"
 SEED_FILE = "deploy/stack.seed.yml"
@@ -113,7 +114,7 @@ def _network_aliases(text: str) -> dict[str, str]:
     return found
 
 
-def _check_depends_on(workers: Sequence[DiscoveredWorker], services: Sequence[str],
+def check_depends_on(workers: Sequence[DiscoveredWorker], services: Sequence[str],
                       source: str, text: str) -> None:
     """Every ``depends_on`` entry names a service of the stack (or a network alias of one),
     with a did-you-mean, else the engine service's name."""
@@ -193,7 +194,7 @@ def compose_stack(
                               COMPONENT_NETWORKS if components else None)
         outcome = _combine(outcome, more)
         reason = "; ".join(r for r in (reason, why) if r)
-    _check_depends_on(workers, outcome.services, source, outcome.text)
+    check_depends_on(workers, outcome.services, source, outcome.text)
     text = bom + outcome.text
     before = old_text if output is None else read_stack_text(target, relative(target, repo))
     changed = text != before

@@ -30,8 +30,7 @@ from ruamel.yaml.error import YAMLError
 from ..errors import InputError
 from ._labels import label_line_pattern, service_label
 from ._layout import declarations, missing, neighbour, not_generated, yaml11_view
-from ._servicesync import WORKERS, Family
-from ._splicer import (
+from ._line_edits import (
     LineEdits,
     dedent_block,
     indent_block,
@@ -39,6 +38,7 @@ from ._splicer import (
     uses_anchors,
     without_comment,
 )
+from ._servicesync import WORKERS, Family
 from .yaml._doc import Document, guess_indent, needs_quotes, requote_keys, to_node
 from .yaml._edit import rewrite_misread
 from .yaml._emit import Style

@@ -202,11 +202,11 @@ class WorkerTemplate:
     def name(self) -> str:
         return self.folder.name
 
-    def describe(self) -> str:
+    def origin(self) -> str:
         """Where the template is, and whose: what ``workers update`` names before it runs."""
         if self.own:
-            return f"{self.source.describe()} (this repository's template)"
-        return f"{self.src_path!r} (not this repository's template: {self.source.describe()})"
+            return f"{self.source.location_shown()} (this repository's template)"
+        return f"{self.src_path!r} (not this repository's template: {self.source.location_shown()})"
 
 
 class NoTemplateVersion(TemplateVersionError):
@@ -230,7 +230,7 @@ def worker_template(folder: Path, sources: SourceCache,
         return WorkerTemplate(folder, source, recorded, src, own)
     what = f"the template ref {recorded!r}" if recorded else "no template version"
     raise NoTemplateVersion(
-        f"{where} records {what}, which the template {source.describe()} does not have "
+        f"{where} records {what}, which the template {source.location_shown()} does not have "
         f"(commits are rewritten on their way to main; versions are tags: "
         f"{', '.join(source.tags)}). Run `workers adopt {folder.name}` to record the "
         f"version its files match (or `workers adopt {folder.name} VERSION`), commit it, "

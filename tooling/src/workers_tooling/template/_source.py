@@ -65,7 +65,8 @@ class TemplateSource:
     def latest(self) -> str:
         return self.versions.latest if self.versions else self.tags[-1]
 
-    def describe(self) -> str:
+    def location_shown(self) -> str:
+        """The template as messages name it: its folder, else its URL."""
         return str(self.local) if self.local else self.location
 
     def has(self, ref: str) -> bool:
@@ -85,7 +86,7 @@ class TemplateSource:
             if candidate in self.tags:
                 return candidate
         raise TemplateVersionError(
-            f"{wanted!r} is not a version of the template {self.describe()}; known: "
+            f"{wanted!r} is not a version of the template {self.location_shown()}; known: "
             f"{', '.join(self.tags)} (a version, never a commit: answers files record versions)")
 
 

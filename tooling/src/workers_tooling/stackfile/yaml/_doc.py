@@ -31,7 +31,7 @@ from ...errors import InputError
 
 __all__ = [
     "Document", "guess_indent", "key_node", "key_quoted", "needs_escapes", "needs_quotes",
-    "own_keys", "requote_keys", "same", "to_node",
+    "own_keys", "requote_keys", "equal_as_swarm_reads", "to_node",
 ]
 
 _STR = "tag:yaml.org,2002:str"
@@ -202,16 +202,16 @@ def requote_keys(mapping: CommentedMap, keys: Iterable[Any] | None = None) -> bo
     return changed
 
 
-def same(old: Any, new: Any) -> bool:
+def equal_as_swarm_reads(old: Any, new: Any) -> bool:
     """Equal as Swarm would read them (quoting of a string or key only matters where
     needed; where an escape is needed, only double quotes keep it)."""
     if isinstance(new, Mapping):
         return (isinstance(old, CommentedMap) and set(own_keys(old)) == set(new)
                 and all(key_quoted(key) for key in own_keys(old))
-                and all(same(old[key], item) for key, item in new.items()))
+                and all(equal_as_swarm_reads(old[key], item) for key, item in new.items()))
     if isinstance(new, list):
         return (isinstance(old, list) and len(old) == len(new)
-                and all(same(a, b) for a, b in zip(old, new, strict=True)))
+                and all(equal_as_swarm_reads(a, b) for a, b in zip(old, new, strict=True)))
     if isinstance(new, bool) or isinstance(old, bool):
         return type(old) is type(new) and old == new
     if isinstance(new, int | float):

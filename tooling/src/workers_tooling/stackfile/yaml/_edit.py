@@ -16,7 +16,7 @@ from ruamel.yaml.comments import CommentedMap, CommentedSeq, merge_attrib
 from ruamel.yaml.error import CommentMark
 from ruamel.yaml.tokens import CommentToken
 
-from ._doc import key_quoted, needs_escapes, own_keys, requote_keys, same, to_node
+from ._doc import equal_as_swarm_reads, key_quoted, needs_escapes, own_keys, requote_keys, to_node
 
 __all__ = [
     "delete_key",
@@ -173,7 +173,7 @@ def _owned_same(old: CommentedMap, new: Mapping[str, Any], owned: Collection[str
     mine = {key for key in own_keys(old) if owned is None or key in owned}
     return (mine == {key for key in new if owned is None or key in owned}
             and all(key_quoted(key) for key in mine)
-            and all(same(old[key], new[key]) for key in mine))
+            and all(equal_as_swarm_reads(old[key], new[key]) for key in mine))
 
 
 def sync_value(mapping: CommentedMap, key: Any, value: Any, order: Sequence[Any] = (),
@@ -204,7 +204,7 @@ def sync_value(mapping: CommentedMap, key: Any, value: Any, order: Sequence[Any]
             old.fa.set_block_style()
             push_tail(mapping, key, moved)
         return sync_mapping(old, value, owned) or requoted
-    if same(old, value):
+    if equal_as_swarm_reads(old, value):
         return requoted
     replace_value(mapping, key, value)
     return True

@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.tooling.test_template import commit_all, evolve_template, git, template_repo
+from tests.tooling.template.test_template import commit_all, evolve_template, git, template_repo
 from workers_tooling.cli import main
 
 __all__ = ["template_repo"]  # the fixture, shared

@@ -16,10 +16,10 @@ from ruamel.yaml import YAML
 
 from workers_tooling import compose_stack
 
-from .helpers import REPO, blocks, comments, docker_stack_config, make_repo, section, set_workers
-from .helpers import worker_files as wf
+from ..helpers import REPO, blocks, comments, docker_stack_config, make_repo, section, set_workers
+from ..helpers import worker_files as wf
 
-STACKS = Path(__file__).with_name("stacks")
+STACKS = Path(__file__).parent.parent / "stacks"
 SECRET_DECLARATION = "  camunda_password:\n    external: true\n"
 DB_SECRET = "    name: ${DB_PASSWORD_SECRET:-camunda-workers_db_password}\n"
 

@@ -15,17 +15,11 @@ import pytest
 
 from workers_tooling import compose_stack
 
-from .helpers import docker_stack_config, make_repo, run_cli, set_workers
-from .helpers import worker_files as wf
+from ..helpers import docker_stack_config, make_repo, run_cli, set_workers
+from ..helpers import worker_files as wf
 
-STACKS = Path(__file__).with_name("stacks")
+STACKS = Path(__file__).parent.parent / "stacks"
 STACK = "docker-compose.swarm.yml"
-
-
-@pytest.fixture(autouse=True)
-def _no_registry_settings(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.delenv("REGISTRY", raising=False)
-    monkeypatch.delenv("TAG", raising=False)
 
 
 def only_insertions(original: str, output: str) -> list[str]:

@@ -20,7 +20,7 @@ from workers_tooling.stackfile._stack_variables import STACK_VARIABLES, referenc
 from workers_tooling.swarm._deploy import deploy_environment
 from workers_tooling.swarm._image_names import ImageNames
 
-from .helpers import IN_CI, REPO, make_repo, run_cli, worker_files
+from ..helpers import IN_CI, REPO, make_repo, run_cli, worker_files
 
 SOURCE = "workers/gamma/worker.json"
 

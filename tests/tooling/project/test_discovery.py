@@ -12,7 +12,7 @@ import pytest
 
 from workers_tooling import WorkerValidationError, compose_stack, discover_workers
 
-from .helpers import build_file_tree, make_repo, run_cli, worker_files
+from ..helpers import build_file_tree, make_repo, run_cli, worker_files
 
 GOOD = (worker_files("alpha", 8001), worker_files("beta", 8002))
 
@@ -237,7 +237,7 @@ def test_list_and_discover_json(tmp_path: Path, capsys: pytest.CaptureFixture[st
 
 
 def test_the_repository_workers_are_valid() -> None:
-    from .helpers import REPO
+    from ..helpers import REPO
 
     names = [worker.name for worker in discover_workers(REPO)]
     assert "hello-world" in names

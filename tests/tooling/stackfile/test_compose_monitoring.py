@@ -12,7 +12,7 @@ from ruamel.yaml import YAML
 
 from workers_tooling import ToolingError, compose_stack
 
-from .helpers import REPO, build_file_tree, docker_stack_config, make_repo, run_cli, worker_files
+from ..helpers import REPO, build_file_tree, docker_stack_config, make_repo, run_cli, worker_files
 
 STACK = "docker-compose.swarm.yml"
 
@@ -21,12 +21,6 @@ def load(path: Path) -> dict[str, Any]:
     data = YAML(typ="safe").load(path.read_text())
     assert isinstance(data, dict)
     return data
-
-
-@pytest.fixture(autouse=True)
-def _no_registry_settings(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.delenv("REGISTRY", raising=False)
-    monkeypatch.delenv("TAG", raising=False)
 
 
 def _repo(tmp_path: Path) -> Path:

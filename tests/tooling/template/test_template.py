@@ -27,7 +27,7 @@ from workers_tooling.errors import ToolingError
 from workers_tooling.template._scaffold import check_updates, new_worker, update_workers
 from workers_tooling.template._trust import UntrustedTemplate
 
-REPO = Path(__file__).resolve().parents[2]
+REPO = Path(__file__).resolve().parents[3]
 GIT_ENV = {"GIT_AUTHOR_NAME": "t", "GIT_AUTHOR_EMAIL": "t@t", "GIT_COMMITTER_NAME": "t",
            "GIT_COMMITTER_EMAIL": "t@t"}
 

@@ -12,7 +12,7 @@ from ruamel.yaml import YAML
 
 from workers_tooling import ToolingError, compose_stack, worker_schema
 
-from .helpers import (
+from ..helpers import (
     REPO,
     build_file_tree,
     docker_stack_config,
@@ -24,7 +24,7 @@ from .helpers import (
 )
 
 STACK = "docker-compose.swarm.yml"
-STACKS = Path(__file__).with_name("stacks")
+STACKS = Path(__file__).parent.parent / "stacks"
 SEED_DB_SECRET = {"external": True, "name": "${DB_PASSWORD_SECRET:-camunda-workers_db_password}"}
 
 
@@ -32,12 +32,6 @@ def load(path: Path) -> dict[str, Any]:
     data = YAML(typ="safe").load(path.read_text())
     assert isinstance(data, dict)
     return data
-
-
-@pytest.fixture(autouse=True)
-def _no_registry_settings(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.delenv("REGISTRY", raising=False)
-    monkeypatch.delenv("TAG", raising=False)
 
 
 def test_the_generated_service(tmp_path: Path) -> None:

@@ -29,7 +29,7 @@ from workers_tooling.stackfile._labels import (
 from workers_tooling.stackfile._service import ENGINE_URL, secret_variable
 from workers_tooling.stackfile._service_values import secret_word
 
-from .helpers import docker_stack_config, make_repo, worker_files
+from ..helpers import docker_stack_config, make_repo, worker_files
 
 YAML11_WORDS = ["yes", "no", "on", "off", "y", "n", "true", "false", "null", "Yes", "ON",
                 "No", "Off", "Y", "N", "NULL", "True", "~"]
