@@ -12,7 +12,12 @@ from ._lazy import lazy_attributes
 
 if TYPE_CHECKING:
     from ._atomic import Writer, atomic_write
-    from .errors import EngineNotReachable, ToolingError, WorkerValidationError
+    from .errors import (
+        EngineNotReachable,
+        LocalImagesOnMultiNodeSwarm,
+        ToolingError,
+        WorkerValidationError,
+    )
     from .local._demo import DemoReport, run_demo
     from .monitoring._access import prometheus_url
     from .monitoring._health import WorkerHealth, prometheus_status
@@ -26,7 +31,7 @@ if TYPE_CHECKING:
     from .project._service_spec import ServiceSpec
     from .stackfile._compose import SEED_FILE, STACK_FILE, ComposeResult, compose_stack
     from .stackfile._overlay import load_overlay
-    from .swarm._deploy import DeployResult, LocalImagesOnMultiNodeSwarm, deploy
+    from .swarm._deploy import DeployResult, deploy
     from .swarm._images import BuiltImage, build_images
     from .swarm._logs import service_logs
     from .swarm._scale import scale
@@ -43,7 +48,7 @@ _WHERE = {
     'DemoReport': '.local._demo',
     'run_demo': '.local._demo',
     'DeployResult': '.swarm._deploy',
-    'LocalImagesOnMultiNodeSwarm': '.swarm._deploy',
+    'LocalImagesOnMultiNodeSwarm': '.errors',
     'deploy': '.swarm._deploy',
     'DiscoveredWorker': '.project._discovery',
     'discover_workers': '.project._discovery',

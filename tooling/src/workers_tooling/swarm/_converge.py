@@ -13,7 +13,7 @@ import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 
-from ..errors import ToolingError
+from ..errors import NotConverged, ToolingError
 from ._status import ServiceStatus, stack_status
 
 __all__ = ["NotConverged", "StackSnapshot", "follow_stack", "snapshot"]
@@ -21,11 +21,6 @@ __all__ = ["NotConverged", "StackSnapshot", "follow_stack", "snapshot"]
 GIVE_UP_AFTER_FAILURES = 3  # new failed tasks of a service with none running
 ROLLED_BACK = frozenset({"rollback_completed"})
 PAUSED = frozenset({"paused", "rollback_paused"})
-
-
-class NotConverged(ToolingError):
-    """Services of a deployed stack did not reach their desired state; the message names
-    each, its running/desired count and why."""
 
 
 @dataclass(frozen=True)

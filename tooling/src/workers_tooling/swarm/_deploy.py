@@ -34,7 +34,7 @@ from typing import Any
 
 from docker.errors import APIError, NotFound
 
-from ..errors import ToolingError
+from ..errors import LocalImagesOnMultiNodeSwarm, ToolingError
 from ..monitoring._images import build_component_images
 from ..monitoring._services import COMPONENTS, component_image
 from ..project._discovery import discover_workers, relative
@@ -52,10 +52,6 @@ from ._status import ServiceStatus
 
 __all__ = ["DeployResult", "LocalImagesOnMultiNodeSwarm", "deploy", "deploy_environment",
            "rendered_file"]
-
-
-class LocalImagesOnMultiNodeSwarm(ToolingError):
-    """A Swarm of several nodes and worker images no registry serves."""
 
 
 @dataclass(frozen=True)

@@ -21,7 +21,7 @@ from docker.context import ContextAPI
 from docker.errors import APIError, DockerException
 
 from .._tools import require_program
-from ..errors import ToolingError, Unavailable
+from ..errors import DockerCommandTimeout, DockerRefused, DockerUnavailable, NotASwarm, ToolingError
 from ._ssh import ssh_docker_client
 
 __all__ = [
@@ -31,22 +31,6 @@ __all__ = [
 
 
 TIMEOUT = 120  # seconds per Docker API call (builds stream, so this is per chunk)
-
-
-class DockerUnavailable(Unavailable):
-    """No Docker engine answers."""
-
-
-class DockerRefused(ToolingError):
-    """The Docker engine answered a request with an error."""
-
-
-class NotASwarm(Unavailable):
-    """The engine is not a Swarm manager."""
-
-
-class DockerCommandTimeout(ToolingError):
-    """A docker CLI command did not finish in time."""
 
 
 @contextmanager

@@ -11,7 +11,7 @@ from typing import Any
 
 from docker.errors import APIError, DockerException
 
-from ..errors import ToolingError
+from ..errors import BuildFailed, ToolingError
 from ..project._discovery import DiscoveredWorker, discover_workers
 from ._base_images import PYTHON_BASE, find_base, pull_hint
 from ._docker_client import docker_client
@@ -20,10 +20,6 @@ from ._image_names import ImageNames, git_commit
 __all__ = ["BuildFailed", "BuiltImage", "build_images"]
 
 Progress = Callable[[str, str], None]  # (worker, line)
-
-
-class BuildFailed(ToolingError):
-    """A worker's image did not build; the message names the worker and the failing step."""
 
 
 @dataclass(frozen=True)

@@ -54,7 +54,7 @@ from ._source import SourceCache, TemplateSource, Warn, is_url, parse_version
 from ._trust import UntrustedTemplate, code_it_runs, is_own_template, untrusted_message
 from ..git import run_git
 from ._versions import TemplateVersionError, git_ok, git_output
-from ..errors import ToolingError
+from ..errors import NoTemplateVersion, ToolingError
 
 __all__ = [
     "ANSWERS_FILE",
@@ -207,10 +207,6 @@ class WorkerTemplate:
         if self.own:
             return f"{self.source.location_shown()} (this repository's template)"
         return f"{self.src_path!r} (not this repository's template: {self.source.location_shown()})"
-
-
-class NoTemplateVersion(TemplateVersionError):
-    """A worker records no template version, or one its template does not have."""
 
 
 def worker_template(folder: Path, sources: SourceCache,

@@ -21,7 +21,7 @@ import yaml
 
 from ._source import TemplateSource
 from ..git import run_git
-from ..errors import ToolingError
+from ..errors import ToolingError, UntrustedTemplate
 
 __all__ = ["UntrustedTemplate", "code_it_runs", "is_own_template", "untrusted_message"]
 
@@ -29,11 +29,6 @@ __all__ = ["UntrustedTemplate", "code_it_runs", "is_own_template", "untrusted_me
 _CODE_KEYS = {"_tasks": "tasks", "_jinja_extensions": "Jinja extensions",
               "_migrations": "migrations"}
 _CONFIG_NAMES = ("copier.yml", "copier.yaml")
-
-
-class UntrustedTemplate(ToolingError):
-    """A template that is not this repository's would run code, and ``--trust`` was not
-    given. Exit code 1."""
 
 
 def is_own_template(source: TemplateSource, repo: Path) -> bool:

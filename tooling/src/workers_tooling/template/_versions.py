@@ -16,7 +16,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
-from ..errors import ToolingError
+from ..errors import TemplateVersionError, ToolingError
 from ..git import run_git
 
 __all__ = [
@@ -42,10 +42,6 @@ _VERSION = re.compile(r"^(0|[1-9]\d*)\.(0|[1-9]\d*)\.(0|[1-9]\d*)$")
 _VERSION_LINE = re.compile(rf"^{VERSION_KEY}:[ \t]*(?P<value>.*?)[ \t]*(#.*)?$", re.MULTILINE)
 _SUBDIRECTORY_LINE = re.compile(r"^_subdirectory:[ \t]*['\"]?(?P<value>[^'\"#\s]+)", re.MULTILINE)
 _CHANGELOG_HEADING = re.compile(r"^##\s+v(\d+\.\d+\.\d+)\b", re.MULTILINE)
-
-
-class TemplateVersionError(ToolingError):
-    """The template's version or its tags are inconsistent; the message says the fix."""
 
 
 def read_version(config_text: str) -> str | None:
