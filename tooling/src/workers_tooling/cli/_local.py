@@ -22,8 +22,8 @@ def demo(
     report = run_demo(repo=repo, engine_url=engine_url, instances=instances)
     say(f"[bold]engine[/] {report.engine_url}")
     say(f"started {report.started} hello_world instances; "
-                  f"[green]{report.completed} completed[/] in {report.seconds:.1f}s "
-                  f"by workers/hello-world (exit code {report.worker_exit_code} after SIGTERM)")
+        f"[green]{report.completed} completed[/] in {report.seconds:.1f}s "
+        f"by workers/hello-world (exit code {report.worker_exit_code} after SIGTERM)")
     for greeting in report.greetings:
         say(f"  greeting = {greeting!r}")
 

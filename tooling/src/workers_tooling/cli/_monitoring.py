@@ -15,7 +15,7 @@ app.add_typer(monitoring_app, name="monitoring")
 
 
 @monitoring_app.command("start")
-def monitoring_start(
+def start(
     port: Annotated[int, typer.Option(envvar="PROMETHEUS_PORT", help="Prometheus' port.")] = 9090,
     engine_url: Annotated[str, typer.Option(envvar="CAMUNDA_URL", help="Engine REST URL.")] = (
         "http://localhost:8080/engine-rest"),
@@ -27,11 +27,11 @@ def monitoring_start(
     state = "already running" if started.already_running else "started"
     say(f"Prometheus {state}: [bold]{started.url}[/] (alerts: {started.alerts_url})")
     say(f"scraping {', '.join(started.targets)} and the backlog of {engine_url}; "
-                  "`workers monitoring stop` stops it", highlight=False)
+        "`workers monitoring stop` stops it", highlight=False)
 
 
 @monitoring_app.command("stop")
-def monitoring_stop(repo: RepoOption = FROM_CWD) -> None:
+def stop(repo: RepoOption = FROM_CWD) -> None:
     """Stop what `workers monitoring start` started."""
     from ..monitoring._local import stop_local_monitoring
     stopped = stop_local_monitoring(repo)
@@ -88,7 +88,7 @@ def status(
         for replica in endpoint.replicas:
             mark = "[green]up[/]" if replica.up else "[red]down[/]"
             say(f"    {mark} {replica.task} on {replica.node} {replica.url} "
-                          f"({replica.detail})", highlight=False)
+                f"({replica.detail})", highlight=False)
     if not all(endpoint.up for endpoint in endpoints):
         raise typer.Exit(1)
 

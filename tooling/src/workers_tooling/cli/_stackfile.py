@@ -42,8 +42,8 @@ def compose(
                            publish_monitoring=publish_monitoring, check=check)
     if result.method != "splice":
         say_on_stderr(f"note: {result.reason}: ruamel.yaml rewrote the whole file "
-                          "(formatting outside the worker services may be normalised)",
-                          highlight=False, markup=False)
+                      "(formatting outside the worker services may be normalised)",
+                      highlight=False, markup=False)
     target = result.output or result.stack_file
     if check:
         if result.changed:

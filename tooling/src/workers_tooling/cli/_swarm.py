@@ -46,7 +46,7 @@ def build(
                           progress=progress)
     for image in images:
         say(f"[green]built[/] {image.worker}: {', '.join(image.tags)} "
-                      f"({image.size_bytes / 1e6:.0f} MB, {image.seconds:.1f}s)")
+            f"({image.size_bytes / 1e6:.0f} MB, {image.seconds:.1f}s)")
 
 
 @app.command()
@@ -84,25 +84,25 @@ def deploy(
     """
     from ..swarm import _deploy
     result = _deploy.deploy(repo, stack=stack, environment=env, push=push,
-                          build=not no_build, base_image=base_image, stack_file=stack_file,
-                          registry=registry, tag=tag, monitoring=monitoring,
-                          publish_monitoring=publish_monitoring, progress=progress,
-                          warn=warn, follow=not detach, timeout=timeout)
+                            build=not no_build, base_image=base_image, stack_file=stack_file,
+                            registry=registry, tag=tag, monitoring=monitoring,
+                            publish_monitoring=publish_monitoring, progress=progress,
+                            warn=warn, follow=not detach, timeout=timeout)
     if detach:
         say(result.output.strip(), highlight=False, markup=False)
     nodes = f" on {result.nodes} nodes" if result.nodes > 1 else ""
     state = "deployed (not followed)" if detach else "deployed and converged"
     say(f"[green]{state}[/] stack {result.stack} "
-                  f"({len(result.compose.workers)} workers{nodes}, {result.rendered.name}, "
-                  f"images {result.names.repository('NAME')}:{result.names.tag or 'VERSION'}); "
-                  "`workers status` shows it", highlight=False)
+        f"({len(result.compose.workers)} workers{nodes}, {result.rendered.name}, "
+        f"images {result.names.repository('NAME')}:{result.names.tag or 'VERSION'}); "
+        "`workers status` shows it", highlight=False)
     if result.monitoring_published:
         say("Prometheus: http://MANAGER-NODE:${MONITORING_PORT:-9090} (host port of "
-                      "the node that runs the monitoring service)", highlight=False,
-                      markup=False)
+            "the node that runs the monitoring service)", highlight=False,
+            markup=False)
     elif result.monitoring:
         say("Prometheus: not published; `workers prometheus-url` on its node gives "
-                      "its address (README.md, Security)", highlight=False, markup=False)
+            "its address (README.md, Security)", highlight=False, markup=False)
 
 
 @app.command()
@@ -113,7 +113,7 @@ def status(stack: StackOption = DEFAULT_STACK) -> None:
     from ..swarm._status import stack_status, status_lines
     services = stack_status(stack)
     say(f"stack {stack}: service, running/desired, update, image", style="bold",
-                  highlight=False)
+        highlight=False)
     for line in status_lines(services, stack, terminal_width()):
         say(line, highlight=False, markup=False)
     short = [service.short_name(stack) for service in services
@@ -137,11 +137,11 @@ def db_upgrade(
     plan = upgrade_database(jar, stack_database_sql(stack), dry_run=dry_run)
     if not plan.scripts:
         say(f"the database holds schema {plan.current}; the engine of {jar} needs "
-                      f"{plan.target}: nothing to run")
+            f"{plan.target}: nothing to run")
         return
     verb = "ran" if plan.applied else "would run"
     say(f"schema {plan.current} -> {plan.target}: {verb} {len(plan.scripts)} "
-                  f"upgrade script(s) from {jar} in one transaction:")
+        f"upgrade script(s) from {jar} in one transaction:")
     for script in plan.scripts:
         say(f"  {script}")
 

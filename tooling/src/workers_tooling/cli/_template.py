@@ -81,7 +81,7 @@ def update(
 
     def announce(worker: WorkerTemplate, target: str) -> None:
         say(f"updating {worker.name} ({worker.recorded} -> {target}) from "
-                      f"{worker.origin()}", highlight=False, markup=False)
+            f"{worker.origin()}", highlight=False, markup=False)
 
     results = update_workers(repo, None if all_workers else names,
                              vcs_ref=vcs_ref, trust=trust, warn=warn, announce=announce)
@@ -89,7 +89,7 @@ def update(
         change = f"{result.from_commit} -> {result.to_commit}"
         if result.status == "conflicts":
             say(f"[red]conflicts[/] {result.name} ({change}): "
-                          f"{', '.join(result.conflicts)}", highlight=False)
+                f"{', '.join(result.conflicts)}", highlight=False)
         elif result.status == "updated":
             say(f"[green]updated[/] {result.name} ({change})", highlight=False)
         else:
@@ -115,7 +115,7 @@ def check_update(
                   "migrations only with --trust")
         if check.behind:
             say(f"[yellow]behind[/] {check.name}: {check.current} -> {check.latest}",
-                          highlight=False)
+                highlight=False)
         else:
             say(f"current {check.name}: {check.current}", highlight=False)
         for drift in check.drift:
@@ -143,7 +143,7 @@ def adopt(
     for tag, lines in result.distances.items():
         say(f"  {tag}: {lines} line(s) differ from workers/{name}", highlight=False)
     say(f"[green]recorded[/] {result.version} in workers/{name}/.copier-answers.yml "
-                  f"(was {result.previous or 'nothing'})", highlight=False)
+        f"(was {result.previous or 'nothing'})", highlight=False)
     then = ("it is current" if result.version == result.latest else
             f"then `workers update {name}` brings {result.latest}")
     say(f"commit it; {then}", highlight=False)
@@ -165,7 +165,7 @@ def template_version(
     versions = sync_template_tags(repo)
     if not quiet:
         say(f"template version {versions.current} (copier.yml {VERSION_KEY})",
-                      highlight=False)
+            highlight=False)
     for tag in versions.tags:
         if not quiet or tag.state != "present":
             say(f"  {tag.name}  {tag.commit[:12]}  {tag.state}", highlight=False)
