@@ -115,7 +115,7 @@ def _network_aliases(text: str) -> dict[str, str]:
 
 
 def check_depends_on(workers: Sequence[DiscoveredWorker], services: Sequence[str],
-                      source: str, text: str) -> None:
+                     source: str, text: str) -> None:
     """Every ``depends_on`` entry names a service of the stack (or a network alias of one),
     with a did-you-mean, else the engine service's name."""
     problems = []
