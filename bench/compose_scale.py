@@ -37,10 +37,8 @@ from pathlib import Path
 from typing import Any
 
 from workers_tooling import compose_stack, discover_workers
-from workers_tooling._compose import _check_depends_on
-from workers_tooling._image_names import ImageNames
-from workers_tooling._roundtrip import roundtrip
-from workers_tooling._service import build_service
+from workers_tooling.stackfile import build_service, check_depends_on, roundtrip
+from workers_tooling.swarm import ImageNames
 
 REPO = Path(__file__).resolve().parents[1]
 MAIN = '''"""worker-{n}: made for the benchmark."""
@@ -111,7 +109,7 @@ def peer_no_change(root: Path) -> None:
     text = (root / "docker-compose.swarm.yml").read_text()
     secrets = sorted({s for w in workers for s in w.spec.secrets})
     outcome = roundtrip(text, source="stack", generated=generated, secrets=secrets)
-    _check_depends_on(workers, outcome.services, "stack", outcome.text)
+    check_depends_on(workers, outcome.services, "stack", outcome.text)
     assert outcome.text == text
 
 

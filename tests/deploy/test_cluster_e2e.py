@@ -42,8 +42,8 @@ from workers_tooling import (
     service_logs,
     stack_status,
 )
-from workers_tooling._docker_client import docker_client
 from workers_tooling.cli import main
+from workers_tooling.swarm._docker_client import docker_client
 
 pytestmark = [pytest.mark.docker, pytest.mark.slow, pytest.mark.timeout(900)]
 

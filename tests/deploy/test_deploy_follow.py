@@ -140,8 +140,8 @@ def test_build_without_a_base_image_and_network_says_so(
         repo: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]) -> None:
     """The fault needs a machine without the local base; this one has it (shared by every
     checkout, so it is not removed): the local name is pointed at an image nobody has."""
-    import workers_tooling._images as images
-    from workers_tooling._base_images import PYTHON_BASE
+    import workers_tooling.swarm._images as images
+    from workers_tooling.swarm._base_images import PYTHON_BASE
 
     if _run("docker", "images", "-q", PYTHON_BASE.public).strip():
         pytest.skip(f"{PYTHON_BASE.public} is on this Docker engine: it would not be pulled")

@@ -14,8 +14,10 @@ import pytest
 from tests.support.cli import workers
 from tests.support.docker import copy_repo, require_docker_or_skip, stack_database
 from tests.tooling.helpers import make_repo, worker_files
-from workers_tooling._images import BuildFailed, build_images
 from workers_tooling.cli import main
+from workers_tooling.errors import ToolingError
+from workers_tooling.swarm._docker_client import DockerRefused, docker_client
+from workers_tooling.swarm._images import BuildFailed, build_images
 
 pytestmark = [pytest.mark.docker, pytest.mark.usefixtures("swarm")]
 
@@ -110,3 +112,13 @@ def test_docker_refuses_or_is_missing(tmp_path: Path) -> None:
     assert ("image Upper/workers-hello-world:0.1.0 (service hello-world): the Docker engine "
             "refused it (") in out
     assert "invalid reference format: repository name must be lowercase); check REGISTRY" in out
+
+
+def test_the_engine_refusing_a_request_is_a_tooling_error() -> None:
+    """A library caller sees the tooling's errors, not the Docker SDK's: the client's
+    adapter translates what leaves its ``with`` block (here: an image the engine lacks)."""
+    require_docker_or_skip()
+    refused = r"the Docker engine refused the request \(.*camunda-workers/never-built.*\); check"
+    with pytest.raises(DockerRefused, match=refused) as caught, docker_client() as client:
+        client.images.get("camunda-workers/never-built:0")
+    assert isinstance(caught.value, ToolingError)

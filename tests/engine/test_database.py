@@ -18,7 +18,7 @@ from tests.support.engine import EngineApi, EngineProcess, engine_jar, free_port
 from tests.support.postgres import PostgresServer
 from tests.support.running import make_worker, running
 from tests.support.sessions import postgres_server
-from workers_tooling._db_upgrade import schema_version, upgrade_database
+from workers_tooling.swarm._db_upgrade import schema_version, upgrade_database
 
 pytestmark = [pytest.mark.engine, pytest.mark.slow]
 

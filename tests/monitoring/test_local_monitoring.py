@@ -146,7 +146,7 @@ def test_the_demo_worker_serves_on_its_worker_json_port(camunda: EngineApi) -> N
     import socket
     import threading
 
-    from workers_tooling._demo import run_demo
+    from workers_tooling.local._demo import run_demo
 
     port = json.loads((REPO / "workers/hello-world/worker.json").read_text())["port"]
     with socket.socket() as probe:

@@ -11,9 +11,9 @@ from pathlib import Path
 import pytest
 
 from workers_tooling import compose_stack
-from workers_tooling._deploy import deploy_environment, rendered_file
-from workers_tooling._image_names import ImageNames
-from workers_tooling._jsonedit import set_member
+from workers_tooling.project._jsonedit import set_member
+from workers_tooling.swarm._deploy import deploy_environment, rendered_file
+from workers_tooling.swarm._image_names import ImageNames
 
 from .helpers import REPO, build_file_tree, docker_stack_config, make_repo, run_cli, worker_files
 
@@ -91,7 +91,7 @@ def test_scale_refuses_what_worker_json_would_refuse(
 
 def test_images_without_git_get_no_commit_tag(tmp_path: Path,
                                               monkeypatch: pytest.MonkeyPatch) -> None:
-    from workers_tooling._image_names import git_commit
+    from workers_tooling.swarm._image_names import git_commit
 
     assert git_commit(REPO)[0]  # this checkout has commits
     assert git_commit(tmp_path) == (None, f"{tmp_path} is not a git checkout with commits: "
@@ -101,7 +101,7 @@ def test_images_without_git_get_no_commit_tag(tmp_path: Path,
 
 
 def test_images_of_uncommitted_code_are_tagged_dirty(tmp_path: Path) -> None:
-    from workers_tooling._image_names import git_commit
+    from workers_tooling.swarm._image_names import git_commit
 
     env = {**os.environ, "GIT_AUTHOR_NAME": "t", "GIT_AUTHOR_EMAIL": "t@example.invalid",
            "GIT_COMMITTER_NAME": "t", "GIT_COMMITTER_EMAIL": "t@example.invalid"}
@@ -126,9 +126,24 @@ def test_make_setup_puts_workers_on_the_path_of_an_activated_shell() -> None:
 def test_secret_names_are_read_as_the_deploy_fills_them() -> None:
     """The stack's database secret is ${DB_PASSWORD_SECRET:-camunda-workers_db_password}:
     the check before the deploy looks for the name the deploy will use."""
-    from workers_tooling._stack_variables import interpolate
+    from workers_tooling.stackfile._stack_variables import interpolate
 
     name = "${DB_PASSWORD_SECRET:-camunda-workers_db_password}"
     assert interpolate(name, {}) == "camunda-workers_db_password"
     assert interpolate(name, {"DB_PASSWORD_SECRET": "s_db"}) == "s_db"
     assert interpolate("${A-x}/${B}", {"A": ""}) == "/"
+
+
+@pytest.mark.parametrize("labels", [
+    {"camunda-workers.worker": "alpha", "team": "x"},
+    ["team=x", "camunda-workers.worker=alpha"],
+])
+def test_deploy_finds_the_worker_services_whichever_way_their_labels_are_written(
+        labels: object) -> None:
+    """Compose accepts deploy.labels as a mapping or as a `- key=value` list; deploy read
+    only the first (labels are now read in one place, stackfile/_labels.py)."""
+    from workers_tooling.swarm._deploy import _labelled_services
+
+    services = {"alpha": {"image": "local/workers-alpha:1", "deploy": {"labels": labels}},
+                "db": {"image": "postgres", "deploy": {"labels": ["team=x"]}}}
+    assert list(_labelled_services(services, "camunda-workers.worker")) == ["alpha"]

@@ -9,8 +9,8 @@ from typing import Any
 
 import pytest
 
-from workers_tooling._docker_client import NotASwarm, require_swarm
 from workers_tooling.cli import main
+from workers_tooling.swarm._docker_client import NotASwarm, require_swarm
 
 
 def test_no_docker_engine_says_how_to_get_one(monkeypatch: pytest.MonkeyPatch, tmp_path: Path,

@@ -22,7 +22,7 @@ import pytest
 
 from tests.support.cli import WORKERS, workers
 from tests.support.engine import EngineApi, free_port, wait_until
-from tests.tooling.test_template import commit_all, set_template_version, template_repo
+from tests.tooling.template.test_template import commit_all, set_template_version, template_repo
 
 from .helpers import REPO, build_file_tree, make_repo, worker_files
 

@@ -10,8 +10,8 @@ import pytest
 from ruamel.yaml import YAML
 
 from workers_tooling import WorkerValidationError, compose_stack, discover_workers, worker_schema
-from workers_tooling._deploy import _placement_warnings, _unplaceable
-from workers_tooling._nodes import SwarmNode, fits
+from workers_tooling.swarm._deploy import _placement_warnings, _unplaceable
+from workers_tooling.swarm._nodes import SwarmNode, fits
 
 from .helpers import docker_stack_config, make_repo, worker_files
 

@@ -6,74 +6,80 @@ what they need (see bench/README.md, "CLI startup").
 
 from __future__ import annotations
 
-import importlib
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
+
+from ._lazy import lazy_attributes
 
 if TYPE_CHECKING:
     from ._atomic import Writer, atomic_write
-    from ._compose import SEED_FILE, STACK_FILE, ComposeResult, compose_stack
-    from ._demo import DemoReport, run_demo
-    from ._deploy import DeployResult, LocalImagesOnMultiNodeSwarm, deploy
-    from ._discovery import DiscoveredWorker, discover_workers, worker_summary
-    from ._health_report import WorkerHealth, prometheus_status
-    from ._images import BuiltImage, build_images
-    from ._local_monitoring import LocalMonitoring, start_local_monitoring, stop_local_monitoring
-    from ._logs import service_logs
-    from ._monitoring import ReplicaProbe, WorkerEndpoint, monitoring_status
-    from ._monitoring_access import prometheus_url
-    from ._monitoring_images import build_component_images
-    from ._overlay import load_overlay
-    from ._paths import find_repo_root
-    from ._prometheus import PrometheusApi, Sample
-    from ._scale import scale
-    from ._schema import SCHEMA_FILE, SchemaResult, worker_schema, write_schema
-    from ._service_spec import ServiceSpec
-    from ._stack import DEFAULT_STACK
-    from ._status import ReplicaStatus, ServiceStatus, stack_status
-    from .errors import EngineNotReachable, ToolingError, WorkerValidationError
+    from .errors import (
+        EngineNotReachable,
+        LocalImagesOnMultiNodeSwarm,
+        ToolingError,
+        WorkerValidationError,
+    )
+    from .local._demo import DemoReport, run_demo
+    from .monitoring._access import prometheus_url
+    from .monitoring._health import WorkerHealth, prometheus_status
+    from .monitoring._images import build_component_images
+    from .monitoring._local import LocalMonitoring, start_local_monitoring, stop_local_monitoring
+    from .monitoring._prometheus import PrometheusApi, Sample
+    from .monitoring._replicas import ReplicaProbe, WorkerEndpoint, monitoring_status
+    from .project._discovery import DiscoveredWorker, discover_workers, worker_summary
+    from .project._paths import find_repo_root
+    from .project._schema import SCHEMA_FILE, SchemaResult, worker_schema, write_schema
+    from .project._service_spec import ServiceSpec
+    from .stackfile._compose import SEED_FILE, STACK_FILE, ComposeResult, compose_stack
+    from .stackfile._overlay import load_overlay
+    from .swarm._deploy import DeployResult, deploy
+    from .swarm._images import BuiltImage, build_images
+    from .swarm._logs import service_logs
+    from .swarm._scale import scale
+    from .swarm._stack import DEFAULT_STACK
+    from .swarm._status import ReplicaStatus, ServiceStatus, stack_status
 
 _WHERE = {
     'Writer': '._atomic',
     'atomic_write': '._atomic',
-    'SEED_FILE': '._compose',
-    'STACK_FILE': '._compose',
-    'ComposeResult': '._compose',
-    'compose_stack': '._compose',
-    'DemoReport': '._demo',
-    'run_demo': '._demo',
-    'DeployResult': '._deploy',
-    'LocalImagesOnMultiNodeSwarm': '._deploy',
-    'deploy': '._deploy',
-    'DiscoveredWorker': '._discovery',
-    'discover_workers': '._discovery',
-    'worker_summary': '._discovery',
-    'WorkerHealth': '._health_report',
-    'prometheus_status': '._health_report',
-    'BuiltImage': '._images',
-    'build_images': '._images',
-    'LocalMonitoring': '._local_monitoring',
-    'start_local_monitoring': '._local_monitoring',
-    'stop_local_monitoring': '._local_monitoring',
-    'service_logs': '._logs',
-    'ReplicaProbe': '._monitoring',
-    'WorkerEndpoint': '._monitoring',
-    'monitoring_status': '._monitoring',
-    'prometheus_url': '._monitoring_access',
-    'build_component_images': '._monitoring_images',
-    'load_overlay': '._overlay',
-    'find_repo_root': '._paths',
-    'PrometheusApi': '._prometheus',
-    'Sample': '._prometheus',
-    'scale': '._scale',
-    'SCHEMA_FILE': '._schema',
-    'SchemaResult': '._schema',
-    'worker_schema': '._schema',
-    'write_schema': '._schema',
-    'ServiceSpec': '._service_spec',
-    'DEFAULT_STACK': '._stack',
-    'ReplicaStatus': '._status',
-    'ServiceStatus': '._status',
-    'stack_status': '._status',
+    'SEED_FILE': '.stackfile._compose',
+    'STACK_FILE': '.stackfile._compose',
+    'ComposeResult': '.stackfile._compose',
+    'compose_stack': '.stackfile._compose',
+    'DemoReport': '.local._demo',
+    'run_demo': '.local._demo',
+    'DeployResult': '.swarm._deploy',
+    'LocalImagesOnMultiNodeSwarm': '.errors',
+    'deploy': '.swarm._deploy',
+    'DiscoveredWorker': '.project._discovery',
+    'discover_workers': '.project._discovery',
+    'worker_summary': '.project._discovery',
+    'WorkerHealth': '.monitoring._health',
+    'prometheus_status': '.monitoring._health',
+    'BuiltImage': '.swarm._images',
+    'build_images': '.swarm._images',
+    'LocalMonitoring': '.monitoring._local',
+    'start_local_monitoring': '.monitoring._local',
+    'stop_local_monitoring': '.monitoring._local',
+    'service_logs': '.swarm._logs',
+    'ReplicaProbe': '.monitoring._replicas',
+    'WorkerEndpoint': '.monitoring._replicas',
+    'monitoring_status': '.monitoring._replicas',
+    'prometheus_url': '.monitoring._access',
+    'build_component_images': '.monitoring._images',
+    'load_overlay': '.stackfile._overlay',
+    'find_repo_root': '.project._paths',
+    'PrometheusApi': '.monitoring._prometheus',
+    'Sample': '.monitoring._prometheus',
+    'scale': '.swarm._scale',
+    'SCHEMA_FILE': '.project._schema',
+    'SchemaResult': '.project._schema',
+    'worker_schema': '.project._schema',
+    'write_schema': '.project._schema',
+    'ServiceSpec': '.project._service_spec',
+    'DEFAULT_STACK': '.swarm._stack',
+    'ReplicaStatus': '.swarm._status',
+    'ServiceStatus': '.swarm._status',
+    'stack_status': '.swarm._status',
     'EngineNotReachable': '.errors',
     'ToolingError': '.errors',
     'WorkerValidationError': '.errors',
@@ -128,10 +134,4 @@ __all__ = [
 ]
 
 
-def __getattr__(name: str) -> Any:
-    module = _WHERE.get(name)
-    if module is None:
-        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
-    value = getattr(importlib.import_module(module, __name__), name)
-    globals()[name] = value
-    return value
+__getattr__ = lazy_attributes(__name__, globals(), _WHERE)

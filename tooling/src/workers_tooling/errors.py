@@ -4,6 +4,9 @@ Exit codes (``workers_tooling.cli``): 1 a command failed or a check found someth
 do, 2 invalid input (:class:`InputError`: a ``worker.json``, the stack file, an overlay,
 the command line), 3 something needed is missing or does not answer
 (:class:`Unavailable`: the Docker engine, a Swarm, git, the Camunda engine).
+
+Every error the library raises is one of these: the modules that call Docker, git, Copier
+or an HTTP server translate those errors where they call them.
 """
 
 from __future__ import annotations
@@ -11,7 +14,10 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 __all__ = [
-    "EngineNotReachable", "InputError", "ToolingError", "Unavailable", "WorkerValidationError",
+    "BuildFailed", "DockerCommandTimeout", "DockerRefused", "DockerUnavailable",
+    "EngineNotReachable", "GitMissing", "InputError", "LocalImagesOnMultiNodeSwarm",
+    "NoTemplateVersion", "NotASwarm", "NotConverged", "TemplateVersionError", "ToolingError",
+    "Unavailable", "UntrustedTemplate", "WorkerValidationError",
 ]
 
 
@@ -35,6 +41,52 @@ class Unavailable(ToolingError):
 
 class EngineNotReachable(Unavailable):
     """No engine answered at the configured URL."""
+
+
+class GitMissing(Unavailable):
+    """git is not installed (:mod:`workers_tooling.git` runs it)."""
+
+
+class DockerUnavailable(Unavailable):
+    """No Docker engine answers."""
+
+
+class NotASwarm(Unavailable):
+    """The engine is not a Swarm manager."""
+
+
+class DockerRefused(ToolingError):
+    """The Docker engine answered a request with an error."""
+
+
+class DockerCommandTimeout(ToolingError):
+    """A docker CLI command did not finish in time."""
+
+
+class BuildFailed(ToolingError):
+    """A worker's image did not build; the message names the worker and the failing step."""
+
+
+class LocalImagesOnMultiNodeSwarm(ToolingError):
+    """A Swarm of several nodes and worker images no registry serves."""
+
+
+class NotConverged(ToolingError):
+    """Services of a deployed stack did not reach their desired state; the message names
+    each, its running/desired count and why."""
+
+
+class TemplateVersionError(ToolingError):
+    """The template's version or its tags are inconsistent; the message says the fix."""
+
+
+class NoTemplateVersion(TemplateVersionError):
+    """A worker records no template version, or one its template does not have."""
+
+
+class UntrustedTemplate(ToolingError):
+    """A template that is not this repository's would run code, and ``--trust`` was not
+    given. Exit code 1."""
 
 
 class WorkerValidationError(InputError):

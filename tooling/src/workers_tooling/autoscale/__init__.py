@@ -5,7 +5,7 @@ window), a pure function; the policy is the ``autoscale`` section of ``worker.js
 (:class:`AutoscalePolicy`).
 """
 
-from .._service_spec import AutoscalePolicy
+from ..project._service_spec import AutoscalePolicy
 from ._load import LoadReading, read_loads
 from ._loop import autoscale_dry_run
 from .policy import Decision, ScaleState, decide

@@ -18,11 +18,11 @@ from typing import Any
 import httpx
 from docker.errors import DockerException
 
-from .._discovery import discover_workers
-from .._docker_client import docker_client, require_swarm
-from .._service_spec import AutoscalePolicy
-from .._stack import stack_service
 from ..errors import InputError, ToolingError
+from ..project._discovery import discover_workers
+from ..project._service_spec import AutoscalePolicy
+from ..swarm._docker_client import docker_client, require_swarm
+from ..swarm._stack import stack_service
 from ._load import read_loads
 from .policy import Decision, ScaleState, decide
 

@@ -17,7 +17,7 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass
 
-from .._service_spec import AutoscalePolicy
+from ..project._service_spec import AutoscalePolicy
 
 __all__ = ["Decision", "ScaleState", "decide"]
 

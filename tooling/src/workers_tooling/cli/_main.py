@@ -1,0 +1,53 @@
+"""``workers``: every command registered, and the one place a failure becomes a message and
+an exit code (:func:`main`; :func:`._failures.failure_for` is the map)."""
+
+from __future__ import annotations
+
+import os
+
+import typer
+from rich.text import Text
+
+from ._app import app, say_on_stderr
+
+# Importing a family's module registers its commands, in the order ``workers --help`` shows.
+# isort: off
+from . import _local, _project, _stackfile, _template, _swarm  # noqa: F401
+from . import _autoscale, _monitoring  # noqa: F401
+# isort: on
+
+__all__ = ["app", "main"]
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Entry point: run the app; every failure becomes a message and an exit code here."""
+    try:
+        # Without standalone mode, click returns typer.Exit's code instead of exiting.
+        code = app(args=argv, standalone_mode=False)
+    except typer.Exit as exc:
+        if exc.exit_code == 130:  # Ctrl-C at a prompt: typer says nothing, we say one line
+            say_on_stderr("interrupted")
+        return int(exc.exit_code)
+    except typer.TyperException as exc:  # usage errors: bad options or arguments
+        show = getattr(exc, "show", None)
+        if callable(show):
+            show()
+        else:
+            say_on_stderr(Text.assemble(("error: ", "red"), str(exc)))
+        return int(getattr(exc, "exit_code", 2))
+    except (typer.Abort, KeyboardInterrupt):
+        from ._failures import EXIT_INTERRUPTED
+
+        say_on_stderr("interrupted")
+        return EXIT_INTERRUPTED
+    except Exception as exc:
+        if os.environ.get("WORKERS_DEBUG"):
+            raise
+        from ._failures import failure_for  # only on failure: it imports every layer below
+
+        failure = failure_for(exc)
+        say_on_stderr(Text.assemble(("error: ", "red"), failure.message))
+        return failure.exit_code
+    if code == 130:  # Ctrl-C inside a command: typer returns this instead of raising
+        say_on_stderr("interrupted")
+    return code if isinstance(code, int) else 0

@@ -1,0 +1,182 @@
+"""The stack's optional monitoring services, as ``workers compose --monitoring`` writes them.
+
+* ``monitoring``: Prometheus (image built from ``deploy/monitoring/Dockerfile``, running
+  as nobody) on a manager node, on the ``workers`` overlay network so that it reaches
+  every replica on every node, its data in the ``monitoring-data`` volume. Its port is
+  published (host port ``${MONITORING_PORT:-9090}`` of its node) only when asked
+  (``publish=True``); otherwise it answers on the overlay networks and, on its node, at
+  its ``docker_gwbridge`` address (:mod:`._access`).
+* ``socket-proxy``: ``deploy/monitoring/socket_proxy.py`` (image from
+  ``socket-proxy.Dockerfile``) on a manager node, the only service with the Docker socket
+  (the manager's ``${MONITORING_DOCKER_SOCKET:-/var/run/docker.sock}``: rootless Docker's
+  is elsewhere). It lets through the reads Prometheus' Swarm service discovery makes (GET
+  of tasks, services, nodes, networks) and refuses everything else. It is on the internal
+  ``docker-api`` network alone with Prometheus, and publishes nothing.
+* ``backlog``: the backlog exporter (``python -m camunda_workers.backlog``, image from
+  ``deploy/monitoring/backlog.Dockerfile``), one per stack, counting the external tasks of
+  every worker's topics; Prometheus scrapes it like a worker (job ``camunda-backlog``).
+
+All three are recognised by the :data:`COMPONENT_LABEL` label. Their images are named by the
+one resolver (:class:`~..swarm._image_names.ImageNames`: ``${REGISTRY:-local}/workers-NAME`` in the
+stack file) and tagged with a digest of what goes into them, so a changed rule or exporter
+changes the stack file and ``docker stack deploy`` rolls the service.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from ..project._discovery import DiscoveredWorker
+from ..stackfile._labels import BACKLOG_JOB, COMPONENT_LABEL, prometheus_labels
+from ..stackfile._service import ENGINE_URL, NETWORK, RESTART_POLICY, secret_variable
+from ..swarm._image_names import ImageNames
+
+__all__ = [
+    "BACKLOG_PORT",
+    "COMPONENTS",
+    "DOCKER_API_NETWORK",
+    "DOCKER_API_NETWORK_DECLARATION",
+    "MONITORING_PORT",
+    "MONITORING_VOLUME",
+    "PROMETHEUS_PORT",
+    "Component",
+    "component_image",
+    "component_services",
+]
+
+MONITORING_DIR = "deploy/monitoring"
+PROMETHEUS_PORT = 9090
+MONITORING_PORT = "${MONITORING_PORT:-9090}"
+MONITORING_VOLUME = "monitoring-data"
+# The manager's Docker socket, which only the socket proxy mounts.
+DOCKER_SOCKET = "${MONITORING_DOCKER_SOCKET:-/var/run/docker.sock}"
+# Prometheus and the socket proxy alone; internal: no way out of it either.
+DOCKER_API_NETWORK = "docker-api"
+DOCKER_API_NETWORK_DECLARATION = {"driver": "overlay", "internal": True}
+BACKLOG_PORT = 9180
+BACKLOG_INTERVAL = "30"
+# Engine credentials a worker may get as Docker secrets; the exporter needs them too.
+_CREDENTIALS = ("CAMUNDA_USER_FILE", "CAMUNDA_PASSWORD_FILE", "CAMUNDA_TOKEN_FILE")
+
+
+@dataclass(frozen=True)
+class Component:
+    """One monitoring service: its image's Dockerfile, build context and inputs."""
+
+    name: str
+    dockerfile: str  # relative to the repository
+    context: str  # relative to the repository
+    inputs: tuple[str, ...]  # globs, relative to the repository: the image tag's digest
+    base_arg: str  # the Dockerfile's build argument for its base image
+    base_env: str  # the environment variable that sets it
+
+
+COMPONENTS = (
+    Component("monitoring", f"{MONITORING_DIR}/Dockerfile", MONITORING_DIR,
+              (f"{MONITORING_DIR}/Dockerfile", f"{MONITORING_DIR}/prometheus.yml",
+               f"{MONITORING_DIR}/rules/*.yml"),
+              "PROMETHEUS_BASE_IMAGE", "PROMETHEUS_BASE_IMAGE"),
+    Component("backlog", f"{MONITORING_DIR}/backlog.Dockerfile", ".",
+              (f"{MONITORING_DIR}/backlog.Dockerfile", "sdk/pyproject.toml",
+               "sdk/src/camunda_workers/*.py"),
+              "BASE_IMAGE", "BASE_IMAGE"),
+    Component("socket-proxy", f"{MONITORING_DIR}/socket-proxy.Dockerfile", ".",
+              (f"{MONITORING_DIR}/socket-proxy.Dockerfile", f"{MONITORING_DIR}/socket_proxy.py",
+               "sdk/pyproject.toml"),
+              "BASE_IMAGE", "BASE_IMAGE"),
+)
+
+
+def _digest(repo: Path, globs: Sequence[str]) -> str:
+    digest = hashlib.sha256()
+    for path in sorted({p for pattern in globs for p in repo.glob(pattern) if p.is_file()}):
+        digest.update(path.relative_to(repo).as_posix().encode() + b"\0")
+        digest.update(path.read_bytes() + b"\0")
+    return digest.hexdigest()[:12]
+
+
+def component_image(repo: Path, component: Component, images: ImageNames) -> str:
+    """``REGISTRY/workers-NAME:DIGEST``, the registry as ``images`` names it (left to the
+    deploy, ``${REGISTRY:-local}``, unless resolved)."""
+    return f"{images.repository(component.name)}:{_digest(repo, component.inputs)}"
+
+
+def _monitoring(image: str, *, publish: bool) -> dict[str, Any]:
+    service: dict[str, Any] = {
+        "image": image,
+        # Host mode: the UI answers on the node that runs it, with or without the
+        # routing mesh (which needs IPVS in the kernel). Without authentication: only
+        # when asked.
+        "ports": [{"target": PROMETHEUS_PORT, "published": MONITORING_PORT, "mode": "host"}],
+        "networks": [NETWORK, DOCKER_API_NETWORK],
+        "volumes": [f"{MONITORING_VOLUME}:/prometheus"],
+        "deploy": {
+            "replicas": 1,
+            "endpoint_mode": "dnsrr",
+            # on a manager, as before: its data volume stays where it was
+            "placement": {"constraints": ["node.role == manager"]},
+            "restart_policy": dict(RESTART_POLICY),
+            "labels": {COMPONENT_LABEL: "monitoring"},
+        },
+    }
+    if not publish:
+        del service["ports"]
+    return service
+
+
+def _socket_proxy(image: str) -> dict[str, Any]:
+    return {
+        "image": image,
+        "networks": [DOCKER_API_NETWORK],
+        "volumes": [f"{DOCKER_SOCKET}:/var/run/docker.sock"],
+        "deploy": {
+            "replicas": 1,
+            "endpoint_mode": "dnsrr",
+            # the Swarm's API answers on managers only
+            "placement": {"constraints": ["node.role == manager"]},
+            "restart_policy": dict(RESTART_POLICY),
+            "labels": {COMPONENT_LABEL: "socket-proxy"},
+        },
+    }
+
+
+def _backlog(image: str, workers: Sequence[DiscoveredWorker]) -> dict[str, Any]:
+    topics = sorted({topic for worker in workers for topic in worker.spec.topics})
+    secrets = sorted({secret for worker in workers for secret in worker.spec.secrets
+                      if secret_variable(secret) in _CREDENTIALS})
+    service: dict[str, Any] = {
+        "image": image,
+        "environment": {
+            "CAMUNDA_URL": ENGINE_URL,
+            "BACKLOG_TOPICS": ",".join(topics),
+            "BACKLOG_INTERVAL": BACKLOG_INTERVAL,
+            "METRICS_PORT": str(BACKLOG_PORT),
+            **{secret_variable(secret): f"/run/secrets/{secret}" for secret in secrets},
+        },
+        "networks": [NETWORK],
+        "secrets": secrets,
+        "deploy": {
+            "replicas": 1,
+            "endpoint_mode": "dnsrr",
+            "restart_policy": dict(RESTART_POLICY),
+            "labels": {COMPONENT_LABEL: "backlog", **prometheus_labels(BACKLOG_PORT, BACKLOG_JOB)},
+        },
+    }
+    if not secrets:
+        del service["secrets"]
+    return service
+
+
+def component_services(repo: Path, workers: Sequence[DiscoveredWorker], *,
+                       images: ImageNames, publish: bool = False) -> dict[str, dict[str, Any]]:
+    """Service name -> the generated keys of that monitoring service, as plain data;
+    ``publish``: Prometheus' port on its node's host port ``MONITORING_PORT``."""
+    named = {component.name: component_image(repo, component, images)
+             for component in COMPONENTS}
+    return {"monitoring": _monitoring(named["monitoring"], publish=publish),
+            "backlog": _backlog(named["backlog"], workers),
+            "socket-proxy": _socket_proxy(named["socket-proxy"])}

@@ -1,0 +1,21 @@
+"""Where things are: the repository root, found from any directory inside it."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from ..errors import InputError
+
+__all__ = ["find_repo_root"]
+
+
+def find_repo_root(start: Path | None = None) -> Path:
+    """The nearest directory at or above ``start`` holding ``copier.yml`` and ``workers/``."""
+    here = (start or Path.cwd()).resolve()
+    for candidate in (here, *here.parents):
+        if (candidate / "workers").is_dir() and (candidate / "sdk").is_dir():
+            return candidate
+    raise InputError(
+        f"{here} is not inside a camunda-workers repository (no workers/ and sdk/ above it); "
+        "run the command from the repository or pass --repo"
+    )

@@ -1,0 +1,2 @@
+"""YAML pieces of the stack-file writer: key positions, node building, emitting, editing.
+"""
