@@ -25,6 +25,7 @@ from ._jsonedit import set_member
 from ._overlay import overlays_setting
 from ._service_spec import ServiceSpec
 from ._stack import DEFAULT_STACK, stack_service
+from .autoscale import refuse_autoscaled
 from .errors import InputError, ToolingError
 
 __all__ = ["ScaleResult", "scale"]
@@ -70,6 +71,7 @@ def scale(assignments: Sequence[str], *, stack: str = DEFAULT_STACK,
     """
     wanted = _parse(assignments)
     workers = {w.name: w for w in discover_workers(repo)} if repo is not None else {}
+    refuse_autoscaled(list(wanted), workers)
     texts = {name: _new_spec_text(workers[name], count)
              for name, count in wanted.items() if name in workers}
     with docker_client() as client:

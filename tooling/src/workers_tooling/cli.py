@@ -29,6 +29,11 @@ MonitoringOption = Annotated[bool | None, typer.Option(
     "--monitoring/--no-monitoring",
     help="Add (or remove) the Prometheus and backlog exporter services; without either, "
          "the stack file keeps what it has.")]
+AutoscaleOption = Annotated[bool | None, typer.Option(
+    "--autoscale/--no-autoscale",
+    help="Add (with the monitoring services) or remove the autoscaler service, which sets "
+         "the replicas of workers with an \"autoscale\" policy; without either, as the "
+         "stack file has it.")]
 PublishMonitoringOption = Annotated[bool | None, typer.Option(
     "--publish-monitoring/--no-publish-monitoring",
     help="Publish Prometheus' port (host port MONITORING_PORT, default 9090, of its node; "
@@ -135,6 +140,7 @@ def compose(
         help="Write the result here and leave the stack file as it is.")] = None,
     monitoring: MonitoringOption = None,
     publish_monitoring: PublishMonitoringOption = None,
+    autoscale: AutoscaleOption = None,
     repo: RepoOption = None,
 ) -> None:
     """Add, update and remove the worker services of the Swarm stack file, keeping the rest.
@@ -144,7 +150,8 @@ def compose(
     from ._compose import compose_stack
     result = compose_stack(repo or find_repo_root(), stack_file=stack_file, environment=env,
                            output=output, monitoring=monitoring,
-                           publish_monitoring=publish_monitoring, check=check)
+                           publish_monitoring=publish_monitoring, autoscale=autoscale,
+                           check=check)
     if result.method != "splice":
         err_console.print(f"note: {result.reason}: ruamel.yaml rewrote the whole file "
                           "(formatting outside the worker services may be normalised)",
@@ -385,6 +392,7 @@ def deploy(
     tag: TagOption = None,
     monitoring: MonitoringOption = None,
     publish_monitoring: PublishMonitoringOption = None,
+    autoscale: AutoscaleOption = None,
     detach: Annotated[bool, typer.Option(
         "--detach", help="Return once Swarm has the stack; do not wait for the services.")
     ] = False,
@@ -404,7 +412,8 @@ def deploy(
     result = swarm_deploy(repo or find_repo_root(), stack=stack, environment=env, push=push,
                           build=not no_build, base_image=base_image, stack_file=stack_file,
                           registry=registry, tag=tag, monitoring=monitoring,
-                          publish_monitoring=publish_monitoring, progress=_progress,
+                          publish_monitoring=publish_monitoring, autoscale=autoscale,
+                          progress=_progress,
                           warn=_warn, follow=not detach, timeout=timeout)
     if detach:
         console.print(result.output.strip(), highlight=False, markup=False)
@@ -481,12 +490,26 @@ def logs(
 
 @app.command("scale")
 def scale_command(
-    assignments: Annotated[list[str], typer.Argument(help="NAME=N, e.g. hello-world=3.")],
+    assignments: Annotated[list[str], typer.Argument(
+        help="NAME=N, e.g. hello-world=3; with --bounds NAME=MIN..MAX.")],
+    bounds: Annotated[bool, typer.Option(
+        "--bounds", help="Change the min/max replicas of autoscaled workers (their "
+        "worker.json; `workers deploy` applies them).")] = False,
     stack: StackOption = DEFAULT_STACK,
     repo: RepoOption = None,
 ) -> None:
     """Set the replicas of services; a worker's are written to its worker.json too, so the
-    next deploy keeps them (commit it)."""
+    next deploy keeps them (commit it). An autoscaled worker's replicas belong to the
+    autoscaler: --bounds changes its min/max instead."""
+    if bounds:
+        from ._compose import compose_stack
+        from .autoscale import set_bounds
+        root = repo or find_repo_root()
+        for path in set_bounds(assignments, root):
+            console.print(f"{path}: autoscale bounds written; `workers deploy` applies them; "
+                          "commit it")
+        compose_stack(root)
+        return
     from ._scale import scale
     result = scale(assignments, stack=stack, repo=repo or find_repo_root())
     for name, count in result.replicas.items():
@@ -512,8 +535,8 @@ def autoscale_command(
     """Decide the replicas of the workers with an "autoscale" policy from their backlog,
     every interval, against the Swarm of DOCKER_HOST (README.md, Autoscaling)."""
     if not dry_run:
-        raise InputError("only --dry-run is there yet: the autoscaler that changes replicas "
-                         "(a stack service) is planned")
+        raise InputError("the autoscaler that changes replicas runs in the stack: "
+                         "`workers deploy --autoscale`; here only --dry-run")
     from .autoscale import autoscale_dry_run
 
     autoscale_dry_run(repo or find_repo_root(), stack=stack, engine_url=engine_url,
