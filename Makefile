@@ -102,7 +102,9 @@ schema: setup ## Write workers/worker.schema.json (JSON Schema of worker.json, f
 
 # MONITORING=1 adds the monitoring services; PUBLISH_MONITORING=1 publishes Prometheus'
 # port (9090, MONITORING_PORT) on its node, PUBLISH_MONITORING=0 stops publishing it.
+# AUTOSCALE=1 adds the autoscaler (with the monitoring services), AUTOSCALE=0 removes it.
 MONITORING_FLAGS = $(if $(MONITORING),--monitoring) \
+  $(if $(filter 1,$(AUTOSCALE)),--autoscale) $(if $(filter 0,$(AUTOSCALE)),--no-autoscale) \
   $(if $(filter 1,$(PUBLISH_MONITORING)),--publish-monitoring) \
   $(if $(filter 0,$(PUBLISH_MONITORING)),--no-publish-monitoring)
 generate-compose: setup ## Update the worker services in docker-compose.swarm.yml (MONITORING=1: add Prometheus)
