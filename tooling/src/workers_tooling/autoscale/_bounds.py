@@ -60,9 +60,9 @@ def set_bounds(assignments: Sequence[str], repo: Path) -> tuple[str, ...]:
         try:
             validate_model(ServiceSpec, json.loads(changed), source=source)
         except SpecError as exc:
-            raise InputError(f"{source}: autoscale: {low}..{high} is not allowed ("
-                             f"{'; '.join(f'{where}: {message}' for where, message in exc.problems)}"
-                             ")") from None
+            problems = "; ".join(f"{where}: {message}" for where, message in exc.problems)
+            raise InputError(f"{source}: autoscale: {low}..{high} is not allowed "
+                             f"({problems})") from None
         texts[path] = changed
     written = []
     for path, text in texts.items():

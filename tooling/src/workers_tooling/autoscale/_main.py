@@ -136,7 +136,12 @@ def main(environ: Mapping[str, str] | None = None) -> int:
         return 2
     for signum in (signal.SIGTERM, signal.SIGINT):
         signal.signal(signum, lambda *_: stop.set())
-    start_http_server(port, registry=registry)
+    try:
+        start_http_server(port, registry=registry)
+    except OSError as exc:
+        print(f"autoscaler: METRICS_PORT: cannot serve on {port} ({exc.strerror})",
+              file=sys.stderr)
+        return 2
     log.info("autoscaling %s in stack %s every %gs", ", ".join(autoscaler.workers),
              autoscaler.stack, interval)
     with autoscaler.engine, autoscaler.docker:

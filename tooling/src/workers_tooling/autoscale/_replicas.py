@@ -53,8 +53,10 @@ def keep_running_replicas(client: Any, stack: str, rendered: Path,
     yaml.preserve_quotes = True
     yaml.width = 4096
     data = yaml.load(rendered.read_text(encoding="utf-8"))
+    services = data.get("services") or {}
+    kept = {name: replicas for name, replicas in kept.items() if name in services}
     for name, replicas in kept.items():
-        data["services"][name].setdefault("deploy", {})["replicas"] = replicas
+        services[name].setdefault("deploy", {})["replicas"] = replicas
     with rendered.open("w", encoding="utf-8") as out:
         yaml.dump(data, out)
     return kept
