@@ -1,7 +1,8 @@
 """The autoscaler acting in a real stack on the real Swarm, with the real engine and the
 real hello-world worker: the stack file is what ``workers compose --autoscale`` writes
-(trimmed to the worker, the socket proxy and the autoscaler; the engine is the tests'
-own, reached from the containers at the host's ``docker_gwbridge`` address).
+(trimmed to the worker, the socket proxy and the autoscaler; the engine is one the test
+starts on this machine, listening on the host's ``docker_gwbridge`` address only, where
+the containers reach it).
 
 One burst, hello-world ``min 0, max 6, tasks_per_replica 100`` with a 3 s interval: at
 rest 0 replicas; 600 instances -> 6 replicas; the autoscaler's task killed mid-burst ->
@@ -31,7 +32,7 @@ from ruamel.yaml import YAML
 
 from tests.support.docker import copy_repo, require_docker_or_skip
 from tests.support.docker import run as docker_run
-from tests.support.engine import REPO, EngineApi, wait_until
+from tests.support.engine import REPO, EngineApi, EngineProcess, free_port, wait_until
 from workers_tooling import build_component_images, build_images, compose_stack
 from workers_tooling._docker_client import docker_client
 from workers_tooling.autoscale import keep_running_replicas
@@ -134,9 +135,36 @@ class Timeline:
         return min(row["replicas"] for row in self.rows if row["t"] >= since)
 
 
+@dataclass
+class GatewayEngine(EngineProcess):
+    """An engine on the host's docker_gwbridge address (the containers' way to the host;
+    not loopback, which they cannot reach, nor every interface)."""
+
+    host: str = ""
+
+    @property
+    def url(self) -> str:
+        return f"http://{self.host}:{self.port}/engine-rest"
+
+
+@pytest.fixture(scope="module")
+def camunda() -> Iterator[EngineApi]:
+    require_docker_or_skip()
+    gateway = _gateway()
+    engine = GatewayEngine("camunda", free_port(), [f"--server.address={gateway}"],
+                           host=gateway)
+    engine.start()
+    api = EngineApi(engine.url)
+    try:
+        yield api
+    finally:
+        api.close()
+        engine.stop()
+
+
 def _stack_deploy(stack_file: Path, camunda: EngineApi) -> None:
     environ = {**os.environ, "TAG": TAG, "AUTOSCALE_INTERVAL": str(INTERVAL),
-               "CAMUNDA_URL": camunda.url.replace("127.0.0.1", _gateway())}
+               "CAMUNDA_URL": camunda.url}
     done = subprocess.run(["docker", "stack", "deploy", "-c", str(stack_file), STACK],
                           env=environ, capture_output=True, text=True, check=False)
     assert done.returncode == 0, done.stderr
