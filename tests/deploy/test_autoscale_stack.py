@@ -27,6 +27,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
+import httpx
 import pytest
 from ruamel.yaml import YAML
 
@@ -128,8 +129,8 @@ class Timeline:
                 self.rows.append({"t": round(time.monotonic() - self.started, 1),
                                   "load": load, "replicas": _replicas(),
                                   "running": _running()})
-            except (subprocess.CalledProcessError, RuntimeError, KeyError):
-                continue
+            except (httpx.HTTPError, AssertionError, RuntimeError, KeyError):
+                continue  # a sample lost; the next second's is taken
 
     def lowest_replicas(self, since: float) -> float:
         return min(row["replicas"] for row in self.rows if row["t"] >= since)
