@@ -187,8 +187,15 @@ def stack(camunda: EngineApi, tmp_path_factory: pytest.TempPathFactory) -> Itera
     try:
         wait_until(lambda: _autoscaler_container() != "", timeout=180, interval=1,
                    what="the autoscaler's container")
-        wait_until(lambda: "camunda_autoscaler_current_replicas" in " ".join(_metrics()),
-                   timeout=60, interval=1, what="the autoscaler's first round")
+        try:
+            wait_until(lambda: "camunda_autoscaler_current_replicas" in " ".join(_metrics()),
+                       timeout=90, interval=1, what="the autoscaler's first round")
+        except AssertionError as exc:  # what the services said, to see why
+            said = {name: subprocess.run(
+                ["docker", "service", "logs", "--raw", f"{STACK}_{name}"], capture_output=True,
+                text=True, check=False).stdout[-3000:] for name in ("autoscaler", "socket-proxy")}
+            tasks = docker_run("docker", "stack", "ps", "--no-trunc", STACK)
+            raise AssertionError(f"{exc}\n{tasks}\n{said}") from None
         yield stack_file
     finally:
         subprocess.run(["docker", "stack", "rm", STACK], capture_output=True, check=False)

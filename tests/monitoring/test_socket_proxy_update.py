@@ -63,11 +63,19 @@ def inspect(name: str) -> dict[str, Any]:
     return data
 
 
+def read(proxy: Proxy, name: str) -> dict[str, Any]:
+    """The service as the autoscaler reads it: the API's answer, through the proxy
+    (``docker service inspect`` inserts the defaults into the spec; the API does not)."""
+    answer = proxy.http.get("/services", params={"filters": json.dumps({"name": [name]})})
+    found: list[dict[str, Any]] = answer.json()
+    return next(service for service in found if service["Spec"]["Name"] == name)
+
+
 def update(proxy: Proxy, name: str, change: Callable[[dict[str, Any]], None] | None = None,
            *, replicas: int = 1, query: str = "") -> tuple[int, str]:
     """POST an update of ``name`` through ``proxy``: its current spec with ``replicas``
     and ``change`` applied."""
-    service = inspect(name)
+    service = read(proxy, name)
     spec = copy.deepcopy(service["Spec"])
     spec["Mode"] = {"Replicated": {"Replicas": replicas}}
     if change is not None:
@@ -138,7 +146,7 @@ def test_services_it_does_not_own_are_refused(scaler_proxy: Proxy, services: dic
 def test_a_stale_version_or_a_proxy_without_a_stack_updates_nothing(
         scaler_proxy: Proxy, plain_proxy: Proxy, services: dict[str, str]) -> None:
     name = services["autoscaled"]
-    service = inspect(name)
+    service = read(scaler_proxy, name)
     spec = {**service["Spec"], "Mode": {"Replicated": {"Replicas": 1}}}
     stale = scaler_proxy.http.post(
         f"/services/{service['ID']}/update?version={service['Version']['Index'] - 1}",
@@ -154,4 +162,4 @@ def test_a_stale_version_or_a_proxy_without_a_stack_updates_nothing(
         f"/services/{service['ID']}/update?version={service['Version']['Index']}",
         content=b"\\x00 not json")
     assert not_json.status_code == 403
-    assert inspect(name)["Version"] == service["Version"]
+    assert read(scaler_proxy, name)["Version"] == service["Version"]

@@ -117,7 +117,9 @@ def build(environ: Mapping[str, str], registry: CollectorRegistry,
     if not docker_url.startswith("tcp://"):
         raise SettingError(f"DOCKER_HOST: {docker_url!r}: the autoscaler talks to the "
                            "socket proxy over tcp://HOST:PORT")
-    docker = httpx.Client(base_url="http://" + docker_url.removeprefix("tcp://"), timeout=30)
+    # the proxy answers in milliseconds: a short timeout keeps a round (retries included)
+    # well within an interval when it does not
+    docker = httpx.Client(base_url="http://" + docker_url.removeprefix("tcp://"), timeout=5)
     return (Autoscaler(workers, stack=stack, engine=_engine(environ), docker=docker,
                        metrics=AutoscalerMetrics(registry=registry), say=log.info,
                        stop=stop), interval, port)
