@@ -24,6 +24,7 @@ import threading
 import time
 from collections import Counter
 from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -229,11 +230,12 @@ def test_a_burst_scales_out_survives_a_restart_and_a_deploy_and_returns_to_zero(
     try:
         # 1. the burst: 600 instances, worked by the replicas the autoscaler starts
         burst_at = time.monotonic() - timeline.started
-        instances = [camunda.start("hello_world", {"name": f"as{n}"}) for n in range(600)]
+        with ThreadPoolExecutor(8) as pool:  # a burst: as fast as the engine takes them
+            instances = list(pool.map(
+                lambda n: camunda.start("hello_world", {"name": f"as{n}"}), range(600)))
         started_all = time.monotonic() - timeline.started
         wait_until(lambda: _replicas() > 0, timeout=3 * INTERVAL, interval=0.2,
                    what="the first scale from 0")
-        first_scale = time.monotonic() - timeline.started
         wait_until(lambda: camunda.finished(instances) > 0, timeout=120, interval=0.3,
                    what="the first instance to finish")
         first_done = time.monotonic() - timeline.started
@@ -286,6 +288,7 @@ def test_a_burst_scales_out_survives_a_restart_and_a_deploy_and_returns_to_zero(
     duplicates = sum(greetings[i] - 1 for i in everything if greetings[i] > 1)
     completed = camunda.finished(everything)
     burst_rows = [row for row in timeline.rows if row["t"] <= at_zero + 2]
+    first_scale = min(row["t"] for row in burst_rows if row["replicas"] > 0)
     six_at = min((row["t"] for row in burst_rows if row["replicas"] == 6), default=float("nan"))
     figures = {
         "interval_s": INTERVAL, "policy": POLICY, "instances": len(everything),
@@ -303,4 +306,5 @@ def test_a_burst_scales_out_survives_a_restart_and_a_deploy_and_returns_to_zero(
     shown = {k: round(v, 1) if isinstance(v, float) else v for k, v in figures.items()}
     print(f"\n[autoscale] {json.dumps(shown)}")
     assert (completed, len(everything) - completed) == (1200, 0)
-    assert max(row["replicas"] for row in burst_rows) == 6
+    # 6 replicas within two rounds of the 600 being there (one timeline sample of slack)
+    assert six_at - started_all <= 2 * INTERVAL + 1, figures
