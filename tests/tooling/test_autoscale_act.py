@@ -41,15 +41,18 @@ class Swarm:
         if self.failures:
             self.failures -= 1
             return httpx.Response(500, json={"message": "rpc error: leader lost"})
-        spec = {"Name": "st_hello-world", "Labels": {"camunda-workers.worker": "hello-world"},
+        labels = {"camunda-workers.worker": "hello-world", "com.docker.stack.namespace": "st"}
+        spec: dict[str, Any] = {"Name": "st_hello-world", "Labels": labels,
                 "Mode": {"Replicated": {"Replicas": self.replicas}},
                 "TaskTemplate": {"ContainerSpec": {"Image": "x"}}}
         if request.method == "GET":
-            assert json.loads(request.url.params["filters"]) == {
-                "label": ["com.docker.stack.namespace=st"]}
+            other = {**spec, "Name": "other_hello-world",
+                     "Labels": {**labels, "com.docker.stack.namespace": "other"}}
             return httpx.Response(200, json=[{
                 "ID": "abc", "Version": {"Index": self.version}, "Spec": spec,
-                "UpdateStatus": {"State": self.update_state} if self.update_state else None}])
+                "UpdateStatus": {"State": self.update_state} if self.update_state else None},
+                # the same worker in another stack: not ours
+                {"ID": "zzz", "Version": {"Index": 1}, "Spec": other}])
         body = json.loads(request.content)
         assert request.url.params["version"] == str(self.version)
         assert {**body, "Mode": spec["Mode"]} == spec  # only the replicas change

@@ -3,8 +3,9 @@ read and changed over the Docker API (through the stack's socket proxy), with ``
 
 Two calls only, both allowed by ``deploy/monitoring/socket_proxy.py``:
 
-* ``GET /services?filters={"label": ["com.docker.stack.namespace=STACK"]}``: every
-  service of the stack, with its spec, version and update status;
+* ``GET /services``: every service, with its spec, version and update status; those of
+  the stack are picked here (the proxy re-quotes a query's ``=``, so a label filter
+  would reach the daemon as ``%3D`` and match nothing);
 * ``POST /services/ID/update?version=N`` with the same spec, only
   ``Mode.Replicated.Replicas`` changed (the proxy refuses anything else).
 
@@ -14,7 +15,6 @@ HTTP and Docker errors are translated here, once, into :class:`SwarmError`.
 from __future__ import annotations
 
 import copy
-import json
 from dataclasses import dataclass
 from typing import Any
 
@@ -25,6 +25,7 @@ from .._labels import WORKER_LABEL
 __all__ = ["SwarmError", "WorkerService", "set_replicas", "worker_services"]
 
 _UPDATING = ("updating", "rollback_started")
+_STACK_LABEL = "com.docker.stack.namespace"
 _MAX_ANSWER = 16 << 20  # bytes: the specs of a stack's services
 
 
@@ -62,10 +63,8 @@ def _answer(response: httpx.Response, what: str) -> Any:
 
 def worker_services(docker: httpx.Client, stack: str) -> dict[str, WorkerService]:
     """Worker name -> its service in ``stack`` (``docker``: ``base_url`` the Docker API)."""
-    filters = json.dumps({"label": [f"com.docker.stack.namespace={stack}"]})
     try:
-        found = _answer(docker.get("/services", params={"filters": filters}),
-                        "GET /services")
+        found = _answer(docker.get("/services"), "GET /services")
     except httpx.HTTPError as exc:
         raise SwarmError(f"GET /services: Docker API unreachable ({type(exc).__name__}: "
                          f"{' '.join(str(exc).split())[:200]})") from None
@@ -74,8 +73,9 @@ def worker_services(docker: httpx.Client, stack: str) -> dict[str, WorkerService
     services: dict[str, WorkerService] = {}
     for service in found:
         spec = service.get("Spec") or {}
-        worker = (spec.get("Labels") or {}).get(WORKER_LABEL)
-        if not isinstance(worker, str):
+        labels = spec.get("Labels") or {}
+        worker = labels.get(WORKER_LABEL)
+        if not isinstance(worker, str) or labels.get(_STACK_LABEL) != stack:
             continue
         replicated = (spec.get("Mode") or {}).get("Replicated")
         replicas = replicated.get("Replicas", 1) if isinstance(replicated, dict) else None
