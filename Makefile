@@ -60,7 +60,7 @@ demo: bootstrap-demo setup engine ## The main job: local engine + hello-world as
 	$(WORKERS) demo --instances 20 --engine-url $(ENGINE_URL)
 
 # ---------------------------------------------------------------- checks
-.PHONY: lint typecheck test test-workers bench bench-replicas
+.PHONY: lint typecheck test test-workers bench bench-replicas bench-autoscale
 lint: setup ## ruff over all Python code
 	$(BIN)/ruff check sdk tooling tests bench workers deploy
 
@@ -85,6 +85,10 @@ bench-replicas: setup engine ## K = 1, 4, 12, 24 replicas of one worker against 
 	$(BIN)/python bench/replicas.py --engine-url $(ENGINE_URL) \
 	  $$(test -f $(ENGINE_PIDFILE) && echo --engine-pid $$(cat $(ENGINE_PIDFILE))) $(BENCH_ARGS)
 
+bench-autoscale: setup ## A burst through the autoscaler on a real stack, plotted: docs/autoscale-burst.png (bench/README.md)
+	$(BIN)/pytest tests/deploy/test_autoscale_stack.py -s -q
+	$(BIN)/python bench/autoscale_plot.py
+
 # ---------------------------------------------------------------- workers and the stack
 .PHONY: discover-workers list-workers schema generate-compose check-compose render-compose bench-compose
 discover-workers: setup ## Find and validate every workers/*/worker.json (all problems at once)
@@ -98,7 +102,9 @@ schema: setup ## Write workers/worker.schema.json (JSON Schema of worker.json, f
 
 # MONITORING=1 adds the monitoring services; PUBLISH_MONITORING=1 publishes Prometheus'
 # port (9090, MONITORING_PORT) on its node, PUBLISH_MONITORING=0 stops publishing it.
+# AUTOSCALE=1 adds the autoscaler (with the monitoring services), AUTOSCALE=0 removes it.
 MONITORING_FLAGS = $(if $(MONITORING),--monitoring) \
+  $(if $(filter 1,$(AUTOSCALE)),--autoscale) $(if $(filter 0,$(AUTOSCALE)),--no-autoscale) \
   $(if $(filter 1,$(PUBLISH_MONITORING)),--publish-monitoring) \
   $(if $(filter 0,$(PUBLISH_MONITORING)),--no-publish-monitoring)
 generate-compose: setup ## Update the worker services in docker-compose.swarm.yml (MONITORING=1: add Prometheus)

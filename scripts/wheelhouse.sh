@@ -14,7 +14,8 @@
 #  - any other version: `pip download --only-binary=:all: --python-version X --platform
 #    manylinux...x86_64` (binary wheels only, glibc x86_64 images).
 # Inputs hashed into wheelhouse/.inputs-hash: sdk/pyproject.toml, sdk/README.md, sdk/src/**,
-# workers/*/requirements.txt, the host Python and the target versions.
+# workers/*/requirements.txt, deploy/monitoring/autoscaler-requirements.txt, the host Python
+# and the target versions.
 set -euo pipefail
 
 REPO_ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
@@ -37,7 +38,8 @@ host_py="${tag%% *}"
 
 cd "$REPO_ROOT"
 shopt -s nullglob
-reqs=(workers/*/requirements.txt)
+# and what the stack's autoscaler service needs beyond the SDK (deploy/monitoring)
+reqs=(workers/*/requirements.txt deploy/monitoring/autoscaler-requirements.txt)
 
 inputs_hash() {
     {

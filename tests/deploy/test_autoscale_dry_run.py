@@ -102,8 +102,8 @@ def test_without_dry_run_or_policy_a_one_line_error(
     repo = make_repo(tmp_path, worker_files("fixed", 8003))
     code, out, err = run_cli(capsys, "autoscale", "--repo", str(repo))
     assert (code, out) == (2, "")
-    assert err == ("error: only --dry-run is there yet: the autoscaler that changes replicas "
-                   "(a stack service) is planned\n")
+    assert err == ("error: the autoscaler that changes replicas runs in the stack: "
+                   "`workers deploy --autoscale`; here only --dry-run\n")
     code, out, err = run_cli(capsys, "autoscale", "--dry-run", "--repo", str(repo))
     assert (code, out) == (2, "")
     assert err == ("error: no worker has an \"autoscale\" section in its worker.json; add one "

@@ -19,6 +19,7 @@ from camunda_workers._metrics import WorkerMetrics
 from camunda_workers._settings import resolve_settings
 from camunda_workers.backlog import BacklogCollector
 from tests.support.engine import REPO
+from workers_tooling.autoscale import AutoscalerMetrics
 
 MONITORING = REPO / "deploy" / "monitoring"
 
@@ -29,13 +30,14 @@ def _dashboard() -> dict[str, Any]:
 
 
 def _exported_series() -> set[str]:
-    """Every series name a worker and the backlog exporter serve."""
+    """Every series name a worker, the backlog exporter and the autoscaler serve."""
     registry = CollectorRegistry()
     metrics = WorkerMetrics(worker="w", version="1", engine_url="http://e", registry=registry)
     metrics.running(max_tasks=1, lock_durations={"t": 1000}, alive=lambda: True)
     metrics.task_handled("t", "completed")
     metrics.handler_ran("t", "completed", 0.1)
     asyncio.run(_refresh_once(registry))  # nothing answers: the error series are served too
+    AutoscalerMetrics(registry=registry).observed("w", load=5, current=0, desired=1)
     text = generate_latest(registry).decode()
     return {line.split("{")[0].split(" ")[0] for line in text.splitlines()
             if line and not line.startswith("#")} | {"up", "camunda_external_tasks"}
@@ -83,5 +85,5 @@ def test_queries_name_only_series_that_exist() -> None:
     # and the panels cover what the issue lists
     titles = " / ".join(panel["title"].lower() for panel in dashboard["panels"])
     for topic in ("throughput", "outcomes", "latency", "max_tasks", "backlog",
-                  "engine errors", "replicas"):
+                  "engine errors", "replicas", "autoscaler: replicas vs load"):
         assert topic in titles

@@ -37,15 +37,14 @@ class Proxy:
                 if " refused " in line]
 
 
-@pytest.fixture(scope="module")
-def proxy(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Proxy]:
+def _running_proxy(folder: Path, *options: str) -> Iterator[Proxy]:
     require_docker_or_skip()
     port = free_port()
-    log = tmp_path_factory.mktemp("proxy") / "proxy.log"
+    log = folder / "proxy.log"
     with log.open("w") as out:
         process = subprocess.Popen(
-            [sys.executable, str(PROXY), "--listen", f"127.0.0.1:{port}", "--socket", SOCKET],
-            stdout=out, stderr=subprocess.STDOUT)
+            [sys.executable, str(PROXY), "--listen", f"127.0.0.1:{port}", "--socket", SOCKET,
+             *options], stdout=out, stderr=subprocess.STDOUT)
     proxy = Proxy(f"http://127.0.0.1:{port}", log)
     try:
         wait_until(lambda: _answers(proxy), timeout=30, what="the socket proxy")
@@ -54,6 +53,12 @@ def proxy(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Proxy]:
         proxy.http.close()
         process.terminate()
         process.wait(timeout=10)
+
+
+@pytest.fixture(scope="module")
+def proxy(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Proxy]:
+    """The proxy as before an autoscaler: given no stack, it updates nothing."""
+    yield from _running_proxy(tmp_path_factory.mktemp("proxy"))
 
 
 def _answers(proxy: Proxy) -> bool:

@@ -19,7 +19,7 @@ from ..project._paths import find_repo_root
 from ..swarm._stack_name import DEFAULT_STACK
 
 __all__ = [
-    "DEFAULT_STACK", "FROM_CWD", "MonitoringOption", "PublishMonitoringOption",
+    "AutoscaleOption", "DEFAULT_STACK", "FROM_CWD", "MonitoringOption", "PublishMonitoringOption",
     "RegistryOption", "RepoOption", "StackOption", "TagOption", "app", "emit", "progress", "say",
     "say_on_stderr", "warn",
 ]
@@ -76,6 +76,11 @@ MonitoringOption = Annotated[bool | None, typer.Option(
     "--monitoring/--no-monitoring",
     help="Add (or remove) the Prometheus and backlog exporter services; without either, "
          "the stack file keeps what it has.")]
+AutoscaleOption = Annotated[bool | None, typer.Option(
+    "--autoscale/--no-autoscale",
+    help="Add (with the monitoring services) or remove the autoscaler service, which sets "
+         "the replicas of workers with an \"autoscale\" policy; without either, as the "
+         "stack file has it.")]
 PublishMonitoringOption = Annotated[bool | None, typer.Option(
     "--publish-monitoring/--no-publish-monitoring",
     help="Publish Prometheus' port (host port MONITORING_PORT, default 9090, of its node; "

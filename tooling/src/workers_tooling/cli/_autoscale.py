@@ -25,8 +25,8 @@ def autoscale(
     """Decide the replicas of the workers with an "autoscale" policy from their backlog,
     every interval, against the Swarm of DOCKER_HOST (README.md, Autoscaling)."""
     if not dry_run:
-        raise InputError("only --dry-run is there yet: the autoscaler that changes replicas "
-                         "(a stack service) is planned")
+        raise InputError("the autoscaler that changes replicas runs in the stack: "
+                         "`workers deploy --autoscale`; here only --dry-run")
     from ..autoscale import autoscale_dry_run
 
     autoscale_dry_run(repo, stack=stack, engine_url=engine_url,

@@ -9,6 +9,7 @@ import typer
 
 from ._app import (
     FROM_CWD,
+    AutoscaleOption,
     MonitoringOption,
     PublishMonitoringOption,
     RepoOption,
@@ -30,6 +31,7 @@ def compose(
         help="Write the result here and leave the stack file as it is.")] = None,
     monitoring: MonitoringOption = None,
     publish_monitoring: PublishMonitoringOption = None,
+    autoscale: AutoscaleOption = None,
     repo: RepoOption = FROM_CWD,
 ) -> None:
     """Add, update and remove the worker services of the Swarm stack file, keeping the rest.
@@ -39,7 +41,8 @@ def compose(
     from ..stackfile._compose import compose_stack
     result = compose_stack(repo, stack_file=stack_file, environment=env,
                            output=output, monitoring=monitoring,
-                           publish_monitoring=publish_monitoring, check=check)
+                           publish_monitoring=publish_monitoring, autoscale=autoscale,
+                           check=check)
     if result.method != "splice":
         say_on_stderr(f"note: {result.reason}: ruamel.yaml rewrote the whole file "
                       "(formatting outside the worker services may be normalised)",

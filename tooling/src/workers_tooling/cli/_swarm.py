@@ -12,6 +12,7 @@ from rich.text import Text
 from ._app import (
     DEFAULT_STACK,
     FROM_CWD,
+    AutoscaleOption,
     MonitoringOption,
     PublishMonitoringOption,
     RegistryOption,
@@ -67,6 +68,7 @@ def deploy(
     tag: TagOption = None,
     monitoring: MonitoringOption = None,
     publish_monitoring: PublishMonitoringOption = None,
+    autoscale: AutoscaleOption = None,
     detach: Annotated[bool, typer.Option(
         "--detach", help="Return once Swarm has the stack; do not wait for the services.")
     ] = False,
@@ -86,7 +88,8 @@ def deploy(
     result = _deploy.deploy(repo, stack=stack, environment=env, push=push,
                             build=not no_build, base_image=base_image, stack_file=stack_file,
                             registry=registry, tag=tag, monitoring=monitoring,
-                            publish_monitoring=publish_monitoring, progress=progress,
+                            publish_monitoring=publish_monitoring, autoscale=autoscale,
+                            progress=progress,
                             warn=warn, follow=not detach, timeout=timeout)
     if detach:
         say(result.output.strip(), highlight=False, markup=False)
@@ -163,12 +166,25 @@ def logs(
 
 @app.command()
 def scale(
-    assignments: Annotated[list[str], typer.Argument(help="NAME=N, e.g. hello-world=3.")],
+    assignments: Annotated[list[str], typer.Argument(
+        help="NAME=N, e.g. hello-world=3; with --bounds NAME=MIN..MAX.")],
+    bounds: Annotated[bool, typer.Option(
+        "--bounds", help="Change the min/max replicas of autoscaled workers (their "
+        "worker.json; `workers deploy` applies them).")] = False,
     stack: StackOption = DEFAULT_STACK,
     repo: RepoOption = FROM_CWD,
 ) -> None:
     """Set the replicas of services; a worker's are written to its worker.json too, so the
-    next deploy keeps them (commit it)."""
+    next deploy keeps them (commit it). An autoscaled worker's replicas belong to the
+    autoscaler: --bounds changes its min/max instead."""
+    if bounds:
+        from ..autoscale import set_bounds
+        from ..stackfile._compose import compose_stack
+        for path in set_bounds(assignments, repo):
+            say(f"{path}: autoscale bounds written; `workers deploy` applies them; commit it",
+                highlight=False, markup=False)
+        compose_stack(repo)
+        return
     from ..swarm import _scale
     result = _scale.scale(assignments, stack=stack, repo=repo)
     for name, count in result.replicas.items():

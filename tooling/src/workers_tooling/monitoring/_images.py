@@ -9,7 +9,7 @@ reachable); ``backlog`` from the wheelhouse on the workers' Python base (``BASE_
 from __future__ import annotations
 
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Collection
 from pathlib import Path
 
 from ..swarm._base_images import PROMETHEUS_BASE, PYTHON_BASE, find_base, pull_hint
@@ -29,9 +29,11 @@ def build_component_images(
     prometheus_base_image: str | None = None,
     push: bool = False,
     progress: Callable[[str, str], None] = lambda name, line: None,
+    only: Collection[str] | None = None,
 ) -> list[BuiltImage]:
-    """Build (and with ``push`` push) the ``monitoring`` and ``backlog`` images, named as
-    ``images`` resolves them (default: ``$REGISTRY``, else ``local``)."""
+    """Build (and with ``push`` push) the images of the monitoring services (``only``
+    those named; default: all), named as ``images`` resolves them (default:
+    ``$REGISTRY``, else ``local``)."""
     images = (images or ImageNames()).resolve()
     built = []
     with docker_client() as client:
@@ -44,6 +46,8 @@ def build_component_images(
         kinds = {"BASE_IMAGE": PYTHON_BASE, "PROMETHEUS_BASE_IMAGE": PROMETHEUS_BASE}
         ensure_wheelhouse(repo, progress)
         for component in COMPONENTS:
+            if only is not None and component.name not in only:
+                continue
             reference = component_image(repo, component, images)
             repository, tag = reference.rsplit(":", 1)
             base = bases[component.base_env]

@@ -16,7 +16,13 @@
   ``deploy/monitoring/backlog.Dockerfile``), one per stack, counting the external tasks of
   every worker's topics; Prometheus scrapes it like a worker (job ``camunda-backlog``).
 
-All three are recognised by the :data:`COMPONENT_LABEL` label. Their images are named by the
+* ``autoscaler`` (only with ``autoscale=True``, ``workers compose --autoscale``): the
+  acting autoscaler (``python -m workers_tooling.autoscale``, image from
+  ``deploy/monitoring/autoscaler.Dockerfile``), one replica on a manager, reading the
+  engine on the ``workers`` network and changing replicas through the socket proxy on
+  ``docker-api``; Prometheus scrapes its ``/metrics`` (job ``camunda-autoscaler``).
+
+All of them are recognised by the :data:`COMPONENT_LABEL` label. Their images are named by the
 one resolver (:class:`~..swarm._image_names.ImageNames`: ``${REGISTRY:-local}/workers-NAME`` in the
 stack file) and tagged with a digest of what goes into them, so a changed rule or exporter
 changes the stack file and ``docker stack deploy`` rolls the service.
@@ -25,17 +31,19 @@ changes the stack file and ``docker stack deploy`` rolls the service.
 from __future__ import annotations
 
 import hashlib
+import json
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from ..project._discovery import DiscoveredWorker
-from ..stackfile._labels import BACKLOG_JOB, COMPONENT_LABEL, prometheus_labels
+from ..stackfile._labels import AUTOSCALER_JOB, BACKLOG_JOB, COMPONENT_LABEL, prometheus_labels
 from ..stackfile._service import ENGINE_URL, NETWORK, RESTART_POLICY, secret_variable
 from ..swarm._image_names import ImageNames
 
 __all__ = [
+    "AUTOSCALER_PORT",
     "BACKLOG_PORT",
     "COMPONENTS",
     "DOCKER_API_NETWORK",
@@ -59,6 +67,8 @@ DOCKER_API_NETWORK = "docker-api"
 DOCKER_API_NETWORK_DECLARATION = {"driver": "overlay", "internal": True}
 BACKLOG_PORT = 9180
 BACKLOG_INTERVAL = "30"
+AUTOSCALER_PORT = 9181
+AUTOSCALE_INTERVAL = "${AUTOSCALE_INTERVAL:-15}"
 # Engine credentials a worker may get as Docker secrets; the exporter needs them too.
 _CREDENTIALS = ("CAMUNDA_USER_FILE", "CAMUNDA_PASSWORD_FILE", "CAMUNDA_TOKEN_FILE")
 
@@ -87,6 +97,11 @@ COMPONENTS = (
     Component("socket-proxy", f"{MONITORING_DIR}/socket-proxy.Dockerfile", ".",
               (f"{MONITORING_DIR}/socket-proxy.Dockerfile", f"{MONITORING_DIR}/socket_proxy.py",
                "sdk/pyproject.toml"),
+              "BASE_IMAGE", "BASE_IMAGE"),
+    Component("autoscaler", f"{MONITORING_DIR}/autoscaler.Dockerfile", ".",
+              (f"{MONITORING_DIR}/autoscaler.Dockerfile",
+               f"{MONITORING_DIR}/autoscaler-requirements.txt", "sdk/pyproject.toml",
+               "tooling/src/workers_tooling/*.py", "tooling/src/workers_tooling/autoscale/*.py"),
               "BASE_IMAGE", "BASE_IMAGE"),
 )
 
@@ -131,6 +146,8 @@ def _monitoring(image: str, *, publish: bool) -> dict[str, Any]:
 def _socket_proxy(image: str) -> dict[str, Any]:
     return {
         "image": image,
+        # names its stack: the only one whose autoscaled services it may scale
+        "environment": {"SOCKET_PROXY_SERVICE": "{{.Service.Name}}"},
         "networks": [DOCKER_API_NETWORK],
         "volumes": [f"{DOCKER_SOCKET}:/var/run/docker.sock"],
         "deploy": {
@@ -146,8 +163,7 @@ def _socket_proxy(image: str) -> dict[str, Any]:
 
 def _backlog(image: str, workers: Sequence[DiscoveredWorker]) -> dict[str, Any]:
     topics = sorted({topic for worker in workers for topic in worker.spec.topics})
-    secrets = sorted({secret for worker in workers for secret in worker.spec.secrets
-                      if secret_variable(secret) in _CREDENTIALS})
+    secrets, files = _credentials(workers)
     service: dict[str, Any] = {
         "image": image,
         "environment": {
@@ -155,7 +171,7 @@ def _backlog(image: str, workers: Sequence[DiscoveredWorker]) -> dict[str, Any]:
             "BACKLOG_TOPICS": ",".join(topics),
             "BACKLOG_INTERVAL": BACKLOG_INTERVAL,
             "METRICS_PORT": str(BACKLOG_PORT),
-            **{secret_variable(secret): f"/run/secrets/{secret}" for secret in secrets},
+            **files,
         },
         "networks": [NETWORK],
         "secrets": secrets,
@@ -171,12 +187,58 @@ def _backlog(image: str, workers: Sequence[DiscoveredWorker]) -> dict[str, Any]:
     return service
 
 
+def _credentials(workers: Sequence[DiscoveredWorker]) -> tuple[list[str], dict[str, str]]:
+    """The engine credentials among the workers' secrets, and their file variables."""
+    secrets = sorted({secret for worker in workers for secret in worker.spec.secrets
+                      if secret_variable(secret) in _CREDENTIALS})
+    return secrets, {secret_variable(secret): f"/run/secrets/{secret}" for secret in secrets}
+
+
+def _autoscaler(image: str, workers: Sequence[DiscoveredWorker]) -> dict[str, Any]:
+    autoscaled = {worker.name: {"topics": list(worker.spec.topics),
+                                "autoscale": worker.spec.autoscale.model_dump()}
+                  for worker in workers if worker.spec.autoscale is not None}
+    secrets, files = _credentials(workers)
+    service: dict[str, Any] = {
+        "image": image,
+        "environment": {
+            "CAMUNDA_URL": ENGINE_URL,
+            "DOCKER_HOST": "tcp://socket-proxy:2375",
+            "AUTOSCALER_SERVICE": "{{.Service.Name}}",  # names the stack it scales
+            "AUTOSCALE_INTERVAL": AUTOSCALE_INTERVAL,
+            "AUTOSCALE_WORKERS": json.dumps(autoscaled, sort_keys=True,
+                                            separators=(",", ":")),
+            "METRICS_PORT": str(AUTOSCALER_PORT),
+            **files,
+        },
+        "networks": [NETWORK, DOCKER_API_NETWORK],
+        "secrets": secrets,
+        "deploy": {
+            "replicas": 1,
+            "endpoint_mode": "dnsrr",
+            # next to the socket proxy; one replica: two would fight over the replicas
+            "placement": {"constraints": ["node.role == manager"]},
+            "restart_policy": dict(RESTART_POLICY),
+            "labels": {COMPONENT_LABEL: "autoscaler",
+                       **prometheus_labels(AUTOSCALER_PORT, AUTOSCALER_JOB)},
+        },
+    }
+    if not secrets:
+        del service["secrets"]
+    return service
+
+
 def component_services(repo: Path, workers: Sequence[DiscoveredWorker], *,
-                       images: ImageNames, publish: bool = False) -> dict[str, dict[str, Any]]:
+                       images: ImageNames, publish: bool = False,
+                       autoscale: bool = False) -> dict[str, dict[str, Any]]:
     """Service name -> the generated keys of that monitoring service, as plain data;
-    ``publish``: Prometheus' port on its node's host port ``MONITORING_PORT``."""
+    ``publish``: Prometheus' port on its node's host port ``MONITORING_PORT``;
+    ``autoscale``: with the autoscaler."""
     named = {component.name: component_image(repo, component, images)
              for component in COMPONENTS}
-    return {"monitoring": _monitoring(named["monitoring"], publish=publish),
-            "backlog": _backlog(named["backlog"], workers),
-            "socket-proxy": _socket_proxy(named["socket-proxy"])}
+    services = {"monitoring": _monitoring(named["monitoring"], publish=publish),
+                "backlog": _backlog(named["backlog"], workers),
+                "socket-proxy": _socket_proxy(named["socket-proxy"])}
+    if autoscale:
+        services["autoscaler"] = _autoscaler(named["autoscaler"], workers)
+    return services

@@ -152,6 +152,7 @@ def compose_stack(
     output: Path | None = None,
     monitoring: bool | None = None,
     publish_monitoring: bool | None = None,
+    autoscale: bool | None = None,
     check: bool = False,
     writer: Writer = write_all,
 ) -> ComposeResult:
@@ -162,7 +163,8 @@ def compose_stack(
     file) is where the result goes. ``monitoring`` adds (True) or removes (False) the
     monitoring services (:mod:`..monitoring._services`); None keeps them if the file has them.
     ``publish_monitoring`` publishes Prometheus' port (True) or not (False); None: as the
-    file has it (a new monitoring service publishes nothing).
+    file has it (a new monitoring service publishes nothing). ``autoscale`` adds (True,
+    with the monitoring services) or removes (False) the autoscaler; None: as the file has it.
     ``check=True`` writes nothing; the result's ``diff`` shows what would change.
     """
     stack_file = stack_file or repo / STACK_FILE
@@ -187,7 +189,8 @@ def compose_stack(
     shown = source if old_text is not None else relative(seed, repo)
     outcome, reason = _generate(start[len(bom):], shown, generated, secrets, WORKERS)
     components = wanted_components(outcome.text, repo, workers, images=images,
-                                   enabled=monitoring, publish=publish_monitoring)
+                                   enabled=monitoring, publish=publish_monitoring,
+                                   autoscale=autoscale)
     if components is not None:
         more, why = _generate(outcome.text, shown, components, (), COMPONENTS_FAMILY,
                               COMPONENT_VOLUMES if components else (),

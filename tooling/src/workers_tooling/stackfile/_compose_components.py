@@ -7,7 +7,8 @@ and otherwise kept as the file has it (a new monitoring service: not published).
 :class:`~._servicesync.Family` of generated services, recognised by the
 ``camunda-workers.component`` label and spliced like the worker services
 (:mod:`._splice`); inside them only the generated keys change, keys added by hand
-(``command``...) and comments stay.
+(``command``...) and comments stay. ``--autoscale`` adds the autoscaler to them (it
+needs the socket proxy, and Prometheus scrapes it), ``--no-autoscale`` removes it.
 """
 
 from __future__ import annotations
@@ -59,28 +60,42 @@ def _sync_component(service: CommentedMap, generated: CommentedMap, source: str)
 COMPONENTS_FAMILY = Family(COMPONENT_LABEL, "monitoring service", _sync_component)
 
 
-def _published(text: str) -> bool:
-    """Whether the file's Prometheus service publishes a port."""
+def _components(text: str) -> dict[str, dict[str, Any]]:
+    """The file's monitoring services by their component label."""
     from ruamel.yaml import YAML
 
     services = (YAML(typ="safe").load(text) or {}).get("services") or {}
-    return any(isinstance(service, dict) and service.get("ports")
-               and service_label(service, COMPONENT_LABEL) == "monitoring"
-               for service in services.values())
+    return {str(service_label(service, COMPONENT_LABEL)):
+            service for service in services.values() if isinstance(service, dict)}
 
 
 def wanted_components(text: str, repo: Path, workers: Sequence[DiscoveredWorker], *,
                       images: ImageNames, enabled: bool | None,
-                      publish: bool | None = None) -> dict[str, dict[str, Any]] | None:
+                      publish: bool | None = None,
+                      autoscale: bool | None = None) -> dict[str, dict[str, Any]] | None:
     """The monitoring services ``text`` should have (name -> generated keys; ``{}``: none,
     remove them), or None when it has none and none are asked for (nothing to do).
-    ``publish``: Prometheus' port published (True) or not (False); None: as in ``text``."""
+    ``publish``: Prometheus' port published (True) or not (False); None: as in ``text``.
+    ``autoscale``: with the autoscaler (True, which needs the monitoring services) or
+    without (False); None: as in ``text`` (and only while a worker has a policy)."""
+    if autoscale and enabled is False:
+        raise InputError("--autoscale: the autoscaler needs the monitoring services (the "
+                         "socket proxy); drop --no-monitoring")
+    if autoscale and not any(worker.spec.autoscale for worker in workers):
+        raise InputError("--autoscale: no worker has an \"autoscale\" section in its "
+                         "worker.json; add one (README.md, Autoscaling)")
     present = label_line_pattern(COMPONENT_LABEL).search(text) is not None
+    if autoscale:
+        enabled = True
     if not (present if enabled is None else enabled):
         if publish:
             raise InputError("--publish-monitoring: the stack has no monitoring services to "
                              "publish; add them with --monitoring")
         return {} if present else None
+    found = _components(text) if present and None in (publish, autoscale) else {}
     if publish is None:
-        publish = present and _published(text)
-    return component_services(repo, workers, images=images, publish=publish)
+        publish = bool((found.get("monitoring") or {}).get("ports"))
+    if autoscale is None:
+        autoscale = "autoscaler" in found and any(worker.spec.autoscale for worker in workers)
+    return component_services(repo, workers, images=images, publish=publish,
+                              autoscale=autoscale)

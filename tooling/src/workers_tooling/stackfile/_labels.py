@@ -16,6 +16,9 @@ from collections.abc import Mapping
 from typing import Any
 
 __all__ = [
+    "AUTOSCALER_JOB",
+    "AUTOSCALE_MAX_LABEL",
+    "AUTOSCALE_MIN_LABEL",
     "BACKLOG_JOB",
     "COMPONENT_LABEL",
     "DB_NODE_LABEL",
@@ -45,6 +48,10 @@ ENV_LABEL = "camunda-workers.environment"
 SECRETS_LABEL = "camunda-workers.secrets"
 # The stack's monitoring services (`monitoring`, `backlog`) carry this one instead.
 COMPONENT_LABEL = "camunda-workers.component"
+# On workers with an autoscale policy: the bounds within which the socket proxy lets the
+# autoscaler change their replicas (deploy/monitoring/socket_proxy.py reads them).
+AUTOSCALE_MIN_LABEL = "camunda-workers.autoscale.min_replicas"
+AUTOSCALE_MAX_LABEL = "camunda-workers.autoscale.max_replicas"
 RESERVED_LABEL_PREFIXES = ("camunda-workers.", "prometheus.")
 
 
@@ -65,6 +72,7 @@ PROMETHEUS_JOB_LABEL = "prometheus.job"
 # The job names the alert and recording rules select (deploy/monitoring/rules).
 WORKERS_JOB = "camunda-workers"
 BACKLOG_JOB = "camunda-backlog"
+AUTOSCALER_JOB = "camunda-autoscaler"
 
 
 def prometheus_labels(port: int, job: str, path: str = "/metrics") -> dict[str, str]:

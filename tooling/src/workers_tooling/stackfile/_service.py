@@ -17,6 +17,8 @@ from ruamel.yaml.scalarstring import DoubleQuotedScalarString
 
 from ..project._discovery import DiscoveredWorker
 from ._labels import (
+    AUTOSCALE_MAX_LABEL,
+    AUTOSCALE_MIN_LABEL,
     ENV_LABEL,
     SECRETS_LABEL,
     VERSION_LABEL,
@@ -101,6 +103,9 @@ def _deploy(worker: DiscoveredWorker, env_keys: list[str]) -> dict[str, Any]:
         labels[ENV_LABEL] = ",".join(env_keys)
     if spec.secrets:
         labels[SECRETS_LABEL] = ",".join(spec.secrets)
+    if spec.autoscale is not None:  # the socket proxy's bounds for the autoscaler
+        labels[AUTOSCALE_MIN_LABEL] = str(spec.autoscale.min_replicas)
+        labels[AUTOSCALE_MAX_LABEL] = str(spec.autoscale.max_replicas)
     deploy["labels"] = {**labels, **spec.labels}
     return deploy
 

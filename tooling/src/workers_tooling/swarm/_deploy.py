@@ -34,6 +34,7 @@ from typing import Any
 
 from docker.errors import APIError, NotFound
 
+from ..autoscale import keep_running_replicas
 from ..errors import LocalImagesOnMultiNodeSwarm, ToolingError
 from ..monitoring._images import build_component_images
 from ..monitoring._services import COMPONENTS, component_image
@@ -101,6 +102,7 @@ def deploy(
     base_image: str | None = None,
     monitoring: bool | None = None,
     publish_monitoring: bool | None = None,
+    autoscale: bool | None = None,
     progress: Callable[[str, str], None] = lambda worker, line: None,
     warn: Callable[[str], None] = lambda message: None,
     follow: bool = True,
@@ -112,7 +114,10 @@ def deploy(
     whether a registry is set (``REGISTRY`` other than ``local``). ``monitoring``: with
     (True) or without (False) the monitoring services; None: as the stack file has them.
     ``publish_monitoring``: Prometheus' port published on its node (True) or not (False);
-    None: as the stack file has it. ``progress(source, line)``: build lines, the deploy's
+    None: as the stack file has it. ``autoscale``: with (True) or without (False) the
+    autoscaler; None: as the stack file has it. With the autoscaler, autoscaled workers
+    keep the replicas they run (:func:`~.autoscale.keep_running_replicas`).
+    ``progress(source, line)``: build lines, the deploy's
     output and, with source ``stack``, each change of a service's state; ``warn``: each
     warning as it is found.
     """
@@ -127,20 +132,27 @@ def deploy(
                         "anyway, from the rendered file): run `workers compose` and commit it")
     composed = compose_stack(repo, stack_file=stack_file, environment=environment,
                              output=rendered, monitoring=monitoring,
-                             publish_monitoring=publish_monitoring)
+                             publish_monitoring=publish_monitoring, autoscale=autoscale)
     stack_data = _parsed(composed.text)  # read once; every check below looks at it
     every_service = _services_of(stack_data)
     services = _labelled_services(every_service, WORKER_LABEL)
-    images = {worker.name: names.image(worker.name, worker.spec.version)
-              for worker in discover_workers(repo)}
+    found = discover_workers(repo)
+    images = {worker.name: names.image(worker.name, worker.spec.version) for worker in found}
+    autoscaled = [worker.name for worker in found if worker.spec.autoscale is not None]
     components = _labelled_services(every_service, COMPONENT_LABEL)
     monitored = bool(components)
     published = any(service.get("ports") for service in components.values())
-    if monitored:
-        images.update({component.name: component_image(repo, component, names)
-                       for component in COMPONENTS})
+    present = {str(service["deploy"]["labels"][COMPONENT_LABEL])
+               for service in components.values()}
+    images.update({component.name: component_image(repo, component, names)
+                   for component in COMPONENTS if component.name in present})
     with docker_client() as client:
         require_swarm(client)
+        if "autoscaler" in present:  # the autoscaler owns their replicas: keep them
+            kept = keep_running_replicas(client, stack, rendered, autoscaled)
+            for name, count in kept.items():
+                progress("autoscale", f"{name}: keeps its {count} running replicas "
+                                      "(autoscaled)")
         nodes = swarm_nodes(client)
         if len(nodes) > 1 and names.registry == DEFAULT_REGISTRY:
             raise LocalImagesOnMultiNodeSwarm(_local_only(
@@ -161,7 +173,7 @@ def deploy(
                                progress=progress) if build else ())
     if build and monitored:
         built += tuple(build_component_images(repo, images=names, base_image=base_image,
-                                              push=push, progress=progress))
+                                              push=push, progress=progress, only=present))
     if build and len(nodes) > 1:
         with docker_client() as client:
             _require_in_registry(client, nodes, images)

@@ -18,6 +18,7 @@ from pathlib import Path
 from camunda_workers import SpecError, validate_model
 
 from .._atomic import atomic_write
+from ..autoscale import refuse_autoscaled
 from ..errors import InputError, ToolingError
 from ..project._discovery import DiscoveredWorker, discover_workers
 from ..project._jsonedit import set_member
@@ -70,6 +71,7 @@ def scale(assignments: Sequence[str], *, stack: str = DEFAULT_STACK,
     """
     wanted = _parse(assignments)
     workers = {w.name: w for w in discover_workers(repo)} if repo is not None else {}
+    refuse_autoscaled(list(wanted), workers)
     texts = {name: _new_spec_text(workers[name], count)
              for name, count in wanted.items() if name in workers}
     with docker_client() as client:
