@@ -189,7 +189,7 @@ logs-worker-%: setup ## Logs of one worker's replicas: make logs-worker-hello-wo
 monitoring-status: setup ## Each replica's /metrics (PROMETHEUS_URL=...: replicas, rates, backlog, alerts)
 	$(WORKERS) monitoring-status --stack $(STACK) $(if $(PROMETHEUS_URL),--prometheus $(PROMETHEUS_URL))
 
-prometheus-url: setup ## The stack's unpublished Prometheus, on the node that runs it (README: Security)
+prometheus-url: setup ## The stack's unpublished Prometheus, on the node that runs it (docs/production.md: Monitoring and ports)
 	@$(WORKERS) prometheus-url --stack $(STACK)
 
 # ---------------------------------------------------------------- the engine's database

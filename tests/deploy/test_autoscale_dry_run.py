@@ -107,4 +107,4 @@ def test_without_dry_run_or_policy_a_one_line_error(
     code, out, err = run_cli(capsys, "autoscale", "--dry-run", "--repo", str(repo))
     assert (code, out) == (2, "")
     assert err == ("error: no worker has an \"autoscale\" section in its worker.json; add one "
-                   "(README.md, Autoscaling)\n")
+                   "(docs/production.md, Autoscaling)\n")

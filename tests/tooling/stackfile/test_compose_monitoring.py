@@ -72,7 +72,7 @@ def test_monitoring_services_are_added_kept_and_removed(tmp_path: Path,
     assert backlog["image"].startswith("${REGISTRY:-local}/workers-backlog:")
     assert backlog["environment"] == {
         "CAMUNDA_URL": "${CAMUNDA_URL:-http://engine:8080/engine-rest}",
-        "BACKLOG_TOPICS": "bounce,print,send_mail", "BACKLOG_INTERVAL": "30",
+        "BACKLOG_TOPICS": "bounce,print,send_mail", "BACKLOG_INTERVAL_SECONDS": "30",
         "METRICS_PORT": "9180",
         "CAMUNDA_PASSWORD_FILE": "/run/secrets/camunda_password",
         "CAMUNDA_USER_FILE": "/run/secrets/camunda_user"}

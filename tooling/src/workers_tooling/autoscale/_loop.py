@@ -70,7 +70,7 @@ def autoscale_dry_run(
     autoscaled = [w for w in discover_workers(repo) if w.spec.autoscale is not None]
     if not autoscaled:
         raise InputError("no worker has an \"autoscale\" section in its worker.json; add "
-                         "one (README.md, Autoscaling)")
+                         "one (docs/production.md, Autoscaling)")
     policies: Mapping[str, AutoscalePolicy] = {
         w.name: w.spec.autoscale for w in autoscaled if w.spec.autoscale is not None}
     topics = {w.name: list(w.spec.topics) for w in autoscaled}

@@ -23,7 +23,7 @@ def autoscale(
     repo: RepoOption = FROM_CWD,
 ) -> None:
     """Decide the replicas of the workers with an "autoscale" policy from their backlog,
-    every interval, against the Swarm of DOCKER_HOST (README.md, Autoscaling)."""
+    every interval, against the Swarm of DOCKER_HOST (docs/production.md, Autoscaling)."""
     if not dry_run:
         raise InputError("the autoscaler that changes replicas runs in the stack: "
                          "`workers deploy --autoscale`; here only --dry-run")

@@ -105,7 +105,7 @@ def deploy(
             markup=False)
     elif result.monitoring:
         say("Prometheus: not published; `workers prometheus-url` on its node gives "
-            "its address (README.md, Security)", highlight=False, markup=False)
+            "its address (docs/production.md, Monitoring and ports)", highlight=False, markup=False)
 
 
 @app.command()

@@ -118,7 +118,7 @@ def start_local_monitoring(repo: Path, *, engine_url: str, port: int = 9090,
     if backlog is None:
         if not port_free(backlog_port, "127.0.0.1"):
             raise ToolingError(f"port {backlog_port} (the local backlog exporter) is in use")
-        env = {**os.environ, "CAMUNDA_URL": engine_url, "BACKLOG_INTERVAL": "10"}
+        env = {**os.environ, "CAMUNDA_URL": engine_url, "BACKLOG_INTERVAL_SECONDS": "10"}
         backlog = _spawn([sys.executable, "-m", "camunda_workers.backlog",
                           "--port", str(backlog_port), *(f"--topic={t}" for t in topics)],
                          run / "backlog.log", env)

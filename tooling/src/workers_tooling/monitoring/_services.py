@@ -66,7 +66,7 @@ DOCKER_SOCKET = "${MONITORING_DOCKER_SOCKET:-/var/run/docker.sock}"
 DOCKER_API_NETWORK = "docker-api"
 DOCKER_API_NETWORK_DECLARATION = {"driver": "overlay", "internal": True}
 BACKLOG_PORT = 9180
-BACKLOG_INTERVAL = "30"
+BACKLOG_INTERVAL_SECONDS = "30"
 AUTOSCALER_PORT = 9181
 AUTOSCALE_INTERVAL = "${AUTOSCALE_INTERVAL:-15}"
 # Engine credentials a worker may get as Docker secrets; the exporter needs them too.
@@ -169,7 +169,7 @@ def _backlog(image: str, workers: Sequence[DiscoveredWorker]) -> dict[str, Any]:
         "environment": {
             "CAMUNDA_URL": ENGINE_URL,
             "BACKLOG_TOPICS": ",".join(topics),
-            "BACKLOG_INTERVAL": BACKLOG_INTERVAL,
+            "BACKLOG_INTERVAL_SECONDS": BACKLOG_INTERVAL_SECONDS,
             "METRICS_PORT": str(BACKLOG_PORT),
             **files,
         },

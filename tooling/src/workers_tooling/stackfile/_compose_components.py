@@ -83,7 +83,7 @@ def wanted_components(text: str, repo: Path, workers: Sequence[DiscoveredWorker]
                          "socket proxy); drop --no-monitoring")
     if autoscale and not any(worker.spec.autoscale for worker in workers):
         raise InputError("--autoscale: no worker has an \"autoscale\" section in its "
-                         "worker.json; add one (README.md, Autoscaling)")
+                         "worker.json; add one (docs/production.md, Autoscaling)")
     present = label_line_pattern(COMPONENT_LABEL).search(text) is not None
     if autoscale:
         enabled = True
