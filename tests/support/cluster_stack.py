@@ -214,9 +214,10 @@ def cluster_stack(cluster: Cluster, tmp_path_factory: pytest.TempPathFactory,
     started = time.monotonic()
     stack = ClusterStack(cluster, repo, env, engine_api(cluster, cluster.hostname(1)))
     try:
+        moved = _engine_off_the_db_node(cluster)
         node = stack.follow_engine()
         print(f"[cluster] the engine answers on {node} {time.monotonic() - started:.0f}s "
-              "after the deploy")
+              f"after the deploy (moved off the db's node: {moved})")
         for bpmn in ("hello_world.bpmn", "publicacao.bpmn"):
             files = {bpmn: (bpmn, (repo / "processes" / bpmn).read_bytes(), "application/xml")}
             response = stack.api.http.post("/deployment/create", files=files,
@@ -228,6 +229,24 @@ def cluster_stack(cluster: Cluster, tmp_path_factory: pytest.TempPathFactory,
     finally:
         stack.api.close()
         _remove(cluster)
+
+
+def _engine_off_the_db_node(cluster: Cluster) -> bool:
+    """Swarm places the engine on any manager; when it picked the db's node, move it while
+    it is still starting (the db's node paused, the engine's task replaced), so that a node
+    loss can take the engine's node and leave the db's (tests/deploy/test_cluster_node_loss)."""
+    db_node = cluster.hostname(DB_NODE)
+    service = f"{STACK}_camunda"
+    if cluster.service_nodes(service) != [db_node]:
+        return False
+    cluster.docker(1, "node", "update", "--availability", "pause", db_node)
+    try:
+        cluster.docker(1, "service", "update", "--force", "--detach", service)
+        wait_until(lambda: cluster.service_nodes(service) not in ([], [db_node]),
+                   timeout=300, interval=1, what="the engine to leave the db's node")
+    finally:
+        cluster.docker(1, "node", "update", "--availability", "active", db_node)
+    return True
 
 
 def _remove(cluster: Cluster) -> None:
