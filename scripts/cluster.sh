@@ -166,21 +166,27 @@ ensure_dockerd() {  # $1 = node index
     die "dockerd of node$i did not come up (log: $log)"
 }
 
+swarm_state() {  # $1 = node index; a node booted again (its Swarm state on its disk) is
+    # "pending" while it reconnects: give it time, then say what it is
+    local i="$1" state t
+    state="$(node_docker "$i" info --format '{{.Swarm.LocalNodeState}}')"
+    for ((t = 0; t < 60; t++)); do
+        [[ $state == pending ]] || break
+        sleep 0.5; state="$(node_docker "$i" info --format '{{.Swarm.LocalNodeState}}')"
+    done
+    echo "$state"
+}
+
 ensure_swarm() {  # $1 = number of nodes, $2 = number of managers among them
     local n="$1" managers="$2" i state role manager_ip
     manager_ip="$(node_ip 1)"
-    state="$(node_docker 1 info --format '{{.Swarm.LocalNodeState}}')"
+    state="$(swarm_state 1)"
     if [[ $state != active ]]; then
         say "swarm init on node1 ($manager_ip)"
         node_docker 1 swarm init --advertise-addr "$manager_ip" --listen-addr "$manager_ip:2377" >/dev/null
     fi
     for ((i = 2; i <= n; i++)); do
-        state="$(node_docker "$i" info --format '{{.Swarm.LocalNodeState}}')"
-        # Rejoining after a restart (its Swarm state is on its disk): give it time.
-        for ((t = 0; t < 60; t++)); do
-            [[ $state == pending ]] || break
-            sleep 0.5; state="$(node_docker "$i" info --format '{{.Swarm.LocalNodeState}}')"
-        done
+        state="$(swarm_state "$i")"
         if [[ $state != active ]]; then
             role=worker; ((i <= managers)) && role=manager
             say "node$i joins the swarm as a $role"
