@@ -35,12 +35,11 @@ INSTANCES = 300
 
 
 def _waiting_instances(cluster: Cluster, stack: ClusterStack, prefix: str) -> list[str]:
-    """INSTANCES instances waiting for the worker, then the worker on every node, going."""
+    """INSTANCES instances waiting for the worker, then its replicas (one per node) going."""
     scale_worker(cluster, 0)
     instances = start(stack.api, INSTANCES, prefix)
     scale_worker(cluster, 3)
-    assert sorted(worker().nodes) == [cluster.hostname(n) for n in range(1, cluster.nodes + 1)]
-    wait_until(lambda: stack.api.finished(instances) >= 20, timeout=180, interval=0.2,
+    wait_until(lambda: stack.api.finished(instances) >= 10, timeout=180, interval=0.2,
                what="the replicas to get going")
     return instances
 
@@ -63,6 +62,7 @@ def test_a_worker_node_lost_under_load(cluster: Cluster, cluster_stack: ClusterS
     instances = _waiting_instances(cluster, stack, "lost-")
     done_before = api.finished(instances)
     on_node = {r.slot for r in worker().replicas if r.node == hostname}
+    assert on_node, f"no replica on {hostname}: {worker().nodes}"
     cluster.kill(node)  # power loss: dockerd, containerd, the replicas: SIGKILL
     held = held_by(api, hostname)
     try:
