@@ -166,16 +166,29 @@ def edit_worker(repo: Path, **fields: Any) -> None:
 
 
 def make_deploy(deployed_repo: Path, env: dict[str, str]) -> float:
-    """``make deploy`` in the copy, as a person types it; the seconds it took."""
+    """``make deploy`` in the copy, as a person types it; the seconds it took. Its output,
+    each line with the seconds since the start, goes to ``make-deploy-*.log`` beside the
+    copy (where the time goes: builds over SSH, pushes, the stack converging)."""
     started = time.monotonic()
-    done = subprocess.run(
-        ["make", "-C", str(deployed_repo), f"--old-file={VENV}/.installed", "deploy",
-         f"VENV={VENV}", f"STACK={STACK}"],
-        env=env, capture_output=True, text=True, timeout=900, check=False)
-    assert done.returncode == 0, f"make deploy failed:\n{done.stdout[-4000:]}\n{done.stderr}"
-    assert f"deployed and converged stack {STACK} (2 workers on 3 nodes, " in done.stdout, (
-        done.stdout[-2000:])
-    return time.monotonic() - started
+    lines = []
+    with subprocess.Popen(
+            ["make", "-C", str(deployed_repo), f"--old-file={VENV}/.installed", "deploy",
+             f"VENV={VENV}", f"STACK={STACK}"],
+            env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True) as make:
+        assert make.stdout is not None
+        for line in make.stdout:
+            lines.append(f"{time.monotonic() - started:6.1f}s {line.rstrip()}")
+        returncode = make.wait()
+    seconds = time.monotonic() - started
+    earlier = len(list(deployed_repo.parent.glob("make-deploy-*.log")))
+    timeline = deployed_repo.parent / f"make-deploy-{earlier + 1}.log"
+    timeline.write_text("\n".join(lines) + "\n")
+    print(f"\n[cluster] make deploy: {seconds:.0f}s, timeline in {timeline}")
+    output = "\n".join(lines)
+    assert returncode == 0, f"make deploy failed:\n{output[-4000:]}"
+    assert f"deployed and converged stack {STACK} (2 workers on 3 nodes, " in output, (
+        output[-2000:])
+    return seconds
 
 
 @pytest.fixture(scope="session")
