@@ -173,7 +173,9 @@ def cluster() -> Iterator[Cluster]:
                     os.environ.pop(key, None)
                 else:
                     os.environ[key] = value
+            started = time.monotonic()
             CLUSTER.down()
+            print(f"\n[cluster] down in {time.monotonic() - started:.1f}s")
             leftovers = CLUSTER.leftovers()
             CLUSTER.down()  # again: nothing to do
             assert leftovers == [], f"cluster.sh down left behind: {leftovers}"

@@ -277,7 +277,10 @@ def _remove(cluster: Cluster) -> None:
         return not services.strip() and not networks.strip() and not any(
             c.strip() for c in containers)
 
+    started = time.monotonic()
     wait_until(gone, timeout=180, interval=2, what="the stack's services, network, containers")
+    print(f"\n[cluster] docker stack rm: everything gone from every node in "
+          f"{time.monotonic() - started:.0f}s")
 
 
 def greetings(lines: list[str]) -> Counter[str]:
