@@ -13,6 +13,7 @@ import time
 from collections import Counter
 from concurrent.futures import ThreadPoolExecutor
 
+import httpx
 import pytest
 
 from tests.support.cluster import Cluster, wait_node_back
@@ -45,6 +46,13 @@ def _waiting_instances(cluster: Cluster, stack: ClusterStack, prefix: str) -> li
     wait_until(lambda: stack.api.finished(instances[:50]) >= 1, timeout=180, interval=0.05,
                what="the replicas to get going")
     return instances
+
+
+def _all_finished(stack: ClusterStack, instances: list[str]) -> bool:
+    try:
+        return stack.api.finished(instances) == len(instances)
+    except httpx.HTTPError:  # a query that timed out while the engine recovers: ask again
+        return False
 
 
 def _container(cluster: Cluster, node: int, service: str) -> str:
@@ -111,7 +119,9 @@ def test_the_engines_node_lost_under_load(cluster: Cluster,
     try:
         new_host = stack.follow_engine(timeout=420)  # the engine answers again: where?
         back = time.monotonic() - lost_at
-        stack.api.wait_finished(instances, timeout=600)
+        # right after it answers, the engine may still be too busy for a history query
+        wait_until(lambda: _all_finished(stack, instances), timeout=600, interval=1,
+                   what=f"{INSTANCES} instances to finish")
         total = time.monotonic() - lost_at
         completed = stack.api.finished(instances)
         active = stack.api.post("/process-instance/count",
