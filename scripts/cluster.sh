@@ -1,9 +1,10 @@
 #!/usr/bin/env bash
 # A real multi-node Docker Swarm on one machine: every node a dockerd in its own network
-# namespace on a bridge of its own, a registry on the bridge, and an sshd in front of the
-# manager, so that the manager is reached the way production reaches one.
+# namespace on a bridge of its own, a registry on the bridge, and an sshd in front of node1
+# (a manager), so that the manager is reached the way production reaches one.
 #
-#   scripts/cluster.sh up [N]       N nodes (default 3: node1 manager, the others workers)
+#   scripts/cluster.sh up [N]       N nodes (default 3), the first CLUSTER_MANAGERS of them
+#                                   managers, the others workers
 #   scripts/cluster.sh down         remove everything `up` made (nothing is left behind)
 #   scripts/cluster.sh status       nodes, registry, sshd, and the variables to use
 #   scripts/cluster.sh env          DOCKER_HOST=... REGISTRY=... (for eval / make)
@@ -19,6 +20,10 @@
 #   CLUSTER_SUBNET  a private /24 for the bridge (default 10.213.47.0/24); refused when a
 #                   route of this machine overlaps it. .1 is the bridge (and the registry
 #                   at .1:5000), node I is .(10+I).
+#   CLUSTER_MANAGERS  how many nodes are managers (default 3, at most N): three managers
+#                   keep the Raft quorum when one is lost, so Swarm still reschedules the
+#                   lost node's tasks (the engine's too); with one, losing it stops Swarm.
+#                   node1 inits the Swarm and runs the sshd.
 #   CLUSTER_IMAGES  images copied from this machine's dockerd into the manager, for
 #                   builds over SSH (default: the base images of scripts/base-images.sh)
 #
@@ -41,11 +46,13 @@ SSH_CLIENT_CONFIG="/etc/ssh/ssh_config.d/camunda-workers-cluster-$NAME.conf"
 BRIDGE="$NAME-br"
 RULE_COMMENT="camunda-workers-cluster:$NAME"
 START_TIMEOUT="${CLUSTER_START_TIMEOUT:-60}"
+MANAGERS="${CLUSTER_MANAGERS:-3}"
 
 say() { printf '[cluster %s] %s\n' "$NAME" "$*"; }
 die() { printf '[cluster %s] ERROR: %s\n' "$NAME" "$*" >&2; exit 1; }
 
 [[ $NAME =~ ^[a-z0-9]{1,6}$ ]] || die "CLUSTER_NAME=$NAME: use 1-6 characters of a-z0-9 (interface names are short)"
+[[ $MANAGERS =~ ^[1-9][0-9]?$ ]] || die "CLUSTER_MANAGERS=$MANAGERS: give a number of managers from 1"
 [[ $SUBNET =~ ^([0-9]+\.[0-9]+\.[0-9]+)\.0/24$ ]] || die "CLUSTER_SUBNET=$SUBNET: give a /24, e.g. 10.213.47.0/24"
 PREFIX="${BASH_REMATCH[1]}"
 BRIDGE_IP="$PREFIX.1"
@@ -159,32 +166,39 @@ ensure_dockerd() {  # $1 = node index
     die "dockerd of node$i did not come up (log: $log)"
 }
 
-ensure_swarm() {  # $1 = number of nodes
-    local n="$1" i state token manager_ip
+swarm_state() {  # $1 = node index; a node booted again (its Swarm state on its disk) is
+    # "pending" while it reconnects: give it time, then say what it is
+    local i="$1" state t
+    state="$(node_docker "$i" info --format '{{.Swarm.LocalNodeState}}')"
+    for ((t = 0; t < 60; t++)); do
+        [[ $state == pending ]] || break
+        sleep 0.5; state="$(node_docker "$i" info --format '{{.Swarm.LocalNodeState}}')"
+    done
+    echo "$state"
+}
+
+ensure_swarm() {  # $1 = number of nodes, $2 = number of managers among them
+    local n="$1" managers="$2" i state role manager_ip
     manager_ip="$(node_ip 1)"
-    state="$(node_docker 1 info --format '{{.Swarm.LocalNodeState}}')"
+    state="$(swarm_state 1)"
     if [[ $state != active ]]; then
         say "swarm init on node1 ($manager_ip)"
         node_docker 1 swarm init --advertise-addr "$manager_ip" --listen-addr "$manager_ip:2377" >/dev/null
     fi
-    token="$(node_docker 1 swarm join-token -q worker)"
     for ((i = 2; i <= n; i++)); do
-        state="$(node_docker "$i" info --format '{{.Swarm.LocalNodeState}}')"
-        if [[ $state == pending ]]; then   # rejoining after a restart: give it time
-            for ((t = 0; t < 60 && state == pending; t++)); do
-                sleep 0.5; state="$(node_docker "$i" info --format '{{.Swarm.LocalNodeState}}')"
-            done
-        fi
+        state="$(swarm_state "$i")"
         if [[ $state != active ]]; then
-            say "node$i joins the swarm"
-            node_docker "$i" swarm join --token "$token" --advertise-addr "$(node_ip "$i")" \
+            role=worker; ((i <= managers)) && role=manager
+            say "node$i joins the swarm as a $role"
+            node_docker "$i" swarm join --token "$(node_docker 1 swarm join-token -q "$role")" \
+                --advertise-addr "$(node_ip "$i")" --listen-addr "$(node_ip "$i"):2377" \
                 "$manager_ip:2377" >/dev/null
         fi
     done
-    # Every node Ready (a restarted one takes a few heartbeats).
-    for ((t = 0; t < START_TIMEOUT * 2; t++)); do
-        [[ $(node_docker 1 node ls --format '{{.Status}}' | grep -c '^Ready$') -ge $n ]] && return 0
-        sleep 0.5
+    # Every node Ready (a restarted one takes a few heartbeats), asked of node1, a manager.
+    for ((t = 0; t < START_TIMEOUT * 4; t++)); do
+        [[ $(node_docker 1 node ls --format '{{.Status}}' 2>/dev/null | grep -c '^Ready$') -ge $n ]] && return 0
+        sleep 0.25
     done
     node_docker 1 node ls >&2
     die "not every node is Ready in the swarm"
@@ -394,8 +408,9 @@ status() {
 }
 
 up() {
-    local n="${1:-3}" i started
+    local n="${1:-3}" i started managers
     [[ $n =~ ^[0-9]+$ ]] && ((n >= 1 && n <= 20)) || die "N=$n: give a node count from 1 to 20"
+    managers=$((MANAGERS < n ? MANAGERS : n))
     preflight
     started=$EPOCHREALTIME
     mkdir -p "$STATE" "$DATA"
@@ -407,10 +422,10 @@ up() {
     # The daemons boot in parallel (each takes a second or two).
     for ((i = 1; i <= n; i++)); do ensure_dockerd "$i" & done
     for ((i = 1; i <= n; i++)); do wait -n || die "a node did not start (logs: $DATA/node*.log)"; done
-    ensure_swarm "$n"
+    ensure_swarm "$n" "$managers"
     ensure_sshd
     copy_images
-    say "up: $n node(s), registry, sshd in $(python3 -c "print(f'{$EPOCHREALTIME - $started:.1f}')")s"
+    say "up: $n node(s) ($managers manager(s)), registry, sshd in $(python3 -c "print(f'{$EPOCHREALTIME - $started:.1f}')")s"
     print_env | sed 's/^/  export /'
 }
 
@@ -426,5 +441,5 @@ case "$command" in
     status) status ;;
     env) print_env ;;
     kill) [[ -n ${2:-} ]] || die "usage: $0 kill NODE_INDEX"; preflight; lock; kill_node "$2" ;;
-    *) sed -n '2,14p' "${BASH_SOURCE[0]}" | sed 's/^# \{0,1\}//'; [[ -z $command ]] || exit 2 ;;
+    *) sed -n '2,15p' "${BASH_SOURCE[0]}" | sed 's/^# \{0,1\}//'; [[ -z $command ]] || exit 2 ;;
 esac

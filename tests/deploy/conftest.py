@@ -1,4 +1,6 @@
-"""Fixtures of the Docker end-to-end tests: what every stack test needs, made once."""
+"""Fixtures of the Docker end-to-end tests: what every stack test needs, made once; the
+session's three-node cluster and the production stack on it, shared by every cluster test
+module (tests/support/cluster.py, cluster_stack.py)."""
 
 from __future__ import annotations
 
@@ -6,7 +8,11 @@ from pathlib import Path
 
 import pytest
 
+from tests.support.cluster import cluster
+from tests.support.cluster_stack import cluster_stack
 from tests.support.docker import build_wheelhouse, prepare_swarm, require_docker_or_skip
+
+__all__ = ["cluster", "cluster_stack", "swarm", "swarm_engine_image", "wheelhouse"]
 
 
 @pytest.fixture(scope="session")

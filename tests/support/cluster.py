@@ -1,17 +1,32 @@
 """A real multi-node Swarm on this machine for tests: ``scripts/cluster.sh`` with a name and
-a subnet of the tests' own (so a cluster someone runs by hand is left alone)."""
+a subnet of the tests' own (so a cluster someone runs by hand is left alone).
+
+The ``cluster`` fixture (session scope, registered in ``tests/conftest.py``) is the one
+cluster every test module of a session shares: three nodes, all managers, a registry and an
+sshd on node1; ``DOCKER_HOST`` is node1 over SSH while it lives. It comes up once (about
+30 s) and goes at the end of the session, when ``down`` must leave nothing behind. A test
+that kills a node brings it back (``cluster.up()``) before it ends.
+"""
 
 from __future__ import annotations
 
+import fcntl
 import os
 import subprocess
 import time
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
-from tests.support.engine import REPO
+import pytest
+
+from tests.support.docker import require_docker_or_skip
+from tests.support.engine import IN_CI, REPO, wait_until
 
 SCRIPT = REPO / "scripts" / "cluster.sh"
+# One test session at a time on this machine owns the cluster (its name and subnet are
+# fixed): another one (a second worktree's `make test`) waits for this lock.
+SESSION_LOCK = Path("/tmp/camunda-workers-cluster-test.lock")
 
 
 @dataclass(frozen=True)
@@ -19,12 +34,14 @@ class Cluster:
     name: str = "cwt"
     subnet_prefix: str = "10.213.48"
     nodes: int = 3
+    managers: int = 3  # Raft keeps its quorum when one is lost
 
     @property
     def env(self) -> dict[str, str]:
         """The environment of cluster.sh for this cluster."""
         return {**os.environ, "CLUSTER_NAME": self.name,
                 "CLUSTER_SUBNET": f"{self.subnet_prefix}.0/24",
+                "CLUSTER_MANAGERS": str(self.managers),
                 # the bases of every image built on the manager, the monitoring one's too,
                 # and the database's (it runs on the manager, labelled camunda-workers.db)
                 "CLUSTER_IMAGES": "local/python-base:bookworm local/jre-base:bookworm "
@@ -39,6 +56,10 @@ class Cluster:
 
     def hostname(self, node: int) -> str:
         return f"{self.name}-node{node}"
+
+    def index(self, hostname: str) -> int:
+        """The node number of a Swarm hostname (``cwt-node2`` → 2)."""
+        return int(hostname.rsplit("node", 1)[1])
 
     @property
     def docker_host(self) -> str:
@@ -82,6 +103,17 @@ class Cluster:
             raise RuntimeError(f"docker {' '.join(args)} on node{node} failed:\n{done.stderr}")
         return done.stdout
 
+    def service_nodes(self, service: str, *, via: int = 1) -> list[str]:
+        """Hostnames of the nodes where the service's tasks run (asked of manager ``via``)."""
+        listed = self.docker(via, "service", "ps", "--filter", "desired-state=running",
+                             "--format", "{{.Node}} {{.CurrentState}}", service)
+        return [line.split()[0] for line in listed.splitlines()
+                if line.split()[1:2] == ["Running"]]
+
+    def ready_nodes(self, *, via: int = 1) -> list[str]:
+        listed = self.docker(via, "node", "ls", "--format", "{{.Hostname}} {{.Status}}")
+        return [line.split()[0] for line in listed.splitlines() if line.endswith(" Ready")]
+
     def leftovers(self) -> list[str]:
         """Everything of this cluster still on the machine (empty after ``down``)."""
         found = []
@@ -111,3 +143,46 @@ class Cluster:
                                    capture_output=True, text=True, check=False).stdout
         found += [f"process {line}" for line in processes.splitlines()]
         return found
+
+
+CLUSTER = Cluster()
+
+
+@pytest.fixture(scope="session")
+def cluster() -> Iterator[Cluster]:
+    """The three-node cluster of this session, reached over SSH (``DOCKER_HOST``)."""
+    require_docker_or_skip(("scripts/base-images.sh",), ("scripts/base-images.sh", "postgres"),
+                           ("engine/engine.sh", "build", "camunda"))
+    if os.geteuid() != 0:
+        if IN_CI:
+            pytest.fail("the cluster tests need root (namespaces, iptables)", pytrace=False)
+        pytest.skip("the cluster tests need root (namespaces, iptables)")
+    with SESSION_LOCK.open("w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        seconds = CLUSTER.up()
+        print(f"\n[cluster] {CLUSTER.nodes} nodes ({CLUSTER.managers} managers), registry "
+              f"and sshd up in {seconds:.1f}s")
+        saved = {key: os.environ.get(key) for key in ("DOCKER_HOST", "REGISTRY", "TAG")}
+        os.environ["DOCKER_HOST"] = CLUSTER.docker_host
+        os.environ.pop("TAG", None)
+        try:
+            yield CLUSTER
+        finally:
+            for key, value in saved.items():
+                if value is None:
+                    os.environ.pop(key, None)
+                else:
+                    os.environ[key] = value
+            started = time.monotonic()
+            CLUSTER.down()
+            print(f"\n[cluster] down in {time.monotonic() - started:.1f}s")
+            leftovers = CLUSTER.leftovers()
+            CLUSTER.down()  # again: nothing to do
+            assert leftovers == [], f"cluster.sh down left behind: {leftovers}"
+            assert CLUSTER.leftovers() == []
+
+
+def wait_node_back(cluster: Cluster, node: int) -> None:
+    """After ``cluster.up()`` boots a killed node: Swarm sees it Ready again."""
+    wait_until(lambda: cluster.hostname(node) in cluster.ready_nodes(), timeout=120,
+               interval=1, what=f"{cluster.hostname(node)} to rejoin")

@@ -1,0 +1,149 @@
+"""A node of the production stack loses power under load, on the session's three-node
+cluster (all three managers: Raft keeps its quorum, Swarm keeps scheduling).
+
+Each case: the worker scaled to 0, 300 instances started, the worker scaled to 3 (one
+replica per node), and once some instances are done ``scripts/cluster.sh kill I`` (every
+process of the node SIGKILLed); the node boots again (``cluster.sh up``) before the case
+ends, so the session keeps three nodes. Figures go to stdout (-s).
+"""
+
+from __future__ import annotations
+
+import time
+from collections import Counter
+from concurrent.futures import ThreadPoolExecutor
+
+import httpx
+import pytest
+
+from tests.support.cluster import Cluster, wait_node_back
+from tests.support.cluster_stack import (
+    DB_NODE,
+    STACK,
+    WORKER,
+    ClusterStack,
+    duplicates,
+    greetings,
+    held_by,
+    log_lines,
+    scale_worker,
+    start,
+    worker,
+)
+from tests.support.engine import wait_until
+
+pytestmark = [pytest.mark.docker, pytest.mark.slow, pytest.mark.timeout(900)]
+
+INSTANCES = 300
+
+
+def _waiting_instances(cluster: Cluster, stack: ClusterStack, prefix: str) -> list[str]:
+    """INSTANCES instances waiting for the worker, then its replicas (one per node) starting;
+    returns as soon as the first instance is done (the replicas take 300 in seconds)."""
+    scale_worker(cluster, 0)
+    instances = start(stack.api, INSTANCES, prefix)
+    cluster.docker(1, "service", "scale", "-d", f"{STACK}_{WORKER}=3")
+    wait_until(lambda: stack.api.finished(instances[:50]) >= 1, timeout=180, interval=0.05,
+               what="the replicas to get going")
+    return instances
+
+
+def _all_finished(stack: ClusterStack, instances: list[str]) -> bool:
+    try:
+        return stack.api.finished(instances) == len(instances)
+    except httpx.HTTPError:  # a query that timed out while the engine recovers: ask again
+        return False
+
+
+def _container(cluster: Cluster, node: int, service: str) -> str:
+    found = cluster.docker(node, "ps", "-q", "--filter",
+                           f"label=com.docker.swarm.service.name={STACK}_{service}").split()
+    assert len(found) == 1, f"{service} on node{node}: {found}"
+    return found[0]
+
+
+def test_a_worker_node_lost_under_load(cluster: Cluster, cluster_stack: ClusterStack) -> None:
+    """A node with a replica but neither the engine nor the db: its replicas are rescheduled,
+    every instance completes, the only ones handled twice are ones it had locked."""
+    stack = cluster_stack
+    spared = {cluster.hostname(DB_NODE), stack.engine_node()}
+    node = next(n for n in range(1, cluster.nodes + 1) if cluster.hostname(n) not in spared)
+    hostname = cluster.hostname(node)
+    api = stack.api
+    if hostname not in worker().nodes:  # the drain left it none: one replica per node
+        scale_worker(cluster, 0)
+        scale_worker(cluster, 3)
+    on_node = {r.slot for r in worker().replicas if r.node == hostname}
+    assert on_node, f"no replica on {hostname}: {worker().nodes}"
+    with ThreadPoolExecutor(1) as background:
+        arriving = background.submit(start, api, INSTANCES, "lost-", 15.0)
+        time.sleep(6)  # instances arrive for 20 s: the node is lost in the middle of it
+        cluster.kill(node)  # power loss: dockerd, containerd, the replicas: SIGKILL
+        held = held_by(api, hostname)
+        instances = arriving.result()
+    try:
+        api.wait_finished(instances, timeout=300)  # locks of the lost node expire (30 s)
+        # until Swarm sees the node down, its replica still counts as running
+        service = wait_until(lambda: (s := worker()).running == 3 and hostname not in s.nodes
+                             and s, timeout=180, interval=2,
+                             what="Swarm to reschedule the lost node's replicas")
+        rescheduled = sorted(service.nodes)
+        print(f"\n[cluster] node {hostname} lost with replica slot(s) {sorted(on_node)}; "
+              f"rescheduled onto {rescheduled}")
+    finally:
+        cluster.up()  # the node boots again and rejoins; its containers' logs come back
+    wait_node_back(cluster, node)
+    twice = duplicates(instances, greetings(log_lines()))
+    completed = api.finished(instances)
+    print(f"[cluster] worker node lost under load (instances arriving at 15/s): "
+          f"started={INSTANCES} completed={completed} lost={INSTANCES - completed} held by "
+          f"{hostname} at the loss={len(held)} duplicates={sum(twice.values())} (all among "
+          f"the held: {set(twice) <= held})")
+    assert completed == INSTANCES
+    assert set(twice) <= held  # at least once: only what the lost node had locked
+
+
+def test_the_engines_node_lost_under_load(cluster: Cluster,
+                                          cluster_stack: ClusterStack) -> None:
+    """The node running the engine (not the db) loses power: Swarm reschedules the engine on
+    another manager, it reconnects to the same database, and every instance completes."""
+    stack = cluster_stack
+    engine_host = stack.engine_node()
+    assert engine_host != cluster.hostname(DB_NODE)  # cluster_stack placed it so
+    node = cluster.index(engine_host)
+    db_container = _container(cluster, DB_NODE, "db")
+    instances = _waiting_instances(cluster, stack, "engine-lost-")
+    done_before = stack.api.finished(instances)
+    lost_at = time.monotonic()
+    cluster.kill(node)
+    try:
+        new_host = stack.follow_engine(timeout=420)  # the engine answers again: where?
+        back = time.monotonic() - lost_at
+        # right after it answers, the engine may still be too busy for a history query
+        wait_until(lambda: _all_finished(stack, instances), timeout=600, interval=1,
+                   what=f"{INSTANCES} instances to finish")
+        total = time.monotonic() - lost_at
+        completed = stack.api.finished(instances)
+        active = stack.api.post("/process-instance/count",
+                                {"processInstanceIds": instances})["count"]
+        log = cluster.docker(cluster.index(new_host), "logs",
+                             _container(cluster, cluster.index(new_host), "camunda"))
+        print(f"\n[cluster] the engine's node {engine_host} lost under load: "
+              f"started={INSTANCES} done before the "
+              f"loss={done_before} completed={completed} still running={active} "
+              f"lost={INSTANCES - completed}; the engine answered on {new_host} {back:.0f}s "
+              f"after the loss, all completed after {total:.0f}s; replicas on "
+              f"{dict(Counter(worker().nodes))}")
+        assert done_before < INSTANCES  # the loss came while the replicas had work
+        assert new_host != engine_host
+        assert completed == INSTANCES
+        assert active == 0
+        # the same database, never moved or restarted: its node is not the one lost
+        assert "schema 7.24.0 present, checked by the engine" in log
+        assert _container(cluster, DB_NODE, "db") == db_container
+    finally:
+        cluster.up()  # the node boots again and rejoins; its containers' logs come back
+    wait_node_back(cluster, node)
+    twice = duplicates(instances, greetings(log_lines()))
+    print(f"[cluster] handled twice after the engine's node was lost: {sum(twice.values())} "
+          "(at least once: tasks whose report the lost engine never recorded)")
