@@ -4,7 +4,9 @@ and `docker --help` from the same run (bench/README.md, "CLI startup").
     .venv/bin/python bench/cli_startup.py [--rounds 7] [--compose-workers 1000]
 
 Each command runs ``--rounds`` times, interleaved (so that the machine's load hits all
-alike); the median wall time and its ratio to ``copier --help`` are printed. ``workers
+alike); the median wall time, its ratio to ``copier --help`` and the median CPU time
+(user + system, of the child: on a loaded machine it moves less than the wall time) are
+printed. ``workers
 compose`` runs on a throw-away repository of ``--compose-workers`` workers (built as
 ``compose_scale.py`` builds them, composed once before the rounds): each timed run changes
 nothing, as when a user re-runs it with no worker changed.
@@ -13,6 +15,7 @@ nothing, as when a user re-runs it with no worker changed.
 from __future__ import annotations
 
 import argparse
+import resource
 import shutil
 import statistics
 import subprocess
@@ -63,17 +66,26 @@ def main() -> None:
 
 def _run(commands: dict[str, list[str]], rounds: int) -> None:
     times: dict[str, list[float]] = {name: [] for name in commands}
+    cpu: dict[str, list[float]] = {name: [] for name in commands}
     for _ in range(rounds):
         for name, command in commands.items():
-            started = time.perf_counter()
+            started, started_cpu = time.perf_counter(), _children_cpu()
             subprocess.run(command, cwd=REPO, stdout=subprocess.DEVNULL,
                            stderr=subprocess.DEVNULL, check=True)
             times[name].append(time.perf_counter() - started)
+            cpu[name].append(_children_cpu() - started_cpu)
     peer = statistics.median(times["copier --help"])
-    print(f"{'command':<40} {'median s':>9} {'min s':>7} {'/ copier --help':>16}")
+    print(f"{'command':<40} {'median s':>9} {'min s':>7} {'/ copier --help':>16} "
+          f"{'CPU s':>6}")
     for name, values in times.items():
         median = statistics.median(values)
-        print(f"{name:<40} {median:>9.3f} {min(values):>7.3f} {median / peer:>16.2f}")
+        print(f"{name:<40} {median:>9.3f} {min(values):>7.3f} {median / peer:>16.2f} "
+              f"{statistics.median(cpu[name]):>6.3f}")
+
+
+def _children_cpu() -> float:
+    usage = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return usage.ru_utime + usage.ru_stime
 
 
 if __name__ == "__main__":
