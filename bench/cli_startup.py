@@ -1,30 +1,42 @@
 """How long a user waits for `workers` commands, as whole processes, beside `copier --help`
 and `docker --help` from the same run (bench/README.md, "CLI startup").
 
-    .venv/bin/python bench/cli_startup.py [--rounds 7]
+    .venv/bin/python bench/cli_startup.py [--rounds 7] [--compose-workers 1000]
 
 Each command runs ``--rounds`` times, interleaved (so that the machine's load hits all
-alike); the median wall time and its ratio to ``copier --help`` are printed.
+alike); the median wall time, its ratio to ``copier --help`` and the median CPU time
+(user + system, of the child: on a loaded machine it moves less than the wall time) are
+printed. ``workers
+compose`` runs on a throw-away repository of ``--compose-workers`` workers (built as
+``compose_scale.py`` builds them, composed once before the rounds): each timed run changes
+nothing, as when a user re-runs it with no worker changed.
 """
 
 from __future__ import annotations
 
 import argparse
+import resource
 import shutil
 import statistics
 import subprocess
 import sys
+import tempfile
 import time
 from pathlib import Path
+
+from compose_scale import build_repo
 
 REPO = Path(__file__).resolve().parents[1]
 BIN = Path(sys.executable).parent
 
 
-def _commands(before: str | None) -> dict[str, list[str]]:
+def _commands(before: str | None, compose_repo: Path | None) -> dict[str, list[str]]:
     workers = str(BIN / "workers")
     commands = {"workers --help": [workers, "--help"], "workers list": [workers, "list"],
                 "workers discover": [workers, "discover"]}
+    if compose_repo is not None:
+        commands["workers compose (no change)"] = [workers, "compose", "--repo",
+                                                   str(compose_repo)]
     if before:  # another checkout's `workers`, e.g. /work/main/.venv/bin/workers
         commands.update({f"before {name}": [before, *command[1:]]
                          for name, command in list(commands.items())})
@@ -39,20 +51,41 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n", 1)[0])
     parser.add_argument("--rounds", type=int, default=7)
     parser.add_argument("--before", help="Another `workers` executable to compare with.")
+    parser.add_argument("--compose-workers", type=int, default=1000,
+                        help="Workers in the repository of `workers compose` (0: skip it).")
     args = parser.parse_args()
-    commands = _commands(args.before)
+    with tempfile.TemporaryDirectory(prefix="cli-startup-") as scratch:
+        compose_repo = None
+        if args.compose_workers:
+            compose_repo = Path(scratch)
+            build_repo(compose_repo, args.compose_workers)
+            subprocess.run([str(BIN / "workers"), "compose", "--repo", str(compose_repo)],
+                           stdout=subprocess.DEVNULL, check=True)
+        _run(_commands(args.before, compose_repo), args.rounds)
+
+
+def _run(commands: dict[str, list[str]], rounds: int) -> None:
     times: dict[str, list[float]] = {name: [] for name in commands}
-    for _ in range(args.rounds):
+    cpu: dict[str, list[float]] = {name: [] for name in commands}
+    for _ in range(rounds):
         for name, command in commands.items():
-            started = time.perf_counter()
+            started, started_cpu = time.perf_counter(), _children_cpu()
             subprocess.run(command, cwd=REPO, stdout=subprocess.DEVNULL,
                            stderr=subprocess.DEVNULL, check=True)
             times[name].append(time.perf_counter() - started)
+            cpu[name].append(_children_cpu() - started_cpu)
     peer = statistics.median(times["copier --help"])
-    print(f"{'command':<27} {'median s':>9} {'min s':>7} {'/ copier --help':>16}")
+    print(f"{'command':<40} {'median s':>9} {'min s':>7} {'/ copier --help':>16} "
+          f"{'CPU s':>6}")
     for name, values in times.items():
         median = statistics.median(values)
-        print(f"{name:<27} {median:>9.3f} {min(values):>7.3f} {median / peer:>16.2f}")
+        print(f"{name:<40} {median:>9.3f} {min(values):>7.3f} {median / peer:>16.2f} "
+              f"{statistics.median(cpu[name]):>6.3f}")
+
+
+def _children_cpu() -> float:
+    usage = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return usage.ru_utime + usage.ru_stime
 
 
 if __name__ == "__main__":
