@@ -42,7 +42,7 @@ from ._overlay import load_overlay
 from ._roundtrip import roundtrip
 from ._service import build_service
 from ._servicesync import WORKERS, Family
-from ._splice import NeedsRoundTrip, Outcome, splice
+from ._splice import NeedsRoundTrip, Outcome, ServiceChanges, splice
 
 __all__ = ["SEED_FILE", "STACK_FILE", "ComposeResult", "check_depends_on", "compose_stack",
            "read_stack_text"]
@@ -52,18 +52,16 @@ SEED_FILE = "deploy/stack.seed.yml"
 _BOM = "\ufeff"
 
 
-@dataclass(frozen=True)
-class ComposeResult:
-    """What :func:`compose_stack` did (or, with ``check``, would do).
+@dataclass(frozen=True, kw_only=True)
+class ComposeResult(ServiceChanges):
+    """What :func:`compose_stack` did (or, with ``check``, would do): the services it
+    ``added``, ``updated`` and ``removed``, and the rest below.
 
     ``diff`` (with ``check`` only) shows what would change; ``method`` is ``"splice"`` or
     ``"round trip"`` (then ``reason`` says why)."""
 
     stack_file: Path
     workers: tuple[str, ...]
-    added: tuple[str, ...]
-    updated: tuple[str, ...]
-    removed: tuple[str, ...]
     changed: bool
     written: bool
     seeded: bool
@@ -224,8 +222,9 @@ def _generate(text: str, shown: str, generated: dict[str, dict[str, Any]],
 def _combine(first: Outcome, then: Outcome) -> Outcome:
     """Two passes over the file (workers, then monitoring services) as one outcome."""
     method = "splice" if first.method == then.method == "splice" else "round trip"
-    return Outcome(then.text, first.added + then.added, first.updated + then.updated,
-                   first.removed + then.removed, then.services, method)
+    return Outcome(text=then.text, added=first.added + then.added,
+                   updated=first.updated + then.updated, removed=first.removed + then.removed,
+                   services=then.services, method=method)
 
 
 def _finish(repo: Path, stack_file: Path, target: Path, output: Path | None,

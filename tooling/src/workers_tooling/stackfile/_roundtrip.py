@@ -101,8 +101,8 @@ def roundtrip(text: str, *, source: str, generated: Mapping[str, Mapping[str, An
         output += "...\n"
     if text.splitlines(keepends=True)[:1] and text.splitlines(keepends=True)[0].endswith("\r\n"):
         output = output.replace("\r\n", "\n").replace("\n", "\r\n")
-    return Outcome(output, tuple(added), tuple(updated), removed,
-                   tuple(str(key) for key in own_keys(services)), "round trip")
+    return Outcome(text=output, added=tuple(added), updated=tuple(updated), removed=removed,
+                   services=tuple(str(key) for key in own_keys(services)), method="round trip")
 
 
 def _position(keys: list[Any], workers: Mapping[str, str], name: str) -> int:

@@ -63,14 +63,20 @@ class NeedsRoundTrip(Exception):
     """Splicing is not safe here; the message says why."""
 
 
-@dataclass(frozen=True)
-class Outcome:
-    """The new text and what changed; ``method`` is "splice" or "round trip"."""
+@dataclass(frozen=True, kw_only=True)
+class ServiceChanges:
+    """The services a composition added, updated and removed, by name."""
 
-    text: str
     added: tuple[str, ...]
     updated: tuple[str, ...]
     removed: tuple[str, ...]
+
+
+@dataclass(frozen=True, kw_only=True)
+class Outcome(ServiceChanges):
+    """The new text and what changed; ``method`` is "splice" or "round trip"."""
+
+    text: str
     services: tuple[str, ...]
     method: str
 
@@ -304,5 +310,6 @@ def splice(text: str, *, source: str, generated: Mapping[str, Mapping[str, Any]]
     except DuplicateKey as exc:
         raise InputError(f"{source}: not valid YAML: {exc}") from None
     services = tuple(child.key for child in children) + tuple(added)
-    return Outcome(output, tuple(added), tuple(updated), tuple(removed), services, "splice")
+    return Outcome(text=output, added=tuple(added), updated=tuple(updated),
+                   removed=tuple(removed), services=services, method="splice")
 
