@@ -21,7 +21,7 @@ import re
 import ssl
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from typing import Any, Protocol
+from typing import Any, Protocol, TypedDict, Unpack
 from urllib.parse import urlsplit
 
 import aiohttp
@@ -31,7 +31,8 @@ from ._settings import DEFAULT_MAX_ANSWER_BYTES, WorkerSettings
 from .errors import EngineError, EngineRejectedError, EngineUnavailableError
 
 __all__ = [
-    "AiohttpTransport", "EngineClient", "HttpAnswer", "HttpTransport", "basic_auth", "engine_error",
+    "AiohttpTransport", "EngineClient", "HttpAnswer", "HttpTransport", "RequestOptions",
+    "basic_auth", "engine_error",
 ]
 
 _JSON = {"Content-Type": "application/json"}
@@ -231,6 +232,13 @@ def engine_error(method: str, path: str, answer: HttpAnswer) -> EngineError:
                        engine_code=code)
 
 
+class RequestOptions(TypedDict, total=False):
+    """The keyword options of :meth:`EngineClient.send` and :meth:`EngineClient.request`."""
+
+    params: Mapping[str, str | int] | None
+    timeout: float | None  # seconds for this request (default: the client's)
+
+
 class EngineClient:
     """Async client for ``/external-task`` endpoints; every method raises only ``EngineError``.
 
@@ -288,35 +296,22 @@ class EngineClient:
     async def __aexit__(self, *exc_info: object) -> None:
         await self.aclose()
 
-    async def send(
-        self,
-        method: str,
-        path: str,
-        content: bytes | None = None,
-        *,
-        params: Mapping[str, str | int] | None = None,
-        timeout: float | None = None,  # noqa: ASYNC109 - an HTTP timeout, not a cancel scope
-    ) -> HttpAnswer:
+    async def send(self, method: str, path: str, content: bytes | None = None,
+                   **options: Unpack[RequestOptions]) -> HttpAnswer:
         """Send one request (``content`` from ``_wire``); return a 2xx/3xx answer or raise."""
+        timeout = options.get("timeout")
         answer = await self._http.send(
-            method, self.base_url + path, body=content, params=params,
+            method, self.base_url + path, body=content, params=options.get("params"),
             headers=self._json_headers if content is not None else self._headers,
             timeout=timeout if timeout is not None else self._timeout)
         if answer.status >= 400:
             raise engine_error(method, path, answer)
         return answer
 
-    async def request(
-        self,
-        method: str,
-        path: str,
-        content: bytes | None = None,
-        *,
-        params: Mapping[str, str | int] | None = None,
-        timeout: float | None = None,  # noqa: ASYNC109 - an HTTP timeout, not a cancel scope
-    ) -> Any:
-        """Send one request; return the decoded JSON body (``None`` for 204)."""
-        answer = await self.send(method, path, content, params=params, timeout=timeout)
+    async def request(self, method: str, path: str, content: bytes | None = None,
+                      **options: Unpack[RequestOptions]) -> Any:
+        """:meth:`send`, then the decoded JSON body (``None`` for 204)."""
+        answer = await self.send(method, path, content, **options)
         if answer.status == 204 or not answer.body:
             return None
         try:

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import json
 import re
+from collections.abc import Callable
 from pathlib import Path
 from typing import Annotated, Any, TypeVar, overload
 
@@ -45,8 +46,6 @@ __all__ = [
     "load_spec",
 ]
 
-_KEBAB = re.compile(r"^[a-z][a-z0-9]*(-[a-z0-9]+)*$")
-_SNAKE = re.compile(r"^[a-z][a-z0-9]*(_[a-z0-9]+)*$")
 _DURATION = re.compile(r"^(\d+(\.\d+)?(h|ms|us|ns|m|s))+$")
 _TAG = re.compile(r"^[A-Za-z0-9_][A-Za-z0-9_.-]{0,127}$")
 
@@ -57,24 +56,27 @@ DEPLOYMENT_FIELDS = ("depends_on", "environment", "replicas", "autoscale", "reso
                      "placement", "secrets", "labels", "publish_port", "update")
 
 
-def _kebab_case(value: str) -> str:
-    if not _KEBAB.fullmatch(value):
-        suggestion = re.sub(r"[^a-z0-9]+", "-", value.lower()).strip("-") or "my-worker"
-        raise ValueError(
-            f"{value!r} must be kebab-case (lowercase letters, digits, single hyphens), "
-            f"e.g. {suggestion!r}"
-        )
-    return value
+def _lowercase_joined_by(separator: str, style: str, example: str) -> Callable[[str], str]:
+    """A validator: lowercase letters and digits in words joined by a single ``separator``
+    (``style`` names it in the message, ``example`` is the suggestion of last resort)."""
+    pattern = re.compile(rf"^[a-z][a-z0-9]*({re.escape(separator)}[a-z0-9]+)*$")
+    word = "hyphens" if separator == "-" else "underscores"
+
+    def validate(value: str) -> str:
+        if not pattern.fullmatch(value):
+            suggestion = (re.sub(r"[^a-z0-9]+", separator, value.lower()).strip(separator)
+                          or example)
+            raise ValueError(
+                f"{value!r} must be {style} (lowercase letters, digits, single {word}), "
+                f"e.g. {suggestion!r}"
+            )
+        return value
+
+    return validate
 
 
-def _snake_case(value: str) -> str:
-    if not _SNAKE.fullmatch(value):
-        suggestion = re.sub(r"[^a-z0-9]+", "_", value.lower()).strip("_") or "my_topic"
-        raise ValueError(
-            f"{value!r} must be snake_case (lowercase letters, digits, single underscores), "
-            f"e.g. {suggestion!r}"
-        )
-    return value
+_kebab_case = _lowercase_joined_by("-", "kebab-case", "my-worker")
+_snake_case = _lowercase_joined_by("_", "snake_case", "my_topic")
 
 
 def _duration(value: str) -> str:

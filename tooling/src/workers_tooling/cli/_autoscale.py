@@ -7,7 +7,8 @@ from typing import Annotated
 import typer
 
 from ..errors import InputError
-from ._app import DEFAULT_STACK, FROM_CWD, RepoOption, StackOption, app, say
+from ._app import app, say
+from ._options import DEFAULT_STACK, ENGINE_URL, FROM_CWD, EngineUrlOption, RepoOption, StackOption
 
 
 @app.command()
@@ -17,8 +18,7 @@ def autoscale(
     once: Annotated[bool, typer.Option("--once", help="One round, then exit.")] = False,
     interval: Annotated[float, typer.Option(min=1, max=3600,
                                             help="Seconds between rounds.")] = 15.0,
-    engine_url: Annotated[str, typer.Option(envvar="CAMUNDA_URL", help="Engine REST URL.")] = (
-        "http://localhost:8080/engine-rest"),
+    engine_url: EngineUrlOption = ENGINE_URL,
     stack: StackOption = DEFAULT_STACK,
     repo: RepoOption = FROM_CWD,
 ) -> None:

@@ -7,14 +7,14 @@ from typing import Annotated
 import typer
 from rich.text import Text
 
-from ._app import FROM_CWD, RepoOption, app, say, say_on_stderr
+from ._app import app, say, say_on_stderr
+from ._options import ENGINE_URL, FROM_CWD, EngineUrlOption, RepoOption, WorkerNameArgument
 
 
 @app.command()
 def demo(
     instances: Annotated[int, typer.Option(min=1, help="Process instances to start.")] = 10,
-    engine_url: Annotated[str, typer.Option(envvar="CAMUNDA_URL", help="Engine REST URL.")] = (
-        "http://localhost:8080/engine-rest"),
+    engine_url: EngineUrlOption = ENGINE_URL,
     repo: RepoOption = FROM_CWD,
 ) -> None:
     """Deploy the demo process, run hello-world as a local process, report what happened."""
@@ -30,7 +30,7 @@ def demo(
 
 @app.command()
 def run(
-    name: Annotated[str, typer.Argument(help="Worker name.")],
+    name: WorkerNameArgument,
     reload: Annotated[bool, typer.Option(
         "--reload", help="Restart on a change of its files or workers/common.")] = False,
     engine_url: Annotated[str | None, typer.Option(

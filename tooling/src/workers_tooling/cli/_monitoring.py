@@ -6,7 +6,8 @@ from typing import Annotated
 
 import typer
 
-from ._app import DEFAULT_STACK, FROM_CWD, RepoOption, StackOption, app, emit, say
+from ._app import app, emit, say
+from ._options import DEFAULT_STACK, ENGINE_URL, FROM_CWD, EngineUrlOption, RepoOption, StackOption
 
 monitoring_app = typer.Typer(help="Prometheus next to workers run as local processes "
                                   "(start, stop), and each worker's health (status).",
@@ -17,8 +18,7 @@ app.add_typer(monitoring_app, name="monitoring")
 @monitoring_app.command("start")
 def start(
     port: Annotated[int, typer.Option(envvar="PROMETHEUS_PORT", help="Prometheus' port.")] = 9090,
-    engine_url: Annotated[str, typer.Option(envvar="CAMUNDA_URL", help="Engine REST URL.")] = (
-        "http://localhost:8080/engine-rest"),
+    engine_url: EngineUrlOption = ENGINE_URL,
     repo: RepoOption = FROM_CWD,
 ) -> None:
     """Start Prometheus and the backlog exporter locally (make monitoring); print the URL."""

@@ -7,7 +7,8 @@ from typing import Annotated
 
 import typer
 
-from ._app import FROM_CWD, RepoOption, app, emit, say, say_on_stderr
+from ._app import app, emit, say, say_on_stderr
+from ._options import FROM_CWD, RepoOption
 
 
 @app.command("list")

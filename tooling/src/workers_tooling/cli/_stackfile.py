@@ -7,15 +7,14 @@ from typing import Annotated
 
 import typer
 
-from ._app import (
+from ._app import app, emit, say_on_stderr
+from ._options import (
     FROM_CWD,
     AutoscaleOption,
     MonitoringOption,
     PublishMonitoringOption,
     RepoOption,
-    app,
-    emit,
-    say_on_stderr,
+    StackFileOption,
 )
 
 
@@ -25,8 +24,7 @@ def compose(
         "--check", help="Write nothing; print the diff and exit 1 if the file is stale.")] = False,
     env: Annotated[str | None, typer.Option(
         help="Apply the overlay deploy/ENV.yml, e.g. production.")] = None,
-    stack_file: Annotated[Path | None, typer.Option(
-        help="Stack file (default: docker-compose.swarm.yml in the repository).")] = None,
+    stack_file: StackFileOption = None,
     output: Annotated[Path | None, typer.Option(
         help="Write the result here and leave the stack file as it is.")] = None,
     monitoring: MonitoringOption = None,

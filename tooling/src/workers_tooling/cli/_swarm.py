@@ -9,33 +9,30 @@ from typing import Annotated
 import typer
 from rich.text import Text
 
-from ._app import (
+from ._app import app, emit, progress, say, say_on_stderr, terminal_width, warn
+from ._options import (
     DEFAULT_STACK,
     FROM_CWD,
+    AllWorkersOption,
     AutoscaleOption,
+    BaseImageOption,
     MonitoringOption,
     PublishMonitoringOption,
     RegistryOption,
     RepoOption,
+    StackFileOption,
     StackOption,
     TagOption,
-    app,
-    emit,
-    progress,
-    say,
-    say_on_stderr,
-    terminal_width,
-    warn,
+    WorkerNamesArgument,
 )
 
 
 @app.command()
 def build(
-    names: Annotated[list[str] | None, typer.Argument(help="Workers (default: all).")] = None,
-    all_workers: Annotated[bool, typer.Option("--all", help="Every worker.")] = False,
+    names: WorkerNamesArgument = None,
+    all_workers: AllWorkersOption = False,
     push: Annotated[bool, typer.Option("--push", help="Push to REGISTRY.")] = False,
-    base_image: Annotated[str | None, typer.Option(envvar="BASE_IMAGE",
-                                                   help="Base image for the Dockerfiles.")] = None,
+    base_image: BaseImageOption = None,
     registry: RegistryOption = None,
     tag: TagOption = None,
     repo: RepoOption = FROM_CWD,
@@ -60,10 +57,8 @@ def deploy(
     ] = None,
     no_build: Annotated[bool, typer.Option("--no-build", help="Use the images as they are.")
                         ] = False,
-    base_image: Annotated[str | None, typer.Option(envvar="BASE_IMAGE",
-                                                   help="Base image for the Dockerfiles.")] = None,
-    stack_file: Annotated[Path | None, typer.Option(
-        help="Stack file (default: docker-compose.swarm.yml).")] = None,
+    base_image: BaseImageOption = None,
+    stack_file: StackFileOption = None,
     registry: RegistryOption = None,
     tag: TagOption = None,
     monitoring: MonitoringOption = None,

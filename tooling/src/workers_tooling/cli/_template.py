@@ -8,7 +8,14 @@ from typing import Annotated
 import typer
 
 from ..errors import ToolingError
-from ._app import FROM_CWD, RepoOption, app, say, warn
+from ._app import app, say, warn
+from ._options import (
+    FROM_CWD,
+    AllWorkersOption,
+    RepoOption,
+    WorkerNameArgument,
+    WorkerNamesArgument,
+)
 
 
 def next_steps(name: str) -> list[str]:
@@ -67,8 +74,8 @@ def new(
 
 @app.command()
 def update(
-    names: Annotated[list[str] | None, typer.Argument(help="Workers (default: all).")] = None,
-    all_workers: Annotated[bool, typer.Option("--all", help="Every worker.")] = False,
+    names: WorkerNamesArgument = None,
+    all_workers: AllWorkersOption = False,
     vcs_ref: VersionOption = None,
     trust: TrustOption = False,
     repo: RepoOption = FROM_CWD,
@@ -100,7 +107,7 @@ def update(
 
 @app.command("check-update")
 def check_update(
-    names: Annotated[list[str] | None, typer.Argument(help="Workers (default: all).")] = None,
+    names: WorkerNamesArgument = None,
     repo: RepoOption = FROM_CWD,
 ) -> None:
     """Say which workers are behind the template, and which answers a worker.json no longer
@@ -126,7 +133,7 @@ def check_update(
 
 @app.command()
 def adopt(
-    name: Annotated[str, typer.Argument(help="Worker name.")],
+    name: WorkerNameArgument,
     version: Annotated[str | None, typer.Argument(
         help="Template version its files came from (default: the closest one).")] = None,
     trust: TrustOption = False,

@@ -120,6 +120,16 @@ def component_image(repo: Path, component: Component, images: ImageNames) -> str
     return f"{images.repository(component.name)}:{_digest(repo, component.inputs)}"
 
 
+def _one_replica_on_a_manager(component: str) -> dict[str, Any]:
+    return {
+        "replicas": 1,
+        "endpoint_mode": "dnsrr",
+        "placement": {"constraints": ["node.role == manager"]},
+        "restart_policy": dict(RESTART_POLICY),
+        "labels": {COMPONENT_LABEL: component},
+    }
+
+
 def _monitoring(image: str, *, publish: bool) -> dict[str, Any]:
     service: dict[str, Any] = {
         "image": image,
@@ -129,14 +139,8 @@ def _monitoring(image: str, *, publish: bool) -> dict[str, Any]:
         "ports": [{"target": PROMETHEUS_PORT, "published": MONITORING_PORT, "mode": "host"}],
         "networks": [NETWORK, DOCKER_API_NETWORK],
         "volumes": [f"{MONITORING_VOLUME}:/prometheus"],
-        "deploy": {
-            "replicas": 1,
-            "endpoint_mode": "dnsrr",
-            # on a manager, as before: its data volume stays where it was
-            "placement": {"constraints": ["node.role == manager"]},
-            "restart_policy": dict(RESTART_POLICY),
-            "labels": {COMPONENT_LABEL: "monitoring"},
-        },
+        # on a manager, as before: its data volume stays where it was
+        "deploy": _one_replica_on_a_manager("monitoring"),
     }
     if not publish:
         del service["ports"]
@@ -150,14 +154,8 @@ def _socket_proxy(image: str) -> dict[str, Any]:
         "environment": {"SOCKET_PROXY_SERVICE": "{{.Service.Name}}"},
         "networks": [DOCKER_API_NETWORK],
         "volumes": [f"{DOCKER_SOCKET}:/var/run/docker.sock"],
-        "deploy": {
-            "replicas": 1,
-            "endpoint_mode": "dnsrr",
-            # the Swarm's API answers on managers only
-            "placement": {"constraints": ["node.role == manager"]},
-            "restart_policy": dict(RESTART_POLICY),
-            "labels": {COMPONENT_LABEL: "socket-proxy"},
-        },
+        # the Swarm's API answers on managers only
+        "deploy": _one_replica_on_a_manager("socket-proxy"),
     }
 
 

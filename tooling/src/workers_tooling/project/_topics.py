@@ -39,7 +39,8 @@ class ServedTopics:
 
 
 def _python_files(folder: Path, listing: dict[str, bool]) -> Iterator[tuple[str, str]]:
-    """(path, path shown) of each Python file; ``listing``: name -> is a folder."""
+    """(path, source: the path shown in messages) of each Python file; ``listing``:
+    name -> is a folder."""
     base = os.fspath(folder)
     for name in sorted(listing):
         if listing[name]:
@@ -128,19 +129,19 @@ class _FileTopics:
     imports: list[list[str]] = field(default_factory=list)
 
 
-def _analyse(source: bytes, shown: str) -> _FileTopics:
+def _analyse(code: bytes, source: str) -> _FileTopics:
     found = _FileTopics()
-    if b".topic" not in source and COMMON.encode() not in source:
+    if b".topic" not in code and COMMON.encode() not in code:
         return found  # nothing to see: skip the parse
     try:
-        tree = ast.parse(source, filename=shown)
+        tree = ast.parse(code, filename=source)
     except (SyntaxError, ValueError) as exc:
         line = getattr(exc, "lineno", None)
-        found.unclear.append(f"{shown}{f':{line}' if line else ''}: cannot parse "
+        found.unclear.append(f"{source}{f':{line}' if line else ''}: cannot parse "
                              f"({getattr(exc, 'msg', exc)}); fix the syntax error")
         return found
     except RecursionError:
-        found.unclear.append(f"{shown}: nested too deeply to parse")
+        found.unclear.append(f"{source}: nested too deeply to parse")
         return found
     constants = _constants(tree)
     calls: list[ast.Call] = []
@@ -155,7 +156,7 @@ def _analyse(source: bytes, shown: str) -> _FileTopics:
         elif isinstance(argument, ast.Name):
             topic = constants.get(argument.id)
         if topic is None:
-            found.unclear.append(f"{shown}:{call.lineno}: cannot tell statically which topic "
+            found.unclear.append(f"{source}:{call.lineno}: cannot tell statically which topic "
                                  "this handler serves; pass it as a string literal or a "
                                  "module-level constant")
         else:
@@ -185,19 +186,19 @@ class TopicCache:
                 if data.get("version") == _CACHE_VERSION:
                     self.files = dict(data["files"])
 
-    def analyse(self, path: str, shown: str) -> _FileTopics:
+    def analyse(self, path: str, source: str) -> _FileTopics:
         try:
             status = os.stat(path)
             cached = self.files.get(path)
-            key = [status.st_size, status.st_mtime_ns, shown]
+            key = [status.st_size, status.st_mtime_ns, source]
             if cached is not None and cached[:3] == key:
                 topics, unclear, imports = cached[3]
                 return _FileTopics([(t, n) for t, n in topics], list(unclear), list(imports))
             with open(path, "rb") as file:
-                source = file.read()
+                code = file.read()
         except OSError as exc:
-            return _FileTopics(unclear=[f"{shown}: cannot read ({exc.strerror})"])
-        found = _analyse(source, shown)
+            return _FileTopics(unclear=[f"{source}: cannot read ({exc.strerror})"])
+        found = _analyse(code, source)
         self.files[path] = [*key, [found.topics, found.unclear, found.imports]]
         self.dirty = True
         return found
@@ -227,13 +228,13 @@ def served_topics(folder: Path, common: Path, listing: dict[str, bool] | None = 
     queue = list(_python_files(folder, listing))
     seen: set[str] = set()
     while queue:  # the worker's files, then the common modules they import (and so on)
-        path, shown = queue.pop(0)
+        path, source = queue.pop(0)
         if path in seen:
             continue
         seen.add(path)
-        result = cache.analyse(path, shown)
+        result = cache.analyse(path, source)
         for topic, line in result.topics:
-            found.topics.setdefault(topic, f"{shown}:{line}")
+            found.topics.setdefault(topic, f"{source}:{line}")
         found.unclear += result.unclear
         for parts in result.imports:
             module = common.joinpath(*parts)

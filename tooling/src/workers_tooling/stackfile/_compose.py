@@ -35,14 +35,14 @@ from ..swarm._image_names import ImageNames
 from ._compose_components import (
     COMPONENT_NETWORKS,
     COMPONENT_VOLUMES,
-    COMPONENTS_FAMILY,
-    wanted_components,
+    MONITORING_SERVICES,
+    wanted_monitoring_services,
 )
 from ._overlay import load_overlay
 from ._roundtrip import roundtrip
 from ._service import build_service
-from ._servicesync import WORKERS, Family
-from ._splice import NeedsRoundTrip, Outcome, splice
+from ._servicesync import WORKER_SERVICES, OwnedServices
+from ._splice import NeedsRoundTrip, Outcome, ServiceChanges, splice
 
 __all__ = ["SEED_FILE", "STACK_FILE", "ComposeResult", "check_depends_on", "compose_stack",
            "read_stack_text"]
@@ -52,18 +52,16 @@ SEED_FILE = "deploy/stack.seed.yml"
 _BOM = "\ufeff"
 
 
-@dataclass(frozen=True)
-class ComposeResult:
-    """What :func:`compose_stack` did (or, with ``check``, would do).
+@dataclass(frozen=True, kw_only=True)
+class ComposeResult(ServiceChanges):
+    """What :func:`compose_stack` did (or, with ``check``, would do): the services it
+    ``added``, ``updated`` and ``removed``, and the rest below.
 
     ``diff`` (with ``check`` only) shows what would change; ``method`` is ``"splice"`` or
     ``"round trip"`` (then ``reason`` says why)."""
 
     stack_file: Path
     workers: tuple[str, ...]
-    added: tuple[str, ...]
-    updated: tuple[str, ...]
-    removed: tuple[str, ...]
     changed: bool
     written: bool
     seeded: bool
@@ -186,13 +184,13 @@ def compose_stack(
                                    overlays=(common, per_worker.get(worker.name, {})))
         for worker in workers}
     secrets = sorted({s for worker in workers for s in worker.spec.secrets})
-    shown = source if old_text is not None else relative(seed, repo)
-    outcome, reason = _generate(start[len(bom):], shown, generated, secrets, WORKERS)
-    components = wanted_components(outcome.text, repo, workers, images=images,
-                                   enabled=monitoring, publish=publish_monitoring,
-                                   autoscale=autoscale)
+    start_source = source if old_text is not None else relative(seed, repo)
+    outcome, reason = _generate(start[len(bom):], start_source, generated, secrets, WORKER_SERVICES)
+    components = wanted_monitoring_services(outcome.text, repo, workers, images=images,
+                                            enabled=monitoring, publish=publish_monitoring,
+                                            autoscale=autoscale)
     if components is not None:
-        more, why = _generate(outcome.text, shown, components, (), COMPONENTS_FAMILY,
+        more, why = _generate(outcome.text, start_source, components, (), MONITORING_SERVICES,
                               COMPONENT_VOLUMES if components else (),
                               COMPONENT_NETWORKS if components else None)
         outcome = _combine(outcome, more)
@@ -205,41 +203,42 @@ def compose_stack(
                    outcome, names, reason, seeded=old_text is None)
 
 
-def _generate(text: str, shown: str, generated: dict[str, dict[str, Any]],
-              secrets: Sequence[str], family: Family, volumes: Sequence[str] = (),
+def _generate(text: str, source: str, generated: dict[str, dict[str, Any]],
+              secrets: Sequence[str], owned: OwnedServices, volumes: Sequence[str] = (),
               networks: Mapping[str, Mapping[str, Any]] | None = None) -> tuple[Outcome, str]:
-    """Splice one family of services, else round-trip the file; (outcome, why not spliced)."""
+    """Splice one kind of owned services, else round-trip the file; (outcome, why not spliced)."""
     try:
         try:
-            return splice(text, source=shown, generated=generated, secrets=secrets,
-                          family=family, volumes=volumes, networks=networks), ""
+            return splice(text, source=source, generated=generated, secrets=secrets,
+                          owned=owned, volumes=volumes, networks=networks), ""
         except NeedsRoundTrip as exc:
-            return roundtrip(text, source=shown, generated=generated, secrets=secrets,
-                             family=family, volumes=volumes, networks=networks), str(exc)
+            return roundtrip(text, source=source, generated=generated, secrets=secrets,
+                             owned=owned, volumes=volumes, networks=networks), str(exc)
     except RecursionError:
-        raise InputError(f"{shown}: nested too deeply to read; a stack file is a few levels "
+        raise InputError(f"{source}: nested too deeply to read; a stack file is a few levels "
                          "of keys") from None
 
 
 def _combine(first: Outcome, then: Outcome) -> Outcome:
     """Two passes over the file (workers, then monitoring services) as one outcome."""
     method = "splice" if first.method == then.method == "splice" else "round trip"
-    return Outcome(then.text, first.added + then.added, first.updated + then.updated,
-                   first.removed + then.removed, then.services, method)
+    return Outcome(text=then.text, added=first.added + then.added,
+                   updated=first.updated + then.updated, removed=first.removed + then.removed,
+                   services=then.services, method=method)
 
 
 def _finish(repo: Path, stack_file: Path, target: Path, output: Path | None,
             before: str | None, text: str, changed: bool, check: bool, writer: Writer,
             outcome: Outcome, names: list[str], reason: str, *, seeded: bool) -> ComposeResult:
-    shown = relative(target, repo)
+    source = relative(target, repo)
     diff = "".join(difflib.unified_diff(  # only --check shows it: costly on a large file
         (before or "").splitlines(keepends=True), text.splitlines(keepends=True),
-        fromfile=f"a/{shown}", tofile=f"b/{shown}")) if changed and check else ""
+        fromfile=f"a/{source}", tofile=f"b/{source}")) if changed and check else ""
     if changed and not check:
         try:
             atomic_write(target, text, writer=writer)
         except OSError as exc:
-            raise ToolingError(f"{shown}: cannot write ({exc.strerror or exc}); the file is "
+            raise ToolingError(f"{source}: cannot write ({exc.strerror or exc}); the file is "
                                "unchanged; check the folder's permissions and free space"
                                ) from None
     return ComposeResult(

@@ -4,7 +4,7 @@
 either they stay as the file has them (and are kept up to date). Prometheus' port is
 published with ``--publish-monitoring`` only, unpublished with ``--no-publish-monitoring``,
 and otherwise kept as the file has it (a new monitoring service: not published). They are a second
-:class:`~._servicesync.Family` of generated services, recognised by the
+kind of :class:`~._servicesync.OwnedServices`, recognised by the
 ``camunda-workers.component`` label and spliced like the worker services
 (:mod:`._splice`); inside them only the generated keys change, keys added by hand
 (``command``...) and comments stay. ``--autoscale`` adds the autoscaler to them (it
@@ -29,11 +29,12 @@ from ..monitoring._services import (
 from ..project._discovery import DiscoveredWorker
 from ..swarm._image_names import ImageNames
 from ._labels import COMPONENT_LABEL, label_line_pattern, service_label
-from ._servicesync import Family
+from ._servicesync import OwnedServices
 from .yaml._doc import own_keys
 from .yaml._edit import delete_key, sync_value
 
-__all__ = ["COMPONENTS_FAMILY", "COMPONENT_NETWORKS", "COMPONENT_VOLUMES", "wanted_components"]
+__all__ = ["COMPONENT_NETWORKS", "COMPONENT_VOLUMES", "MONITORING_SERVICES",
+           "wanted_monitoring_services"]
 
 # The keys of a monitoring service the generator owns; inside `deploy` and `environment`
 # only the entries it writes.
@@ -57,7 +58,7 @@ def _sync_component(service: CommentedMap, generated: CommentedMap, source: str)
     return changed
 
 
-COMPONENTS_FAMILY = Family(COMPONENT_LABEL, "monitoring service", _sync_component)
+MONITORING_SERVICES = OwnedServices(COMPONENT_LABEL, "monitoring service", _sync_component)
 
 
 def _components(text: str) -> dict[str, dict[str, Any]]:
@@ -69,10 +70,11 @@ def _components(text: str) -> dict[str, dict[str, Any]]:
             service for service in services.values() if isinstance(service, dict)}
 
 
-def wanted_components(text: str, repo: Path, workers: Sequence[DiscoveredWorker], *,
-                      images: ImageNames, enabled: bool | None,
-                      publish: bool | None = None,
-                      autoscale: bool | None = None) -> dict[str, dict[str, Any]] | None:
+def wanted_monitoring_services(text: str, repo: Path, workers: Sequence[DiscoveredWorker], *,
+                               images: ImageNames, enabled: bool | None,
+                               publish: bool | None = None,
+                               autoscale: bool | None = None,
+                               ) -> dict[str, dict[str, Any]] | None:
     """The monitoring services ``text`` should have (name -> generated keys; ``{}``: none,
     remove them), or None when it has none and none are asked for (nothing to do).
     ``publish``: Prometheus' port published (True) or not (False); None: as in ``text``.

@@ -12,7 +12,7 @@ import yaml
 
 from ..errors import InputError
 from ._service import NETWORK, NETWORK_DECLARATION, SECRET_DECLARATION, VOLUME_DECLARATION
-from ._servicesync import Family
+from ._servicesync import OwnedServices
 
 __all__ = ["declarations", "missing", "neighbour", "not_generated", "yaml11_view"]
 
@@ -38,9 +38,9 @@ def missing(declared: Iterable[Any], wanted: Mapping[str, Any]) -> dict[str, Any
 
 
 def neighbour(kept: Mapping[str, Place], name: str) -> tuple[Place, bool] | None:
-    """Where a new generated service goes among those of its family already in the file
+    """Where a new generated service goes among the owned services of its kind already in the file
     (name -> place): after the one whose name sorts last before ``name`` (``True``), else
-    before the one sorting first after it (``False``); ``None`` if the family has none."""
+    before the one sorting first after it (``False``); ``None`` if there are none."""
     earlier = [other for other in kept if other < name]
     if earlier:
         return kept[max(earlier)], True
@@ -50,11 +50,11 @@ def neighbour(kept: Mapping[str, Place], name: str) -> tuple[Place, bool] | None
     return None
 
 
-def not_generated(source: str, name: str, family: Family) -> InputError:
-    """A service named as a generated one that does not carry the family's label."""
+def not_generated(source: str, name: str, owned: OwnedServices) -> InputError:
+    """A service named as a generated one that does not carry the label of its kind."""
     return InputError(
-        f"{source}: services.{name} exists but is not a generated {family.what}; rename "
-        f"that service, or add the label '{family.label}: {name}' under its deploy.labels "
+        f"{source}: services.{name} exists but is not a generated {owned.what}; rename "
+        f"that service, or add the label '{owned.label}: {name}' under its deploy.labels "
         "to hand it to the generator")
 
 

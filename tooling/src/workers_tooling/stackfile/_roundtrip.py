@@ -20,7 +20,7 @@ from ruamel.yaml.comments import CommentedMap
 from ..errors import InputError
 from ._labels import service_label
 from ._layout import declarations, missing, neighbour, not_generated, yaml11_view
-from ._servicesync import WORKERS, Family
+from ._servicesync import WORKER_SERVICES, OwnedServices
 from ._splice import Outcome
 from .yaml._doc import Document, key_node, own_keys, requote_keys, to_node
 from .yaml._edit import delete_key, insert_key, replace_value, rewrite_misread, sync_value
@@ -30,11 +30,11 @@ __all__ = ["roundtrip"]
 _DOCUMENT_END = re.compile(r"^\.\.\.[ \t]*(#.*)?$", re.MULTILINE)
 
 
-def _family_services(services: CommentedMap, family: Family) -> dict[str, str]:
-    """Name -> service key, for the services carrying the family's label."""
+def _services_owned(services: CommentedMap, owned: OwnedServices) -> dict[str, str]:
+    """Name -> service key, for the services carrying the label of ``owned``."""
     found: dict[str, str] = {}
     for key in own_keys(services):
-        name = service_label(services[key], family.label)
+        name = service_label(services[key], owned.label)
         if name:
             found[name] = key
     return found
@@ -57,10 +57,10 @@ def _declare(data: CommentedMap, section: str, wanted: Mapping[str, Mapping[str,
 
 
 def roundtrip(text: str, *, source: str, generated: Mapping[str, Mapping[str, Any]],
-              secrets: Sequence[str], family: Family = WORKERS,
+              secrets: Sequence[str], owned: OwnedServices = WORKER_SERVICES,
               volumes: Sequence[str] = (),
               networks: Mapping[str, Mapping[str, Any]] | None = None) -> Outcome:
-    """Bring the services of ``family`` in ``text`` in line with ``generated`` (name ->
+    """Bring the services of ``owned`` in ``text`` in line with ``generated`` (name ->
     service, in name order) through a whole-file round trip."""
     document = Document(text, source=source)
     data = document.data
@@ -69,12 +69,12 @@ def roundtrip(text: str, *, source: str, generated: Mapping[str, Mapping[str, An
     services = data["services"]
     if not isinstance(services, CommentedMap):
         raise InputError(f"{source}: services: expected a mapping of services")
-    existing = _family_services(services, family)
+    existing = _services_owned(services, owned)
     data11 = yaml11_view(text)
     yaml11 = data11.get("services") if isinstance(data11, dict) else None
     for name in generated:
         if name not in existing and name in own_keys(services):
-            raise not_generated(source, name, family)
+            raise not_generated(source, name, owned)
     removed = tuple(sorted(name for name in existing if name not in generated))
     for name in removed:
         delete_key(services, existing.pop(name))
@@ -84,7 +84,7 @@ def roundtrip(text: str, *, source: str, generated: Mapping[str, Mapping[str, An
         node = to_node(service)
         if name in existing:
             key = existing[name]
-            synced = family.sync(services[key], node, f"{source}: services.{key}")
+            synced = owned.sync(services[key], node, f"{source}: services.{key}")
             requoted = requote_keys(services, (key,))  # `yes:` becomes `"yes":`
             seen = yaml11.get(key) if isinstance(yaml11, dict) else None
             if rewrite_misread(services[key], seen, service) or requoted or synced:
@@ -101,8 +101,8 @@ def roundtrip(text: str, *, source: str, generated: Mapping[str, Mapping[str, An
         output += "...\n"
     if text.splitlines(keepends=True)[:1] and text.splitlines(keepends=True)[0].endswith("\r\n"):
         output = output.replace("\r\n", "\n").replace("\n", "\r\n")
-    return Outcome(output, tuple(added), tuple(updated), removed,
-                   tuple(str(key) for key in own_keys(services)), "round trip")
+    return Outcome(text=output, added=tuple(added), updated=tuple(updated), removed=removed,
+                   services=tuple(str(key) for key in own_keys(services)), method="round trip")
 
 
 def _position(keys: list[Any], workers: Mapping[str, str], name: str) -> int:

@@ -5,9 +5,9 @@ service that differs from what the generator would write afresh (:mod:`._splice`
 the whole-file round trip (:mod:`._roundtrip`). Only the keys the generator owns change
 (:mod:`._service`); everything else in the service stays, with its comments.
 
-A :class:`Family` is a kind of service the generator owns: :data:`WORKERS` here, the
-monitoring services in :mod:`._compose_components`. Splicing and the round trip work on
-one family at a time, recognising its services by its label.
+An :class:`OwnedServices` is a kind of service the generator owns: :data:`WORKER_SERVICES`
+here, the monitoring services in :mod:`._compose_components`. Splicing and the round trip work on
+one kind at a time, recognising its services by its label.
 """
 
 from __future__ import annotations
@@ -24,7 +24,7 @@ from ._service import DEPLOY_KEYS, FIXED_ENVIRONMENT, REMOVED_KEYS, SERVICE_KEYS
 from .yaml._doc import own_keys, to_node
 from .yaml._edit import delete_key, replace_value, sync_value
 
-__all__ = ["WORKERS", "Family", "sync_service"]
+__all__ = ["WORKER_SERVICES", "OwnedServices", "sync_service"]
 
 
 def sync_service(service: CommentedMap, generated: CommentedMap, source: str) -> bool:
@@ -85,7 +85,7 @@ def _sync_secrets(service: CommentedMap, wanted: list[str], before: list[str]) -
 
 
 @dataclass(frozen=True)
-class Family:
+class OwnedServices:
     """A kind of generated service: the label naming it, what to call it in messages, and
     how an existing one is brought in line (``sync(service, generated, source)``)."""
 
@@ -94,4 +94,4 @@ class Family:
     sync: Callable[[CommentedMap, CommentedMap, str], bool]
 
 
-WORKERS = Family(WORKER_LABEL, "worker service", sync_service)
+WORKER_SERVICES = OwnedServices(WORKER_LABEL, "worker service", sync_service)

@@ -10,7 +10,7 @@ byte: other services and sections, comments, flow mappings, ``~``, document mark
 anchors and merge keys, CRLF line breaks.
 
 The same is done for the monitoring services (:mod:`._compose_components`): each call
-handles one :class:`~._servicesync.Family` of generated services, by its label.
+handles one :class:`~._servicesync.OwnedServices` of generated services, by its label.
 
 :class:`NeedsRoundTrip` says where this is not safe (a worker service that itself uses
 anchors, aliases or merge keys, a flow-style section that needs an entry, a file the line
@@ -38,7 +38,7 @@ from ._line_edits import (
     uses_anchors,
     without_comment,
 )
-from ._servicesync import WORKERS, Family
+from ._servicesync import WORKER_SERVICES, OwnedServices
 from .yaml._doc import Document, guess_indent, needs_quotes, requote_keys, to_node
 from .yaml._edit import rewrite_misread
 from .yaml._emit import Style
@@ -63,14 +63,20 @@ class NeedsRoundTrip(Exception):
     """Splicing is not safe here; the message says why."""
 
 
-@dataclass(frozen=True)
-class Outcome:
-    """The new text and what changed; ``method`` is "splice" or "round trip"."""
+@dataclass(frozen=True, kw_only=True)
+class ServiceChanges:
+    """The services a composition added, updated and removed, by name."""
 
-    text: str
     added: tuple[str, ...]
     updated: tuple[str, ...]
     removed: tuple[str, ...]
+
+
+@dataclass(frozen=True, kw_only=True)
+class Outcome(ServiceChanges):
+    """The new text and what changed; ``method`` is "splice" or "round trip"."""
+
+    text: str
     services: tuple[str, ...]
     method: str
 
@@ -84,30 +90,30 @@ class _Service:
 
 
 def _classify(splicer: LineEdits, children: list[Entry], column: int,
-              generated: Mapping[str, Mapping[str, Any]], family: Family) -> list[_Service]:
-    """Which services are of the family (worker services), and which of those are current."""
+              generated: Mapping[str, Mapping[str, Any]], owned: OwnedServices) -> list[_Service]:
+    """Which services are ``owned`` (e.g. worker services), and which of those are current."""
     found: list[_Service] = []
     for child in children:
         block = "".join(splicer.lines[child.start:child.end])
-        if family.label not in block:
+        if owned.label not in block:
             found.append(_Service(child, None))
             continue
-        match = label_line_pattern(family.label).search(block)
+        match = label_line_pattern(owned.label).search(block)
         guess = match.group(1) if match else ""
         if guess in generated and block == splicer.entry(child.key, generated[guess], column):
             found.append(_Service(child, guess, current=True))
             continue
-        loaded = _load(splicer, child, column, family)
-        found.append(_Service(child, service_label(loaded[1], family.label), loaded=loaded))
+        loaded = _load(splicer, child, column, owned)
+        found.append(_Service(child, service_label(loaded[1], owned.label), loaded=loaded))
     return found
 
 
 def _load(splicer: LineEdits, child: Entry, column: int,
-          family: Family) -> tuple[Document, Any]:
+          owned: OwnedServices) -> tuple[Document, Any]:
     text = dedent_block(splicer.lines[child.start:child.end], column)
     try:
         if uses_anchors(text):
-            raise NeedsRoundTrip(f"the {family.what} {child.key!r} uses anchors, aliases or "
+            raise NeedsRoundTrip(f"the {owned.what} {child.key!r} uses anchors, aliases or "
                                  "merge keys")
         style = splicer.style
         document = Document(text, source=splicer.source,
@@ -124,13 +130,13 @@ def _yaml11_view(splicer: LineEdits, child: Entry, column: int) -> Any:
 
 
 def _update(splicer: LineEdits, found: _Service, column: int,
-            generated: Mapping[str, Any], family: Family) -> bool:
+            generated: Mapping[str, Any], owned: OwnedServices) -> bool:
     child = found.entry
-    document, service = found.loaded or _load(splicer, child, column, family)
+    document, service = found.loaded or _load(splicer, child, column, owned)
     where = f"{splicer.source}: services.{child.key}"
     if not isinstance(service, CommentedMap):
         raise InputError(f"{where}: expected a mapping of service keys")
-    synced = family.sync(service, to_node(generated), where)
+    synced = owned.sync(service, to_node(generated), where)
     requoted = requote_keys(document.data)  # `yes:` becomes `"yes":`
     misread = rewrite_misread(service, _yaml11_view(splicer, child, column), generated)
     if not (synced or requoted or misread):
@@ -187,7 +193,7 @@ def _insert_services(splicer: LineEdits, key_line: int, children: list[Entry],
 
 
 def _services(splicer: LineEdits, top: list[Entry], generated: Mapping[str, Mapping[str, Any]],
-              family: Family) -> tuple[list[str], list[str], list[str], list[Entry]]:
+              owned: OwnedServices) -> tuple[list[str], list[str], list[str], list[Entry]]:
     """Edit the services; returns (added, updated, removed, the services in the file)."""
     newline = splicer.style.newline
     section = next((entry for entry in top if entry.key == "services"), None)
@@ -212,25 +218,25 @@ def _services(splicer: LineEdits, top: list[Entry], generated: Mapping[str, Mapp
         line = splicer.lines[section.start]
         splicer.edit(section.start, section.start + 1,
                      line[:section.column] + "services:" + comment + newline)
-    services = _classify(splicer, children, column, generated, family)
+    services = _classify(splicer, children, column, generated, owned)
     workers: dict[str, _Service] = {}
     for service in services:
         if service.worker is not None:
             if service.worker in workers:
                 raise InputError(
                     f"{splicer.source}: services {workers[service.worker].entry.key!r} and "
-                    f"{service.entry.key!r} both carry the label '{family.label}: "
+                    f"{service.entry.key!r} both carry the label '{owned.label}: "
                     f"{service.worker}'; remove it from one of them")
             workers[service.worker] = service
     keys = {child.key for child in children}
     for name in generated:
         if name not in workers and name in keys:
-            raise not_generated(splicer.source, name, family)
+            raise not_generated(splicer.source, name, owned)
     removed = sorted(name for name in workers if name not in generated)
     _remove(splicer, [workers[name].entry for name in removed], section.end)
     updated = [name for name, service in sorted(workers.items())
                if name in generated and not service.current
-               and _update(splicer, service, column, generated[name], family)]
+               and _update(splicer, service, column, generated[name], owned)]
     added = [name for name in generated if name not in workers]
     _insert_services(splicer, section.start, children, services, added, column, generated)
     return added, updated, removed, children
@@ -277,10 +283,10 @@ def _declare(splicer: LineEdits, top: list[Entry], section: str,
 
 
 def splice(text: str, *, source: str, generated: Mapping[str, Mapping[str, Any]],
-           secrets: Sequence[str], family: Family = WORKERS,
+           secrets: Sequence[str], owned: OwnedServices = WORKER_SERVICES,
            volumes: Sequence[str] = (),
            networks: Mapping[str, Mapping[str, Any]] | None = None) -> Outcome:
-    """Bring the services of ``family`` in ``text`` in line with ``generated`` (name ->
+    """Bring the services of ``owned`` in ``text`` in line with ``generated`` (name ->
     service, in name order), declaring the network, ``secrets`` and ``volumes`` they use
     (and ``networks``: more networks, name -> declaration)."""
     lines = split_lines(text)
@@ -290,7 +296,7 @@ def splice(text: str, *, source: str, generated: Mapping[str, Mapping[str, Any]]
         top = mapping_entries(scanned, 0, len(lines), 0)
         splicer = LineEdits(lines, scanned, Style(*guess_indent(lines), newline=newline),
                             source)
-        added, updated, removed, children = _services(splicer, top, generated, family)
+        added, updated, removed, children = _services(splicer, top, generated, owned)
         for section, wanted in declarations(generated, secrets, volumes, networks).items():
             _declare(splicer, top, section, wanted)
         output = splicer.result() if splicer.edits else text
@@ -304,5 +310,6 @@ def splice(text: str, *, source: str, generated: Mapping[str, Mapping[str, Any]]
     except DuplicateKey as exc:
         raise InputError(f"{source}: not valid YAML: {exc}") from None
     services = tuple(child.key for child in children) + tuple(added)
-    return Outcome(output, tuple(added), tuple(updated), tuple(removed), services, "splice")
+    return Outcome(text=output, added=tuple(added), updated=tuple(updated),
+                   removed=tuple(removed), services=services, method="splice")
 
