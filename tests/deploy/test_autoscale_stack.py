@@ -113,6 +113,13 @@ def _metrics() -> dict[str, float]:
     return samples
 
 
+def _first_round_done() -> bool:
+    try:
+        return "camunda_autoscaler_current_replicas" in " ".join(_metrics())
+    except RuntimeError:  # its container is there, its metrics server not yet (or gone:
+        return False      # the services' logs then say why)
+
+
 @dataclass
 class Timeline:
     """Load and replicas each second, from a thread, while the burst runs."""
@@ -189,8 +196,8 @@ def stack(camunda: EngineApi, tmp_path_factory: pytest.TempPathFactory) -> Itera
         wait_until(lambda: _autoscaler_container() != "", timeout=180, interval=1,
                    what="the autoscaler's container")
         try:
-            wait_until(lambda: "camunda_autoscaler_current_replicas" in " ".join(_metrics()),
-                       timeout=90, interval=1, what="the autoscaler's first round")
+            wait_until(_first_round_done, timeout=90, interval=1,
+                       what="the autoscaler's first round")
         except AssertionError as exc:  # what the services said, to see why
             said = {name: subprocess.run(
                 ["docker", "service", "logs", "--raw", f"{STACK}_{name}"], capture_output=True,
