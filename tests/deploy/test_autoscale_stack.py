@@ -252,16 +252,22 @@ def test_a_burst_scales_out_survives_a_restart_and_a_deploy_and_returns_to_zero(
         at_zero = time.monotonic() - timeline.started
 
         # 2. a load held by the test (600 tasks locked: load, but no replica's work):
-        # 6 replicas, kept through a killed autoscaler task and a deploy
-        held: list[str] = []
-        locked: list[dict[str, str]] = []
-        for chunk in range(12):  # locked as they come, before a starting replica can
-            held += [camunda.start("hello_world", {"name": f"held{chunk}-{n}"})
-                     for n in range(50)]
-            locked += camunda.post("/external-task/fetchAndLock", {
-                "workerId": "autoscale-test", "maxTasks": 50,
+        # 6 replicas, kept through a killed autoscaler task and a deploy. Made while the
+        # autoscaler is paused: else the replica it starts for the first tasks takes the
+        # next ones before the test can lock them, and the held load never reaches 600.
+        wait_until(lambda: _running() == 0, timeout=60, interval=0.5, what="no task running")
+        paused = _autoscaler_container()
+        docker_run("docker", "pause", paused)
+        try:
+            with ThreadPoolExecutor(8) as pool:
+                held = list(pool.map(
+                    lambda n: camunda.start("hello_world", {"name": f"held{n}"}), range(600)))
+            locked: list[dict[str, str]] = camunda.post("/external-task/fetchAndLock", {
+                "workerId": "autoscale-test", "maxTasks": 600,
                 "topics": [{"topicName": "say_hello", "lockDuration": 600_000}]})
-        assert len(locked) > 500  # 6 replicas' worth, whatever a replica took meanwhile
+        finally:
+            docker_run("docker", "unpause", paused)
+        assert len(locked) == 600
         wait_until(lambda: _replicas() == 6, timeout=3 * INTERVAL, interval=0.2,
                    what="6 replicas for the held load")
         held_at = time.monotonic() - timeline.started
