@@ -148,8 +148,11 @@ async def forward(request: web.Request) -> web.StreamResponse:
                         "proxy (GET of _ping, version, tasks, services, nodes, networks, and the "
                         "replicas of autoscaled services only)"},
             status=403)
-    target = URL.build(scheme="http", host="docker", path=request.path,
-                       query_string=request.query_string)
+    # The query as it came, still percent-encoded: the decoded one would be encoded again
+    # (an '=' in a filter's value reaching the daemon as %253D, matching nothing).
+    raw = request.rel_url.raw_query_string
+    target = URL(f"http://docker{request.rel_url.raw_path}" + (f"?{raw}" if raw else ""),
+                 encoded=True)
     try:
         async with request.app[_session].request(request.method, target) as answer:
             response = web.StreamResponse(

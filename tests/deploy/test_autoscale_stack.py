@@ -113,6 +113,13 @@ def _metrics() -> dict[str, float]:
     return samples
 
 
+def _first_round_done() -> bool:
+    try:
+        return "camunda_autoscaler_current_replicas" in " ".join(_metrics())
+    except RuntimeError:  # its container is there, its metrics server not yet (or gone:
+        return False      # the services' logs then say why)
+
+
 @dataclass
 class Timeline:
     """Load and replicas each second, from a thread, while the burst runs."""
@@ -189,8 +196,8 @@ def stack(camunda: EngineApi, tmp_path_factory: pytest.TempPathFactory) -> Itera
         wait_until(lambda: _autoscaler_container() != "", timeout=180, interval=1,
                    what="the autoscaler's container")
         try:
-            wait_until(lambda: "camunda_autoscaler_current_replicas" in " ".join(_metrics()),
-                       timeout=90, interval=1, what="the autoscaler's first round")
+            wait_until(_first_round_done, timeout=90, interval=1,
+                       what="the autoscaler's first round")
         except AssertionError as exc:  # what the services said, to see why
             said = {name: subprocess.run(
                 ["docker", "service", "logs", "--raw", f"{STACK}_{name}"], capture_output=True,
@@ -245,16 +252,22 @@ def test_a_burst_scales_out_survives_a_restart_and_a_deploy_and_returns_to_zero(
         at_zero = time.monotonic() - timeline.started
 
         # 2. a load held by the test (600 tasks locked: load, but no replica's work):
-        # 6 replicas, kept through a killed autoscaler task and a deploy
-        held: list[str] = []
-        locked: list[dict[str, str]] = []
-        for chunk in range(12):  # locked as they come, before a starting replica can
-            held += [camunda.start("hello_world", {"name": f"held{chunk}-{n}"})
-                     for n in range(50)]
-            locked += camunda.post("/external-task/fetchAndLock", {
-                "workerId": "autoscale-test", "maxTasks": 50,
+        # 6 replicas, kept through a killed autoscaler task and a deploy. Made while the
+        # autoscaler is paused: else the replica it starts for the first tasks takes the
+        # next ones before the test can lock them, and the held load never reaches 600.
+        wait_until(lambda: _running() == 0, timeout=60, interval=0.5, what="no task running")
+        paused = _autoscaler_container()
+        docker_run("docker", "pause", paused)
+        try:
+            with ThreadPoolExecutor(8) as pool:
+                held = list(pool.map(
+                    lambda n: camunda.start("hello_world", {"name": f"held{n}"}), range(600)))
+            locked: list[dict[str, str]] = camunda.post("/external-task/fetchAndLock", {
+                "workerId": "autoscale-test", "maxTasks": 600,
                 "topics": [{"topicName": "say_hello", "lockDuration": 600_000}]})
-        assert len(locked) > 500  # 6 replicas' worth, whatever a replica took meanwhile
+        finally:
+            docker_run("docker", "unpause", paused)
+        assert len(locked) == 600
         wait_until(lambda: _replicas() == 6, timeout=3 * INTERVAL, interval=0.2,
                    what="6 replicas for the held load")
         held_at = time.monotonic() - timeline.started

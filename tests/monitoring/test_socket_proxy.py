@@ -160,3 +160,20 @@ def test_prometheus_discovers_the_swarm_through_the_proxy_and_is_refused_nothing
               if "level=error" in line]
     assert errors == []
     assert proxy.refused()[before:] == []
+
+
+def test_a_label_filter_with_an_equals_sign_in_its_value_reaches_the_daemon_as_sent(
+        proxy: Proxy) -> None:
+    """``label=KEY=VALUE`` where VALUE holds '=' (the autoscaler's stack filter has one):
+    forwarded as sent, not re-encoded (an '=' reaching the daemon as %253D matches nothing)."""
+    name = f"proxy-label-{uuid.uuid4().hex[:8]}"
+    label = f"{name}.key=value=with=equals"
+    docker_run("docker", "service", "create", "--detach", "--replicas", "0", "--name", name,
+               "--label", label, "local/python-base:bookworm", "true")
+    try:
+        filters = f'{{"label":["{label}"]}}'
+        answer = proxy.http.get(f"/v{_version(proxy)}/services", params={"filters": filters})
+        assert answer.status_code == 200, answer.text
+        assert [service["Spec"]["Name"] for service in answer.json()] == [name]
+    finally:
+        docker_run("docker", "service", "rm", name)

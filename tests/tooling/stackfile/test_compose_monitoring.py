@@ -223,3 +223,23 @@ def test_a_flow_style_volumes_section_takes_the_round_trip(
     assert data["networks"]["docker-api"] == {"driver": "overlay", "internal": True}
     assert not compose_stack(repo).changed
     docker_stack_config(repo / STACK)
+
+
+def test_the_autoscaler_image_tag_follows_every_tooling_module_it_copies(
+        tmp_path: Path) -> None:
+    """autoscaler.Dockerfile copies the whole tooling package; the autoscaler imports
+    project/ and stackfile/ modules too, so a change there must change the tag (else
+    ``docker stack deploy`` keeps the old autoscaler running)."""
+    from workers_tooling.monitoring._services import COMPONENTS, component_image
+    from workers_tooling.swarm._image_names import ImageNames
+
+    package = "tooling/src/workers_tooling"
+    build_file_tree(tmp_path, {f"{package}/{path}": (REPO / package / path).read_text()
+                               for path in ("__init__.py", "autoscale/_act.py",
+                                            "project/_service_spec.py")})
+    autoscaler = next(c for c in COMPONENTS if c.name == "autoscaler")
+    names = ImageNames("local", resolved=True)
+    before = component_image(tmp_path, autoscaler, names)
+    spec = tmp_path / package / "project" / "_service_spec.py"
+    spec.write_text(spec.read_text() + "\n# changed\n")
+    assert component_image(tmp_path, autoscaler, names) != before

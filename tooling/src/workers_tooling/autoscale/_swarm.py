@@ -3,9 +3,9 @@ read and changed over the Docker API (through the stack's socket proxy), with ``
 
 Two calls only, both allowed by ``deploy/monitoring/socket_proxy.py``:
 
-* ``GET /services``: every service, with its spec, version and update status; those of
-  the stack are picked here (the proxy re-quotes a query's ``=``, so a label filter
-  would reach the daemon as ``%3D`` and match nothing);
+* ``GET /services?filters={"label":["com.docker.stack.namespace=STACK"]}``: the stack's
+  services, with their specs, versions and update status (checked again here: a daemon
+  that ignored the filter must not lend us another stack's workers);
 * ``POST /services/ID/update?version=N`` with the same spec, only
   ``Mode.Replicated.Replicas`` changed (the proxy refuses anything else).
 
@@ -15,6 +15,7 @@ HTTP and Docker errors are translated here, once, into :class:`SwarmError`.
 from __future__ import annotations
 
 import copy
+import json
 from dataclasses import dataclass
 from typing import Any
 
@@ -64,7 +65,8 @@ def _answer(response: httpx.Response, what: str) -> Any:
 def worker_services(docker: httpx.Client, stack: str) -> dict[str, WorkerService]:
     """Worker name -> its service in ``stack`` (``docker``: ``base_url`` the Docker API)."""
     try:
-        found = _answer(docker.get("/services"), "GET /services")
+        found = _answer(docker.get("/services", params={"filters": json.dumps(
+            {"label": [f"{_STACK_LABEL}={stack}"]})}), "GET /services")
     except httpx.HTTPError as exc:
         raise SwarmError(f"GET /services: Docker API unreachable ({type(exc).__name__}: "
                          f"{' '.join(str(exc).split())[:200]})") from None

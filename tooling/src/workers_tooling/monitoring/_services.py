@@ -101,7 +101,7 @@ COMPONENTS = (
     Component("autoscaler", f"{MONITORING_DIR}/autoscaler.Dockerfile", ".",
               (f"{MONITORING_DIR}/autoscaler.Dockerfile",
                f"{MONITORING_DIR}/autoscaler-requirements.txt", "sdk/pyproject.toml",
-               "tooling/src/workers_tooling/*.py", "tooling/src/workers_tooling/autoscale/*.py"),
+               "tooling/src/workers_tooling/**/*.py"),  # the Dockerfile copies it all
               "BASE_IMAGE", "BASE_IMAGE"),
 )
 
