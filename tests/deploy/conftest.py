@@ -8,11 +8,11 @@ from pathlib import Path
 
 import pytest
 
-from tests.support.cluster import cluster
+from tests.support.cluster import cluster, on_cluster
 from tests.support.cluster_stack import cluster_stack
 from tests.support.docker import build_wheelhouse, prepare_swarm, require_docker_or_skip
 
-__all__ = ["cluster", "cluster_stack", "swarm", "swarm_engine_image", "wheelhouse"]
+__all__ = ["cluster", "cluster_stack", "on_cluster", "swarm", "swarm_engine_image", "wheelhouse"]
 
 
 @pytest.fixture(scope="session")

@@ -47,7 +47,8 @@ from workers_tooling import (
 from workers_tooling.cli import main
 from workers_tooling.swarm._docker_client import docker_client
 
-pytestmark = [pytest.mark.docker, pytest.mark.slow, pytest.mark.timeout(900)]
+pytestmark = [pytest.mark.docker, pytest.mark.slow, pytest.mark.timeout(900),
+              pytest.mark.usefixtures("on_cluster")]
 
 REFUSED = "cwx-refused"  # the stack the refused deploys name (the cluster is shared)
 TASK_PREFIX = re.compile(rf"^{STACK}_{WORKER}\.\d+\.(\w+)@(\S+)\s")

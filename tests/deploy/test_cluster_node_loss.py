@@ -30,7 +30,8 @@ from tests.support.cluster_stack import (
 )
 from tests.support.engine import wait_until
 
-pytestmark = [pytest.mark.docker, pytest.mark.slow, pytest.mark.timeout(900)]
+pytestmark = [pytest.mark.docker, pytest.mark.slow, pytest.mark.timeout(900),
+              pytest.mark.usefixtures("on_cluster")]
 
 INSTANCES = 300
 

@@ -1,15 +1,17 @@
 """A real multi-node Swarm on this machine for tests: ``scripts/cluster.sh`` with a name and
 a subnet of the tests' own (so a cluster someone runs by hand is left alone).
 
-The ``cluster`` fixture (session scope, registered in ``tests/conftest.py``) is the one
-cluster every test module of a session shares: three nodes, all managers, a registry and an
-sshd on node1; ``DOCKER_HOST`` is node1 over SSH while it lives. It comes up once (about
+The ``cluster`` fixture (session scope, registered in ``tests/deploy/conftest.py``) is the
+one cluster every test module of a session shares: three nodes, all managers, a registry and
+an sshd on node1. A cluster module uses ``on_cluster``: ``DOCKER_HOST`` is node1 over SSH for
+that module only. It comes up once (about
 30 s) and goes at the end of the session, when ``down`` must leave nothing behind. A test
 that kills a node brings it back (``cluster.up()``) before it ends.
 """
 
 from __future__ import annotations
 
+import contextlib
 import fcntl
 import os
 import subprocess
@@ -148,9 +150,28 @@ class Cluster:
 CLUSTER = Cluster()
 
 
+@contextlib.contextmanager
+def docker_host_of(cluster: Cluster) -> Iterator[None]:
+    """``DOCKER_HOST`` the cluster's manager over SSH (and no ``TAG``) inside the block only:
+    the cluster lives for the whole session, and the tests after the cluster modules must
+    reach this machine's engine again (a session-wide DOCKER_HOST broke every one of them)."""
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setenv("DOCKER_HOST", cluster.docker_host)
+        patch.delenv("TAG", raising=False)
+        yield
+
+
+@pytest.fixture(scope="module")
+def on_cluster(cluster: Cluster) -> Iterator[Cluster]:
+    """The cluster as the Docker engine of one test module (``DOCKER_HOST``)."""
+    with docker_host_of(cluster):
+        yield cluster
+
+
 @pytest.fixture(scope="session")
 def cluster() -> Iterator[Cluster]:
-    """The three-node cluster of this session, reached over SSH (``DOCKER_HOST``)."""
+    """The three-node cluster of this session; ``on_cluster`` makes it a module's
+    ``DOCKER_HOST``."""
     require_docker_or_skip(("scripts/base-images.sh",), ("scripts/base-images.sh", "postgres"),
                            ("engine/engine.sh", "build", "camunda"))
     if os.geteuid() != 0:
@@ -162,17 +183,9 @@ def cluster() -> Iterator[Cluster]:
         seconds = CLUSTER.up()
         print(f"\n[cluster] {CLUSTER.nodes} nodes ({CLUSTER.managers} managers), registry "
               f"and sshd up in {seconds:.1f}s")
-        saved = {key: os.environ.get(key) for key in ("DOCKER_HOST", "REGISTRY", "TAG")}
-        os.environ["DOCKER_HOST"] = CLUSTER.docker_host
-        os.environ.pop("TAG", None)
         try:
             yield CLUSTER
         finally:
-            for key, value in saved.items():
-                if value is None:
-                    os.environ.pop(key, None)
-                else:
-                    os.environ[key] = value
             started = time.monotonic()
             CLUSTER.down()
             print(f"\n[cluster] down in {time.monotonic() - started:.1f}s")

@@ -29,7 +29,7 @@ from typing import Any
 import httpx
 import pytest
 
-from tests.support.cluster import Cluster
+from tests.support.cluster import Cluster, docker_host_of
 from tests.support.docker import POSTGRES_IMAGE
 from tests.support.engine import REPO, EngineApi, wait_until
 from workers_tooling import ServiceStatus, service_logs, stack_status
@@ -236,8 +236,9 @@ def cluster_stack(cluster: Cluster, tmp_path_factory: pytest.TempPathFactory,
             response = stack.api.http.post("/deployment/create", files=files,
                                            data={"deployment-name": bpmn})
             assert response.status_code == 200, response.text
-        wait_until(lambda: len(set(worker().nodes)) == 3, timeout=300, interval=2,
-                   what="three replicas running on three nodes")
+        with docker_host_of(cluster):
+            wait_until(lambda: len(set(worker().nodes)) == 3, timeout=300, interval=2,
+                       what="three replicas running on three nodes")
         yield stack
     finally:
         stack.api.close()
