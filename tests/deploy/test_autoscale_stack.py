@@ -16,6 +16,7 @@ stdout (-s).
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import re
@@ -226,6 +227,24 @@ def _back_to_zero(what: str) -> None:
                what=f"back to 0 replicas ({what})")
 
 
+@contextlib.contextmanager
+def _autoscaler_paused() -> Iterator[None]:
+    """The autoscaler's container frozen inside the block: what happens there arrives at
+    once for it."""
+    paused = _autoscaler_container()
+    docker_run("docker", "pause", paused)
+    try:
+        yield
+    finally:
+        docker_run("docker", "unpause", paused)
+
+
+def _start_600(camunda: EngineApi, prefix: str) -> list[str]:
+    with ThreadPoolExecutor(8) as pool:
+        return list(pool.map(
+            lambda n: camunda.start("hello_world", {"name": f"{prefix}{n}"}), range(600)))
+
+
 def test_a_burst_scales_out_survives_a_restart_and_a_deploy_and_returns_to_zero(
         camunda: EngineApi, stack: Path) -> None:
     _deploy_process(camunda)
@@ -240,14 +259,8 @@ def test_a_burst_scales_out_survives_a_restart_and_a_deploy_and_returns_to_zero(
         # busy cores creating 600 takes up to 15 s, long enough for the first replicas to
         # drain the first ones, so the load of a round never reached 600 (seen in CI).
         burst_at = time.monotonic() - timeline.started
-        paused = _autoscaler_container()
-        docker_run("docker", "pause", paused)
-        try:
-            with ThreadPoolExecutor(8) as pool:
-                instances = list(pool.map(
-                    lambda n: camunda.start("hello_world", {"name": f"as{n}"}), range(600)))
-        finally:
-            docker_run("docker", "unpause", paused)
+        with _autoscaler_paused():
+            instances = _start_600(camunda, "as")
         started_all = time.monotonic() - timeline.started
         wait_until(lambda: _replicas() > 0, timeout=3 * INTERVAL, interval=0.2,
                    what="the first scale from 0")
@@ -264,17 +277,11 @@ def test_a_burst_scales_out_survives_a_restart_and_a_deploy_and_returns_to_zero(
         # autoscaler is paused: else the replica it starts for the first tasks takes the
         # next ones before the test can lock them, and the held load never reaches 600.
         wait_until(lambda: _running() == 0, timeout=60, interval=0.5, what="no task running")
-        paused = _autoscaler_container()
-        docker_run("docker", "pause", paused)
-        try:
-            with ThreadPoolExecutor(8) as pool:
-                held = list(pool.map(
-                    lambda n: camunda.start("hello_world", {"name": f"held{n}"}), range(600)))
+        with _autoscaler_paused():
+            held = _start_600(camunda, "held")
             locked: list[dict[str, str]] = camunda.post("/external-task/fetchAndLock", {
                 "workerId": "autoscale-test", "maxTasks": 600,
                 "topics": [{"topicName": "say_hello", "lockDuration": 600_000}]})
-        finally:
-            docker_run("docker", "unpause", paused)
         assert len(locked) == 600
         wait_until(lambda: _replicas() == 6, timeout=3 * INTERVAL, interval=0.2,
                    what="6 replicas for the held load")
