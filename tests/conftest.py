@@ -7,7 +7,10 @@ from collections.abc import Iterator
 import pytest
 
 from tests.support.engine import EngineApi
+from tests.support.secured_engine import secured, tls_files
 from tests.support.sessions import engine_url, stop_all
+
+__all__ = ["camunda", "engine", "secured", "tls_files"]
 
 
 def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:

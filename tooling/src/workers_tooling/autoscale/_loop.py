@@ -8,6 +8,7 @@ acting on the decisions is the autoscaler service's job (planned).
 
 from __future__ import annotations
 
+import os
 import threading
 import time
 from collections.abc import Callable, Mapping
@@ -15,7 +16,6 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-import httpx
 from docker.errors import DockerException
 
 from ..errors import InputError, ToolingError
@@ -23,6 +23,7 @@ from ..project._discovery import discover_workers
 from ..project._service_spec import AutoscalePolicy
 from ..swarm._docker_client import docker_client, require_swarm
 from ..swarm._stack import stack_service
+from ._engine import CredentialError, engine_client
 from ._load import read_loads
 from .policy import Decision, ScaleState, decide
 
@@ -77,8 +78,12 @@ def autoscale_dry_run(
     stop = stop or threading.Event()
     states: dict[str, ScaleState | None] = dict.fromkeys(policies)
     rounds = 0
-    with docker_client() as client, httpx.Client(base_url=engine_url.rstrip("/"),
-                                                 timeout=10) as engine:
+    try:
+        engine_http = engine_client(engine_url, os.environ)
+    except CredentialError as exc:
+        raise InputError(f"{exc}: give a readable file (the engine's credentials, as the "
+                         "workers read them)") from None
+    with docker_client() as client, engine_http as engine:
         require_swarm(client)
         while True:
             reading = read_loads(engine, topics)

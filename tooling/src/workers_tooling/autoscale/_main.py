@@ -22,8 +22,6 @@ import signal
 import sys
 import threading
 from collections.abc import Mapping
-from pathlib import Path
-from typing import Any
 
 import httpx
 from prometheus_client import CollectorRegistry, start_http_server
@@ -31,6 +29,7 @@ from pydantic import ValidationError
 
 from ..project._service_spec import AutoscalePolicy
 from ._act import AutoscaledWorker, Autoscaler
+from ._engine import CredentialError, engine_client
 from ._metrics import AutoscalerMetrics
 
 __all__ = ["SettingError", "main", "workers_from_environment"]
@@ -67,27 +66,12 @@ def workers_from_environment(text: str) -> list[AutoscaledWorker]:
     return workers
 
 
-def _secret(environ: Mapping[str, str], name: str) -> str | None:
-    path = environ.get(name)
-    if not path:
-        return None
-    try:
-        return Path(path).read_text(encoding="utf-8").strip()
-    except OSError as exc:
-        raise SettingError(f"{name}: cannot read {path} ({exc.strerror})") from None
-
-
 def _engine(environ: Mapping[str, str]) -> httpx.Client:
-    options: dict[str, Any] = {}
-    user, password = _secret(environ, "CAMUNDA_USER_FILE"), _secret(
-        environ, "CAMUNDA_PASSWORD_FILE")
-    token = _secret(environ, "CAMUNDA_TOKEN_FILE")
-    if user is not None and password is not None:
-        options["auth"] = (user, password)
-    elif token is not None:
-        options["headers"] = {"Authorization": f"Bearer {token}"}
-    url = environ.get("CAMUNDA_URL", "http://engine:8080/engine-rest").rstrip("/")
-    return httpx.Client(base_url=url, timeout=10, **options)
+    url = environ.get("CAMUNDA_URL", "http://engine:8080/engine-rest")
+    try:
+        return engine_client(url, environ)
+    except CredentialError as exc:
+        raise SettingError(str(exc)) from None
 
 
 def _number(environ: Mapping[str, str], name: str, default: str, low: float,
