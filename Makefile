@@ -86,7 +86,7 @@ bench-replicas: setup engine ## K = 1, 4, 12, 24 replicas of one worker against 
 	  $$(test -f $(ENGINE_PIDFILE) && echo --engine-pid $$(cat $(ENGINE_PIDFILE))) $(BENCH_ARGS)
 
 bench-autoscale: setup ## A burst through the autoscaler on a real stack, plotted: docs/autoscale-burst.png (bench/README.md)
-	$(BIN)/pytest tests/deploy/test_autoscale_stack.py -s -q
+	$(BIN)/pytest tests/deploy/test_cluster_autoscale.py -s -q
 	$(BIN)/python bench/autoscale_plot.py
 
 # ---------------------------------------------------------------- workers and the stack

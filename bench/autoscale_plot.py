@@ -1,6 +1,6 @@
 """The autoscaler's burst as a picture: load and replicas over time.
 
-Reads the timeline that tests/deploy/test_autoscale_stack.py writes (load, the service's
+Reads the timeline that tests/deploy/test_cluster_autoscale.py writes (load, the service's
 replicas and its running tasks, each second; the burst's figures) and draws it:
 
     python bench/autoscale_plot.py [TIMELINE.json] [OUT.png]
@@ -62,7 +62,7 @@ def main(argv: list[str] | None = None) -> None:
                         default=ROOT / "docs" / "autoscale-burst.png")
     args = parser.parse_args(argv)
     if not args.timeline.is_file():
-        parser.error(f"{args.timeline}: no timeline; run tests/deploy/test_autoscale_stack.py "
+        parser.error(f"{args.timeline}: no timeline; run tests/deploy/test_cluster_autoscale.py "
                      "(make bench-autoscale) first")
     plot(json.loads(args.timeline.read_text()), args.out)
     print(f"{args.out}: written")

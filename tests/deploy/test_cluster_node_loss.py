@@ -86,3 +86,33 @@ def test_a_worker_node_lost_under_load(cluster: Cluster, cluster_stack: ClusterS
           f"the held: {set(twice) <= held})")
     assert completed == INSTANCES
     assert set(twice) <= held  # at least once: only what the lost node had locked
+
+
+def test_the_engine_node_lost_under_load(cluster: Cluster,
+                                         cluster_stack: ClusterStack) -> None:
+    """The node that runs the engine (not the db's) loses power while the workers run:
+    Swarm starts the engine on another manager, it reconnects to the database (whose
+    sessions of the lost engine end within a minute: keepalives, idle-in-transaction
+    timeout), and every instance completes."""
+    stack = cluster_stack
+    hostname = stack.engine_node()
+    assert hostname != cluster.hostname(DB_NODE), "the fixture keeps the engine off the db's node"
+    node = cluster.index(hostname)
+    instances = _waiting_instances(cluster, stack, "engine-lost-")
+    cluster.kill(node)
+    lost_at = time.monotonic()
+    try:
+        moved_to = stack.follow_engine(timeout=420)
+        answering = time.monotonic() - lost_at
+        stack.api.wait_finished(instances, timeout=420)
+        drained = time.monotonic() - lost_at
+    finally:
+        cluster.up()
+    wait_node_back(cluster, node)
+    completed = stack.api.finished(instances)
+    twice = duplicates(instances, greetings(log_lines()))
+    print(f"\n[cluster] engine node {hostname} lost under load: the engine answered on "
+          f"{moved_to} after {answering:.0f}s; started={INSTANCES} completed={completed} "
+          f"lost={INSTANCES - completed} in {drained:.0f}s; duplicates={sum(twice.values())}")
+    assert moved_to != hostname
+    assert completed == INSTANCES

@@ -26,6 +26,7 @@ from typing import Any
 import httpx
 import pytest
 
+from tests.support.dashboard import AUTOSCALER_SERIES, dashboard_queries, without_data
 from tests.support.docker import (
     PROMETHEUS_BASE,
     PYTHON_BASE,
@@ -35,7 +36,7 @@ from tests.support.docker import (
     stack_database,
 )
 from tests.support.docker import run as _run
-from tests.support.engine import REPO, EngineApi, free_port, wait_until
+from tests.support.engine import EngineApi, free_port, wait_until
 from workers_tooling import (
     PrometheusApi,
     ToolingError,
@@ -354,27 +355,13 @@ def _diagnose(prometheus: PrometheusApi, tasks: list[str]) -> str:
 def test_every_dashboard_query_returns_data(monitored: Monitored) -> None:
     """Each panel's query, and each variable's, evaluated at the end of the load."""
     assert monitored.loaded_at, "runs after the load test"
-    dashboard = json.loads((REPO / "deploy" / "monitoring" / "dashboard.json").read_text())
-    queries = [(panel["title"], target["expr"]) for panel in dashboard["panels"]
-               for target in panel["targets"]]
-    for variable in dashboard["templating"]["list"]:
-        match = re.fullmatch(r"label_values\((.+), (\w+)\)", variable.get("definition", ""))
-        if match:
-            queries.append((f"variable {variable['name']}",
-                            f"count by ({match[2]}) ({match[1]})"))
+    queries = dashboard_queries()
     # The autoscaler's panels need the autoscaler (`--autoscale`), which this stack does not
-    # run: their series are checked where it runs (test_autoscale_stack.py, and
-    # tests/monitoring/test_dashboard.py that each is exported).
-    autoscaler = [query for query in queries if "camunda_autoscaler_" in query[1]]
+    # run: they are checked where it runs (tests/deploy/test_cluster_autoscale.py).
+    autoscaler = [query for query in queries if AUTOSCALER_SERIES in query[1]]
     assert autoscaler, "the dashboard has its autoscaler panels"
     queries = [query for query in queries if query not in autoscaler]
-    empty = []
-    for title, expr in queries:
-        resolved = re.sub(r"\$(stack|worker|topic)", ".*", expr)
-        samples = monitored.prometheus.query(resolved, at=monitored.loaded_at)
-        values = [s.value for s in samples if math.isfinite(s.value)]
-        if not values:
-            empty.append(f"{title}: {resolved}")
+    empty = without_data(monitored.prometheus, queries, monitored.loaded_at)
     assert not empty, "queries without data:\n" + "\n".join(empty)
     print(f"[monitoring] dashboard: {len(queries)} queries, all with data")
 

@@ -1,6 +1,6 @@
 """The acting autoscaler's loop against the real engine. The Docker API is a stand-in
 here: what it proves are the faults the real daemon does not show on demand (errors,
-a rolling update); tests/deploy/test_autoscale_stack.py runs the loop in a real stack."""
+a rolling update); tests/deploy/test_cluster_autoscale.py runs the loop in a real stack."""
 
 from __future__ import annotations
 
