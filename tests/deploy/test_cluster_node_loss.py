@@ -4,11 +4,13 @@ cluster (all three managers: Raft keeps its quorum, Swarm keeps scheduling).
 Each case: the worker scaled to 0, 300 instances started, the worker scaled to 3 (one
 replica per node), and once some instances are done ``scripts/cluster.sh kill I`` (every
 process of the node SIGKILLed); the node boots again (``cluster.sh up``) before the case
-ends, so the session keeps three nodes. Figures go to stdout (-s).
+ends, so the session keeps three nodes. Figures go to stdout (-s). Last, the database's
+password is looked for everywhere the losses could have spilled it.
 """
 
 from __future__ import annotations
 
+import subprocess
 import time
 from concurrent.futures import ThreadPoolExecutor
 
@@ -98,6 +100,7 @@ def test_the_engine_node_lost_under_load(cluster: Cluster,
     hostname = stack.engine_node()
     assert hostname != cluster.hostname(DB_NODE), "the fixture keeps the engine off the db's node"
     node = cluster.index(hostname)
+    incident = _an_incident(stack)
     instances = _waiting_instances(cluster, stack, "engine-lost-")
     cluster.kill(node)
     lost_at = time.monotonic()
@@ -116,3 +119,38 @@ def test_the_engine_node_lost_under_load(cluster: Cluster,
           f"lost={INSTANCES - completed} in {drained:.0f}s; duplicates={sum(twice.values())}")
     assert moved_to != hostname
     assert completed == INSTANCES
+    assert len(stack.api.incidents(incident)) == 1  # made before the loss, still there
+
+
+def _an_incident(stack: ClusterStack) -> str:
+    """An instance whose task failed for good (an incident), made while no replica runs."""
+    scale_worker(stack.cluster, 0)
+    instance = stack.api.start("hello_world", {"name": "incident"})
+    locked = stack.api.post("/external-task/fetchAndLock", {
+        "workerId": "node-loss-test", "maxTasks": 1,
+        "topics": [{"topicName": "say_hello", "lockDuration": 60_000}]})
+    assert [task["processInstanceId"] for task in locked] == [instance]
+    stack.api.post(f"/external-task/{locked[0]['id']}/failure", {
+        "workerId": "node-loss-test", "errorMessage": "made before the loss", "retries": 0})
+    assert len(stack.api.incidents(instance)) == 1
+    return instance
+
+
+def test_the_db_password_shows_nowhere(cluster: Cluster, cluster_stack: ClusterStack) -> None:
+    """After the losses (engines started on other nodes included): not in any service's
+    inspect, the stack files deployed, or any container's log on any node."""
+    password = cluster_stack.db_password
+    label = f"label=com.docker.stack.namespace={STACK}"
+    services = cluster.docker(1, "service", "ls", "-q", "--filter", label).split()
+    assert len(services) >= 4  # engine, db, two workers
+    assert password not in cluster.docker(1, "service", "inspect", *services)
+    for path in [*cluster_stack.repo.glob("*.yml"), *cluster_stack.repo.glob(".*.yml")]:
+        assert password not in path.read_text(), path
+    containers = 0
+    for node in range(1, cluster.nodes + 1):
+        for container in cluster.docker(node, "ps", "-aq", "--filter", label).split():
+            said = subprocess.run(["docker", "-H", cluster.socket(node), "logs", container],
+                                  capture_output=True, text=True, check=False)
+            assert password not in said.stdout + said.stderr, container
+            containers += 1
+    assert containers >= 6

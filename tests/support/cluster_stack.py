@@ -48,6 +48,7 @@ class ClusterStack:
     repo: Path
     env: dict[str, str]  # of `make deploy`
     api: EngineApi  # at the node that runs the engine (follow_engine() after it moved)
+    db_password: str  # the secret's value: it must show nowhere (test_cluster_node_loss)
 
     def engine_node(self) -> str:
         nodes = self.cluster.service_nodes(f"{STACK}_camunda")
@@ -214,9 +215,9 @@ def cluster_stack(cluster: Cluster, tmp_path_factory: pytest.TempPathFactory,
     # What a person does once before the first deploy: the database's password as a
     # secret, and the node its volume lives on labelled (node1, which has its image).
     secret = f"{STACK}_db_password"
+    password = os.urandom(16).hex()
     created = subprocess.run(["docker", "-H", cluster.socket(1), "secret", "create", secret, "-"],
-                             input=os.urandom(16).hex(), capture_output=True, text=True,
-                             check=False)
+                             input=password, capture_output=True, text=True, check=False)
     assert created.returncode == 0, created.stderr
     cluster.docker(1, "node", "update", "--label-add", "camunda-workers.db=true",
                    cluster.hostname(DB_NODE))
@@ -225,7 +226,8 @@ def cluster_stack(cluster: Cluster, tmp_path_factory: pytest.TempPathFactory,
     print(f"\n[cluster] make deploy over SSH (build on the manager, push, deploy): "
           f"{seconds:.0f}s")
     started = time.monotonic()
-    stack = ClusterStack(cluster, repo, env, engine_api(cluster, cluster.hostname(1)))
+    stack = ClusterStack(cluster, repo, env, engine_api(cluster, cluster.hostname(1)),
+                         password)
     try:
         moved = _engine_off_the_db_node(cluster)
         node = stack.follow_engine()
