@@ -35,16 +35,31 @@ def build(
     base_image: BaseImageOption = None,
     registry: RegistryOption = None,
     tag: TagOption = None,
+    quiet: Annotated[bool, typer.Option(
+        "--quiet", "-q", help="Print only the images built, and problems (with the "
+        "output of a step that failed).")] = False,
     repo: RepoOption = FROM_CWD,
 ) -> None:
-    """Build worker images with the Docker SDK (REGISTRY/workers-NAME:TAG, latest, commit)."""
+    """Build worker images with the Docker SDK (REGISTRY/workers-NAME:TAG, latest, commit),
+    each build's steps shown as they run, a line per step's line: [NAME] Step 3/9 : ..."""
+    from ..errors import BuildFailed
     from ..swarm._images import build_images
-    images = build_images(repo, None if all_workers else names,
-                          registry=registry, tag=tag, base_image=base_image, push=push,
-                          progress=progress)
+    try:
+        images = build_images(repo, None if all_workers else names,
+                              registry=registry, tag=tag, base_image=base_image, push=push,
+                              progress=_nothing if quiet else progress, warn=warn)
+    except BuildFailed as exc:
+        if quiet:  # its lines were not shown as they came: those of the failing step, now
+            for line in exc.output:
+                say_on_stderr(f"  {line}", highlight=False, markup=False)
+        raise
     for image in images:
         say(f"[green]built[/] {image.worker}: {', '.join(image.tags)} "
             f"({image.size_bytes / 1e6:.0f} MB, {image.seconds:.1f}s)")
+
+
+def _nothing(source: str, line: str) -> None:
+    """The progress of a quiet command."""
 
 
 @app.command()

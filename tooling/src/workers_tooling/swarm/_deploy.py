@@ -170,7 +170,7 @@ def deploy(
                 and not os.environ.get("ENGINE_IMAGE") and _engine_services(every_service)):
             engine_image = local_engine_image(client, repo, progress)
     built = tuple(build_images(repo, images=names, base_image=base_image, push=push,
-                               progress=progress) if build else ())
+                               progress=progress, warn=warn) if build else ())
     if build and monitored:
         built += tuple(build_component_images(repo, images=names, base_image=base_image,
                                               push=push, progress=progress, only=present))

@@ -58,5 +58,5 @@ def local_engine_image(client: Any, repo: Path,
                {JRE_BASE.variable: base} if base else {}, image, progress)
     except BuildFailed as exc:
         hint = pull_hint(JRE_BASE, base, str(exc))
-        raise BuildFailed(f"{exc}; {hint or ENGINE_FIX}") from None
+        raise BuildFailed(f"{exc}; {hint or ENGINE_FIX}", exc.output) from None
     return image
