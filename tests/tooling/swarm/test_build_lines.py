@@ -64,6 +64,7 @@ def test_a_failed_step_is_named_and_its_last_lines_kept(tmp_path: Path) -> None:
         {"stream": "Step 2/2 : RUN make\n"}, {"stream": " ---> Running in 77\n"},
         *({"stream": f"line {n}\n"} for n in range(40)),
         {"stream": "make: *** [all] Error 2"},  # its end never comes: the error does
+        {"stream": "\nRemoving intermediate container 77\n"},
         {"error": "The command '/bin/sh -c make' returned a non-zero code: 2",
          "errorDetail": {"code": 2}},
     ]

@@ -29,6 +29,8 @@ __all__ = ["BuildFailed", "BuiltImage", "build_images"]
 Progress = Callable[[str, str], None]  # (worker or other source, line)
 STEP_OUTPUT_KEPT = 30  # last lines of a failing step that BuildFailed carries
 WHEELHOUSE_FAILURE_LINES = 10  # last lines of the wheelhouse script in its failure
+# Lines of the Docker engine's bookkeeping between a step's own lines
+_BOOKKEEPING = (" ---> ", "Removing intermediate container ")
 
 
 @dataclass(frozen=True)
@@ -159,7 +161,7 @@ def _build(client: Any, worker: str, repo: Path, dockerfile: Path, args: dict[st
         if line.startswith("Step "):
             step = line
             output.clear()
-        elif not line.startswith(" ---> "):  # the engine's bookkeeping, not the step's
+        elif not line.startswith(_BOOKKEEPING):
             output.append(line)
         progress(worker, line)
 
