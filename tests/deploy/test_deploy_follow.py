@@ -118,7 +118,10 @@ def test_a_local_deploy_builds_the_engine_image_and_converges(repo: Path) -> Non
           f"{done.stderr}")
     assert done.returncode == 0, done.stdout + done.stderr
     assert f"building local/camunda-engine:{ENGINE_TAG}" in done.stdout
-    assert f"{ENGINE} 1/1 ok" in done.stdout
+    # each build's steps, a line each after the image's name (the engine's, then the worker's)
+    assert "[engine] Step 1/" in done.stdout
+    assert "[hello-world] Step 1/" in done.stdout
+    assert f"[stack] {ENGINE} 1/1 ok" in done.stdout
     assert "hello-world 1/1 ok" in done.stdout
     assert "deployed and converged" in done.stdout
 
@@ -130,9 +133,10 @@ def test_a_local_deploy_builds_the_engine_image_and_converges(repo: Path) -> Non
 
 
 def test_detach_returns_without_following(repo: Path) -> None:
-    done = _deploy(repo, "--detach", environ={"ENGINE_TAG": ENGINE_TAG})
+    done = _deploy(repo, "--detach", "--quiet", environ={"ENGINE_TAG": ENGINE_TAG})
     assert done.returncode == 0, done.stderr
     assert "deployed (not followed)" in done.stdout
+    assert "Step " not in done.stdout  # --quiet: the images built, their steps not shown
     assert " ok" not in done.stdout
 
 
@@ -151,6 +155,6 @@ def test_build_without_a_base_image_and_network_says_so(
     code = main(["build", "hello-world", "--tag", f"nobase-{os.getpid()}", "--repo", str(repo)])
     out, err = capsys.readouterr()
     assert code == 1
-    assert "Step 1/" in out  # the build's steps, as they come
+    assert "[hello-world] Step 1/" in out  # the build's steps, as they come
     assert "no BASE_IMAGE is set and python:3.12-slim cannot be pulled here" in err
     assert "scripts/base-images.sh python" in err

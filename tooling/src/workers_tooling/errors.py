@@ -64,7 +64,13 @@ class DockerCommandTimeout(ToolingError):
 
 
 class BuildFailed(ToolingError):
-    """A worker's image did not build; the message names the worker and the failing step."""
+    """A worker's image did not build; the message names the worker and the failing step,
+    ``output`` holds the last lines that step printed (for callers that did not show the
+    build's lines as they came)."""
+
+    def __init__(self, message: str, output: Sequence[str] = ()) -> None:
+        super().__init__(message)
+        self.output = tuple(output)
 
 
 class LocalImagesOnMultiNodeSwarm(ToolingError):

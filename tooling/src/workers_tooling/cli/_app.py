@@ -41,8 +41,10 @@ def warn(message: str) -> None:
     say_on_stderr(f"[yellow]warning:[/] {message}", highlight=False)
 
 
-def progress(worker: str, line: str) -> None:
-    say(Text.assemble((worker, "dim"), " ", line), highlight=False)
+def progress(source: str, line: str) -> None:
+    """A line of a long job as it happens, after its source: ``[hello-world] Step 3/9 :
+    RUN ...`` for a build (one source per image), ``[stack] ...`` for a deploy's services."""
+    say(Text.assemble((f"[{source}]", "dim"), " ", line), highlight=False)
 
 
 def terminal_width() -> int:

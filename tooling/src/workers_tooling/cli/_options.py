@@ -14,8 +14,8 @@ from ..swarm._stack_name import DEFAULT_STACK
 __all__ = [
     "DEFAULT_STACK", "ENGINE_URL", "FROM_CWD", "AllWorkersOption", "AutoscaleOption",
     "BaseImageOption", "EngineUrlOption", "MonitoringOption", "PublishMonitoringOption",
-    "RegistryOption", "RepoOption", "StackFileOption", "StackOption", "TagOption",
-    "WorkerNameArgument", "WorkerNamesArgument",
+    "QuietBuildOption", "RegistryOption", "RepoOption", "StackFileOption", "StackOption",
+    "TagOption", "WorkerNameArgument", "WorkerNamesArgument",
 ]
 
 
@@ -44,6 +44,9 @@ RegistryOption = Annotated[str | None, typer.Option(
     envvar="REGISTRY", help="Image registry (default: local).")]
 TagOption = Annotated[str | None, typer.Option(
     envvar="TAG", help="Image tag (default: each worker's version).")]
+QuietBuildOption = Annotated[bool, typer.Option(
+    "--quiet", "-q", help="Do not show the images' build steps (the output of a step that "
+    "fails is still shown).")]
 MonitoringOption = Annotated[bool | None, typer.Option(
     "--monitoring/--no-monitoring",
     help="Add (or remove) the Prometheus and backlog exporter services; without either, "

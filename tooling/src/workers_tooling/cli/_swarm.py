@@ -3,6 +3,8 @@ Swarm (:mod:`..swarm`)."""
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Annotated
 
@@ -18,6 +20,7 @@ from ._options import (
     BaseImageOption,
     MonitoringOption,
     PublishMonitoringOption,
+    QuietBuildOption,
     RegistryOption,
     RepoOption,
     StackFileOption,
@@ -35,16 +38,38 @@ def build(
     base_image: BaseImageOption = None,
     registry: RegistryOption = None,
     tag: TagOption = None,
+    quiet: QuietBuildOption = False,
     repo: RepoOption = FROM_CWD,
 ) -> None:
-    """Build worker images with the Docker SDK (REGISTRY/workers-NAME:TAG, latest, commit)."""
+    """Build worker images with the Docker SDK (REGISTRY/workers-NAME:TAG, latest, commit),
+    each line of the builds shown as it comes: [NAME] Step 3/9 : ... (--quiet: only the
+    images built)."""
     from ..swarm._images import build_images
-    images = build_images(repo, None if all_workers else names,
-                          registry=registry, tag=tag, base_image=base_image, push=push,
-                          progress=progress)
+    with _failed_step_shown(quiet):
+        images = build_images(repo, None if all_workers else names,
+                              registry=registry, tag=tag, base_image=base_image, push=push,
+                              progress=_nothing if quiet else progress, warn=warn)
     for image in images:
         say(f"[green]built[/] {image.worker}: {', '.join(image.tags)} "
             f"({image.size_bytes / 1e6:.0f} MB, {image.seconds:.1f}s)")
+
+
+def _nothing(source: str, line: str) -> None:
+    """The build lines of a quiet command."""
+
+
+@contextmanager
+def _failed_step_shown(quiet: bool) -> Iterator[None]:
+    """A quiet build's lines were not shown as they came: when it fails, those of its
+    failing step are, on stderr, before the error (which names the image and the step)."""
+    from ..errors import BuildFailed
+    try:
+        yield
+    except BuildFailed as exc:
+        if quiet:
+            for line in exc.output:
+                say_on_stderr(f"  {line}", highlight=False, markup=False)
+        raise
 
 
 @app.command()
@@ -69,6 +94,7 @@ def deploy(
     ] = False,
     timeout: Annotated[float, typer.Option(
         min=1, help="Seconds to wait for the services to converge.")] = 300.0,
+    quiet: QuietBuildOption = False,
     repo: RepoOption = FROM_CWD,
 ) -> None:
     """Render the stack (the stack file stays as it is), build (and push) the images,
@@ -80,12 +106,14 @@ def deploy(
     and ENGINE_IMAGE, the engine runs local/camunda-engine:camunda-7.24, found or built.
     """
     from ..swarm import _deploy
-    result = _deploy.deploy(repo, stack=stack, environment=env, push=push,
-                            build=not no_build, base_image=base_image, stack_file=stack_file,
-                            registry=registry, tag=tag, monitoring=monitoring,
-                            publish_monitoring=publish_monitoring, autoscale=autoscale,
-                            progress=progress,
-                            warn=warn, follow=not detach, timeout=timeout)
+    with _failed_step_shown(quiet):
+        result = _deploy.deploy(repo, stack=stack, environment=env, push=push,
+                                build=not no_build, base_image=base_image,
+                                stack_file=stack_file, registry=registry, tag=tag,
+                                monitoring=monitoring, publish_monitoring=publish_monitoring,
+                                autoscale=autoscale, progress=progress,
+                                build_progress=_nothing if quiet else None, warn=warn,
+                                follow=not detach, timeout=timeout)
     if detach:
         say(result.output.strip(), highlight=False, markup=False)
     nodes = f" on {result.nodes} nodes" if result.nodes > 1 else ""

@@ -60,7 +60,7 @@ def build_component_images(
             except BuildFailed as exc:
                 hint = pull_hint(kinds[component.base_env], base, str(exc))
                 if hint:
-                    raise BuildFailed(f"{exc}; {hint}") from None
+                    raise BuildFailed(f"{exc}; {hint}", exc.output) from None
                 raise
             if push:
                 _push(client, component.name, repository, [tag], progress)

@@ -104,6 +104,7 @@ def deploy(
     publish_monitoring: bool | None = None,
     autoscale: bool | None = None,
     progress: Callable[[str, str], None] = lambda worker, line: None,
+    build_progress: Callable[[str, str], None] | None = None,
     warn: Callable[[str], None] = lambda message: None,
     follow: bool = True,
     timeout: float = 300.0,
@@ -118,10 +119,12 @@ def deploy(
     autoscaler; None: as the stack file has it. With the autoscaler, autoscaled workers
     keep the replicas they run (:func:`~.autoscale.keep_running_replicas`).
     ``progress(source, line)``: build lines, the deploy's
-    output and, with source ``stack``, each change of a service's state; ``warn``: each
-    warning as it is found.
+    output and, with source ``stack``, each change of a service's state;
+    ``build_progress``: the images' build lines instead (a quiet caller drops them);
+    ``warn``: each warning as it is found.
     """
     names = ImageNames(registry=registry, tag=tag).resolve()
+    build_progress = build_progress or progress
     if push is None:
         push = names.registry != DEFAULT_REGISTRY
     stack_file = stack_file or repo / STACK_FILE
@@ -168,12 +171,13 @@ def deploy(
         engine_image = None
         if (len(nodes) == 1 and names.registry == DEFAULT_REGISTRY
                 and not os.environ.get("ENGINE_IMAGE") and _engine_services(every_service)):
-            engine_image = local_engine_image(client, repo, progress)
+            engine_image = local_engine_image(client, repo, progress, build_progress)
     built = tuple(build_images(repo, images=names, base_image=base_image, push=push,
-                               progress=progress) if build else ())
+                               progress=build_progress, warn=warn) if build else ())
     if build and monitored:
         built += tuple(build_component_images(repo, images=names, base_image=base_image,
-                                              push=push, progress=progress, only=present))
+                                              push=push, progress=build_progress,
+                                              only=present))
     if build and len(nodes) > 1:
         with docker_client() as client:
             _require_in_registry(client, nodes, images)

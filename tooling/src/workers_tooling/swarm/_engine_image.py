@@ -27,9 +27,11 @@ DEFAULT_ENGINE_TAG = "camunda-7.24"
 ENGINE_FIX = "build it with `make engine-image` or set ENGINE_IMAGE"
 
 
-def local_engine_image(client: Any, repo: Path,
-                       progress: Callable[[str, str], None]) -> str:
-    """``local/camunda-engine:ENGINE_TAG``, made sure to be on this Docker engine."""
+def local_engine_image(client: Any, repo: Path, progress: Callable[[str, str], None],
+                       build_progress: Callable[[str, str], None] | None = None) -> str:
+    """``local/camunda-engine:ENGINE_TAG``, made sure to be on this Docker engine; what is
+    done goes to ``progress``, the lines of a build to ``build_progress`` (default: the
+    same)."""
     image = f"{LOCAL_ENGINE_REPOSITORY}:{os.environ.get('ENGINE_TAG') or DEFAULT_ENGINE_TAG}"
     try:
         client.images.get(image)
@@ -55,8 +57,8 @@ def local_engine_image(client: Any, repo: Path,
     say(f"ENGINE_IMAGE not set: building {image} from engine/ (the jar is built)")
     try:
         _build(client, "engine", repo / "engine", repo / "engine" / "Dockerfile",
-               {JRE_BASE.variable: base} if base else {}, image, progress)
+               {JRE_BASE.variable: base} if base else {}, image, build_progress or progress)
     except BuildFailed as exc:
         hint = pull_hint(JRE_BASE, base, str(exc))
-        raise BuildFailed(f"{exc}; {hint or ENGINE_FIX}") from None
+        raise BuildFailed(f"{exc}; {hint or ENGINE_FIX}", exc.output) from None
     return image
