@@ -5,7 +5,6 @@ from __future__ import annotations
 from typing import Annotated
 
 import typer
-from rich.text import Text
 
 from ._app import app, say, say_on_stderr
 from ._options import ENGINE_URL, FROM_CWD, EngineUrlOption, RepoOption, WorkerNameArgument
@@ -39,6 +38,8 @@ def run(
     repo: RepoOption = FROM_CWD,
 ) -> None:
     """Run one worker as a local process, as its image runs it; a line per task."""
+    from rich.text import Text
+
     from ..local._run import run_worker
 
     code = run_worker(repo, name, engine_url=engine_url, reload=reload,

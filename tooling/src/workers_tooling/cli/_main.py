@@ -6,7 +6,6 @@ from __future__ import annotations
 import os
 
 import typer
-from rich.text import Text
 
 from ._app import app, say_on_stderr
 
@@ -33,7 +32,7 @@ def main(argv: list[str] | None = None) -> int:
         if callable(show):
             show()
         else:
-            say_on_stderr(Text.assemble(("error: ", "red"), str(exc)))
+            _say_error(str(exc))
         return int(getattr(exc, "exit_code", 2))
     except (typer.Abort, KeyboardInterrupt):
         from ._failures import EXIT_INTERRUPTED
@@ -46,8 +45,14 @@ def main(argv: list[str] | None = None) -> int:
         from ._failures import failure_for  # only on failure: it imports every layer below
 
         failure = failure_for(exc)
-        say_on_stderr(Text.assemble(("error: ", "red"), failure.message))
+        _say_error(failure.message)
         return failure.exit_code
     if code == 130:  # Ctrl-C inside a command: typer returns this instead of raising
         say_on_stderr("interrupted")
     return code if isinstance(code, int) else 0
+
+
+def _say_error(message: str) -> None:
+    from rich.text import Text  # only on failure: plain commands do not import rich
+
+    say_on_stderr(Text.assemble(("error: ", "red"), message))

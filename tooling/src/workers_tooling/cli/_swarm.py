@@ -9,9 +9,8 @@ from pathlib import Path
 from typing import Annotated
 
 import typer
-from rich.text import Text
 
-from ._app import app, emit, progress, say, say_on_stderr, terminal_width, warn
+from ._app import app, emit, progress, say, say_on_stderr, terminal_width, warn, warn_plain
 from ._options import (
     DEFAULT_STACK,
     FROM_CWD,
@@ -215,4 +214,4 @@ def scale(
     for path in result.written:
         say(f"{path}: replicas written (and the stack file updated); commit them")
     for warning in result.warnings:
-        say_on_stderr(Text.assemble(("warning: ", "yellow"), warning))
+        warn_plain(warning)
