@@ -16,10 +16,9 @@ def list_workers(repo: RepoOption = FROM_CWD) -> None:
     """Print a table of the workers (validating every worker.json)."""
     from rich.table import Table
 
-    from ..project._discovery import discover_workers, worker_summary
+    from ..project._summaries import worker_summaries
     table = Table("name", "port", "topics", "replicas", "version", "Dockerfile")
-    for worker in discover_workers(repo):
-        row = worker_summary(worker)
+    for row in worker_summaries(repo):
         table.add_row(row["name"], str(row["port"]), ", ".join(row["topics"]),
                       str(row["replicas"]), row["version"],
                       "custom" if row["dockerfile"] else "shared")
@@ -32,13 +31,13 @@ def discover(
     repo: RepoOption = FROM_CWD,
 ) -> None:
     """Find and validate every workers/*/worker.json; all problems are listed at once."""
-    from ..project._discovery import discover_workers, worker_summary
-    workers = discover_workers(repo)
+    from ..project._summaries import worker_summaries
+    workers = worker_summaries(repo)
     if as_json:
-        emit(json.dumps([worker_summary(worker) for worker in workers], indent=2))
+        emit(json.dumps(workers, indent=2))
         return
     for worker in workers:
-        emit(f"{worker.name}  port {worker.spec.port}  {worker.path}")
+        emit(f"{worker['name']}  port {worker['port']}  {repo / worker['path']}")
     emit(f"{len(workers)} worker(s), all valid")
 
 

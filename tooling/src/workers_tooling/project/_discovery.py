@@ -21,6 +21,7 @@ from camunda_workers import SpecError, load_spec
 from .._gc import without_gc
 from ..errors import InputError, WorkerValidationError
 from ._clashes import Declared, clash_problems
+from ._paths import relative
 from ._service_spec import ServiceSpec
 from ._topics import COMMON, TopicCache, cache_file, served_topics
 
@@ -41,14 +42,6 @@ class DiscoveredWorker:
     @property
     def name(self) -> str:
         return self.spec.name
-
-
-def relative(path: Path, repo: Path) -> str:
-    """``path`` relative to ``repo`` for messages (as given when it is outside)."""
-    try:
-        return path.resolve().relative_to(repo.resolve()).as_posix()
-    except ValueError:
-        return str(path)
 
 
 def _worker_folders(root: Path) -> list[tuple[Path, dict[str, bool]]]:

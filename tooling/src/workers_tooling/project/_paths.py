@@ -6,7 +6,7 @@ from pathlib import Path
 
 from ..errors import InputError
 
-__all__ = ["find_repo_root"]
+__all__ = ["find_repo_root", "relative"]
 
 
 def find_repo_root(start: Path | None = None) -> Path:
@@ -19,3 +19,11 @@ def find_repo_root(start: Path | None = None) -> Path:
         f"{here} is not inside a camunda-workers repository (no workers/ and sdk/ above it); "
         "run the command from the repository or pass --repo"
     )
+
+
+def relative(path: Path, repo: Path) -> str:
+    """``path`` relative to ``repo`` for messages (as given when it is outside)."""
+    try:
+        return path.resolve().relative_to(repo.resolve()).as_posix()
+    except ValueError:
+        return str(path)

@@ -6,8 +6,9 @@ constant (``TOPIC = "name"``). Every ``*.py`` of the worker's folder is read (no
 ``tests/``, not hidden folders), and the modules of ``workers/common`` it imports.
 
 What a file registers is kept in :class:`TopicCache` (a file per repository under
-``$XDG_CACHE_HOME/camunda-workers``, default ``~/.cache``), keyed by the file's size and
-modification time, so unchanged files are not parsed again.
+``$XDG_CACHE_HOME/camunda-workers``, default ``~/.cache``, as :mod:`.._memo` keeps its
+results), keyed by the file's size and content hash, so unchanged files are not parsed
+again.
 """
 
 from __future__ import annotations
@@ -22,9 +23,11 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from .. import _memo
+
 __all__ = ["ServedTopics", "TopicCache", "cache_file", "served_topics"]
 
-_CACHE_VERSION = 1
+_CACHE_VERSION = 2  # 2: keyed by content, not modification time
 
 _SKIPPED_DIRS = frozenset({"tests", "test", "__pycache__", "node_modules"})
 COMMON = "common"
@@ -165,16 +168,13 @@ def _analyse(code: bytes, source: str) -> _FileTopics:
     return found
 
 
-def cache_file(repo: Path, environ: Mapping[str, str] | None = None) -> Path:
-    """Where the cache of ``repo`` lives (outside the repository: nothing to ignore)."""
-    environ = os.environ if environ is None else environ
-    base = Path(environ.get("XDG_CACHE_HOME") or Path.home() / ".cache")
-    digest = hashlib.sha256(str(repo.resolve()).encode()).hexdigest()[:16]
-    return base / "camunda-workers" / f"topics-{digest}.json"
+def cache_file(repo: Path, environ: Mapping[str, str] | None = None) -> Path | None:
+    """Where the cache of ``repo`` lives (None: caches are off, ``WORKERS_NO_CACHE``)."""
+    return _memo.cache_file(repo, "topics", environ) if _memo.caching(environ) else None
 
 
 class TopicCache:
-    """Per file (by path, size and modification time): what it registers."""
+    """Per file (by path, size and content hash): what it registers."""
 
     def __init__(self, path: Path | None) -> None:
         self.path = path
@@ -188,16 +188,16 @@ class TopicCache:
 
     def analyse(self, path: str, source: str) -> _FileTopics:
         try:
-            status = os.stat(path)
-            cached = self.files.get(path)
-            key = [status.st_size, status.st_mtime_ns, source]
-            if cached is not None and cached[:3] == key:
-                topics, unclear, imports = cached[3]
-                return _FileTopics([(t, n) for t, n in topics], list(unclear), list(imports))
             with open(path, "rb") as file:
                 code = file.read()
         except OSError as exc:
             return _FileTopics(unclear=[f"{source}: cannot read ({exc.strerror})"])
+        # by content: an edit that keeps the size and the modification time is seen too
+        key = [len(code), hashlib.sha256(code).hexdigest(), source]
+        cached = self.files.get(path)
+        if cached is not None and cached[:3] == key:
+            topics, unclear, imports = cached[3]
+            return _FileTopics([(t, n) for t, n in topics], list(unclear), list(imports))
         found = _analyse(code, source)
         self.files[path] = [*key, [found.topics, found.unclear, found.imports]]
         self.dirty = True
