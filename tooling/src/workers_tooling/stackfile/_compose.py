@@ -15,6 +15,9 @@ With no stack file yet, it starts from ``deploy/stack.seed.yml``. ``environment=
 merges the overlay ``deploy/production.yml`` into the generated services (:mod:`._overlay`);
 ``output`` writes the result to another file (what ``workers deploy`` deploys) and leaves
 the stack file as it is.
+
+A run that changed nothing is remembered (:mod:`._unchanged`): the same run again, on the
+same files, answers without reading the YAML or the ``worker.json`` files again.
 """
 
 from __future__ import annotations
@@ -23,26 +26,22 @@ import difflib
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
-
-import yaml
+from typing import TYPE_CHECKING, Any
 
 from .._atomic import Writer, atomic_write, write_all
 from .._gc import without_gc
 from ..errors import InputError, ToolingError, WorkerValidationError
-from ..project._discovery import DiscoveredWorker, discover_workers, relative
-from ..swarm._image_names import ImageNames
-from ._compose_components import (
-    COMPONENT_NETWORKS,
-    COMPONENT_VOLUMES,
-    MONITORING_SERVICES,
-    wanted_monitoring_services,
-)
-from ._overlay import load_overlay
-from ._roundtrip import roundtrip
-from ._service import build_service
-from ._servicesync import WORKER_SERVICES, OwnedServices
-from ._splice import NeedsRoundTrip, Outcome, ServiceChanges, splice
+from ..project._paths import relative
+from ._changes import ServiceChanges
+from ._unchanged import recall_unchanged, remember_unchanged, unchanged_key
+
+# The YAML machinery, discovery and the models are imported in compose_stack, after a
+# no-change run was looked for (._unchanged): then none of them is needed.
+if TYPE_CHECKING:
+    from ..project._discovery import DiscoveredWorker
+    from ..swarm._image_names import ImageNames
+    from ._servicesync import OwnedServices
+    from ._splice import Outcome
 
 __all__ = ["SEED_FILE", "STACK_FILE", "ComposeResult", "check_depends_on", "compose_stack",
            "read_stack_text"]
@@ -97,6 +96,8 @@ ENGINE_SERVICES = ("camunda", "engine")
 
 def _network_aliases(text: str) -> dict[str, str]:
     """alias -> service, from each service's ``networks: {NET: {aliases: [...]}}``."""
+    import yaml
+
     try:
         data = yaml.load(text, Loader=getattr(yaml, "CSafeLoader", yaml.SafeLoader))
     except yaml.YAMLError:
@@ -167,13 +168,56 @@ def compose_stack(
     """
     stack_file = stack_file or repo / STACK_FILE
     seed = seed or repo / SEED_FILE
+    source = relative(stack_file, repo)
+    old_text = read_stack_text(stack_file, source)
+    arguments = {"seed": str(seed), "registry": registry, "tag": tag,
+                 "environment": environment, "monitoring": monitoring,
+                 "publish_monitoring": publish_monitoring, "autoscale": autoscale}
+    key = None
+    if old_text is not None and output is None and images is None:
+        key = unchanged_key(repo, stack_file, old_text, arguments)
+        kept = recall_unchanged(repo, key) if key is not None else None
+        if kept is not None:
+            return ComposeResult(
+                stack_file=stack_file, workers=tuple(kept["workers"]), added=(), updated=(),
+                removed=(), changed=False, written=False, seeded=False, diff="",
+                text=old_text, method=kept["method"], reason=kept["reason"])
+    result = _compose(repo, stack_file=stack_file, seed=seed, source=source,
+                      old_text=old_text, registry=registry, tag=tag, images=images,
+                      environment=environment, output=output, monitoring=monitoring,
+                      publish_monitoring=publish_monitoring, autoscale=autoscale,
+                      check=check, writer=writer)
+    # Only a run that changed nothing is kept, and only if no input changed while it ran
+    # (the same run again then gives the same result).
+    if key is not None and not result.changed and unchanged_key(
+            repo, stack_file, read_stack_text(stack_file, source) or "", arguments) == key:
+        remember_unchanged(repo, key, {"workers": list(result.workers),
+                                       "method": result.method, "reason": result.reason})
+    return result
+
+
+def _compose(repo: Path, *, stack_file: Path, seed: Path, source: str, old_text: str | None,
+             registry: str | None, tag: str | None, images: ImageNames | None,
+             environment: str | None, output: Path | None, monitoring: bool | None,
+             publish_monitoring: bool | None, autoscale: bool | None, check: bool,
+             writer: Writer) -> ComposeResult:
+    from ..project._discovery import discover_workers
+    from ..swarm._image_names import ImageNames
+    from ._compose_components import (
+        COMPONENT_NETWORKS,
+        COMPONENT_VOLUMES,
+        MONITORING_SERVICES,
+        wanted_monitoring_services,
+    )
+    from ._overlay import load_overlay
+    from ._service import build_service
+    from ._servicesync import WORKER_SERVICES
+
     target = output or stack_file
     images = images or ImageNames(registry=registry, tag=tag)
     workers = discover_workers(repo)
     names = [worker.name for worker in workers]
     common, per_worker = load_overlay(repo, environment, names) if environment else ({}, {})
-    source = relative(stack_file, repo)
-    old_text = read_stack_text(stack_file, source)
     start = old_text if old_text is not None else read_stack_text(seed, relative(seed, repo))
     if start is None:
         raise InputError(f"neither {source} nor its seed {relative(seed, repo)} exists; "
@@ -207,6 +251,9 @@ def _generate(text: str, source: str, generated: dict[str, dict[str, Any]],
               secrets: Sequence[str], owned: OwnedServices, volumes: Sequence[str] = (),
               networks: Mapping[str, Mapping[str, Any]] | None = None) -> tuple[Outcome, str]:
     """Splice one kind of owned services, else round-trip the file; (outcome, why not spliced)."""
+    from ._roundtrip import roundtrip
+    from ._splice import NeedsRoundTrip, splice
+
     try:
         try:
             return splice(text, source=source, generated=generated, secrets=secrets,
@@ -221,6 +268,8 @@ def _generate(text: str, source: str, generated: dict[str, dict[str, Any]],
 
 def _combine(first: Outcome, then: Outcome) -> Outcome:
     """Two passes over the file (workers, then monitoring services) as one outcome."""
+    from ._splice import Outcome
+
     method = "splice" if first.method == then.method == "splice" else "round trip"
     return Outcome(text=then.text, added=first.added + then.added,
                    updated=first.updated + then.updated, removed=first.removed + then.removed,

@@ -28,6 +28,7 @@ from ruamel.yaml.comments import CommentedMap
 from ruamel.yaml.error import YAMLError
 
 from ..errors import InputError
+from ._changes import ServiceChanges
 from ._labels import label_line_pattern, service_label
 from ._layout import declarations, missing, neighbour, not_generated, yaml11_view
 from ._line_edits import (
@@ -61,15 +62,6 @@ _EMPTY_VALUES = ("", "~", "null", "Null", "NULL", "{}")
 
 class NeedsRoundTrip(Exception):
     """Splicing is not safe here; the message says why."""
-
-
-@dataclass(frozen=True, kw_only=True)
-class ServiceChanges:
-    """The services a composition added, updated and removed, by name."""
-
-    added: tuple[str, ...]
-    updated: tuple[str, ...]
-    removed: tuple[str, ...]
 
 
 @dataclass(frozen=True, kw_only=True)
