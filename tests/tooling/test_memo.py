@@ -13,7 +13,7 @@ import pytest
 
 from workers_tooling import _memo
 
-from .helpers import make_repo, run_cli, worker_files
+from .helpers import build_file_tree, make_repo, run_cli, worker_files
 
 
 def _repo(root: Path) -> Path:
@@ -156,3 +156,22 @@ def test_the_fingerprint_of_a_folder(tmp_path: Path, monkeypatch: pytest.MonkeyP
     monkeypatch.setattr(_memo, "MAX_FILES", 0)  # too big to be worth hashing
     assert _memo.tree_fingerprint(root) is None
     assert _memo.tree_fingerprint(tmp_path / "none").endswith("-absent")
+
+
+def test_a_changed_monitoring_source_is_seen(tmp_path: Path,
+                                             capsys: pytest.CaptureFixture[str]) -> None:
+    """The monitoring services' image tags hash files of deploy/, sdk/ and tooling/."""
+    repo = _repo(tmp_path / "repo")
+    build_file_tree(repo, {"sdk/src/camunda_workers/errors.py": "# one\n",
+                           "deploy/monitoring/prometheus.yml": "global: {}\n"})
+    assert run_cli(capsys, "compose", "--repo", str(repo), "--monitoring")[0] == 0
+    for _ in range(2):  # kept, then answered from the cache
+        code, out, _ = run_cli(capsys, "compose", "--repo", str(repo), "--check")
+        assert code == 0
+        assert ": up to date" in out
+    for source in ("sdk/src/camunda_workers/errors.py", "deploy/monitoring/prometheus.yml"):
+        _rewrite_keeping_stat(repo / source, "o", "0")
+        code, out, _ = run_cli(capsys, "compose", "--repo", str(repo), "--check")
+        assert code == 1, source
+        assert "workers-backlog:" in out or "workers-monitoring:" in out
+        run_cli(capsys, "compose", "--repo", str(repo))

@@ -33,6 +33,7 @@ from .._gc import without_gc
 from ..errors import InputError, ToolingError, WorkerValidationError
 from ..project._paths import relative
 from ._changes import ServiceChanges
+from ._labels import COMPONENT_LABEL
 from ._unchanged import recall_unchanged, remember_unchanged, unchanged_key
 
 # The YAML machinery, discovery and the models are imported in compose_stack, after a
@@ -173,9 +174,12 @@ def compose_stack(
     arguments = {"seed": str(seed), "registry": registry, "tag": tag,
                  "environment": environment, "monitoring": monitoring,
                  "publish_monitoring": publish_monitoring, "autoscale": autoscale}
+    # a superset of what makes wanted_monitoring_services() generate anything
+    with_monitoring = bool(monitoring or publish_monitoring or autoscale
+                           or (old_text is not None and COMPONENT_LABEL in old_text))
     key = None
     if old_text is not None and output is None and images is None:
-        key = unchanged_key(repo, stack_file, old_text, arguments)
+        key = unchanged_key(repo, stack_file, old_text, arguments, monitoring=with_monitoring)
         kept = recall_unchanged(repo, key) if key is not None else None
         if kept is not None:
             return ComposeResult(
@@ -190,7 +194,8 @@ def compose_stack(
     # Only a run that changed nothing is kept, and only if no input changed while it ran
     # (the same run again then gives the same result).
     if key is not None and not result.changed and unchanged_key(
-            repo, stack_file, read_stack_text(stack_file, source) or "", arguments) == key:
+            repo, stack_file, read_stack_text(stack_file, source) or "", arguments,
+            monitoring=with_monitoring) == key:
         remember_unchanged(repo, key, {"workers": list(result.workers),
                                        "method": result.method, "reason": result.reason})
     return result

@@ -4,10 +4,11 @@ validation of each ``worker.json``.
 
 The key holds everything the stack file's text is made from: the stack file's own text,
 every file under ``workers/`` (declarations, the code whose topics are checked),
-``deploy/`` (the seed, the overlays, the monitoring services' files), ``sdk/`` and
-``tooling/`` (whose sources tag the monitoring services' images), the tooling's code and
-the arguments. What is kept is only what the result reports: the worker services' names
-and how the file was read (splice or round trip, and why).
+``deploy/`` (the seed, the overlays, the monitoring services' files), the tooling's code
+and the arguments; and when the file has monitoring services or they are asked for
+(``monitoring``), ``sdk/`` and ``tooling/``, whose sources tag those services' images.
+What is kept is only what the result reports: the worker services' names and how the file
+was read (splice or round trip, and why).
 """
 
 from __future__ import annotations
@@ -21,19 +22,21 @@ __all__ = ["Unchanged", "recall_unchanged", "remember_unchanged", "unchanged_key
 
 _KIND = "compose"
 # Folders of the repository the text is made from (besides the stack file itself).
-_INPUTS = ("workers", "deploy", "sdk", "tooling")
+_INPUTS = ("workers", "deploy")
+_MONITORING_INPUTS = ("sdk", "tooling")
 
 Unchanged = dict[str, Any]  # {"workers": [...], "method": ..., "reason": ...}
 
 
-def unchanged_key(repo: Path, stack_file: Path, text: str, arguments: dict[str, Any]
-                  ) -> str | None:
+def unchanged_key(repo: Path, stack_file: Path, text: str, arguments: dict[str, Any], *,
+                  monitoring: bool) -> str | None:
     """The key of a compose of ``text`` (the stack file's) with ``arguments``; None when
-    one of the folders cannot serve as a key or caches are off."""
+    one of the folders cannot serve as a key or caches are off. ``monitoring``: the file
+    has monitoring services, or they are asked for."""
     if not _memo.caching():
         return None
     trees = []
-    for folder in _INPUTS:
+    for folder in (*_INPUTS, *(_MONITORING_INPUTS if monitoring else ())):
         tree = _memo.tree_fingerprint(repo / folder)
         if tree is None:
             return None
