@@ -5,8 +5,10 @@ the first parse, and so imports pydantic: about 0.1 s of the 0.25 s a command ma
 (bench/README.md, "CLI startup"). Most values need none of it: an option left out
 (``None``), a flag (a bool), text for a ``str`` option, a path for a ``Path`` option that
 asks for no checks. Those are returned as typer returns them; any other value goes through
-typer's own coercion, built then. With a typer whose internals differ from what this
-expects, :func:`defer_typer_coercion` changes nothing (the commands work, only slower).
+typer's own coercion, built then. The change is typer's, for the whole process (any typer
+app in it gets the same values, later). With a typer whose internals differ from what this
+expects, :func:`defer_typer_coercion` changes nothing (the commands work, only slower;
+``tests/tooling/cli/test_cli_imports.py`` then fails).
 """
 
 from __future__ import annotations
