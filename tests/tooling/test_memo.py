@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from workers_tooling import _memo
+from workers_tooling import _memo, compose_stack
 
 from .helpers import build_file_tree, make_repo, run_cli, worker_files
 
@@ -175,3 +175,13 @@ def test_a_changed_monitoring_source_is_seen(tmp_path: Path,
         assert code == 1, source
         assert "workers-backlog:" in out or "workers-monitoring:" in out
         run_cli(capsys, "compose", "--repo", str(repo))
+
+
+def test_remember_false_composes_and_keeps_nothing(tmp_path: Path) -> None:
+    repo = _repo(tmp_path / "repo")
+    compose_stack(repo)
+    for _ in range(2):
+        assert not compose_stack(repo, remember=False).changed
+    assert not _memo.cache_file(repo, "compose").exists()
+    assert not compose_stack(repo).changed
+    assert _memo.cache_file(repo, "compose").is_file()

@@ -155,6 +155,7 @@ def compose_stack(
     autoscale: bool | None = None,
     check: bool = False,
     writer: Writer = write_all,
+    remember: bool = True,
 ) -> ComposeResult:
     """Bring the worker services of ``stack_file`` in line with ``workers/*/worker.json``.
 
@@ -166,6 +167,8 @@ def compose_stack(
     file has it (a new monitoring service publishes nothing). ``autoscale`` adds (True,
     with the monitoring services) or removes (False) the autoscaler; None: as the file has it.
     ``check=True`` writes nothing; the result's ``diff`` shows what would change.
+    ``remember=False`` composes even when the same run was remembered as changing nothing,
+    and keeps nothing (``WORKERS_NO_CACHE=1`` does the same, for every cache).
     """
     stack_file = stack_file or repo / STACK_FILE
     seed = seed or repo / SEED_FILE
@@ -178,7 +181,7 @@ def compose_stack(
     with_monitoring = bool(monitoring or publish_monitoring or autoscale
                            or (old_text is not None and COMPONENT_LABEL in old_text))
     key = None
-    if old_text is not None and output is None and images is None:
+    if remember and old_text is not None and output is None and images is None:
         key = unchanged_key(repo, stack_file, old_text, arguments, monitoring=with_monitoring)
         kept = recall_unchanged(repo, key) if key is not None else None
         if kept is not None:
