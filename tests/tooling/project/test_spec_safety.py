@@ -184,14 +184,21 @@ def _strings(data: Any) -> list[str]:
 def test_the_allowed_variables_are_those_the_project_reads(tmp_path: Path) -> None:
     """STACK_VARIABLES is the set the project's own stack reads: the seed, the committed
     stack file and the overlays as written, and what the generator writes (monitoring with
-    its port published too)."""
+    its port published, and the autoscaler, for a copy whose hello-world has a policy)."""
     import yaml
 
+    from tests.support.docker import copy_repo
     from workers_tooling import compose_stack
 
     rendered = tmp_path / "stack.yml"
     compose_stack(REPO, output=rendered, monitoring=True, publish_monitoring=True)
-    files = [rendered, REPO / "docker-compose.swarm.yml", *(REPO / "deploy").glob("*.yml")]
+    repo = copy_repo(tmp_path / "repo")
+    spec = repo / "workers" / "hello-world" / "worker.json"
+    spec.write_text(json.dumps({**json.loads(spec.read_text()), "autoscale": {}}))
+    autoscaled = tmp_path / "autoscaled.yml"
+    compose_stack(repo, output=autoscaled, monitoring=True, autoscale=True)
+    files = [rendered, autoscaled, REPO / "docker-compose.swarm.yml",
+             *(REPO / "deploy").glob("*.yml")]
     read = {name for path in files for value in _strings(yaml.safe_load(path.read_text()))
             for name in references(value)}
     assert read == set(STACK_VARIABLES)

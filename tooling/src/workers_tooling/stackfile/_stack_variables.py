@@ -24,7 +24,7 @@ __all__ = ["DOCKER_CLI_VARIABLES", "STACK_VARIABLES", "interpolate", "interpolat
 
 # What the stack file and the generator read when the stack is deployed (see the comments
 # of deploy/stack.seed.yml, _service.ENGINE_URL, _image_names, _monitoring_stack).
-STACK_VARIABLES = ("CAMUNDA_URL", "DB_PASSWORD_SECRET", "ENGINE_IMAGE",
+STACK_VARIABLES = ("AUTOSCALE_INTERVAL", "CAMUNDA_URL", "DB_PASSWORD_SECRET", "ENGINE_IMAGE",
                    "MONITORING_DOCKER_SOCKET", "MONITORING_PORT", "POSTGRES_IMAGE", "REGISTRY",
                    "TAG")
 # What the docker CLI reads to find and reach the engine (never interpolated from a
