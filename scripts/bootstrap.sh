@@ -26,6 +26,7 @@ if [[ $purpose == test ]]; then
   command -v promtool >/dev/null || need prometheus "rule unit tests, make monitoring"
   command -v node >/dev/null || need nodejs "the benchmark's smoke test runs the official JS client"
   command -v npm >/dev/null || need npm "installs the JS client"
+  command -v valgrind >/dev/null || need valgrind "the benchmark's smoke test counts instructions with callgrind"
   command -v tmux >/dev/null || need tmux "the test of workers new -i in a real terminal"
   command -v ip >/dev/null || need iproute2 "the three-node Swarm of the cluster test"
   command -v iptables >/dev/null || need iptables "the cluster's bridge rule"

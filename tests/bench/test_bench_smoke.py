@@ -184,3 +184,13 @@ def test_an_engine_that_does_not_answer_is_one_error_line(script: str) -> None:
     assert result.returncode == 2, result.stdout + result.stderr
     assert f"error: engine not reachable at {url}: " in result.stdout + result.stderr
     assert "Traceback" not in result.stdout + result.stderr
+
+
+def test_callgrind_counts_instructions_per_sdk_task(camunda: EngineApi) -> None:
+    require("valgrind")
+    result = run_script("bench/callgrind_sdk.py", "--engine-url", camunda.url,
+                        "--warm-up", "10", "--short", "10", "--long", "30")
+    # "camunda_workers: 700k instructions per no-op task (... for 10 + 10 tasks, ... for 10 + 30)"
+    assert "camunda_workers: " in result.stdout
+    assert "instructions per no-op task" in result.stdout
+    assert result.stdout.rstrip().endswith("for 10 + 30)")

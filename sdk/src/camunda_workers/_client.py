@@ -151,8 +151,10 @@ class AiohttpTransport:
         """The body, unless it is larger than the cap (then the connection is dropped)."""
         cap = self.max_answer_bytes
         declared = response.content_length
-        if declared is not None and declared <= cap:
-            return await response.read()  # the parser reads no more than declared
+        if (declared is not None and declared <= cap) or response.status == 204:
+            # The parser reads no more than declared; a 204 (every accepted report) has
+            # no body, whatever its headers say.
+            return await response.read()
         if declared is None:  # chunked: counted as it comes
             chunks: list[bytes] = []
             size = 0

@@ -58,6 +58,8 @@ class TaskExecutor:
         self._report_seconds: float | None = None  # running average: handler's end to answer
         self._slot_freed = asyncio.Event()
         self._refusing: set[asyncio.Future[Any]] = set()  # unlocks of tasks never asked for
+        # Read when scraped instead of counted up and down (under a lock) for every task.
+        metrics.tasks_in_flight.set_function(lambda: len(self._jobs))
 
     @property
     def in_flight(self) -> int:
@@ -116,7 +118,6 @@ class TaskExecutor:
         loop = asyncio.get_running_loop()
         job = loop.create_task(self._outcome.settle(raw, lock))
         self._jobs[job] = (lock, loop.time())
-        self._metrics.tasks_in_flight.inc()
         job.add_done_callback(self._finished)
 
     def refuse(self, locks: Iterable[TaskLock]) -> None:
@@ -132,7 +133,6 @@ class TaskExecutor:
     def _finished(self, job: asyncio.Task[float]) -> None:
         slot = self._jobs.pop(job, None)
         if slot is not None:
-            self._metrics.tasks_in_flight.dec()
             seconds = asyncio.get_running_loop().time() - slot[1]
             pace = self._slot_seconds
             self._slot_seconds = seconds if pace is None else (

@@ -138,8 +138,8 @@ class WorkerMetrics:
             for decision in DECISIONS:
                 self._duration(topic, decision)
 
-    def task_fetched(self, topic: str) -> None:
-        self._fetched(topic).inc()
+    def tasks_fetched(self, topic: str, count: int) -> None:
+        self._fetched(topic).inc(count)
 
     def task_handled(self, topic: str, outcome: str) -> None:
         """The engine accepted a report."""

@@ -53,6 +53,10 @@ class Report:
     outcome: str  # completed | bpmn_error | failed | unlocked
 
 
+# What a handler's report means for the duration metric; anything else is a failure.
+_DECISIONS = {"complete": "completed", "bpmnError": "bpmn_error"}
+
+
 def _context(task: Task) -> dict[str, str | None]:
     return {"topic": task.topic, "task_id": task.id,
             "process_instance_id": task.process_instance_id}
@@ -85,7 +89,7 @@ class OutcomePath:
 
         Cancelled while its handler runs: hand it back.
         """
-        task = Task(id=lock.task_id, topic=lock.topic, worker_id=lock.owner)
+        task: Task | None = None
         try:
             task = Task.from_engine(raw, with_variables=False)
             task.worker_id, task.lock_extender = lock.owner, lock
@@ -93,6 +97,8 @@ class OutcomePath:
         except Exception as error:  # noqa: BLE001 - whatever the engine sent, the task ends
             # Before the handler: this task fails (a variable that cannot be decoded is
             # named, with why), the rest of its batch goes on.
+            if task is None:  # the answer did not even make a task: what the lock knows
+                task = Task(id=lock.task_id, topic=lock.topic, worker_id=lock.owner)
             await self._deliver(lock, self._failure(task, error), task)
             return 0.0
         loop = asyncio.get_running_loop()
@@ -115,14 +121,15 @@ class OutcomePath:
         finally:
             lock.handler_running = False
             self._renewal.release(lock)
-        decision = {"complete": "completed", "bpmnError": "bpmn_error"}.get(
-            report.action, "failed")
+        decision = _DECISIONS.get(report.action, "failed")
         handler_seconds = loop.time() - started
         self._metrics.handler_ran(task.topic, decision, handler_seconds)
         await self._deliver(lock, report, task)
         # One line per task at DEBUG (`workers run` shows them): topic, outcome, duration.
-        task_log.debug("%s %s in %.0f ms (task %s)", task.topic, decision,
-                       handler_seconds * 1000, task.id, extra=_context(task))
+        # Checked first: the line's arguments would cost every task at any level.
+        if task_log.isEnabledFor(logging.DEBUG):
+            task_log.debug("%s %s in %.0f ms (task %s)", task.topic, decision,
+                           handler_seconds * 1000, task.id, extra=_context(task))
         return handler_seconds
 
     async def hand_back(self, lock: TaskLock) -> None:
@@ -228,11 +235,11 @@ class OutcomePath:
     async def _deliver(self, lock: TaskLock, report: Report, task: Task | None = None) -> None:
         """Send ``report``, classify the answer, count what the engine accepted."""
         topic = lock.topic
-        context = _context(task) if task else {"topic": topic, "task_id": lock.task_id}
         error = await self._send(lock, report)
         if error is None:
             self._metrics.task_handled(topic, report.outcome)
             return
+        context = _context(task) if task else {"topic": topic, "task_id": lock.task_id}
         if error.status == 404:  # instance deleted or cancelled meanwhile
             log.warning("task %s is gone (its %s was not needed): %s", lock.task_id,
                         report.action, error, extra=context)
@@ -258,16 +265,17 @@ class OutcomePath:
     async def _send(self, lock: TaskLock, report: Report) -> EngineError | None:
         """Send ``report``; retry transient errors until the task's lock expires (or the
         shutdown deadline). Returns None when accepted, else the final error."""
-        backoff = Backoff(*self._backoff)
-        loop = asyncio.get_running_loop()
+        backoff: Backoff | None = None  # made at the first transient error
         while True:
             deadline = self._deadline()
+            sending = (self._client.unlock(lock.task_id) if report.body is None
+                       else self._client.report(lock.task_id, report.action, report.body))
             try:
-                async with asyncio.timeout_at(deadline):
-                    if report.body is None:
-                        await self._client.unlock(lock.task_id)
-                    else:
-                        await self._client.report(lock.task_id, report.action, report.body)
+                if deadline is None:  # not stopping: no timer to set for every report
+                    await sending
+                else:
+                    async with asyncio.timeout_at(deadline):
+                        await sending
                 self._engine.succeeded()
                 return None
             except TimeoutError:
@@ -278,8 +286,10 @@ class OutcomePath:
                 return error
             except EngineError as error:
                 self._engine.failed(error)
+                if backoff is None:
+                    backoff = Backoff(*self._backoff)
                 delay = backoff.next_delay()
                 until = min(lock.expires_at, deadline if deadline is not None else lock.expires_at)
-                if loop.time() + delay > until:
+                if asyncio.get_running_loop().time() + delay > until:
                     return error
                 await asyncio.sleep(delay)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+from collections import Counter
 from collections.abc import Callable, Mapping
 
 from ._client import EngineClient
@@ -128,8 +129,8 @@ class Poller:
         if unasked:
             self._refuse(unasked)
             locks = [(raw, lock) for raw, lock in locks if lock.topic in self._subscriptions]
-        for raw, _ in locks:
-            metrics.task_fetched(str(raw["topicName"]))
+        for topic, count in Counter(lock.topic for _, lock in locks).items():
+            metrics.tasks_fetched(topic, count)  # once per topic and batch, not per task
         if self._lifecycle.stopping.is_set():
             await self._executor.hand_back(lock for _, lock in locks)
         else:

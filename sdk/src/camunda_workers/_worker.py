@@ -15,6 +15,7 @@ from prometheus_client import CollectorRegistry
 from ._client import EngineClient, HttpTransport
 from ._engine_state import EngineState
 from ._executor import TaskExecutor
+from ._gc import fewer_young_collections
 from ._health import HealthServer
 from ._lifecycle import Lifecycle
 from ._locks import LockRenewal
@@ -114,7 +115,8 @@ class Worker(TaskRouter):
         """
         configure_logging(worker=self.settings.name, level=self.settings.log_level)
         try:
-            self.lifecycle.run(self.run_async)
+            with fewer_young_collections():  # the process is the worker's while it runs
+                self.lifecycle.run(self.run_async)
         except CamundaWorkersError as error:
             log.error("%s", error)
             raise SystemExit(1) from None
