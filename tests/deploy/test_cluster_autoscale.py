@@ -170,6 +170,10 @@ def autoscaled(cluster: Cluster, cluster_stack: ClusterStack,
         # as the other modules expect the stack: no autoscaler, hello-world fixed at 3
         with contextlib.suppress(RuntimeError):  # not there when the deploy failed
             cluster.docker(1, "service", "rm", AUTOSCALER)
+        # gone from every node first: a round of its stopping task would scale the worker
+        # back to 0 (seen: the next modules found hello-world at 0/0)
+        wait_until(lambda: swarm.autoscaler() is None, timeout=120, interval=1,
+                   what="the autoscaler's task to stop")
         scale_worker(cluster, 3)
 
 

@@ -32,7 +32,7 @@ import pytest
 from tests.support.cluster import Cluster, docker_host_of
 from tests.support.docker import POSTGRES_IMAGE
 from tests.support.engine import REPO, EngineApi, wait_until
-from workers_tooling import ServiceStatus, service_logs, stack_status
+from workers_tooling import ServiceStatus, ToolingError, service_logs, stack_status
 from workers_tooling.swarm._docker_client import docker_client
 
 STACK = "cwx"
@@ -143,6 +143,17 @@ def held_by(api: EngineApi, hostname: str) -> set[str]:
 
 def log_lines() -> list[str]:
     return list(service_logs(WORKER, stack=STACK))
+
+
+def logged_greetings(attempts: int = 12) -> Counter[str] | None:
+    """:func:`greetings` of every replica's log; None when the logs stay unreadable (for a
+    while after a lost node is back, Swarm answers "incomplete log stream")."""
+    for _ in range(attempts):
+        try:
+            return greetings(log_lines())
+        except ToolingError:
+            time.sleep(5)
+    return None
 
 
 def copy_repo(target: Path) -> Path:
