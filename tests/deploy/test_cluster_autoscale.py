@@ -230,9 +230,6 @@ def test_a_burst_spreads_over_the_nodes_survives_a_restart_and_a_deploy_and_retu
         wait_until(lambda: api.finished(instances) > 0, timeout=180, interval=0.3,
                    what="the first instance to finish")
         first_done = timeline.now()
-        spread = wait_until(lambda: (nodes := cluster.service_nodes(SERVICE)) and len(nodes)
-                            == 6 and nodes, timeout=120, interval=0.5,
-                            what="6 replicas running")
         api.wait_finished(instances, timeout=300)
         drained = timeline.now()
         wait_until(lambda: swarm.replicas() == 0, timeout=back_to_zero, interval=0.5,
@@ -262,8 +259,11 @@ def test_a_burst_spreads_over_the_nodes_survives_a_restart_and_a_deploy_and_retu
         time.sleep(2 * INTERVAL)  # its next rounds
         assert timeline.lowest_replicas(held_at) == 6
         assert swarm.metrics()["camunda_autoscaler_current_replicas"] == 6
-        wait_until(lambda: swarm.running() == 6, timeout=120, interval=1,
-                   what="6 replicas running")
+        # spread over the nodes (in the burst the window may scale down before the sixth
+        # container is up: with a 3 s round the drain outruns their start on 2 cores)
+        spread = wait_until(lambda: (nodes := cluster.service_nodes(SERVICE)) and len(nodes)
+                            == 6 and nodes, timeout=120, interval=1,
+                            what="6 replicas running")
         wait_until(lambda: _prometheus_sees(prometheus, 6), timeout=60, interval=2,
                    what="Prometheus to see the 6 replicas docker service ls shows")
         # the dashboard's autoscaler panels (replicas vs load, decisions, errors) have data
