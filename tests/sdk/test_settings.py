@@ -69,6 +69,16 @@ def test_unreadable_secret_file_names_the_variable(tmp_path: Path) -> None:
         resolve_settings({"name": "x"}, environ={"CAMUNDA_PASSWORD_FILE": str(tmp_path / "nope")})
 
 
+def test_a_secret_file_that_is_no_secret_is_refused(tmp_path: Path) -> None:
+    """Endless (/dev/zero), huge or binary: one clear error, read no further than 64 KiB."""
+    binary = tmp_path / "binary"
+    binary.write_bytes(b"\xff\xfe")
+    for path, why in (("/dev/zero", "is over 65536 bytes: not a secret file"),
+                      (str(binary), "is not UTF-8 text")):
+        with pytest.raises(SpecError, match=f"CAMUNDA_TOKEN_FILE: {path} {why}"):
+            resolve_settings({"name": "x"}, environ={"CAMUNDA_TOKEN_FILE": path})
+
+
 def test_bad_settings_list_every_problem_with_its_source() -> None:
     with pytest.raises(SpecError) as caught:
         resolve_settings({"name": "Bad_Name", "max_tasks": 0},

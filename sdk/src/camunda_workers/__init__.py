@@ -63,6 +63,7 @@ __all__ = [
     "__version__",
     "check_engine_url",
     "load_spec",
+    "read_secret_file",
     "redacted_url",
     "validate_model",
 ]
@@ -75,7 +76,7 @@ _LAZY = {
     **dict.fromkeys(["AsyncHandler", "Handler", "HandlerResult", "Subscription", "TaskRouter"],
                     "._router"),
     **dict.fromkeys(["ENV_VARIABLES", "WorkerOptions", "WorkerSettings", "check_engine_url",
-                     "redacted_url"], "._settings"),
+                     "read_secret_file", "redacted_url"], "._settings"),
     **dict.fromkeys(["Completion", "Task"], "._task"),
     **dict.fromkeys(["FileValue", "TypedValue"], "._variables"),
     "Worker": "._worker",
@@ -89,6 +90,7 @@ if TYPE_CHECKING:
         WorkerOptions,
         WorkerSettings,
         check_engine_url,
+        read_secret_file,
         redacted_url,
     )
     from ._task import Completion, Task

@@ -11,7 +11,6 @@ import re
 import socket
 import warnings
 from collections.abc import Mapping
-from pathlib import Path
 from typing import Any, TypedDict
 from urllib.parse import urlsplit
 
@@ -247,6 +246,28 @@ def renamed_options(options: Mapping[str, Any], *, stacklevel: int = 2) -> dict[
     return renamed
 
 
+# A Docker secret holding a user, password or token is a few bytes; more is not one (a
+# variable pointing at /dev/zero or a log would otherwise be read until memory runs out).
+SECRET_FILE_MAX_BYTES = 64 * 1024
+
+
+def read_secret_file(path: str) -> str:
+    """The stripped UTF-8 text of a secret file (``NAME_FILE``, a Docker secret's path).
+    ``ValueError`` saying why when it cannot be read, is over
+    :data:`SECRET_FILE_MAX_BYTES` or is not UTF-8."""
+    try:
+        with open(path, "rb") as stream:
+            data = stream.read(SECRET_FILE_MAX_BYTES + 1)
+    except OSError as exc:
+        raise ValueError(f"cannot read {path}: {exc.strerror or exc}") from None
+    if len(data) > SECRET_FILE_MAX_BYTES:
+        raise ValueError(f"{path} is over {SECRET_FILE_MAX_BYTES} bytes: not a secret file")
+    try:
+        return data.decode("utf-8").strip()
+    except UnicodeDecodeError:
+        raise ValueError(f"{path} is not UTF-8 text") from None
+
+
 def _from_environment(environ: Mapping[str, str]) -> tuple[dict[str, Any], dict[str, str]]:
     values: dict[str, Any] = {}
     origins: dict[str, str] = {}
@@ -255,11 +276,9 @@ def _from_environment(environ: Mapping[str, str]) -> tuple[dict[str, Any], dict[
         if variable in _SECRET_FILES and environ.get(file_variable):
             path = environ[file_variable]
             try:
-                values[setting] = Path(path).read_text(encoding="utf-8").strip()
-            except OSError as exc:
-                raise SpecError("environment", [(
-                    file_variable, f"cannot read {path}: {exc.strerror or exc}"
-                )]) from None
+                values[setting] = read_secret_file(path)
+            except ValueError as exc:
+                raise SpecError("environment", [(file_variable, str(exc))]) from None
             origins[setting] = f"env {file_variable}"
         elif environ.get(variable):
             values[setting] = environ[variable]

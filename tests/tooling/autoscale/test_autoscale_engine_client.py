@@ -54,3 +54,11 @@ def test_an_unreadable_file_is_named(tmp_path: Path) -> None:
         engine_client("http://127.0.0.1:1/engine-rest", {"CAMUNDA_TOKEN_FILE": str(missing)})
     with pytest.raises(CredentialError, match=f"CAMUNDA_CA_BUNDLE: cannot read {missing}"):
         engine_client("https://127.0.0.1:1/engine-rest", {"CAMUNDA_CA_BUNDLE": str(missing)})
+
+
+def test_a_secret_file_that_is_no_secret_is_refused_at_once() -> None:
+    """A variable pointing at an endless or huge file is refused after 64 KiB read, not
+    read until memory runs out (the workers read their secrets the same way)."""
+    with pytest.raises(CredentialError, match="CAMUNDA_TOKEN_FILE: /dev/zero is over 65536 "
+                                              "bytes: not a secret file"):
+        engine_client("http://127.0.0.1:1/engine-rest", {"CAMUNDA_TOKEN_FILE": "/dev/zero"})

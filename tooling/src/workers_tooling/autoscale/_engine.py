@@ -11,10 +11,11 @@ from __future__ import annotations
 
 import ssl
 from collections.abc import Mapping
-from pathlib import Path
 from typing import Any
 
 import httpx
+
+from camunda_workers import read_secret_file
 
 __all__ = ["CredentialError", "engine_client"]
 
@@ -28,9 +29,9 @@ def _credential(environ: Mapping[str, str], name: str) -> str | None:
     if not path:
         return environ.get(name) or None
     try:
-        return Path(path).read_text(encoding="utf-8").strip()
-    except OSError as exc:
-        raise CredentialError(f"{name}_FILE: cannot read {path} ({exc.strerror})") from None
+        return read_secret_file(path)  # bounded, as the workers read it
+    except ValueError as exc:
+        raise CredentialError(f"{name}_FILE: {exc}") from None
 
 
 def engine_client(url: str, environ: Mapping[str, str]) -> httpx.Client:
