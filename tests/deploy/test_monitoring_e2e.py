@@ -320,18 +320,21 @@ def test_completed_tasks_in_prometheus_equal_the_engines_count(monitored: Monito
     assert finished == 300
     wait_until(lambda: prometheus.value(f"sum({COMPLETED})") == 300, timeout=120, interval=3,
                what="the last scrape of each replica to see its tasks")
-    closed = _aligned(time.time())
+    # Two scrapes at least in the window: a raw increase() needs two samples of a series, and
+    # on a quiet machine the 300 tasks can finish within one scrape interval.
+    closed = max(_aligned(time.time()), opened + 2 * STEP)
     time.sleep(closed + 1 - time.time())
     window = int(closed - opened)
     # A subquery at steps aligned to the window: increase() then needs no extrapolation.
     counted = prometheus.query(f"sum(increase({COMPLETED}[{window}s:{STEP}s]))", at=closed)
     raw = prometheus.query(f"sum(increase({COMPLETED}[{window}s]))", at=closed)
     per_replica = prometheus.query(f"increase({COMPLETED}[{window}s:{STEP}s])", at=closed)
+    raw_shown = f"{raw[0].value:.1f}" if raw else "no data"
     print(f"[monitoring] engine: {finished} finished; Prometheus over {window}s: "
-          f"sum(increase(...[{window}s:{STEP}s])) = {counted[0].value:g}, "
-          f"raw sum(increase(...[{window}s])) = {raw[0].value:.1f} (extrapolated); "
+          f"sum(increase(...[{window}s:{STEP}s])) = {counted[0].value if counted else None}, "
+          f"raw sum(increase(...[{window}s])) = {raw_shown} (extrapolated); "
           f"per replica {sorted(round(s.value) for s in per_replica)}")
-    assert counted[0].value == finished
+    assert counted and counted[0].value == finished
     monitored.loaded_at = closed
     idle = [s.labels["task"] for s in per_replica if s.value == 0]
     assert not idle, f"replicas that handled nothing: {idle}\n" + _diagnose(prometheus, idle)
