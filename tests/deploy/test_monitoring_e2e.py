@@ -334,7 +334,8 @@ def test_completed_tasks_in_prometheus_equal_the_engines_count(monitored: Monito
           f"sum(increase(...[{window}s:{STEP}s])) = {counted[0].value if counted else None}, "
           f"raw sum(increase(...[{window}s])) = {raw_shown} (extrapolated); "
           f"per replica {sorted(round(s.value) for s in per_replica)}")
-    assert counted and counted[0].value == finished
+    assert counted, "no data for the counted increase"
+    assert counted[0].value == finished
     monitored.loaded_at = closed
     idle = [s.labels["task"] for s in per_replica if s.value == 0]
     assert not idle, f"replicas that handled nothing: {idle}\n" + _diagnose(prometheus, idle)
