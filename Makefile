@@ -60,7 +60,7 @@ demo: bootstrap-demo setup engine ## The main job: local engine + hello-world as
 	$(WORKERS) demo --instances 20 --engine-url $(ENGINE_URL)
 
 # ---------------------------------------------------------------- checks
-.PHONY: lint typecheck test test-workers bench bench-replicas bench-autoscale
+.PHONY: lint typecheck test test-workers bench bench-replicas bench-replicas-postgres bench-autoscale
 lint: setup ## ruff over all Python code
 	$(BIN)/ruff check sdk tooling tests bench workers deploy
 
@@ -84,6 +84,9 @@ bench: setup engine ## Benchmark against the official JS/Java clients on the loc
 bench-replicas: setup engine ## K = 1, 4, 12, 24 replicas of one worker against one engine, ours and JS (bench/README.md)
 	$(BIN)/python bench/replicas.py --engine-url $(ENGINE_URL) \
 	  $$(test -f $(ENGINE_PIDFILE) && echo --engine-pid $$(cat $(ENGINE_PIDFILE))) $(BENCH_ARGS)
+
+bench-replicas-postgres: setup engine-build ## The same on an engine on PostgreSQL (Debian's, started and removed by the run)
+	$(BIN)/python bench/postgres_engine.py -- $(BIN)/python bench/replicas.py $(BENCH_ARGS)
 
 bench-autoscale: setup ## A burst through the autoscaler on a real stack, plotted: docs/autoscale-burst.png (bench/README.md)
 	$(BIN)/pytest tests/deploy/test_cluster_autoscale.py -s -q

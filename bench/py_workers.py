@@ -35,7 +35,7 @@ def report_ready() -> None:
 
 
 def run_camunda_workers(url: str, topic: str, cfg: dict[str, Any], sync_handler: bool,
-                        fetch_ahead: bool = True, use_priority: bool = True) -> None:
+                        fetch_ahead: bool = True, use_priority: bool | None = None) -> None:
     from camunda_workers import Task, Worker
 
     if not fetch_ahead:
@@ -45,14 +45,16 @@ def run_camunda_workers(url: str, topic: str, cfg: dict[str, Any], sync_handler:
 
         camunda_workers._worker._AHEAD_SECONDS = 0.0
 
+    # None: the SDK's default (the baseline SDK of --baseline-sdk has its own)
+    chosen: dict[str, Any] = {} if use_priority is None else {"use_priority": use_priority}
     worker = Worker(
         name="bench",
         base_url=url,
         environ={},
         max_tasks=cfg["max_tasks"],
         async_response_timeout_ms=cfg["async_response_timeout"],
-        use_priority=use_priority,
         log_level="WARNING",
+        **chosen,
     )
     wait = cfg["wait_ms"] / 1000
     if sync_handler:
@@ -192,6 +194,8 @@ RUNNERS: dict[str, Callable[[str, str, dict[str, Any]], None]] = {
         url, topic, cfg, False, fetch_ahead=False),
     "camunda_workers_no_priority": lambda url, topic, cfg: run_camunda_workers(
         url, topic, cfg, False, use_priority=False),
+    "camunda_workers_priority": lambda url, topic, cfg: run_camunda_workers(
+        url, topic, cfg, False, use_priority=True),
     "ext_task_client_sync": run_ext_task_client_sync,
     "ext_task_client_async": run_ext_task_client_async,
     "camunda_workers_compat": run_compat_sync,

@@ -162,6 +162,11 @@ VARIANTS: dict[str, Variant] = {v.name: v for v in (
         _ours("async def; use_priority=False (fetchAndLock without ORDER BY priority)"),
         _python("camunda_workers_no_priority")),
     Variant(
+        "camunda_workers_priority", ("noop", "wait50"),
+        _ours("async def; use_priority=True (fetchAndLock ordered by priority, the default "
+              "before use_priority='auto')"),
+        _python("camunda_workers_priority")),
+    Variant(
         "js_client", ("noop", "wait50"),
         lambda cfg: (f"camunda-external-task-client-js 3.1.0: maxTasks {cfg.batch_size}, "
                      f"maxParallelExecutions {cfg.concurrency}, interval {cfg.js_interval}, "

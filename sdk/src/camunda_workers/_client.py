@@ -333,7 +333,7 @@ class EngineClient:
         topics: Sequence[Mapping[str, Any]],
         async_response_timeout_ms: int,
         http_timeout: float,
-        use_priority: bool = True,
+        use_priority: bool,
     ) -> list[dict[str, Any]]:
         path = "/external-task/fetchAndLock"
         body = _wire.fetch_body(worker_id=worker_id, max_tasks=max_tasks,

@@ -6,6 +6,7 @@ import asyncio
 import logging
 from collections import Counter
 from collections.abc import Callable, Mapping
+from typing import Any
 
 from ._client import EngineClient
 from ._engine_state import EngineState
@@ -57,6 +58,9 @@ class Poller:
         self._backoff = Backoff(settings.backoff_initial_seconds, settings.backoff_max_seconds)
         self._worker_id_check: asyncio.Task[None] | None = None
         self._worker_id_checked = False
+        # "auto": the priority order from the first fetched task that has a priority.
+        self._use_priority = settings.use_priority is True
+        self._learn_priority = settings.use_priority == "auto"
         self.last_turn = 0.0  # loop time the loop last went round (liveness)
 
     async def run(self) -> None:
@@ -102,7 +106,7 @@ class Poller:
                 topics=self._topics,
                 async_response_timeout_ms=self._poll_ms,
                 http_timeout=self._poll_ms / 1000 + settings.http_timeout_seconds,
-                use_priority=settings.use_priority,
+                use_priority=self._use_priority,
             ))
         except EngineError as error:
             metrics.fetch_error.inc()
@@ -119,6 +123,8 @@ class Poller:
             self._sweep.watch(poll_id, pending_until)
             return
         metrics.fetch_ok.inc()
+        if self._learn_priority:
+            self._watch_priorities(fetched)
         metrics.fetch_seconds.observe(loop.time() - sent)
         self._engine.succeeded()
         self._on_engine_state()
@@ -136,6 +142,16 @@ class Poller:
         else:
             for raw, lock in locks:
                 self._executor.start(raw, lock)
+
+    def _watch_priorities(self, fetched: list[dict[str, Any]]) -> None:
+        """``use_priority="auto"``: the engine's priority order once a task has a priority."""
+        prioritised = next((raw for raw in fetched if raw.get("priority")), None)
+        if prioritised is None:
+            return
+        self._use_priority, self._learn_priority = True, False
+        log.info("fetched a task of topic %r with priority %s: fetching in the engine's "
+                 "priority order from now on", str(prioritised.get("topicName"))[:60],
+                 prioritised.get("priority"))
 
     def _refuse(self, locks: list[TaskLock]) -> None:
         """Tasks of topics this worker never asked for (a proxy's or a broken engine's

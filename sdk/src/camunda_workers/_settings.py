@@ -11,7 +11,7 @@ import re
 import socket
 import warnings
 from collections.abc import Mapping
-from typing import Any, TypedDict
+from typing import Any, Literal, TypedDict
 from urllib.parse import urlsplit
 
 from pydantic import BaseModel, ConfigDict, Field, SecretStr, field_validator, model_validator
@@ -116,7 +116,12 @@ class WorkerSettings(BaseModel):
     port: int | None = Field(default=None, ge=0, le=65535, description="Metrics/health port.")
     drain_timeout_seconds: float = Field(default=25.0, ge=0,
                                          description="Wait for in-flight tasks, s.")
-    use_priority: bool = True
+    use_priority: bool | Literal["auto"] = Field(
+        default="auto",
+        description="fetchAndLock's usePriority. 'auto': false until the worker fetches a "
+                    "task whose priority is not 0, true from then on (the engine's priority "
+                    "order costs a sort of the backlog and makes concurrent fetches take "
+                    "the same tasks).")
     log_level: str = "INFO"
 
     @model_validator(mode="before")
@@ -193,7 +198,7 @@ class WorkerOptions(TypedDict, total=False):
     verify_tls: bool
     port: int
     drain_timeout_seconds: float
-    use_priority: bool
+    use_priority: bool | Literal["auto"]
     log_level: str
 
 
