@@ -75,7 +75,10 @@ class CountingProxy:
 
     async def _listen(self, source: int) -> int:
         async def relay(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
-            await self._relay(reader, writer, source)
+            # Cancelled by stop(): ended quietly, or asyncio's stream callback prints the
+            # CancelledError as a traceback (Python 3.11).
+            with suppress(asyncio.CancelledError):
+                await self._relay(reader, writer, source)
 
         server = await asyncio.start_server(relay, "127.0.0.1", 0)
         self._servers.append(server)

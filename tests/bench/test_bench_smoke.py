@@ -38,6 +38,7 @@ def run_script(*args: str, timeout: float = 600) -> subprocess.CompletedProcess[
     result = subprocess.run([sys.executable, *args], cwd=REPO, capture_output=True, text=True,
                             timeout=timeout, check=False)
     assert result.returncode == 0, result.stdout[-4000:] + result.stderr[-4000:]
+    assert "Traceback" not in result.stdout + result.stderr, result.stderr[-4000:]
     return result
 
 
