@@ -95,3 +95,24 @@ def test_replicas_refuses_bad_options() -> None:
                             cwd=REPO, capture_output=True, text=True, check=False)
     assert result.returncode == 2
     assert "--replicas: expected numbers like 1,4,12, got '1,x'" in result.stderr
+
+
+@pytest.mark.engine
+@pytest.mark.slow
+def test_replicas_runs_on_an_engine_on_postgresql(tmp_path: Path) -> None:
+    """`make bench-replicas-postgres`: its own PostgreSQL and engine, both gone after."""
+    from tests.support.sessions import postgres_server
+
+    postgres_server()  # skips without PostgreSQL locally, fails in CI
+    out = tmp_path / "replicas.json"
+    result = run_script(
+        "bench/postgres_engine.py", "--", sys.executable, "bench/replicas.py",
+        "--replicas", "1", "--instances", "12", "--workloads", "noop",
+        "--async-response-timeout", "1000", "--variants", "camunda_workers",
+        "--json", str(out))
+    assert "on PostgreSQL jdbc:postgresql://127.0.0.1:" in result.stdout
+    (run,) = json.loads(out.read_text())["results"]
+    assert (run["completed"], run["completes"]) == (12, 12)
+    assert run["engine_cpu_ms_per_task"] is not None
+    port = result.stdout.split("engine http://127.0.0.1:", 1)[1].split("/", 1)[0]
+    assert not (REPO / "engine" / ".run" / f"camunda-{port}.pid").exists()
