@@ -73,7 +73,7 @@ test-workers: setup ## Each worker's own unit tests, run in its folder
 	done
 
 test: bootstrap-test setup lint typecheck engine-build test-workers ## Everything: lint, types, worker tests, SDK and tooling tests on real engines
-	$(BIN)/pytest -n 2 --dist loadgroup  # the Docker tests in one process (tests/conftest.py)
+	scripts/pytest-split.sh $(BIN)/pytest  # the Docker tests and the others at once
 
 # BENCH_ARGS: more options, e.g. BENCH_ARGS="--variants camunda_workers,js_client --rounds 2"
 ENGINE_PIDFILE := engine/.run/camunda-$(PORT).pid

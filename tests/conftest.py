@@ -18,18 +18,11 @@ def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
 
 
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
-    """Groups for `make test`'s two processes (pytest-xdist, ``--dist loadgroup``).
-
-    Every test that uses Docker runs in one of them, one after another: they share this
-    machine's Swarm and cluster, and wait on them most of the time (about 30 minutes at a
-    load average of 1). The other tests spread over both, a module at a time (a module's
-    tests may share files, such as the benchmarks' client builds).
-    """
+    """Every test under tests/deploy uses Docker: marked so, `make test` runs them in a
+    process of their own beside the others (scripts/pytest-split.sh)."""
     for item in items:
-        docker = (item.get_closest_marker("docker") is not None
-                  or item.nodeid.startswith("tests/deploy/"))
-        group = "docker" if docker else item.nodeid.split("::")[0]
-        item.add_marker(pytest.mark.xdist_group(group))
+        if item.nodeid.startswith("tests/deploy/"):
+            item.add_marker(pytest.mark.docker)
 
 
 @pytest.fixture(scope="session")
