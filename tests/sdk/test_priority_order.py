@@ -9,9 +9,11 @@ import logging
 import threading
 
 import pytest
+from aiohttp import web
 
 from camunda_workers import Task, Worker
 from tests.support.engine import EngineApi, unique, wait_until
+from tests.support.proxy import Forward, HttpProxy
 from tests.support.running import CountingTransport, make_worker, running
 
 pytestmark = pytest.mark.engine
@@ -94,3 +96,36 @@ def test_a_set_use_priority_is_sent_as_it_is(camunda: EngineApi, use_priority: b
 def test_use_priority_takes_true_false_or_auto() -> None:
     with pytest.raises(ValueError, match="use_priority"):
         Worker(name="w", environ={}, use_priority="sometimes")  # type: ignore[arg-type]
+
+
+def test_a_priority_that_is_not_a_number_changes_nothing(
+        camunda: EngineApi, caplog: pytest.LogCaptureFixture) -> None:
+    """An answer (a proxy's, a broken engine's) whose priorities are a 1 MiB string, true or
+    a fraction: the worker keeps fetching without the order, and logs none of it."""
+    topic = unique("prio_junk")
+    key = camunda.deploy_external_task(topic)
+    instances = [camunda.start(key) for _ in range(3)]
+    junk = iter(["9" * 2**20, True, 7.5])
+
+    async def junk_priorities(request: web.Request, body: bytes,
+                              forward: Forward) -> web.StreamResponse | None:
+        if not request.path.endswith("/fetchAndLock"):
+            return None
+        status, content = await forward(body)
+        tasks = json.loads(content) if status == 200 else []
+        for task in tasks:
+            task["priority"] = next(junk, 0)
+        return web.Response(status=status, body=json.dumps(tasks).encode() if tasks
+                            else content, content_type="application/json")
+
+    transport = CountingTransport()
+    caplog.set_level(logging.INFO, logger="camunda_workers")
+    with HttpProxy(camunda.url, junk_priorities) as proxy:
+        worker = make_worker(camunda, base_url=proxy.url, max_tasks=1, transport=transport)
+        worker.topic(topic)(lambda task: None)
+        with running(worker):
+            camunda.wait_finished(instances)
+    sent = _use_priority_sent(transport)
+    assert sent, "no fetch"
+    assert not any(sent), sent
+    assert not [r for r in caplog.records if "priority order" in r.getMessage()]

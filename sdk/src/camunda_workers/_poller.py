@@ -5,7 +5,7 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections import Counter
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from typing import Any
 
 from ._client import EngineClient
@@ -27,6 +27,10 @@ log = logging.getLogger("camunda_workers")
 # The engine ends a pending poll asyncResponseTimeout after it arrived; allow for the
 # time it took to arrive and for clocks.
 _POLL_END_MARGIN = 1.0
+
+
+def _is_priority(value: object) -> bool:
+    return isinstance(value, int) and not isinstance(value, bool) and value != 0
 
 
 class Poller:
@@ -123,8 +127,6 @@ class Poller:
             self._sweep.watch(poll_id, pending_until)
             return
         metrics.fetch_ok.inc()
-        if self._learn_priority:
-            self._watch_priorities(fetched)
         metrics.fetch_seconds.observe(loop.time() - sent)
         self._engine.succeeded()
         self._on_engine_state()
@@ -135,6 +137,8 @@ class Poller:
         if unasked:
             self._refuse(unasked)
             locks = [(raw, lock) for raw, lock in locks if lock.topic in self._subscriptions]
+        if self._learn_priority:  # the tasks of its own topics only
+            self._watch_priorities(raw for raw, _ in locks)
         for topic, count in Counter(lock.topic for _, lock in locks).items():
             metrics.tasks_fetched(topic, count)  # once per topic and batch, not per task
         if self._lifecycle.stopping.is_set():
@@ -143,15 +147,16 @@ class Poller:
             for raw, lock in locks:
                 self._executor.start(raw, lock)
 
-    def _watch_priorities(self, fetched: list[dict[str, Any]]) -> None:
-        """``use_priority="auto"``: the engine's priority order once a task has a priority."""
-        prioritised = next((raw for raw in fetched if raw.get("priority")), None)
+    def _watch_priorities(self, fetched: Iterable[Mapping[str, Any]]) -> None:
+        """``use_priority="auto"``: the engine's priority order once a task has a priority
+        (a number other than 0; anything else in an answer is not one)."""
+        prioritised = next((raw for raw in fetched if _is_priority(raw.get("priority"))), None)
         if prioritised is None:
             return
         self._use_priority, self._learn_priority = True, False
-        log.info("fetched a task of topic %r with priority %s: fetching in the engine's "
+        log.info("fetched a task of topic %r with priority %d: fetching in the engine's "
                  "priority order from now on", str(prioritised.get("topicName"))[:60],
-                 prioritised.get("priority"))
+                 prioritised["priority"])
 
     def _refuse(self, locks: list[TaskLock]) -> None:
         """Tasks of topics this worker never asked for (a proxy's or a broken engine's
