@@ -13,7 +13,9 @@ shift
 logs="$(mktemp -d)"
 trap 'rm -rf "$logs"' EXIT
 
-"$pytest" -m "not docker" "$@" >"$logs/other" 2>&1 &
+# A background command of a script ignores SIGINT: given back, so that Ctrl-C stops (and
+# tears down) both, not only the Docker tests while the others run on unseen.
+env --default-signal=SIGINT "$pytest" -m "not docker" "$@" >"$logs/other" 2>&1 &
 other_pid=$!
 "$pytest" -m docker "$@" 2>&1 | tee "$logs/docker"
 docker_rc=${PIPESTATUS[0]}
